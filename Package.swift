@@ -1,0 +1,54 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "Flint",
+    products: [
+        .library(name: "Flint", targets: ["Flint"]),
+        .library(name: "FlintCore", targets: ["FlintCore"]),
+        .library(name: "FlintBackend", targets: ["FlintBackend"]),
+        .executable(name: "flint", targets: ["FlintCLI"]),
+        .executable(name: "flint-bench", targets: ["FlintBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries: the OpenCL ICD loader and OpenBLAS.
+        .systemLibrary(name: "COpenCL", path: "Sources/COpenCL"),
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+
+        // The Backend protocol and the primitive descriptors every backend implements.
+        .target(name: "FlintBackend"),
+        .target(name: "FlintCPU", dependencies: ["FlintBackend", "CBLAS"]),
+        .target(
+            name: "FlintOpenCL",
+            dependencies: ["FlintBackend", "COpenCL"],
+            plugins: ["EmbedKernels"]
+        ),
+
+        // Kernels/*.cl are compiled into FlintOpenCL as string constants by this plugin,
+        // so an installed or moved binary still finds them.
+        .executableTarget(name: "KernelEmbedder"),
+        .plugin(name: "EmbedKernels", capability: .buildTool(), dependencies: ["KernelEmbedder"]),
+
+        // Tensors, devices and ops, on top of whichever backend a device selects.
+        .target(name: "FlintCore", dependencies: ["FlintBackend", "FlintCPU", "FlintOpenCL"]),
+        .target(name: "Flint", dependencies: ["FlintCore", "FlintBackend"]),
+
+        .executableTarget(
+            name: "FlintCLI",
+            dependencies: ["Flint", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "FlintBench",
+            dependencies: ["Flint", "CBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/FlintBench"
+        ),
+
+        .testTarget(name: "FlintCPUTests", dependencies: ["FlintCPU", "FlintBackend"]),
+        .testTarget(name: "FlintOpenCLTests", dependencies: ["FlintOpenCL", "FlintBackend"]),
+        .testTarget(name: "FlintTests", dependencies: ["Flint"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,2 @@
+@_exported import FlintCore
+@_exported import FlintBackend

@@ -1,0 +1,98 @@
+/// A compute backend: owns memory on one device and runs a small set of primitives.
+/// Everything else (views, broadcasting, composite ops, autograd) is built from these in
+/// FlintCore, so a new backend implements this list and inherits the rest.
+///
+/// Conventions for every primitive:
+/// - Element offsets and strides are in elements (4 bytes each), never bytes.
+/// - Outputs are contiguous and written at element offset 0 of `out` unless an operand says
+///   otherwise; `out` never aliases an input unless the primitive says it may.
+/// - Callers have already checked shapes, so backends may `precondition` rather than throw.
+///   Counts are > 0 (callers skip empty work) and fit in `Int32`.
+/// - Work is enqueued in order; `read` returns after everything before it has finished.
+public protocol Backend: AnyObject, Sendable {
+    var info: DeviceInfo { get }
+
+    // MARK: Memory
+
+    /// A buffer of at least `byteCount` bytes with undefined contents.
+    func allocate(byteCount: Int) -> any DeviceBuffer
+    func write(_ bytes: UnsafeRawBufferPointer, to buffer: any DeviceBuffer, byteOffset: Int)
+    func read(_ buffer: any DeviceBuffer, byteOffset: Int, into bytes: UnsafeMutableRawBufferPointer)
+    /// `dst[shape] = src[shape]`, both strided (4-byte elements of any dtype). Materialises
+    /// views, broadcasts and concatenation. `dst` must not overlap `src`.
+    func copy(_ src: StridedOperand, to dst: StridedOperand, shape: [Int])
+    /// Sets `count` elements starting at element `offset` to the 32-bit pattern `bits`.
+    func fill(_ buffer: any DeviceBuffer, offset: Int, count: Int, bits: UInt32)
+    /// Converts `count` contiguous elements between float32 and int32 (float → int truncates toward zero).
+    func cast(_ src: any DeviceBuffer, offset: Int, count: Int, from: DType, to: DType, out: any DeviceBuffer)
+
+    // MARK: Element-wise (float32)
+
+    /// `out[i] = op(x[i])` over `shape`, `x` strided, `out` contiguous. `out` may be `x`'s buffer
+    /// when `x` is contiguous at offset 0 (in-place update).
+    func unary(_ op: UnaryOp, _ x: StridedOperand, shape: [Int], out: any DeviceBuffer)
+    /// `out[i] = op(a[i], b[i])` with broadcasting expressed as zero strides. `out` may alias an
+    /// input that is contiguous at offset 0.
+    func binary(_ op: BinaryOp, _ a: StridedOperand, _ b: StridedOperand, shape: [Int], out: any DeviceBuffer)
+    /// `out[i] = condition[i] != 0 ? a[i] : b[i]`.
+    func select(_ condition: StridedOperand, _ a: StridedOperand, _ b: StridedOperand, shape: [Int], out: any DeviceBuffer)
+
+    // MARK: Along one axis of a contiguous region
+
+    /// Reduces the middle axis: `out[o, i] = op over r of x[o, r, i]`; `layout.length >= 1`.
+    func reduce(_ op: ReduceOp, _ x: any DeviceBuffer, offset: Int, layout: AxisLayout, out: any DeviceBuffer)
+    /// `out[o, i]` (int32) = the first `r` where `x[o, r, i]` is largest; `layout.length >= 1`.
+    func argmax(_ x: any DeviceBuffer, offset: Int, layout: AxisLayout, out: any DeviceBuffer)
+    /// Softmax (or log-softmax) over the middle axis, numerically stable (max subtracted).
+    func softmax(_ x: any DeviceBuffer, offset: Int, layout: AxisLayout, log: Bool, out: any DeviceBuffer)
+    /// `out[o, j, i] = x[o, indices[o, j, i], i]` for `j < indexLength`; `x` has `layout`,
+    /// `indices` (int32) and `out` are contiguous `[outer, indexLength, inner]`.
+    /// An index outside `0..<layout.length` reads as 0.
+    func gather(
+        _ x: any DeviceBuffer, offset: Int, layout: AxisLayout,
+        indices: any DeviceBuffer, indicesOffset: Int, indexLength: Int, out: any DeviceBuffer)
+    /// `out[o, indices[o, j, i], i] += src[o, j, i]`; `out` (contiguous, with `layout`) keeps its
+    /// contents and accumulates. Indices outside `0..<layout.length` are skipped. Order of
+    /// accumulation for repeated indices is unspecified.
+    func scatterAdd(
+        _ src: any DeviceBuffer, srcOffset: Int,
+        indices: any DeviceBuffer, indicesOffset: Int, indexLength: Int,
+        layout: AxisLayout, out: any DeviceBuffer)
+
+    // MARK: Matrix products
+
+    /// `C[b] = alpha * A[b] · B[b] + beta * C[b]` for `b < batch`; `A` is `m×k`, `B` is `k×n`,
+    /// `C` is `m×n` with `colStride == 1`. With `beta == 0`, `C`'s old contents are ignored.
+    func gemm(
+        m: Int, n: Int, k: Int, batch: Int, alpha: Float,
+        _ a: MatrixOperand, _ b: MatrixOperand, beta: Float, _ c: MatrixOperand)
+
+    // MARK: Random numbers
+
+    /// Fills `count` float32 elements from the Philox4x32-10 stream `(seed, counterOffset)` as
+    /// `Philox` defines it, so every backend produces the same numbers for the same seed.
+    func random(_ out: any DeviceBuffer, count: Int, distribution: RandomDistribution, seed: UInt64, counterOffset: UInt64)
+
+    // MARK: Control
+
+    /// Waits until all enqueued work has finished.
+    func synchronize()
+    /// Counters of the backend's memory pool.
+    var memoryStatistics: MemoryStatistics { get }
+}
+
+/// How a backend's allocator has behaved so far.
+public struct MemoryStatistics: Sendable, Hashable {
+    /// Fresh device allocations (pool misses).
+    public var allocations: Int
+    /// Requests served from the pool.
+    public var reuses: Int
+    /// Bytes currently allocated from the device, in use or pooled.
+    public var bytesReserved: Int
+
+    public init(allocations: Int = 0, reuses: Int = 0, bytesReserved: Int = 0) {
+        self.allocations = allocations
+        self.reuses = reuses
+        self.bytesReserved = bytesReserved
+    }
+}

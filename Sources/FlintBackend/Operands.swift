@@ -1,0 +1,59 @@
+/// Memory owned by a backend. Opaque to everything above the backend: shape, strides and
+/// offset live on the tensor. Releasing the last reference returns the memory to the backend.
+public protocol DeviceBuffer: AnyObject, Sendable {
+    /// Usable size in bytes (a pool may hold a larger block behind it).
+    var byteCount: Int { get }
+}
+
+/// A strided view of a buffer, aligned to an output shape: element `(i0, i1, …)` lives at
+/// `offset + Σ ik * strides[k]` (in elements, not bytes). A stride of 0 broadcasts.
+public struct StridedOperand: @unchecked Sendable {
+    public var buffer: any DeviceBuffer
+    public var offset: Int
+    public var strides: [Int]
+
+    public init(buffer: any DeviceBuffer, offset: Int, strides: [Int]) {
+        self.buffer = buffer
+        self.offset = offset
+        self.strides = strides
+    }
+}
+
+/// One matrix (or a batch of them) for `gemm`. Element `[b][r][c]` lives at
+/// `offset + b * batchStride + r * rowStride + c * colStride`.
+///
+/// Callers guarantee a BLAS-legal layout: `colStride == 1` (row-major, leading dimension
+/// `rowStride >= columns`) or `rowStride == 1` (column-major, leading dimension
+/// `colStride >= rows`). A transpose is a stride swap, never a copy.
+public struct MatrixOperand: @unchecked Sendable {
+    public var buffer: any DeviceBuffer
+    public var offset: Int
+    public var rowStride: Int
+    public var colStride: Int
+    public var batchStride: Int
+
+    public init(buffer: any DeviceBuffer, offset: Int, rowStride: Int, colStride: Int, batchStride: Int) {
+        self.buffer = buffer
+        self.offset = offset
+        self.rowStride = rowStride
+        self.colStride = colStride
+        self.batchStride = batchStride
+    }
+}
+
+/// A contiguous region viewed as `[outer, length, inner]`: element `(o, r, i)` lives at
+/// `offset + (o * length + r) * inner + i`. Reductions, softmax, gather and scatter work
+/// along the middle axis, so any single axis of a contiguous tensor maps onto this shape.
+public struct AxisLayout: Sendable, Hashable {
+    public var outer: Int
+    public var length: Int
+    public var inner: Int
+
+    public init(outer: Int, length: Int, inner: Int) {
+        self.outer = outer
+        self.length = length
+        self.inner = inner
+    }
+
+    public var count: Int { outer * length * inner }
+}

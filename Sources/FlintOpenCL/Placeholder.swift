@@ -1,0 +1,2 @@
+import FlintBackend
+let embeddedCount = EmbeddedKernels.sources.count
