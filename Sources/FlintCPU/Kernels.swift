@@ -1,0 +1,120 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A float function of one value. Ops are value types rather than closures so that generic
+/// drivers are specialised per op and the function inlines into the innermost loop.
+protocol UnaryKernel {
+    func callAsFunction(_ x: Float) -> Float
+}
+
+/// A float function of two values (see `UnaryKernel`).
+protocol BinaryKernel {
+    func callAsFunction(_ a: Float, _ b: Float) -> Float
+}
+
+/// The element-wise functions, with the semantics of C's float math library.
+enum Kernels {
+    struct Identity: UnaryKernel {
+        @inline(__always) func callAsFunction(_ x: Float) -> Float { x }
+    }
+    struct Neg: UnaryKernel {
+        @inline(__always) func callAsFunction(_ x: Float) -> Float { -x }
+    }
+    struct Abs: UnaryKernel {
+        @inline(__always) func callAsFunction(_ x: Float) -> Float { x.magnitude }
+    }
+    struct Exp: UnaryKernel {
+        @inline(__always) func callAsFunction(_ x: Float) -> Float { expf(x) }
+    }
+    struct Log: UnaryKernel {
+        @inline(__always) func callAsFunction(_ x: Float) -> Float { logf(x) }
+    }
+    struct Sqrt: UnaryKernel {
+        @inline(__always) func callAsFunction(_ x: Float) -> Float { x.squareRoot() }
+    }
+    struct Rsqrt: UnaryKernel {
+        @inline(__always) func callAsFunction(_ x: Float) -> Float { 1 / x.squareRoot() }
+    }
+    struct Square: UnaryKernel {
+        @inline(__always) func callAsFunction(_ x: Float) -> Float { x * x }
+    }
+    struct Reciprocal: UnaryKernel {
+        @inline(__always) func callAsFunction(_ x: Float) -> Float { 1 / x }
+    }
+    /// ±1 by sign; ±0 keep their sign and NaN gives 0, as OpenCL's `sign()` does.
+    struct Sign: UnaryKernel {
+        @inline(__always) func callAsFunction(_ x: Float) -> Float {
+            x > 0 ? 1 : x < 0 ? -1 : x == x ? x : 0
+        }
+    }
+    struct Relu: UnaryKernel {
+        @inline(__always) func callAsFunction(_ x: Float) -> Float { x > 0 ? x : 0 }
+    }
+    struct Sigmoid: UnaryKernel {
+        @inline(__always) func callAsFunction(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
+    }
+    struct Tanh: UnaryKernel {
+        @inline(__always) func callAsFunction(_ x: Float) -> Float { tanhf(x) }
+    }
+    struct LeakyRelu: UnaryKernel {
+        let slope: Float
+        @inline(__always) func callAsFunction(_ x: Float) -> Float { x > 0 ? x : slope * x }
+    }
+    struct Affine: UnaryKernel {
+        let scale: Float
+        let shift: Float
+        @inline(__always) func callAsFunction(_ x: Float) -> Float { x * scale + shift }
+    }
+    struct Pow: UnaryKernel {
+        let exponent: Float
+        @inline(__always) func callAsFunction(_ x: Float) -> Float { powf(x, exponent) }
+    }
+    struct Clamp: UnaryKernel {
+        let low: Float
+        let high: Float
+        @inline(__always) func callAsFunction(_ x: Float) -> Float { fminf(fmaxf(x, low), high) }
+    }
+
+    struct Add: BinaryKernel {
+        @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a + b }
+    }
+    struct Sub: BinaryKernel {
+        @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a - b }
+    }
+    struct Mul: BinaryKernel {
+        @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a * b }
+    }
+    struct Div: BinaryKernel {
+        @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a / b }
+    }
+    struct PowBinary: BinaryKernel {
+        @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { powf(a, b) }
+    }
+    struct Maximum: BinaryKernel {
+        @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { fmaxf(a, b) }
+    }
+    struct Minimum: BinaryKernel {
+        @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { fminf(a, b) }
+    }
+    struct Equal: BinaryKernel {
+        @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a == b ? 1 : 0 }
+    }
+    struct NotEqual: BinaryKernel {
+        @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a != b ? 1 : 0 }
+    }
+    struct Less: BinaryKernel {
+        @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a < b ? 1 : 0 }
+    }
+    struct LessEqual: BinaryKernel {
+        @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a <= b ? 1 : 0 }
+    }
+    struct Greater: BinaryKernel {
+        @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a > b ? 1 : 0 }
+    }
+    struct GreaterEqual: BinaryKernel {
+        @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a >= b ? 1 : 0 }
+    }
+}

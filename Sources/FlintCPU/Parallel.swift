@@ -1,0 +1,79 @@
+import Dispatch
+import Foundation
+
+/// Splitting work across cores with `DispatchQueue.concurrentPerform`.
+enum Parallel {
+    static let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
+    /// Work smaller than this many elements runs on the calling thread.
+    static let threshold = 65_536
+    /// Smallest piece of work handed to one thread.
+    static let minimumChunk = 32_768
+
+    /// How many tasks to split `count` elements into: 1 below `threshold`, else chunks of at
+    /// least `minimumChunk`, at most four per core.
+    @inline(__always)
+    static func taskCount(forElements count: Int, minimumChunk: Int = minimumChunk) -> Int {
+        guard cores > 1, count >= threshold else { return 1 }
+        return max(1, min(count / minimumChunk, cores * 4))
+    }
+
+    /// Runs `body(task)` for `task in 0..<tasks`, concurrently when `tasks > 1`.
+    @inline(__always)
+    static func run(tasks: Int, _ body: (Int) -> Void) {
+        if tasks <= 1 {
+            if tasks == 1 { body(0) }
+        } else {
+            concurrentPerform(tasks, body)
+        }
+    }
+
+    /// Runs `body(task)` for `task in 0..<tasks`: concurrently when the tasks together cover
+    /// at least `threshold` elements of work, else in order on the calling thread.
+    @inline(__always)
+    static func forEachTask(_ tasks: Int, work: Int, _ body: (Int) -> Void) {
+        if tasks > 1 && cores > 1 && work >= threshold {
+            concurrentPerform(tasks, body)
+        } else {
+            for task in 0..<tasks { body(task) }
+        }
+    }
+
+    /// Splits `0..<count` into even contiguous ranges and runs `body` on each, concurrently
+    /// when the count is large enough to be worth it.
+    @inline(__always)
+    static func forEachRange(count: Int, minimumChunk: Int = minimumChunk, _ body: (Range<Int>) -> Void) {
+        let tasks = taskCount(forElements: count, minimumChunk: minimumChunk)
+        if tasks == 1 {
+            body(0..<count)
+            return
+        }
+        run(tasks: tasks) { task in
+            body(range(task, of: tasks, count: count))
+        }
+    }
+
+    /// `DispatchQueue.concurrentPerform` for bodies that touch raw memory. Its closure must be
+    /// `@Sendable`; ours capture pointers to disjoint parts of buffers, which is safe, so the
+    /// body travels in an unchecked box. It does not escape: concurrentPerform returns after
+    /// every iteration has finished.
+    static func concurrentPerform(_ tasks: Int, _ body: (Int) -> Void) {
+        withoutActuallyEscaping(body) { body in
+            let box = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: tasks) { box.value($0) }
+        }
+    }
+
+    /// Task `task`'s share of `0..<count` split evenly into `tasks` ranges.
+    @inline(__always)
+    static func range(_ task: Int, of tasks: Int, count: Int) -> Range<Int> {
+        let start = count * task / tasks
+        let end = count * (task + 1) / tasks
+        return start..<end
+    }
+}
+
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
