@@ -1,0 +1,129 @@
+import FlintBackend
+
+/// A kernel in its two shapes: contiguous-or-broadcast operands, and general strides.
+struct KernelPair {
+    let linear: Kernel
+    let strided: Kernel
+}
+
+/// Every kernel the backend launches, looked up once when the backend is created so that a
+/// kernel file out of step with the Swift code fails at device selection, not mid-training.
+struct KernelTable {
+    let unary: [String: KernelPair]
+    let binary: [BinaryOp: KernelPair]
+    let select: KernelPair
+    let copy: KernelPair
+    let copyTiled: Kernel
+    let fill: Kernel
+    let castToInt: Kernel
+    let castToFloat: Kernel
+    let reduceAxis: [ReduceOp: Kernel]
+    let reducePartial: [ReduceOp: Kernel]
+    let reduceColumns: [ReduceOp: Kernel]
+    let argmaxAxis: Kernel
+    let argmaxPartial: Kernel
+    let argmaxCombine: Kernel
+    let softmax: Kernel
+    let logSoftmax: Kernel
+    let gather: Kernel
+    let scatterAdd: Kernel
+    let gemm: Kernel
+    let gemmBT: Kernel
+    let randomUniform: Kernel
+    let randomNormal: Kernel
+
+    /// Kernel names of the unary ops (`unary_NAME_linear`, `unary_NAME_strided`).
+    static let unaryNames = [
+        "neg", "abs", "exp", "log", "sqrt", "rsqrt", "square", "reciprocal", "sign",
+        "relu", "sigmoid", "tanh", "leaky_relu", "affine", "pow", "clamp",
+    ]
+
+    init(_ kernels: [String: Kernel]) throws {
+        func find(_ name: String, _ program: String) throws -> Kernel {
+            guard let kernel = kernels[name] else { throw OpenCLError.missingKernel(name: name, program: program) }
+            return kernel
+        }
+        func pair(_ prefix: String) throws -> KernelPair {
+            KernelPair(linear: try find(prefix + "_linear", "elementwise"), strided: try find(prefix + "_strided", "elementwise"))
+        }
+        var unary: [String: KernelPair] = [:]
+        for name in Self.unaryNames { unary[name] = try pair("unary_" + name) }
+        self.unary = unary
+        var binary: [BinaryOp: KernelPair] = [:]
+        for op in BinaryOp.allCases { binary[op] = try pair("binary_" + op.kernelName) }
+        self.binary = binary
+        select = try pair("select")
+        copy = try pair("copy")
+        copyTiled = try find("copy_tiled", "elementwise")
+        fill = try find("fill_bits", "elementwise")
+        castToInt = try find("cast_float_to_int", "elementwise")
+        castToFloat = try find("cast_int_to_float", "elementwise")
+        var axis: [ReduceOp: Kernel] = [:]
+        var partial: [ReduceOp: Kernel] = [:]
+        var columns: [ReduceOp: Kernel] = [:]
+        for op in ReduceOp.allCases {
+            axis[op] = try find("reduce_\(op.rawValue)_axis", "reduce")
+            partial[op] = try find("reduce_\(op.rawValue)_partial", "reduce")
+            columns[op] = try find("reduce_\(op.rawValue)_columns", "reduce")
+        }
+        reduceAxis = axis
+        reducePartial = partial
+        reduceColumns = columns
+        argmaxAxis = try find("argmax_axis", "reduce")
+        argmaxPartial = try find("argmax_partial", "reduce")
+        argmaxCombine = try find("argmax_combine", "reduce")
+        softmax = try find("softmax_axis", "reduce")
+        logSoftmax = try find("log_softmax_axis", "reduce")
+        gather = try find("gather", "index")
+        scatterAdd = try find("scatter_add", "index")
+        gemm = try find("gemm", "gemm")
+        gemmBT = try find("gemm_bt", "gemm")
+        randomUniform = try find("random_uniform", "random")
+        randomNormal = try find("random_normal", "random")
+    }
+}
+
+extension BinaryOp {
+    /// The op's name in kernel names (`binary_NAME_linear`).
+    var kernelName: String {
+        switch self {
+        case .add: "add"
+        case .sub: "sub"
+        case .mul: "mul"
+        case .div: "div"
+        case .pow: "pow"
+        case .maximum: "maximum"
+        case .minimum: "minimum"
+        case .equal: "equal"
+        case .notEqual: "not_equal"
+        case .less: "less"
+        case .lessEqual: "less_equal"
+        case .greater: "greater"
+        case .greaterEqual: "greater_equal"
+        }
+    }
+}
+
+extension UnaryOp {
+    /// The op's name in kernel names and the two float scalars its kernel takes.
+    var kernel: (name: String, p0: Float, p1: Float) {
+        switch self {
+        case .neg: ("neg", 0, 0)
+        case .abs: ("abs", 0, 0)
+        case .exp: ("exp", 0, 0)
+        case .log: ("log", 0, 0)
+        case .sqrt: ("sqrt", 0, 0)
+        case .rsqrt: ("rsqrt", 0, 0)
+        case .square: ("square", 0, 0)
+        case .reciprocal: ("reciprocal", 0, 0)
+        case .sign: ("sign", 0, 0)
+        case .relu: ("relu", 0, 0)
+        case .sigmoid: ("sigmoid", 0, 0)
+        case .tanh: ("tanh", 0, 0)
+        case .leakyRelu(let slope): ("leaky_relu", slope, 0)
+        case .affine(let scale, let shift): ("affine", scale, shift)
+        case .pow(let exponent): ("pow", exponent, 0)
+        case .clamp(let low, let high): ("clamp", low, high)
+        }
+    }
+}

@@ -1,2 +1,0 @@
-import FlintBackend
-let embeddedCount = EmbeddedKernels.sources.count

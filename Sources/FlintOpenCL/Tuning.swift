@@ -1,0 +1,81 @@
+import FlintBackend
+import Foundation
+
+/// Per-device tunables: work-group sizes and the `-D` values each kernel family is built with.
+/// Chosen by device type from measurements on PoCL (CPU); the GPU values are conservative.
+struct Tuning {
+    /// Work-group size of every 1-D kernel.
+    var localSize: Int
+    /// Elements each work-item of a `*_linear` kernel handles (contiguous on CPUs).
+    var elementsPerItem: Int
+    /// Copies whose innermost dimension is strided go tile by tile (CPU caches).
+    var tiledCopy: Bool
+    /// Side of a tile of `copy_tiled`.
+    var copyTile: Int
+    /// Work-items a reduction should spread over before it splits the axis into partials.
+    var reductionParallelism: Int
+    /// Fewest elements one partial of a split reduction should cover.
+    var minimumChunk: Int
+    /// Partials cover contiguous runs of the axis (CPU) rather than interleaved rows (GPU).
+    var chunkedReduction: Bool
+    /// Reductions with inner >= `reduceVectorWidth` take vectors of neighbouring columns (CPU).
+    var columnReduction: Bool
+    /// Columns per work-item of those reductions (2, 4, 8 or 16).
+    var reduceVectorWidth: Int
+    /// Rows of C per GEMM work-item.
+    var gemmRows: Int
+    /// Columns of C per GEMM work-item (one float vector: 2, 4, 8 or 16).
+    var gemmVectorWidth: Int
+    /// Below this many rows of C, a column-major B is read in place by `gemm_bt` (dot products)
+    /// instead of being copied to row-major for `gemm`.
+    var gemmColumnMajorBRows: Int
+    /// Side of the block of C each `gemm_bt` work-item computes.
+    var gemmDotBlock: Int
+    /// Work-group shape of the 2-D kernels (GEMM, tiled copy).
+    var local2D: (Int, Int)
+    /// Philox blocks per work-item of the random kernels (a vector width: 1, 2, 4, 8 or 16).
+    var randomBlocks: Int
+
+    /// - Parameter profile: "cpu" or "gpu" to force a device family's settings (the environment
+    ///   variable `FLINT_OPENCL_PROFILE`, for testing the GPU code paths on a CPU device); nil
+    ///   picks by device type.
+    init(info: DeviceInfo, maxWorkGroupSize: Int, nativeFloatWidth: Int, profile: String? = nil) {
+        let isCPU = profile.map { $0 == "cpu" } ?? (info.deviceType == "CPU")
+        localSize = min(256, max(1, maxWorkGroupSize))
+        elementsPerItem = isCPU ? 64 : 1
+        tiledCopy = isCPU
+        copyTile = 16
+        let units = max(1, info.computeUnits)
+        reductionParallelism = isCPU ? units * 1024 : units * 4096
+        minimumChunk = isCPU ? 256 : 64
+        chunkedReduction = isCPU
+        gemmRows = isCPU ? 8 : 4
+        let width = isCPU ? max(4, nativeFloatWidth) : 4
+        gemmVectorWidth = [2, 4, 8, 16].last { $0 <= width } ?? 4
+        gemmColumnMajorBRows = Int(ProcessInfo.processInfo.environment["FLINT_GEMM_BT_ROWS"] ?? "") ?? 64
+        gemmDotBlock = 4
+        local2D = maxWorkGroupSize >= 64 ? (8, 8) : (4, 4)
+        randomBlocks = isCPU ? gemmVectorWidth : 1
+        columnReduction = isCPU
+        reduceVectorWidth = gemmVectorWidth
+    }
+
+    /// `-D` options per program.
+    func options(for program: String) -> String {
+        var options = "-cl-std=CL1.2"
+        switch program {
+        case "elementwise":
+            options += " -DELEMS_PER_ITEM=\(elementsPerItem) -DCOPY_TILE=\(copyTile)"
+        case "reduce":
+            options += " -DREDUCE_CHUNKED=\(chunkedReduction ? 1 : 0) -DREDUCE_VW=\(reduceVectorWidth)"
+        case "gemm":
+            options += " -DGEMM_TM=\(gemmRows) -DGEMM_VW=\(gemmVectorWidth)"
+            options += " -DGEMM_BT_TM=\(gemmDotBlock) -DGEMM_BT_TN=\(gemmDotBlock)"
+        case "random":
+            options += " -DRANDOM_BLOCKS=\(randomBlocks)"
+        default:
+            break
+        }
+        return options
+    }
+}
