@@ -1,0 +1,84 @@
+import ArgumentParser
+import CBLAS
+import Flint
+import Foundation
+
+/// Primitive ops on every device: matmul, an element-wise op, a reduction, softmax.
+struct Ops: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Benchmark primitive ops on each device.")
+
+    @OptionGroup var options: BenchOptions
+
+    @Option(help: "Comma-separated square matmul sizes.")
+    var matmulSizes = "256,512,1024,2048"
+
+    @Option(help: "Elements for the element-wise and reduction cases.")
+    var elements = 1 << 24
+
+    func run() throws {
+        var rows: [Measurement] = []
+        let sizes = matmulSizes.split(separator: ",").compactMap { Int($0) }
+        for device in try options.selectedDevices() {
+            let openStart = DispatchTime.now().uptimeNanoseconds
+            try device.open()
+            let openMs = Double(DispatchTime.now().uptimeNanoseconds - openStart) / 1e6
+            rows.append(Measurement(device: device.identifier, op: "open", shape: "-", firstMilliseconds: openMs,
+                                    medianMilliseconds: openMs, runs: 1))
+            Device.with(device) {
+                for n in sizes { rows.append(matmul(n, on: device)) }
+                rows += elementwise(on: device)
+                rows += axisOps(on: device)
+            }
+            if !options.json { FileHandle.standardError.write(Data("measured \(device)\n".utf8)) }
+        }
+        if let n = sizes.first(where: { $0 == 1024 }) ?? sizes.last { rows.append(rawBLAS(n)) }
+        report(rows, json: options.json)
+    }
+
+    private func row(_ device: Device, _ op: String, _ shape: String, flops: Double? = nil, bytes: Double? = nil,
+                     _ body: () -> Void) -> Measurement {
+        let timing = measure(on: device, seconds: options.seconds, body)
+        return Measurement(device: device.identifier, op: op, shape: shape, firstMilliseconds: timing.first,
+                           medianMilliseconds: timing.median, runs: timing.runs, flops: flops, bytes: bytes)
+    }
+
+    private func matmul(_ n: Int, on device: Device) -> Measurement {
+        let a = Tensor.uniform([n, n], low: -1, high: 1, seed: 1), b = Tensor.uniform([n, n], low: -1, high: 1, seed: 2)
+        return row(device, "matmul", "\(n)x\(n)x\(n)", flops: 2 * Double(n * n * n)) { _ = a.matmul(b) }
+    }
+
+    private func elementwise(on device: Device) -> [Measurement] {
+        let n = elements
+        let x = Tensor.uniform([n / 1024, 1024], low: -1, high: 1, seed: 3)
+        let bias = Tensor.uniform([1024], low: -1, high: 1, seed: 4)
+        let bytes = Double(n * 4 * 2)  // one read, one write: what a fused kernel must move
+        return [
+            row(device, "relu", "\(n)", bytes: bytes) { _ = x.relu() },
+            row(device, "add+relu", "\(n)", bytes: bytes) { _ = (x + bias).relu() },
+        ]
+    }
+
+    private func axisOps(on device: Device) -> [Measurement] {
+        let n = elements
+        let x = Tensor.uniform([n], low: -1, high: 1, seed: 5)
+        let logits = Tensor.uniform([n / 1024, 1024], low: -4, high: 4, seed: 6)
+        let batch = Tensor.uniform([128, 10], low: -4, high: 4, seed: 7)
+        return [
+            row(device, "sum", "\(n)", bytes: Double(n * 4)) { _ = x.sum() },
+            row(device, "sum(axis: 0)", "\(n / 1024)x1024", bytes: Double(n * 4)) { _ = logits.sum(axis: 0) },
+            row(device, "softmax", "\(n / 1024)x1024", bytes: Double(n * 8)) { _ = logits.softmax(axis: 1) },
+            row(device, "softmax", "128x10", bytes: Double(128 * 10 * 8)) { _ = batch.softmax(axis: 1) },
+        ]
+    }
+
+    /// `cblas_sgemm` called directly: the CPU's own ceiling for the matmul rows.
+    private func rawBLAS(_ n: Int) -> Measurement {
+        let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
+        var c = [Float](repeating: 0, count: n * n)
+        let timing = measure(on: .cpu, seconds: options.seconds) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, a, Int32(n), b, Int32(n), 0, &c, Int32(n))
+        }
+        return Measurement(device: "cpu", op: "cblas_sgemm (raw)", shape: "\(n)x\(n)x\(n)", firstMilliseconds: timing.first,
+                           medianMilliseconds: timing.median, runs: timing.runs, flops: 2 * Double(n * n * n))
+    }
+}

@@ -1,0 +1,53 @@
+# Flint — build, test, benchmark. Every target installs the system packages it needs first
+# (Debian/Ubuntu: apt-get, as root or through sudo).
+
+SWIFT ?= swift
+SYSTEM_PACKAGES := pocl-opencl-icd ocl-icd-opencl-dev opencl-headers libopenblas-dev zlib1g-dev
+RELEASE := $(SWIFT) build -c release
+
+.PHONY: deps build test bench devices demo clean
+
+deps:
+	@missing=""; \
+	for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing system packages:$$missing"; \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+# The OpenCL half of the suite must never be skipped silently: no OpenCL device fails the run.
+test: deps
+	$(SWIFT) build --build-tests
+	FLINT_REQUIRE_OPENCL=1 $(SWIFT) test
+
+devices: deps
+	$(RELEASE) --product flint
+	.build/release/flint devices
+
+bench: deps
+	$(RELEASE) --product flint-bench
+	.build/release/flint-bench ops
+
+# The main job: train the MLP on Fashion-MNIST on the default device. Without the data files
+# anywhere Flint looks, install Debian's dataset-fashion-mnist package first.
+DATASET ?= fashion-mnist
+EPOCHS ?= 5
+demo: deps
+	$(RELEASE) --product flint
+	@found=""; \
+	for root in "$$FLINT_DATA_DIR" /usr/share/datasets "$${XDG_CACHE_HOME:-$$HOME/.cache}/flint/datasets"; do \
+		[ -n "$$root" ] && ls "$$root/$(DATASET)"/train-images-idx3-ubyte* >/dev/null 2>&1 && found=1; \
+	done; \
+	if [ -z "$$found" ] && [ "$(DATASET)" = fashion-mnist ]; then \
+		echo "No Fashion-MNIST files found: installing Debian's dataset-fashion-mnist"; \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq dataset-fashion-mnist; \
+	fi
+	.build/release/flint train --model mlp --dataset $(DATASET) --epochs $(EPOCHS)
+
+clean:
+	rm -rf .build

@@ -1,0 +1,11 @@
+import ArgumentParser
+import Flint
+
+@main
+struct FlintCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "flint",
+        abstract: "Flint: a deep-learning engine with OpenCL and OpenBLAS backends.",
+        subcommands: [Train.self, Devices.self]
+    )
+}

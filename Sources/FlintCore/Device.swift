@@ -1,0 +1,124 @@
+import Foundation
+import FlintBackend
+
+/// A place tensors live and ops run: the CPU backend or one OpenCL device.
+///
+/// Selection is explicit: `Device.available` lists what is present, `Device.default` honours
+/// `FLINT_DEVICE` (`cpu`, `opencl`, `opencl:N`) and otherwise prefers an OpenCL GPU, and
+/// `Device.with(_:_:)` overrides the device for a scope.
+public struct Device: Hashable, Sendable, CustomStringConvertible {
+    public let info: DeviceInfo
+
+    public init(info: DeviceInfo) { self.info = info }
+
+    public static func == (lhs: Device, rhs: Device) -> Bool {
+        lhs.info.kind == rhs.info.kind && lhs.info.index == rhs.info.index
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(info.kind)
+        hasher.combine(info.index)
+    }
+
+    /// `cpu` or `opencl:N`: what `Device.named(_:)` and `FLINT_DEVICE` accept.
+    public var identifier: String { info.identifier }
+    public var description: String { identifier }
+    public var isOpenCL: Bool { info.kind == .opencl }
+
+    /// The CPU backend (OpenBLAS); always present.
+    public static var cpu: Device { Device(info: BackendRegistry.cpu.info) }
+
+    /// The CPU and every OpenCL device found. No OpenCL runtime simply means no OpenCL entries.
+    public static var available: [Device] {
+        [cpu] + BackendRegistry.openCLDevices.map(Device.init(info:))
+    }
+
+    /// OpenCL device `index` (in `Device.available` order), opened and ready.
+    public static func opencl(_ index: Int = 0) throws -> Device {
+        try named("opencl:\(index)")
+    }
+
+    /// Parses `cpu`, `opencl` (the first OpenCL GPU, else the first OpenCL device) or
+    /// `opencl:N`, and opens the device so kernel build failures surface here as errors.
+    public static func named(_ specifier: String) throws -> Device {
+        let spec = specifier.trimmingCharacters(in: .whitespaces).lowercased()
+        let openCL = BackendRegistry.openCLDevices
+        let info: DeviceInfo?
+        switch spec {
+        case "cpu":
+            info = BackendRegistry.cpu.info
+        case "opencl", "gpu":
+            info = openCL.first { $0.deviceType == "GPU" } ?? openCL.first
+        default:
+            if spec.hasPrefix("opencl:"), let index = Int(spec.dropFirst("opencl:".count)) {
+                info = openCL.first { $0.index == index }
+            } else {
+                info = nil
+            }
+        }
+        guard let info else {
+            throw DeviceError.notFound(requested: specifier, available: available.map(\.info))
+        }
+        let device = Device(info: info)
+        try device.open()
+        return device
+    }
+
+    /// `FLINT_DEVICE` if set, else the first OpenCL GPU, else the CPU. Resolved once.
+    public static var `default`: Device {
+        get throws { try BackendRegistry.defaultDevice.get() }
+    }
+
+    /// The device ops use when none is given: the innermost `Device.with` scope, else `default`.
+    /// Stops with the error's message if the default cannot be resolved; call `try Device.default`
+    /// first to handle that case.
+    public static var current: Device {
+        if let scoped = Scope.device { return scoped }
+        do {
+            return try Device.default
+        } catch {
+            fatalError("Flint: no usable default device: \(error)")
+        }
+    }
+
+    /// Runs `body` with `device` as `Device.current`.
+    public static func with<R>(_ device: Device, _ body: () throws -> R) rethrows -> R {
+        try Scope.$device.withValue(device, operation: body)
+    }
+
+    /// Runs `body` with `device` as `Device.current` (async form).
+    public static func with<R>(_ device: Device, _ body: () async throws -> R) async rethrows -> R {
+        try await Scope.$device.withValue(device, operation: body)
+    }
+
+    /// Creates the backend now (for OpenCL: builds every kernel program).
+    public func open() throws {
+        _ = try BackendRegistry.backend(for: info)
+    }
+
+    /// The backend behind this device. Opens it on first use and stops with the error if that
+    /// fails; `open()` (or `Device.named`) reports such failures as thrown errors instead.
+    public var backend: any Backend {
+        do {
+            return try BackendRegistry.backend(for: info)
+        } catch {
+            fatalError("Flint: cannot open device \(identifier): \(error)")
+        }
+    }
+
+    private enum Scope {
+        @TaskLocal static var device: Device?
+    }
+}
+
+public enum DeviceError: Error, CustomStringConvertible, Equatable {
+    case notFound(requested: String, available: [DeviceInfo])
+
+    public var description: String {
+        switch self {
+        case .notFound(let requested, let available):
+            let list = available.map { "  \($0)" }.joined(separator: "\n")
+            return "no device '\(requested)'. Use cpu, opencl or opencl:N; available devices:\n\(list)"
+        }
+    }
+}

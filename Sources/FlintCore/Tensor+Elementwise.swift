@@ -1,0 +1,169 @@
+import FlintBackend
+
+// MARK: - Launch helpers
+
+extension Tensor {
+    func mapped(_ op: UnaryOp, name: String) -> Tensor {
+        requireFloat(name)
+        let result = Tensor(uninitializedShape: shape, backend: backend)
+        guard count > 0 else { return result }
+        let (dims, strides) = Shape.coalesce(shape: shape, strides: [self.strides])
+        backend.unary(op, StridedOperand(buffer: buffer, offset: offset, strides: strides[0]), shape: dims, out: result.buffer)
+        return result
+    }
+
+    func zipped(_ other: Tensor, _ op: BinaryOp) -> Tensor {
+        requireFloat(op.rawValue)
+        other.requireFloat(op.rawValue)
+        requireSameDevice(other, op.rawValue)
+        guard let outShape = Shape.broadcast(shape, other.shape) else {
+            fatalError("\(op.rawValue): shapes \(shape) and \(other.shape) are not broadcastable")
+        }
+        let result = Tensor(uninitializedShape: outShape, backend: backend)
+        guard result.count > 0 else { return result }
+        let a = operand(broadcastTo: outShape), b = other.operand(broadcastTo: outShape)
+        let (dims, strides) = Shape.coalesce(shape: outShape, strides: [a.strides, b.strides])
+        backend.binary(op, StridedOperand(buffer: a.buffer, offset: a.offset, strides: strides[0]),
+                       StridedOperand(buffer: b.buffer, offset: b.offset, strides: strides[1]),
+                       shape: dims, out: result.buffer)
+        return result
+    }
+
+    /// A rank-0 tensor on this tensor's device, filled by the device (no host transfer).
+    func scalar(_ value: Float) -> Tensor {
+        Tensor.filled([], bits: value.bitPattern, dtype: .float32, device: device)
+    }
+}
+
+// MARK: - Unary functions (forward and backward together)
+
+extension Tensor {
+    /// A unary op whose gradient is `g * derivative`, with `derivative` built from the input
+    /// and the (graph-free) output only when backward runs.
+    private func unary(_ op: UnaryOp, _ name: String, derivative: @escaping (_ x: Tensor, _ y: Tensor) -> Tensor) -> Tensor {
+        let y = mapped(op, name: name)
+        return y.recorded(name, [self]) { [self] g in [g * derivative(self.detached(), y)] }
+    }
+
+    public func abs() -> Tensor { unary(.abs, "abs") { x, _ in x.sign() } }
+    public func exp() -> Tensor { unary(.exp, "exp") { _, y in y } }
+    public func log() -> Tensor { unary(.log, "log") { x, _ in x.reciprocal() } }
+    public func sqrt() -> Tensor { unary(.sqrt, "sqrt") { _, y in 0.5 / y } }
+    public func rsqrt() -> Tensor { unary(.rsqrt, "rsqrt") { _, y in y.pow(3) * -0.5 } }
+    public func square() -> Tensor { unary(.square, "square") { x, _ in x * 2 } }
+    public func reciprocal() -> Tensor { unary(.reciprocal, "reciprocal") { _, y in -y.square() } }
+    /// -1, 0 or 1; its gradient is zero, so none flows back.
+    public func sign() -> Tensor { mapped(.sign, name: "sign") }
+    public func relu() -> Tensor { unary(.relu, "relu") { x, _ in x .> 0 } }
+    public func sigmoid() -> Tensor { unary(.sigmoid, "sigmoid") { _, y in y * (1 - y) } }
+    public func tanh() -> Tensor { unary(.tanh, "tanh") { _, y in 1 - y.square() } }
+    /// `x` where positive, `slope * x` elsewhere (PyTorch's default slope).
+    public func leakyRelu(slope: Float = 0.01) -> Tensor {
+        unary(.leakyRelu(slope: slope), "leakyRelu") { x, _ in (x .> 0) * (1 - slope) + slope }
+    }
+    public func pow(_ exponent: Float) -> Tensor {
+        unary(.pow(exponent), "pow") { x, _ in x.pow(exponent - 1) * exponent }
+    }
+    public func clamped(min low: Float = -.infinity, max high: Float = .infinity) -> Tensor {
+        unary(.clamp(low: low, high: high), "clamp") { x, _ in (x .>= low) * (x .<= high) }
+    }
+
+    private func affine(scale: Float, shift: Float, _ name: String) -> Tensor {
+        mapped(.affine(scale: scale, shift: shift), name: name).recorded(name, [self]) { g in [g * scale] }
+    }
+
+    public static prefix func - (x: Tensor) -> Tensor {
+        x.mapped(.neg, name: "neg").recorded("neg", [x]) { g in [-g] }
+    }
+}
+
+// MARK: - Binary functions (NumPy broadcasting)
+
+extension Tensor {
+    /// A binary op with gradients `(g * da, g * db)` summed back to each input's shape;
+    /// each partial is computed only for an input that needs it.
+    private static func differentiable(
+        _ a: Tensor, _ b: Tensor, _ op: BinaryOp,
+        da: @escaping (_ a: Tensor, _ b: Tensor, _ y: Tensor, _ g: Tensor) -> Tensor,
+        db: @escaping (_ a: Tensor, _ b: Tensor, _ y: Tensor, _ g: Tensor) -> Tensor
+    ) -> Tensor {
+        let y = a.zipped(b, op)
+        return y.recorded(op.rawValue, [a, b]) { g in
+            let (x0, x1) = (a.detached(), b.detached())
+            return [a.requiresGrad ? da(x0, x1, y, g).unbroadcast(to: a.shape) : nil,
+                    b.requiresGrad ? db(x0, x1, y, g).unbroadcast(to: b.shape) : nil]
+        }
+    }
+
+    public static func + (a: Tensor, b: Tensor) -> Tensor {
+        differentiable(a, b, .add, da: { _, _, _, g in g }, db: { _, _, _, g in g })
+    }
+    public static func - (a: Tensor, b: Tensor) -> Tensor {
+        differentiable(a, b, .sub, da: { _, _, _, g in g }, db: { _, _, _, g in -g })
+    }
+    public static func * (a: Tensor, b: Tensor) -> Tensor {
+        differentiable(a, b, .mul, da: { _, b, _, g in g * b }, db: { a, _, _, g in g * a })
+    }
+    public static func / (a: Tensor, b: Tensor) -> Tensor {
+        differentiable(a, b, .div, da: { _, b, _, g in g / b }, db: { _, b, y, g in -(g * y / b) })
+    }
+
+    public static func + (a: Tensor, b: Float) -> Tensor { a.affine(scale: 1, shift: b, "add") }
+    public static func - (a: Tensor, b: Float) -> Tensor { a.affine(scale: 1, shift: -b, "sub") }
+    public static func * (a: Tensor, b: Float) -> Tensor { a.affine(scale: b, shift: 0, "mul") }
+    public static func / (a: Tensor, b: Float) -> Tensor { a / a.scalar(b) }
+    public static func + (a: Float, b: Tensor) -> Tensor { b + a }
+    public static func - (a: Float, b: Tensor) -> Tensor { b.affine(scale: -1, shift: a, "sub") }
+    public static func * (a: Float, b: Tensor) -> Tensor { b * a }
+    public static func / (a: Float, b: Tensor) -> Tensor { b.scalar(a) / b }
+
+    public func pow(_ exponent: Tensor) -> Tensor {
+        Tensor.differentiable(self, exponent, .pow,
+                              da: { a, b, _, g in g * b * a.pow(b - 1) }, db: { a, _, y, g in g * y * a.log() })
+    }
+    /// Element-wise maximum; on ties the gradient goes to `self`.
+    public func maximum(_ other: Tensor) -> Tensor {
+        Tensor.differentiable(self, other, .maximum, da: { a, b, _, g in g * (a .>= b) }, db: { a, b, _, g in g * (a .< b) })
+    }
+    /// Element-wise minimum; on ties the gradient goes to `self`.
+    public func minimum(_ other: Tensor) -> Tensor {
+        Tensor.differentiable(self, other, .minimum, da: { a, b, _, g in g * (a .<= b) }, db: { a, b, _, g in g * (a .> b) })
+    }
+
+    // Comparisons give float32 masks (1 where true, 0 where false), spelled like SIMD's; no gradient.
+    public static func .== (a: Tensor, b: Tensor) -> Tensor { a.zipped(b, .equal) }
+    public static func .!= (a: Tensor, b: Tensor) -> Tensor { a.zipped(b, .notEqual) }
+    public static func .< (a: Tensor, b: Tensor) -> Tensor { a.zipped(b, .less) }
+    public static func .<= (a: Tensor, b: Tensor) -> Tensor { a.zipped(b, .lessEqual) }
+    public static func .> (a: Tensor, b: Tensor) -> Tensor { a.zipped(b, .greater) }
+    public static func .>= (a: Tensor, b: Tensor) -> Tensor { a.zipped(b, .greaterEqual) }
+    public static func .== (a: Tensor, b: Float) -> Tensor { a.zipped(a.scalar(b), .equal) }
+    public static func .!= (a: Tensor, b: Float) -> Tensor { a.zipped(a.scalar(b), .notEqual) }
+    public static func .< (a: Tensor, b: Float) -> Tensor { a.zipped(a.scalar(b), .less) }
+    public static func .<= (a: Tensor, b: Float) -> Tensor { a.zipped(a.scalar(b), .lessEqual) }
+    public static func .> (a: Tensor, b: Float) -> Tensor { a.zipped(a.scalar(b), .greater) }
+    public static func .>= (a: Tensor, b: Float) -> Tensor { a.zipped(a.scalar(b), .greaterEqual) }
+
+    /// `condition != 0 ? a : b` element-wise, all three broadcast together.
+    public static func `where`(_ condition: Tensor, _ a: Tensor, _ b: Tensor) -> Tensor {
+        for t in [condition, a, b] {
+            t.requireFloat("where")
+            condition.requireSameDevice(t, "where")
+        }
+        guard let ab = Shape.broadcast(a.shape, b.shape), let outShape = Shape.broadcast(condition.shape, ab) else {
+            fatalError("where: shapes \(condition.shape), \(a.shape) and \(b.shape) are not broadcastable")
+        }
+        let result = Tensor(uninitializedShape: outShape, backend: a.backend)
+        guard result.count > 0 else { return result }
+        let ops = [condition, a, b].map { $0.operand(broadcastTo: outShape) }
+        let (dims, strides) = Shape.coalesce(shape: outShape, strides: ops.map(\.strides))
+        let aligned = ops.indices.map { StridedOperand(buffer: ops[$0].buffer, offset: ops[$0].offset, strides: strides[$0]) }
+        a.backend.select(aligned[0], aligned[1], aligned[2], shape: dims, out: result.buffer)
+        return result.recorded("where", [condition, a, b]) { g in
+            let zero = g.scalar(0), mask = condition.detached()
+            return [nil,
+                    a.requiresGrad ? Tensor.where(mask, g, zero).unbroadcast(to: a.shape) : nil,
+                    b.requiresGrad ? Tensor.where(mask, zero, g).unbroadcast(to: b.shape) : nil]
+        }
+    }
+}

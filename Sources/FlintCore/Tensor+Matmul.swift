@@ -1,0 +1,80 @@
+import FlintBackend
+
+extension Tensor {
+    /// Matrix product with NumPy's `matmul` rules: 2-D × 2-D, batched over leading axes (which
+    /// broadcast), and 1-D operands promoted to a row (left) or column (right) and dropped after.
+    /// Transposes are stride swaps handed to the backend, never copies.
+    public func matmul(_ other: Tensor, transposeSelf: Bool = false, transposeOther: Bool = false) -> Tensor {
+        requireFloat("matmul")
+        other.requireFloat("matmul")
+        requireSameDevice(other, "matmul")
+        ensure(rank >= 1 && other.rank >= 1, "matmul: scalars are not matrices (shapes \(shape) and \(other.shape))")
+        var a = rank == 1 ? unsqueezed(axis: 0) : self
+        var b = other.rank == 1 ? other.unsqueezed(axis: 1) : other
+        if transposeSelf { a = a.transposed() }
+        if transposeOther { b = b.transposed() }
+        let (m, k) = (a.shape[a.rank - 2], a.shape[a.rank - 1])
+        let (k2, n) = (b.shape[b.rank - 2], b.shape[b.rank - 1])
+        guard k == k2, let batchShape = Shape.broadcast(Array(a.shape.dropLast(2)), Array(b.shape.dropLast(2))) else {
+            fatalError("matmul: shapes \(a.shape) and \(b.shape) do not multiply (inner \(k) vs \(k2), batch must broadcast)")
+        }
+        var outShape = batchShape + [m, n]
+        let result: Tensor
+        if k == 0 {
+            result = .zeros(outShape, on: device)
+        } else {
+            let product = Tensor(uninitializedShape: outShape, backend: backend)
+            if product.count > 0 { Tensor.gemm(a.blasLegal(), b.blasLegal(), batchShape: batchShape, into: product) }
+            result = product.recorded("matmul", [a, b]) { [a, b] g in
+                [a.requiresGrad ? g.matmul(b.detached(), transposeOther: true).unbroadcast(to: a.shape) : nil,
+                 b.requiresGrad ? a.detached().matmul(g, transposeSelf: true).unbroadcast(to: b.shape) : nil]
+            }
+        }
+        if other.rank == 1 { outShape.removeLast() }
+        if rank == 1 { outShape.remove(at: outShape.count - (other.rank == 1 ? 1 : 2)) }
+        return result.reshaped(to: outShape)
+    }
+
+    /// Self, or a contiguous copy when its last two axes are not a layout BLAS can read.
+    private func blasLegal() -> Tensor {
+        let (r, c) = (shape[rank - 2], shape[rank - 1])
+        let (rs, cs) = (strides[rank - 2], strides[rank - 1])
+        let rowMajor = (cs == 1 || c == 1) && (r == 1 || rs >= Swift.max(1, c))
+        let colMajor = (rs == 1 || r == 1) && (c == 1 || cs >= Swift.max(1, r))
+        return rowMajor || colMajor ? self : contiguous()
+    }
+
+    private static func gemm(_ a: Tensor, _ b: Tensor, batchShape: [Int], into c: Tensor) {
+        let (m, k, n) = (a.shape[a.rank - 2], a.shape[a.rank - 1], b.shape[b.rank - 1])
+        let aBatch = Shape.broadcastStrides(shape: Array(a.shape.dropLast(2)), strides: Array(a.strides.dropLast(2)), to: batchShape)
+        let bBatch = Shape.broadcastStrides(shape: Array(b.shape.dropLast(2)), strides: Array(b.strides.dropLast(2)), to: batchShape)
+        let cBatch = Array(c.strides.dropLast(2))
+        // Merge batch axes so one launch covers as much as possible; loop over what will not merge.
+        let (dims, merged) = Shape.coalesce(shape: batchShape, strides: [aBatch, bBatch, cBatch])
+        let inner = dims.count - 1
+        func matrix(_ t: Tensor, _ offset: Int, _ batchStride: Int, rows: Int, cols: Int) -> MatrixOperand {
+            var rs = t.strides[t.rank - 2], cs = t.strides[t.rank - 1]
+            // A size-1 axis may carry any stride; give it the one BLAS expects.
+            if rows == 1 { rs = cs == 1 ? Swift.max(1, cols) : 1 }
+            if cols == 1 { cs = rs == 1 ? Swift.max(1, rows) : 1 }
+            if rows == 1 && cols == 1 { (rs, cs) = (1, 1) }
+            return MatrixOperand(buffer: t.buffer, offset: offset, rowStride: rs, colStride: cs, batchStride: batchStride)
+        }
+        let outerCount = Shape.count(Array(dims[..<inner]))
+        let outerShape = Array(dims[..<inner])
+        for outer in 0..<outerCount {
+            var rest = outer, offsets = [a.offset, b.offset, 0]
+            for axis in outerShape.indices.reversed() {
+                let i = rest % outerShape[axis]
+                rest /= outerShape[axis]
+                for operand in 0..<3 { offsets[operand] += i * merged[operand][axis] }
+            }
+            c.backend.gemm(
+                m: m, n: n, k: k, batch: dims[inner], alpha: 1,
+                matrix(a, offsets[0], merged[0][inner], rows: m, cols: k),
+                matrix(b, offsets[1], merged[1][inner], rows: k, cols: n),
+                beta: 0,
+                MatrixOperand(buffer: c.buffer, offset: offsets[2], rowStride: n, colStride: 1, batchStride: merged[2][inner]))
+        }
+    }
+}

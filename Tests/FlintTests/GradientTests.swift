@@ -1,0 +1,194 @@
+import Flint
+import Foundation
+import Testing
+
+/// Gradient checks: the analytic gradient Flint's autograd computes (float32, on each device)
+/// against central finite differences of the Float64 reference of the same function.
+/// The checked scalar is `Σ f(x) ⊙ w` with fixed random weights `w`, so every output element
+/// carries a different upstream gradient.
+extension Conformance {
+    struct GradCase: Sendable, CustomStringConvertible {
+        let name: String
+        let shapes: [[Int]]
+        var domain: (Double, Double) = (-2, 2)
+        let flint: @Sendable ([Tensor]) -> Tensor
+        let reference: @Sendable ([Ref]) -> Ref
+        /// Inputs that take no gradient (a mask, indices) are listed here and not checked.
+        var constantInputs: Set<Int> = []
+        var description: String { name }
+    }
+
+    static func unaryGrad(_ name: String, domain: (Double, Double) = (-2, 2), _ f: @escaping @Sendable (Tensor) -> Tensor,
+                          _ r: @escaping @Sendable (Double) -> Double) -> GradCase {
+        GradCase(name: name, shapes: [[3, 5]], domain: domain, flint: { f($0[0]) }, reference: { $0[0].map(r) })
+    }
+
+    static func binaryGrad(_ name: String, _ a: [Int], _ b: [Int], domain: (Double, Double) = (-2, 2),
+                           _ f: @escaping @Sendable (Tensor, Tensor) -> Tensor,
+                           _ r: @escaping @Sendable (Double, Double) -> Double) -> GradCase {
+        GradCase(name: name, shapes: [a, b], domain: domain, flint: { f($0[0], $0[1]) }, reference: { Ref.zip($0[0], $0[1], r) })
+    }
+
+    static let gradCases: [GradCase] = [
+        unaryGrad("neg", { -$0 }, { -$0 }),
+        unaryGrad("abs", { $0.abs() }, { Swift.abs($0) }),
+        unaryGrad("exp", { $0.exp() }, { Foundation.exp($0) }),
+        unaryGrad("log", domain: (0.2, 3), { $0.log() }, { Foundation.log($0) }),
+        unaryGrad("sqrt", domain: (0.2, 3), { $0.sqrt() }, { $0.squareRoot() }),
+        unaryGrad("rsqrt", domain: (0.3, 3), { $0.rsqrt() }, { 1 / $0.squareRoot() }),
+        unaryGrad("square", { $0.square() }, { $0 * $0 }),
+        unaryGrad("reciprocal", domain: (0.3, 3), { $0.reciprocal() }, { 1 / $0 }),
+        unaryGrad("relu", { $0.relu() }, { Swift.max($0, 0) }),
+        unaryGrad("leakyRelu", { $0.leakyRelu(slope: 0.1) }, { $0 > 0 ? $0 : 0.1 * $0 }),
+        unaryGrad("sigmoid", { $0.sigmoid() }, { 1 / (1 + Foundation.exp(-$0)) }),
+        unaryGrad("tanh", { $0.tanh() }, { Foundation.tanh($0) }),
+        unaryGrad("pow(3)", { $0.pow(3) }, { $0 * $0 * $0 }),
+        unaryGrad("clamp", { $0.clamped(min: -1, max: 1) }, { Swift.min(Swift.max($0, -1), 1) }),
+        unaryGrad("affine", { 2 - $0 * 3 + 1 }, { 2 - $0 * 3 + 1 }),
+        unaryGrad("x/4", { $0 / 4 }, { $0 / 4 }),
+        binaryGrad("add (broadcast)", [3, 4], [4], { $0 + $1 }, { $0 + $1 }),
+        binaryGrad("sub (broadcast both)", [3, 1], [1, 4], { $0 - $1 }, { $0 - $1 }),
+        binaryGrad("mul (broadcast)", [2, 1, 3], [4, 1], { $0 * $1 }, { $0 * $1 }),
+        binaryGrad("div", [3, 4], [3, 4], domain: (0.5, 2), { $0 / $1 }, { $0 / $1 }),
+        binaryGrad("pow", [3, 4], [4], domain: (0.5, 2), { $0.pow($1) }, { Foundation.pow($0, $1) }),
+        binaryGrad("maximum", [3, 4], [3, 4], { $0.maximum($1) }, { Swift.max($0, $1) }),
+        binaryGrad("minimum", [3, 4], [1, 4], { $0.minimum($1) }, { Swift.min($0, $1) }),
+        GradCase(name: "where", shapes: [[3, 4], [3, 4], [4]],
+                 flint: { Tensor.where($0[0] .> 0, $0[1], $0[2]) },
+                 reference: { Ref.zip3($0[0], $0[1], $0[2]) { c, a, b in c > 0 ? a : b } }, constantInputs: [0]),
+        GradCase(name: "sum(axis 1)", shapes: [[3, 4, 2]], flint: { $0[0].sum(axis: 1) },
+                 reference: { $0[0].reduced(axes: [1], keepDims: false) { $0.reduce(0, +) } }),
+        GradCase(name: "sum(all)", shapes: [[3, 4]], flint: { $0[0].sum() },
+                 reference: { $0[0].reduced(axes: [0, 1], keepDims: false) { $0.reduce(0, +) } }),
+        GradCase(name: "mean(axes 0,2, keepDims)", shapes: [[3, 4, 2]], flint: { $0[0].mean(axes: [0, 2], keepDims: true) },
+                 reference: { $0[0].reduced(axes: [0, 2], keepDims: true) { $0.reduce(0, +) / Double($0.count) } }),
+        GradCase(name: "max(axis 0)", shapes: [[4, 3]], flint: { $0[0].max(axis: 0) },
+                 reference: { $0[0].reduced(axes: [0], keepDims: false) { $0.max()! } }),
+        GradCase(name: "min(axis 1)", shapes: [[4, 3]], flint: { $0[0].min(axis: 1) },
+                 reference: { $0[0].reduced(axes: [1], keepDims: false) { $0.min()! } }),
+        GradCase(name: "matmul", shapes: [[3, 4], [4, 5]], flint: { $0[0].matmul($0[1]) },
+                 reference: { Matmul.reference($0[0], $0[1]).0 }),
+        GradCase(name: "matmul (batched, broadcast)", shapes: [[2, 3, 4], [4, 2]], flint: { $0[0].matmul($0[1]) },
+                 reference: { Matmul.reference($0[0], $0[1]).0 }),
+        GradCase(name: "matmul (transposed)", shapes: [[4, 3], [5, 4]],
+                 flint: { $0[0].matmul($0[1], transposeSelf: true, transposeOther: true) },
+                 reference: { Matmul.reference($0[0].permuted([1, 0]), $0[1].permuted([1, 0])).0 }),
+        GradCase(name: "matmul (vector)", shapes: [[3, 4], [4]], flint: { $0[0].matmul($0[1]) },
+                 reference: { Ref(shape: [3], data: Matmul.reference($0[0], Ref(shape: [4, 1], data: $0[1].data)).0.data) }),
+        GradCase(name: "softmax", shapes: [[3, 5]], flint: { $0[0].softmax(axis: 1) },
+                 reference: { AxisOps.softmaxReference($0[0], axis: 1, log: false) }),
+        GradCase(name: "logSoftmax(axis 0)", shapes: [[4, 3]], flint: { $0[0].logSoftmax(axis: 0) },
+                 reference: { AxisOps.softmaxReference($0[0], axis: 0, log: true) }),
+        GradCase(name: "gather", shapes: [[4, 5]],
+                 flint: { $0[0].gather(axis: 1, indices: Tensor(int32: [0, 4, 4, 1, 2, 2, 3, 0], shape: [4, 2], on: $0[0].device)) },
+                 reference: { refs in
+                     let x = refs[0]
+                     let idx = [0, 4, 4, 1, 2, 2, 3, 0]
+                     let data: [Double] = (0..<8).map { (i: Int) -> Double in x.data[(i / 2) * 5 + idx[i]] }
+                     return Ref(shape: [4, 2], data: data)
+                 }),
+        GradCase(name: "scatterAdd", shapes: [[3, 4], [3, 2]],
+                 flint: { $0[0].scatterAdd(axis: 1, indices: Tensor(int32: [1, 1, 0, 3, 2, 0], shape: [3, 2], on: $0[0].device), source: $0[1]) },
+                 reference: { refs in
+                     let idx = [1, 1, 0, 3, 2, 0]
+                     var out = refs[0]
+                     for i in 0..<6 { out.data[(i / 2) * 4 + idx[i]] += refs[1].data[i] }
+                     return out
+                 }),
+        GradCase(name: "indexSelect", shapes: [[5, 3]],
+                 flint: { $0[0].indexSelect(axis: 0, indices: Tensor(int32: [4, 0, 4], shape: [3], on: $0[0].device)) },
+                 reference: { refs in
+                     let x = refs[0]
+                     let rows: [Int] = [4, 0, 4]
+                     let data: [Double] = rows.flatMap { (r: Int) -> [Double] in (0..<3).map { (c: Int) -> Double in x.data[r * 3 + c] } }
+                     return Ref(shape: [3, 3], data: data)
+                 }),
+        GradCase(name: "slice + select", shapes: [[4, 5]], flint: { $0[0].slice(axis: 1, 1..<4).select(index: 2, axis: 0) },
+                 reference: { refs in Ref(shape: [3], data: (1..<4).map { (c: Int) -> Double in refs[0].data[2 * 5 + c] }) }),
+        GradCase(name: "permute + reshape", shapes: [[2, 3, 4]], flint: { $0[0].permuted([2, 0, 1]).reshaped(to: [4, 6]) },
+                 reference: { refs in Ref(shape: [4, 6], data: refs[0].permuted([2, 0, 1]).data) }),
+        GradCase(name: "expand + squeeze", shapes: [[3, 1]], flint: { $0[0].expanded(to: [2, 3, 4]).unsqueezed(axis: 0).squeezed(axis: 0) },
+                 reference: { refs in Ref.zip(refs[0], Ref(shape: [2, 3, 4], data: Array(repeating: 0, count: 24))) { a, _ in a } }),
+        GradCase(name: "concatenate", shapes: [[2, 3], [2, 2]], flint: { Tensor.concatenate([$0[0], $0[1].exp()], axis: 1) },
+                 reference: { refs in
+                     let e = refs[1].map(Foundation.exp)
+                     var data: [Double] = []
+                     for r in 0..<2 {
+                         data.append(contentsOf: refs[0].data[(r * 3)..<(r * 3 + 3)])
+                         data.append(contentsOf: e.data[(r * 2)..<(r * 2 + 2)])
+                     }
+                     return Ref(shape: [2, 5], data: data)
+                 }),
+        GradCase(name: "composite (dense + softmax cross-entropy)", shapes: [[4, 3], [3, 5], [5]],
+                 flint: { -($0[0].matmul($0[1]) + $0[2]).tanh().logSoftmax(axis: 1).mean() },
+                 reference: { refs in
+                     let z = Ref.zip(Matmul.reference(refs[0], refs[1]).0, refs[2], +).map(Foundation.tanh)
+                     let l = AxisOps.softmaxReference(z, axis: 1, log: true)
+                     return Ref(shape: [], data: [-l.data.reduce(0, +) / Double(l.count)])
+                 }),
+    ]
+
+    @Suite struct Gradients {
+        @Test(arguments: TestDevices.all, Conformance.gradCases)
+        func gradientMatchesFiniteDifferences(device: Device, op: GradCase) {
+            var rng = TestRNG(seed: 141)
+            let inputs = op.shapes.map { makeInput($0, range: op.domain, rng: &rng, on: device) }
+            let refs = inputs.map(\.1)
+            let outputRef = op.reference(refs)
+            let weights = Ref(rng.floats(outputRef.count, -1, 1), shape: outputRef.shape)
+
+            let leaves = inputs.map { $0.0.requiringGrad() }
+            let output = op.flint(leaves)
+            #expect(output.shape == outputRef.shape, "\(op.name): output shape \(output.shape) vs \(outputRef.shape)")
+            (output * Tensor(weights.data.map(Float.init), shape: weights.shape, on: device)).sum().backward()
+
+            func loss(_ refs: [Ref]) -> Double { Swift.zip(op.reference(refs).data, weights.data).reduce(0) { $0 + $1.0 * $1.1 } }
+            let h = 1e-6
+            for (i, leaf) in leaves.enumerated() where !op.constantInputs.contains(i) {
+                var numeric = refs[i]
+                for j in 0..<refs[i].count {
+                    var plus = refs, minus = refs
+                    plus[i].data[j] += h
+                    minus[i].data[j] -= h
+                    numeric.data[j] = (loss(plus) - loss(minus)) / (2 * h)
+                }
+                guard let grad = leaf.grad else {
+                    Issue.record("\(op.name) on \(device): no gradient reached input \(i)")
+                    continue
+                }
+                expectClose(grad, numeric, rtol: 2e-3, atol: 2e-3, "gradient of \(op.name) w.r.t. input \(i) on \(device)")
+            }
+        }
+    }
+}
+
+@Suite struct AutogradBehaviour {
+    @Test func gradientsAccumulateAndReset() {
+        let x = Tensor([1, 2, 3], shape: [3], on: .cpu).requiringGrad()
+        (x * x).sum().backward()
+        (x * 3).sum().backward()
+        #expect(x.grad?.toArray() == [5, 7, 9])
+        x.zeroGrad()
+        #expect(x.grad == nil)
+    }
+
+    @Test func sharedSubexpressionsSumTheirPaths() {
+        let x = Tensor([2], shape: [1], on: .cpu).requiringGrad()
+        let y = x * x
+        (y + y * x).sum().backward()  // d/dx (x² + x³) = 2x + 3x² = 16
+        #expect(x.grad?.toArray() == [16])
+    }
+
+    @Test func noGradScopeRecordsNothing() {
+        let x = Tensor([1, 2], shape: [2], on: .cpu).requiringGrad()
+        let y = Tensor.withoutGrad { x * 2 }
+        #expect(!y.requiresGrad && (x * 2).requiresGrad && !x.detached().requiresGrad)
+    }
+
+    @Test func gradientsCrossDevices() throws {
+        guard let gpu = TestDevices.openCL.first else { return }
+        let x = Tensor([1, -2, 3], shape: [3], on: .cpu).requiringGrad()
+        (x.to(gpu).relu() * 2).sum().backward()
+        #expect(x.grad?.device == .cpu && x.grad?.toArray() == [2, 0, 2])
+    }
+}

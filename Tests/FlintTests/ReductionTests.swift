@@ -1,0 +1,68 @@
+import Flint
+import Foundation
+import Testing
+
+extension Conformance {
+    @Suite struct Reductions {
+        static let cases: [([Int], [Int]?)] = [
+            ([7], nil), ([1], [0]), ([5, 3], [0]), ([5, 3], [1]), ([5, 3], [-1]), ([4, 6, 5], [0, 2]),
+            ([4, 6, 5], [1, 2]), ([2, 3, 4, 5], [0, 1, 3]), ([3, 1, 4], [1]), ([3, 4], []), ([2, 0, 3], [0]),
+            ([300, 7], [0]), ([3, 2000], [1]),
+        ]
+
+        @Test(arguments: TestDevices.all, [false, true])
+        func sumMeanMaxMinMatchReference(device: Device, keepDims: Bool) {
+            var rng = TestRNG(seed: 51)
+            for (shape, axes) in Self.cases {
+                for layout in Layout.allCases {
+                    let (x, ref) = makeInput(shape, layout: layout, rng: &rng, on: device)
+                    let axisSet = Set((axes ?? Array(shape.indices)).map { $0 < 0 ? $0 + shape.count : $0 })
+                    let what = "on \(device), shape \(shape) \(layout), axes \(axes.map { "\($0)" } ?? "all"), keepDims \(keepDims)"
+                    // Sums are compared relative to the sum of magnitudes: cancellation is the reference's job.
+                    let magnitude = ref.map(Swift.abs).reduced(axes: axisSet, keepDims: keepDims) { $0.reduce(0, +) }
+                    let tolerance = 1e-6 + 2e-6 * (magnitude.data.max() ?? 0)
+                    expectClose(x.sum(axes: axes, keepDims: keepDims),
+                                ref.reduced(axes: axisSet, keepDims: keepDims) { $0.reduce(0, +) }, rtol: 0, atol: tolerance, "sum \(what)")
+                    let nonEmpty = !axisSet.contains { shape[$0] == 0 }
+                    guard nonEmpty else { continue }
+                    expectClose(x.mean(axes: axes, keepDims: keepDims),
+                                ref.reduced(axes: axisSet, keepDims: keepDims) { $0.reduce(0, +) / Double(Swift.max($0.count, 1)) },
+                                rtol: 1e-5, atol: 1e-6, "mean \(what)")
+                    expectClose(x.max(axes: axes, keepDims: keepDims),
+                                ref.reduced(axes: axisSet, keepDims: keepDims) { $0.max()! }, "max \(what)")
+                    expectClose(x.min(axes: axes, keepDims: keepDims),
+                                ref.reduced(axes: axisSet, keepDims: keepDims) { $0.min()! }, "min \(what)")
+                }
+            }
+        }
+
+        @Test(arguments: TestDevices.all)
+        func sumOfSixteenMillionIsAccurate(device: Device) {
+            let x = Tensor.uniform([1 << 24], low: 0, high: 1, seed: 3, on: device)
+            let total = Double(x.sum().item())
+            let exact = x.toArray().reduce(0.0) { $0 + Double($1) }
+            CaseCounter.add(device)
+            #expect(Swift.abs(total - exact) <= 1e-5 * exact, "sum over 16M on \(device): \(total) vs \(exact)")
+        }
+
+        @Test(arguments: TestDevices.all)
+        func argmaxFindsFirstLargest(device: Device) {
+            var rng = TestRNG(seed: 61)
+            for (shape, axis) in [([7], 0), ([5, 3], 0), ([5, 3], 1), ([4, 6, 5], 1), ([2, 3, 40], -1), ([1, 1], 0)] {
+                for layout in Layout.allCases {
+                    let (x, ref) = makeInput(shape, layout: layout, rng: &rng, on: device)
+                    let a = axis < 0 ? axis + shape.count : axis
+                    let expected = ref.reduced(axes: [a], keepDims: false) { values in
+                        Double(values.firstIndex(of: values.max()!)!)
+                    }
+                    let result = x.argmax(axis: axis)
+                    #expect(result.dtype == .int32)
+                    expectClose(result, expected, "argmax on \(device), shape \(shape) \(layout), axis \(axis)")
+                }
+            }
+            let ties = Tensor([1, 5, 5, 2, 0, 0, 0, 0], shape: [2, 4], on: device)
+            expectClose(ties.argmax(axis: 1), Ref(shape: [2], data: [1, 0]), "argmax ties on \(device)")
+            expectClose(ties.argmax(), Ref(shape: [], data: [1]), "flat argmax on \(device)")
+        }
+    }
+}
