@@ -17,6 +17,7 @@ let package = Package(
         // System libraries: the OpenCL ICD loader and OpenBLAS.
         .systemLibrary(name: "COpenCL", path: "Sources/COpenCL"),
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
 
         // The Backend protocol and the primitive descriptors every backend implements.
         .target(name: "FlintBackend"),
@@ -34,7 +35,11 @@ let package = Package(
 
         // Tensors, devices and ops, on top of whichever backend a device selects.
         .target(name: "FlintCore", dependencies: ["FlintBackend", "FlintCPU", "FlintOpenCL"]),
-        .target(name: "Flint", dependencies: ["FlintCore", "FlintBackend"]),
+        // Datasets on the host: IDX (MNIST family, gzip handled), search paths, errors.
+        .target(name: "FlintData", dependencies: ["CZlib"]),
+        // Layers, losses, optimizers and the Keras-style training loop.
+        .target(name: "FlintNN", dependencies: ["FlintCore"]),
+        .target(name: "Flint", dependencies: ["FlintCore", "FlintBackend", "FlintData", "FlintNN"]),
 
         .executableTarget(
             name: "FlintCLI",
@@ -49,6 +54,8 @@ let package = Package(
         .testTarget(name: "FlintCPUTests", dependencies: ["FlintCPU", "FlintBackend"]),
         .testTarget(name: "FlintOpenCLTests", dependencies: ["FlintOpenCL", "FlintBackend"]),
         .testTarget(name: "FlintTests", dependencies: ["Flint"]),
+        .testTarget(name: "FlintDataTests", dependencies: ["FlintData"]),
+        .testTarget(name: "FlintNNTests", dependencies: ["Flint"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,2 +1,4 @@
-@_exported import FlintCore
 @_exported import FlintBackend
+@_exported import FlintCore
+@_exported import FlintData
+@_exported import FlintNN

@@ -1,0 +1,25 @@
+import FlintCore
+
+/// Inverted dropout: in training, zeroes each element with probability `rate` and scales the
+/// rest by `1 / (1 - rate)`; in evaluation it is the identity.
+public final class Dropout: Layer {
+    public let rate: Float
+    private var generator: RandomGenerator?
+
+    public init(_ rate: Float) {
+        precondition(rate >= 0 && rate < 1, "Dropout: rate must be in [0, 1), got \(rate)")
+        self.rate = rate
+    }
+
+    public func build(inputShape: [Int], context: BuildContext) throws -> [Int] {
+        generator = context.generator
+        return inputShape
+    }
+
+    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+        guard training, rate > 0 else { return input }
+        let generator = generator ?? RandomGenerator(seed: 0)
+        let keep = Tensor.uniform(input.shape, generator: generator, on: input.device) .>= rate
+        return input * (keep * (1 / (1 - rate)))
+    }
+}

@@ -1,0 +1,77 @@
+import FlintCore
+
+/// What `fit` measured: one value per epoch for each of `loss`, the metrics, and their
+/// `val_` counterparts when there was validation data.
+public struct History: Sendable {
+    public private(set) var epochs: [[String: Float]] = []
+
+    public subscript(_ key: String) -> [Float] { epochs.compactMap { $0[key] } }
+
+    mutating func append(_ logs: [String: Float]) { epochs.append(logs) }
+}
+
+/// Hooks into `fit`. Return `true` from `epochEnded` to stop training.
+public protocol Callback: AnyObject {
+    func trainingBegan(model: Sequential)
+    func epochEnded(_ epoch: Int, logs: [String: Float], model: Sequential) -> Bool
+    func trainingEnded(model: Sequential)
+}
+
+extension Callback {
+    public func trainingBegan(model: Sequential) {}
+    public func trainingEnded(model: Sequential) {}
+}
+
+/// Stops when `monitor` has not improved by `minDelta` for `patience` epochs; optionally puts
+/// back the weights of the best epoch.
+public final class EarlyStopping: Callback {
+    public let monitor: String
+    public let patience: Int
+    public let minDelta: Float
+    public let restoreBestWeights: Bool
+    public private(set) var bestEpoch: Int?
+    public private(set) var stoppedEpoch: Int?
+    private var best: Float = .infinity
+    private var wait = 0
+    private var bestWeights: [Tensor] = []
+
+    /// `monitor` is minimised unless its name contains "acc" (accuracy is maximised).
+    public init(monitor: String = "val_loss", patience: Int = 3, minDelta: Float = 0, restoreBestWeights: Bool = true) {
+        self.monitor = monitor
+        self.patience = patience
+        self.minDelta = minDelta
+        self.restoreBestWeights = restoreBestWeights
+    }
+
+    private var maximise: Bool { monitor.contains("acc") }
+
+    public func trainingBegan(model: Sequential) {
+        best = .infinity
+        wait = 0
+        bestEpoch = nil
+        stoppedEpoch = nil
+    }
+
+    public func epochEnded(_ epoch: Int, logs: [String: Float], model: Sequential) -> Bool {
+        guard let value = logs[monitor] else { return false }
+        let score = maximise ? -value : value
+        if score < best - minDelta {
+            best = score
+            bestEpoch = epoch
+            wait = 0
+            if restoreBestWeights { bestWeights = model.parameters.map(\.value) }
+            return false
+        }
+        wait += 1
+        if wait >= patience {
+            stoppedEpoch = epoch
+            return true
+        }
+        return false
+    }
+
+    public func trainingEnded(model: Sequential) {
+        guard restoreBestWeights, !bestWeights.isEmpty else { return }
+        for (parameter, weights) in zip(model.parameters, bestWeights) { parameter.assign(weights) }
+    }
+}

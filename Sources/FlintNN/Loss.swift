@@ -1,0 +1,85 @@
+import FlintCore
+
+/// A training objective: the mean over the batch of a per-sample loss.
+public protocol Loss: Sendable {
+    var name: String { get }
+    /// Checks that `targets` of per-sample shape `targetShape` fit outputs of `outputShape`.
+    func validate(outputShape: [Int], targetShape: [Int], targetType: DType) throws
+    func callAsFunction(_ predictions: Tensor, _ targets: Tensor) -> Tensor
+}
+
+/// `mean((p - y)²)`
+public struct MeanSquaredError: Loss {
+    public init() {}
+    public var name: String { "mean_squared_error" }
+
+    public func validate(outputShape: [Int], targetShape: [Int], targetType: DType) throws {
+        guard targetType == .float32, targetShape == outputShape else {
+            throw ModelError.targetMismatch(reason: "MSE needs float32 targets of shape \(outputShape), got \(targetType) \(targetShape)")
+        }
+    }
+
+    public func callAsFunction(_ predictions: Tensor, _ targets: Tensor) -> Tensor {
+        (predictions - targets).square().mean()
+    }
+}
+
+/// Binary cross-entropy on probabilities or, with `fromLogits`, on logits via the stable form
+/// `max(z, 0) - z·y + log(1 + exp(-|z|))`.
+public struct BinaryCrossEntropy: Loss {
+    public let fromLogits: Bool
+    public init(fromLogits: Bool = false) { self.fromLogits = fromLogits }
+    public var name: String { "binary_crossentropy" }
+
+    public func validate(outputShape: [Int], targetShape: [Int], targetType: DType) throws {
+        guard targetType == .float32, targetShape == outputShape else {
+            throw ModelError.targetMismatch(reason: "binary cross-entropy needs float32 targets of shape \(outputShape), got \(targetType) \(targetShape)")
+        }
+    }
+
+    public func callAsFunction(_ predictions: Tensor, _ targets: Tensor) -> Tensor {
+        if fromLogits {
+            let z = predictions
+            return (z.relu() - z * targets + (1 + (-z.abs()).exp()).log()).mean()
+        }
+        let p = predictions.clamped(min: 1e-7, max: 1 - 1e-7)
+        return -(targets * p.log() + (1 - targets) * (1 - p).log()).mean()
+    }
+}
+
+/// Cross-entropy against one-hot (or soft) targets over the last axis.
+public struct CategoricalCrossEntropy: Loss {
+    public let fromLogits: Bool
+    public init(fromLogits: Bool = false) { self.fromLogits = fromLogits }
+    public var name: String { "categorical_crossentropy" }
+
+    public func validate(outputShape: [Int], targetShape: [Int], targetType: DType) throws {
+        guard targetType == .float32, targetShape == outputShape else {
+            throw ModelError.targetMismatch(reason: "categorical cross-entropy needs one-hot float32 targets of shape \(outputShape), got \(targetType) \(targetShape)")
+        }
+    }
+
+    public func callAsFunction(_ predictions: Tensor, _ targets: Tensor) -> Tensor {
+        let logProbabilities = fromLogits ? predictions.logSoftmax(axis: -1) : predictions.clamped(min: 1e-7, max: 1).log()
+        return -(targets * logProbabilities).sum(axis: -1).mean()
+    }
+}
+
+/// Cross-entropy against integer class labels (int32, one per sample).
+public struct SparseCategoricalCrossEntropy: Loss {
+    public let fromLogits: Bool
+    public init(fromLogits: Bool = false) { self.fromLogits = fromLogits }
+    public var name: String { "sparse_categorical_crossentropy" }
+
+    public func validate(outputShape: [Int], targetShape: [Int], targetType: DType) throws {
+        guard outputShape.count == 1, targetType == .int32, targetShape.isEmpty || targetShape == [1] else {
+            throw ModelError.targetMismatch(reason: "sparse categorical cross-entropy needs outputs of shape [classes] and one int32 label per sample, got outputs \(outputShape) and targets \(targetType) \(targetShape)")
+        }
+    }
+
+    public func callAsFunction(_ predictions: Tensor, _ targets: Tensor) -> Tensor {
+        let logProbabilities = fromLogits ? predictions.logSoftmax(axis: -1) : predictions.clamped(min: 1e-7, max: 1).log()
+        let labels = targets.reshaped(to: [targets.shape.first ?? 0, 1])
+        return -logProbabilities.gather(axis: 1, indices: labels).mean()
+    }
+}

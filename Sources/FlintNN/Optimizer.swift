@@ -1,0 +1,168 @@
+import Foundation
+import FlintCore
+
+/// Updates parameters from their gradients. State (moments, velocities) lives on the
+/// parameters' device, keyed by parameter identity.
+public class Optimizer {
+    /// The learning rate used by the next step (a schedule may change it between epochs).
+    public var learningRate: Float
+    /// Clip the global gradient norm to this value before each step (none when nil).
+    public var clipNorm: Float?
+    public private(set) var iterations = 0
+
+    public init(learningRate: Float, clipNorm: Float? = nil) {
+        self.learningRate = learningRate
+        self.clipNorm = clipNorm
+    }
+
+    /// Applies one update to every parameter that has a gradient, then clears the gradients.
+    public func step(_ parameters: [Parameter]) {
+        iterations += 1
+        Tensor.withoutGrad {
+            let withGrads = parameters.filter { $0.grad != nil }
+            let scale = clipNorm.map { clipScale(withGrads.map { $0.grad! }, maxNorm: $0) }
+            for parameter in withGrads {
+                var g = parameter.grad!
+                if let scale { g = g * scale }
+                parameter.assign(update(parameter, gradient: g))
+            }
+        }
+    }
+
+    /// The new value of `parameter` given its gradient. Subclasses implement the rule.
+    func update(_ parameter: Parameter, gradient: Tensor) -> Tensor {
+        fatalError("\(type(of: self)) must implement update(_:gradient:)")
+    }
+
+    /// `min(1, maxNorm / ‖g‖)` as a rank-0 tensor, computed on the device (no host round trip).
+    private func clipScale(_ grads: [Tensor], maxNorm: Float) -> Tensor {
+        var squares = Tensor.zeros([], on: grads.first?.device ?? .cpu)
+        for g in grads { squares = squares + g.square().sum() }
+        return (maxNorm / (squares.sqrt() + 1e-6)).clamped(max: 1)
+    }
+
+    private var slots: [ObjectIdentifier: [String: Tensor]] = [:]
+
+    /// Per-parameter state tensor `name`, or nil before the first step.
+    func slot(_ name: String, of parameter: Parameter) -> Tensor? {
+        slots[ObjectIdentifier(parameter)]?[name]
+    }
+
+    func setSlot(_ name: String, of parameter: Parameter, to value: Tensor) {
+        slots[ObjectIdentifier(parameter), default: [:]][name] = value
+    }
+}
+
+/// Stochastic gradient descent, as PyTorch defines it: with momentum μ the buffer is
+/// `b = μ·b + g` (starting at `g`), the step uses `b`, or `g + μ·b` with Nesterov.
+/// `weightDecay` adds `λ·w` to the gradient.
+public final class SGD: Optimizer {
+    public let momentum: Float
+    public let nesterov: Bool
+    public let weightDecay: Float
+
+    public init(learningRate: Float = 0.01, momentum: Float = 0, nesterov: Bool = false, weightDecay: Float = 0, clipNorm: Float? = nil) {
+        precondition(!nesterov || momentum > 0, "SGD: Nesterov needs momentum > 0")
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.weightDecay = weightDecay
+        super.init(learningRate: learningRate, clipNorm: clipNorm)
+    }
+
+    override func update(_ parameter: Parameter, gradient: Tensor) -> Tensor {
+        let w = parameter.value.detached()
+        var g = weightDecay != 0 ? gradient + w * weightDecay : gradient
+        if momentum != 0 {
+            let buffer = slot("momentum", of: parameter).map { $0 * momentum + g } ?? g
+            setSlot("momentum", of: parameter, to: buffer)
+            g = nesterov ? g + buffer * momentum : buffer
+        }
+        return w - g * learningRate
+    }
+}
+
+/// RMSprop, as PyTorch defines it: `v = α·v + (1-α)·g²`, `w -= lr · g / (√v + ε)`
+/// (defaults α = 0.99, ε = 1e-8; Keras uses ρ = 0.9, ε = 1e-7).
+public final class RMSprop: Optimizer {
+    public let alpha: Float
+    public let epsilon: Float
+    public let momentum: Float
+
+    public init(learningRate: Float = 0.01, alpha: Float = 0.99, epsilon: Float = 1e-8, momentum: Float = 0, clipNorm: Float? = nil) {
+        self.alpha = alpha
+        self.epsilon = epsilon
+        self.momentum = momentum
+        super.init(learningRate: learningRate, clipNorm: clipNorm)
+    }
+
+    override func update(_ parameter: Parameter, gradient g: Tensor) -> Tensor {
+        let w = parameter.value.detached()
+        let squared = g.square() * (1 - alpha)
+        let v = slot("square_avg", of: parameter).map { $0 * alpha + squared } ?? squared
+        setSlot("square_avg", of: parameter, to: v)
+        var step = g / (v.sqrt() + epsilon)
+        if momentum != 0 {
+            let plain = step
+            step = slot("momentum", of: parameter).map { $0 * momentum + plain } ?? plain
+            setSlot("momentum", of: parameter, to: step)
+        }
+        return w - step * learningRate
+    }
+}
+
+/// Adam, as PyTorch defines it: `m = β₁m + (1-β₁)g`, `v = β₂v + (1-β₂)g²`,
+/// `w -= lr · m̂ / (√v̂ + ε)` with bias-corrected `m̂ = m/(1-β₁ᵗ)`, `v̂ = v/(1-β₂ᵗ)`.
+/// `weightDecay` is L2 added to the gradient (Adam) or decoupled decay (AdamW).
+public class Adam: Optimizer {
+    public let beta1: Float
+    public let beta2: Float
+    public let epsilon: Float
+    public let weightDecay: Float
+    let decoupled: Bool
+
+    public init(learningRate: Float = 0.001, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
+                weightDecay: Float = 0, clipNorm: Float? = nil) {
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.weightDecay = weightDecay
+        self.decoupled = false
+        super.init(learningRate: learningRate, clipNorm: clipNorm)
+    }
+
+    init(learningRate: Float, beta1: Float, beta2: Float, epsilon: Float, decoupledWeightDecay: Float, clipNorm: Float?) {
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.weightDecay = decoupledWeightDecay
+        self.decoupled = true
+        super.init(learningRate: learningRate, clipNorm: clipNorm)
+    }
+
+    override func update(_ parameter: Parameter, gradient: Tensor) -> Tensor {
+        var w = parameter.value.detached()
+        var g = gradient
+        if weightDecay != 0 {
+            if decoupled { w = w * (1 - learningRate * weightDecay) } else { g = g + w * weightDecay }
+        }
+        let newM = g * (1 - beta1), newV = g.square() * (1 - beta2)
+        let m = slot("m", of: parameter).map { $0 * beta1 + newM } ?? newM
+        let v = slot("v", of: parameter).map { $0 * beta2 + newV } ?? newV
+        setSlot("m", of: parameter, to: m)
+        setSlot("v", of: parameter, to: v)
+        let t = Float(iterations)
+        let correction1 = 1 - pow(beta1, t), correction2 = 1 - pow(beta2, t)
+        // lr · m̂ / (√v̂ + ε) = (lr / c₁) · m / (√v / √c₂ + ε)
+        return w - m * (learningRate / correction1) / (v.sqrt() * (1 / correction2.squareRoot()) + epsilon)
+    }
+}
+
+/// AdamW (Loshchilov & Hutter): Adam with weight decay applied to the weights, not the gradient.
+/// PyTorch's default decay is 0.01.
+public final class AdamW: Adam {
+    public override init(learningRate: Float = 0.001, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
+                weightDecay: Float = 0.01, clipNorm: Float? = nil) {
+        super.init(learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
+                   decoupledWeightDecay: weightDecay, clipNorm: clipNorm)
+    }
+}
