@@ -1,7 +1,8 @@
 // Batched GEMM: C[b] = alpha * A[b] . B[b] + beta * C[b]; A is m x k, B is k x n, C is m x n.
 // Element [b][r][c] of an operand lives at off + b * bs + r * rs + c * cs (in elements). C is
-// row-major (cs == 1), and so must A and B be: the host copies a column-major (transposed) operand
-// to row-major scratch memory first.
+// row-major (cs == 1), and `gemm` reads A and B row-major too: the host copies a column-major
+// (transposed) operand to row-major scratch memory first, except that `gemm_bt` (below) reads a
+// column-major B in place when C has few rows.
 //
 // Register tiling without local memory (fast on CPU devices such as PoCL): each work-item computes
 // a GEMM_TM x GEMM_VW block of C, holding GEMM_TM accumulator vectors of GEMM_VW floats. For every
@@ -128,18 +129,17 @@ __kernel void gemm_bt(int m, int n, int k, float alpha,
     a += a_off + batch * a_bs;
     b += b_off + batch * b_bs;
     c += c_off + batch * c_bs;
-    __global const float *arow[GEMM_BT_TM];
-    __global const float *bcol[GEMM_BT_TN];
-    for (int i = 0; i < GEMM_BT_TM; ++i) arow[i] = a + min(row0 + i, m - 1) * lda;
-    for (int j = 0; j < GEMM_BT_TN; ++j) bcol[j] = b + min(col0 + j, n - 1) * ldb;
+    int arow[GEMM_BT_TM], bcol[GEMM_BT_TN];
+    for (int i = 0; i < GEMM_BT_TM; ++i) arow[i] = min(row0 + i, m - 1) * lda;
+    for (int j = 0; j < GEMM_BT_TN; ++j) bcol[j] = min(col0 + j, n - 1) * ldb;
     VFLOAT acc[GEMM_BT_TM][GEMM_BT_TN];
     for (int i = 0; i < GEMM_BT_TM; ++i)
         for (int j = 0; j < GEMM_BT_TN; ++j) acc[i][j] = (VFLOAT)(0.0f);
     int kk = 0;
     for (; kk + GEMM_VW <= k; kk += GEMM_VW) {
         VFLOAT av[GEMM_BT_TM], bv[GEMM_BT_TN];
-        for (int i = 0; i < GEMM_BT_TM; ++i) av[i] = VLOAD(0, arow[i] + kk);
-        for (int j = 0; j < GEMM_BT_TN; ++j) bv[j] = VLOAD(0, bcol[j] + kk);
+        for (int i = 0; i < GEMM_BT_TM; ++i) av[i] = VLOAD(0, a + arow[i] + kk);
+        for (int j = 0; j < GEMM_BT_TN; ++j) bv[j] = VLOAD(0, b + bcol[j] + kk);
         for (int i = 0; i < GEMM_BT_TM; ++i)
             for (int j = 0; j < GEMM_BT_TN; ++j) acc[i][j] += av[i] * bv[j];
     }
@@ -150,7 +150,7 @@ __kernel void gemm_bt(int m, int n, int k, float alpha,
             int col = col0 + j;
             if (col >= n) break;
             float sum = gemm_lane_sum(acc[i][j]);
-            for (int t = kk; t < k; ++t) sum += arow[i][t] * bcol[j][t];
+            for (int t = kk; t < k; ++t) sum += a[arow[i] + t] * b[bcol[j] + t];
             float v = alpha * sum;
             if (beta != 0.0f) v += beta * c[r * ldc + col];
             c[r * ldc + col] = v;

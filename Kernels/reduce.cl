@@ -4,7 +4,8 @@
 // *_axis kernels give one work-item per output (o, i). When outputs are few and the axis is long,
 // the host runs *_partial first: output (o, i) is split into `chunks` pieces, partial (o, c, i)
 // is written to a contiguous [outer, chunks, inner] scratch buffer, and an *_axis (or
-// argmax_combine) pass over that buffer finishes the job.
+// argmax_combine) pass over that buffer finishes the job. On CPUs, reductions with a wide inner
+// axis use *_columns instead: a vector of neighbouring columns per work-item.
 
 // 1: partial c covers the contiguous rows [c * per, (c + 1) * per) (suits CPUs);
 // 0: partial c covers rows c, c + chunks, c + 2 * chunks, ... (coalesced on GPUs).

@@ -161,9 +161,10 @@ extension OpenCLBackend {
                 .int(count),
             ])
         } else if tuning.tiledCopy && layout.shape[0] >= 4 && layout.shape[1] >= 4
-            && (layout.strides[0][0] != 1 || layout.strides[1][0] != 1)
+            && (abs(layout.strides[0][0]) > 1 || abs(layout.strides[1][0]) > 1)
         {
-            // The innermost dimension is strided (a transpose): copy tile by tile.
+            // An operand steps through memory along the innermost dimension (a transpose): copy
+            // tile by tile so that each cache line is used up while it is loaded.
             let tile = tuning.copyTile
             launch(
                 kernels.copyTiled,

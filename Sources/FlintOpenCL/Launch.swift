@@ -55,13 +55,27 @@ extension OpenCLBackend {
                         + OpenCLError.statusName(status))
             }
         }
+        let start = debugLevel >= 2 ? startTiming() : 0
         let status = clEnqueueNDRangeKernel(
             queue, kernel.handle, cl_uint(global.count), nil, globalSize, localSize, 0, nil, nil)
+        if debugLevel >= 2 && status == CL_SUCCESS {
+            clFinish(queue)
+            let milliseconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+            let line = "[flint] \(kernel.name) global \(globalSize) local \(localSize): "
+                + String(format: "%.3f ms\n", milliseconds)
+            FileHandle.standardError.write(Data(line.utf8))
+        }
         if status != CL_SUCCESS {
             fatalError(
                 "OpenCLBackend: launching kernel \(kernel.name) (global \(globalSize), local \(localSize)) "
                     + "on \(info.name) failed: \(OpenCLError.statusName(status))")
         }
+    }
+
+    /// Waits for the queue and returns the time, for `FLINT_DEBUG=2` kernel timings.
+    private func startTiming() -> UInt64 {
+        clFinish(queue)
+        return DispatchTime.now().uptimeNanoseconds
     }
 
     /// A one-dimensional launch of `items` work-items in groups of the device's 1-D size.

@@ -19,6 +19,9 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     let pool: BufferPool
     let tuning: Tuning
     let launchLock = NSLock()
+    /// `FLINT_DEBUG`: 1 reports the device and program builds, 2 also times every kernel
+    /// (synchronously), 3 also prints build options.
+    let debugLevel: Int
     let kernels: KernelTable
     private let programs: [cl_program]
     private let allKernels: [cl_kernel]
@@ -96,6 +99,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         self.context = context
         self.queue = queue
         self.tuning = tuning
+        self.debugLevel = debug
         self.programs = programs
         self.allKernels = kernelsByName.values.map(\.handle)
         self.pool = BufferPool(context: context, maxAllocation: Int(maxAllocation), deviceName: info.name)

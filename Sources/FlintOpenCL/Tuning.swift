@@ -52,7 +52,7 @@ struct Tuning {
         gemmRows = isCPU ? 8 : 4
         let width = isCPU ? max(4, nativeFloatWidth) : 4
         gemmVectorWidth = [2, 4, 8, 16].last { $0 <= width } ?? 4
-        gemmColumnMajorBRows = Int(ProcessInfo.processInfo.environment["FLINT_GEMM_BT_ROWS"] ?? "") ?? 64
+        gemmColumnMajorBRows = 16
         gemmDotBlock = 4
         local2D = maxWorkGroupSize >= 64 ? (8, 8) : (4, 4)
         randomBlocks = isCPU ? gemmVectorWidth : 1

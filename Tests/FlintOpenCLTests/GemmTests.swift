@@ -105,11 +105,21 @@ struct GemmTests {
     }
 
     @Test("sizes around the tile edges",
-        arguments: [(1, 1, 1), (16, 16, 16), (8, 16, 4), (64, 48, 33), (5, 100, 7), (130, 70, 260), (1, 300, 2), (300, 1, 3)])
+        arguments: [
+            (1, 1, 1), (16, 16, 16), (8, 16, 4), (64, 48, 33), (5, 100, 7), (130, 70, 260), (1, 300, 2), (300, 1, 3),
+            (15, 19, 53), (3, 33, 16), (1, 40, 100),
+        ])
     func sizes(_ size: (Int, Int, Int)) throws {
-        for aColumnMajor in [false, true] {
+        for (aColumnMajor, bColumnMajor) in [(false, false), (true, false), (false, true), (true, true)] {
             try check(m: size.0, n: size.1, k: size.2, batch: 1, alpha: 1, beta: 0,
-                aColumnMajor: aColumnMajor, bColumnMajor: false, seed: 26)
+                aColumnMajor: aColumnMajor, bColumnMajor: bColumnMajor, seed: 26)
         }
+    }
+
+    @Test("few rows of C with a column-major B (dot-product kernel), alpha, beta and batches")
+    func fewRowsColumnMajorB() throws {
+        try check(m: 3, n: 45, k: 70, batch: 3, alpha: 0.5, beta: 2, aColumnMajor: false, bColumnMajor: true, seed: 27)
+        try check(m: 7, n: 5, k: 33, batch: 2, alpha: 1, beta: 0, aColumnMajor: true, bColumnMajor: true,
+            bShared: true, cFill: .nan, seed: 28)
     }
 }
