@@ -28,38 +28,32 @@ extension Sequential {
             throw ModelError.invalidArgument("validationSplit must be in [0, 1), got \(validationSplit)")
         }
         try checkData(x, y)
-        let samples = HostSamples(x), targets = HostSamples(y)
         // Keras takes the validation split from the end, before shuffling.
-        let validationCount = Int(Float(samples.count) * validationSplit)
-        let trainCount = samples.count - validationCount
-        guard trainCount > 0 else { throw ModelError.invalidArgument("no training samples left after the validation split") }
-        var validation: (HostSamples, HostSamples, Range<Int>)?
+        let (training, heldOut) = try Dataset(x, y).split(holdingOut: validationSplit)
+        guard training.count > 0 else { throw ModelError.invalidArgument("no training samples left after the validation split") }
+        var validation: Dataset? = heldOut.count > 0 ? heldOut : nil
         if let (vx, vy) = validationData {
             try checkData(vx, vy)
-            validation = (HostSamples(vx), HostSamples(vy), 0..<vx.shape[0])
-        } else if validationCount > 0 {
-            validation = (samples, targets, trainCount..<samples.count)
+            validation = try Dataset(vx, vy)
         }
 
         let initialRate = optimizer.learningRate
-        let display = ProgressDisplay(verbosity: verbosity, epochs: epochs, steps: (trainCount + batchSize - 1) / batchSize)
-        var shuffler = Shuffler(seed: seed)
+        let display = ProgressDisplay(verbosity: verbosity, epochs: epochs, steps: (training.count + batchSize - 1) / batchSize)
         var history = History()
         callbacks.forEach { $0.trainingBegan(model: self) }
         for epoch in 0..<epochs {
             optimizer.learningRate = schedule.rate(epoch: epoch, initial: initialRate)
-            let order = shuffle ? shuffler.permutation(trainCount) : Array(0..<trainCount)
             let totals = Totals(metrics: metrics, device: device)
             display.epochBegan(epoch)
-            for (step, start) in stride(from: 0, to: trainCount, by: batchSize).enumerated() {
-                let rows = order[start..<Swift.min(start + batchSize, trainCount)]
-                trainStep(samples.batch(rows, on: device), targets.batch(rows, on: device), into: totals)
+            let batches = training.batches(size: batchSize, shuffleSeed: shuffle ? seed &+ UInt64(epoch) : nil, on: device)
+            for (step, batch) in batches.enumerated() {
+                trainStep(batch.inputs, batch.targets, into: totals)
                 display.stepEnded(step + 1) { totals.means() }
             }
             var logs = totals.means()
             logs["learning_rate"] = optimizer.learningRate
-            if let (vx, vy, range) = validation {
-                for (key, value) in evaluate(vx, vy, rows: Array(range), batchSize: batchSize) { logs["val_" + key] = value }
+            if let validation {
+                for (key, value) in evaluate(validation, batchSize: batchSize) { logs["val_" + key] = value }
             }
             history.append(logs)
             display.epochEnded(epoch, logs: logs)
@@ -75,7 +69,7 @@ extension Sequential {
     public func evaluate(_ x: Tensor, _ y: Tensor, batchSize: Int = 128) throws -> [String: Float] {
         guard loss != nil else { throw ModelError.notCompiled }
         try checkData(x, y)
-        return evaluate(HostSamples(x), HostSamples(y), rows: Array(0..<x.shape[0]), batchSize: batchSize)
+        return evaluate(try Dataset(x, y), batchSize: batchSize)
     }
 
     /// The model's outputs for `x`, batch by batch, in evaluation mode and without recording gradients.
@@ -103,15 +97,14 @@ extension Sequential {
         Tensor.withoutGrad { totals.add(loss: loss(output.detached(), y), output: output.detached(), targets: y) }
     }
 
-    private func evaluate(_ x: HostSamples, _ y: HostSamples, rows: [Int], batchSize: Int) -> [String: Float] {
+    private func evaluate(_ data: Dataset, batchSize: Int) -> [String: Float] {
         guard let loss else { return [:] }
         let totals = Totals(metrics: metrics, device: device)
         Tensor.withoutGrad {
-            for start in stride(from: 0, to: rows.count, by: batchSize) {
-                let batch = rows[start..<Swift.min(start + batchSize, rows.count)]
-                let (bx, by) = (x.batch(batch, on: device), y.batch(batch, on: device))
-                let output = self(bx)
-                totals.add(loss: loss(output, by), output: output, targets: by)
+            for batch in data.batches(size: batchSize, on: device) {
+                let (x, y) = (batch.inputs, batch.targets)
+                let output = self(x)
+                totals.add(loss: loss(output, y), output: output, targets: y)
             }
         }
         return totals.means()
