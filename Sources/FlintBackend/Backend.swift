@@ -67,6 +67,17 @@ public protocol Backend: AnyObject, Sendable {
         m: Int, n: Int, k: Int, batch: Int, alpha: Float,
         _ a: MatrixOperand, _ b: MatrixOperand, beta: Float, _ c: MatrixOperand)
 
+    // MARK: Convolution support
+
+    /// Unfolds NHWC `input` into the column matrix `out` of shape `[patchCount, patchSize]`:
+    /// `out[(n·outHeight + oh)·outWidth + ow][(kh·kernelWidth + kw)·channels + c]` is the input
+    /// element that output `(n, oh, ow)` sees through tap `(kh, kw)` in channel `c`, or `padValue`
+    /// where that falls outside the image (0 for convolution, -∞ for max pooling).
+    func im2col(_ input: any DeviceBuffer, offset: Int, geometry: ConvGeometry, padValue: Float, out: any DeviceBuffer)
+    /// The adjoint of `im2col`: `out` (NHWC, overwritten) gets, for every input element, the sum
+    /// of the column entries that `im2col` copied from it. Padding entries are dropped.
+    func col2im(_ columns: any DeviceBuffer, offset: Int, geometry: ConvGeometry, out: any DeviceBuffer)
+
     // MARK: Random numbers
 
     /// Fills `count` float32 elements from the Philox4x32-10 stream `(seed, counterOffset)` as

@@ -57,3 +57,50 @@ public struct AxisLayout: Sendable, Hashable {
 
     public var count: Int { outer * length * inner }
 }
+
+/// The sliding-window geometry of a 2-D convolution or pooling over NHWC images
+/// (`[batch, height, width, channels]`, channels fastest: Keras' layout).
+///
+/// Output position `(oh, ow)` with kernel tap `(kh, kw)` reads input row
+/// `oh * strideHeight - padTop + kh * dilationHeight` and column
+/// `ow * strideWidth - padLeft + kw * dilationWidth`; positions outside the image are padding.
+public struct ConvGeometry: Sendable, Hashable {
+    public var batch: Int
+    public var height: Int
+    public var width: Int
+    public var channels: Int
+    public var kernelHeight: Int
+    public var kernelWidth: Int
+    public var strideHeight: Int
+    public var strideWidth: Int
+    public var dilationHeight: Int
+    public var dilationWidth: Int
+    public var padTop: Int
+    public var padLeft: Int
+    public var outHeight: Int
+    public var outWidth: Int
+
+    public init(batch: Int, height: Int, width: Int, channels: Int, kernelHeight: Int, kernelWidth: Int,
+                strideHeight: Int, strideWidth: Int, dilationHeight: Int, dilationWidth: Int,
+                padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int) {
+        self.batch = batch
+        self.height = height
+        self.width = width
+        self.channels = channels
+        self.kernelHeight = kernelHeight
+        self.kernelWidth = kernelWidth
+        self.strideHeight = strideHeight
+        self.strideWidth = strideWidth
+        self.dilationHeight = dilationHeight
+        self.dilationWidth = dilationWidth
+        self.padTop = padTop
+        self.padLeft = padLeft
+        self.outHeight = outHeight
+        self.outWidth = outWidth
+    }
+
+    /// Rows of the column matrix: one per output position, `batch * outHeight * outWidth`.
+    public var patchCount: Int { batch * outHeight * outWidth }
+    /// Columns of the column matrix: one per kernel tap and channel, `kernelHeight * kernelWidth * channels`.
+    public var patchSize: Int { kernelHeight * kernelWidth * channels }
+}

@@ -31,6 +31,8 @@ struct KernelTable {
     let gemmBT: Kernel
     let randomUniform: Kernel
     let randomNormal: Kernel
+    let im2col: Kernel
+    let col2im: Kernel
 
     /// Kernel names of the unary ops (`unary_NAME_linear`, `unary_NAME_strided`).
     static let unaryNames = [
@@ -80,6 +82,8 @@ struct KernelTable {
         gemmBT = try find("gemm_bt", "gemm")
         randomUniform = try find("random_uniform", "random")
         randomNormal = try find("random_normal", "random")
+        im2col = try find("im2col", "conv")
+        col2im = try find("col2im", "conv")
     }
 }
 

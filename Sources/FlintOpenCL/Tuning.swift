@@ -35,6 +35,8 @@ struct Tuning {
     var local2D: (Int, Int)
     /// Philox blocks per work-item of the random kernels (a vector width: 1, 2, 4, 8 or 16).
     var randomBlocks: Int
+    /// im2col / col2im work-items move runs of channels (CPU) rather than single elements (GPU).
+    var convolutionRuns: Bool
 
     /// - Parameter profile: "cpu" or "gpu" to force a device family's settings (the environment
     ///   variable `FLINT_OPENCL_PROFILE`, for testing the GPU code paths on a CPU device); nil
@@ -58,6 +60,7 @@ struct Tuning {
         randomBlocks = isCPU ? gemmVectorWidth : 1
         columnReduction = isCPU
         reduceVectorWidth = gemmVectorWidth
+        convolutionRuns = isCPU
     }
 
     /// `-D` options per program.
@@ -73,6 +76,8 @@ struct Tuning {
             options += " -DGEMM_BT_TM=\(gemmDotBlock) -DGEMM_BT_TN=\(gemmDotBlock)"
         case "random":
             options += " -DRANDOM_BLOCKS=\(randomBlocks)"
+        case "conv":
+            options += " -DCONV_RUNS=\(convolutionRuns ? 1 : 0)"
         default:
             break
         }
