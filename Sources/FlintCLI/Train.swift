@@ -6,11 +6,18 @@ import Foundation
 /// The models `flint train` knows, each with a one-line description for `--help`.
 enum ModelKind: String, CaseIterable, ExpressibleByArgument {
     case mlp
+    case cnn
 
     var summary: String {
         switch self {
         case .mlp: "784→128 ReLU→10 multilayer perceptron, Adam 1e-3 (the classic Keras MNIST example)"
+        case .cnn: "Conv2D(32, 3×3, ReLU) → MaxPool 2×2 → Flatten → Dense(128, ReLU) → Dense(10), Adam 1e-3"
         }
+    }
+
+    /// Per-sample input shape for `height × width` grey images.
+    func inputShape(height: Int, width: Int) -> [Int] {
+        self == .cnn ? [height, width, 1] : [height, width]
     }
 
     static var helpText: String {
@@ -21,6 +28,10 @@ enum ModelKind: String, CaseIterable, ExpressibleByArgument {
         switch self {
         case .mlp:
             try Sequential([Flatten(), Dense(128, activation: .relu), Dense(classes)],
+                           inputShape: imageShape, device: device, seed: seed)
+        case .cnn:
+            try Sequential([Conv2D(32, kernelSize: 3, activation: .relu), MaxPool2D(poolSize: (2, 2)), Flatten(),
+                            Dense(128, activation: .relu), Dense(classes)],
                            inputShape: imageShape, device: device, seed: seed)
         }
     }
@@ -64,13 +75,13 @@ struct Train: ParsableCommand {
         let directory = DataDirectory(explicit: dataDir)
         let train = try dataset.load(.train, from: directory)
         let test = try dataset.load(.test, from: directory)
-        let imageShape = [train.height, train.width]
+        let imageShape = model.inputShape(height: train.height, width: train.width)
         // Standardise with the training set's statistics (as PyTorch's MNIST example does):
         // zero-mean, unit-variance inputs train faster than raw [0, 1] pixels.
         let mean = train.pixels.reduce(0, +) / Float(train.pixels.count)
         let std = (train.pixels.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Float(train.pixels.count)).squareRoot()
-        let (xTrain, yTrain) = tensors(train, mean: mean, std: std)
-        let (xTest, yTest) = tensors(test, mean: mean, std: std)
+        let (xTrain, yTrain) = tensors(train, shape: imageShape, mean: mean, std: std)
+        let (xTest, yTest) = tensors(test, shape: imageShape, mean: mean, std: std)
 
         let network = try model.build(imageShape: imageShape, classes: 10, device: target, seed: seed)
         try network.compile(optimizer: model.optimizer, loss: SparseCategoricalCrossEntropy(fromLogits: true), metrics: [.accuracy])
@@ -96,8 +107,8 @@ struct Train: ParsableCommand {
         }
     }
 
-    private func tensors(_ images: LabeledImages, mean: Float, std: Float) -> (Tensor, Tensor) {
-        (Tensor(images.pixels.map { ($0 - mean) / std }, shape: [images.count, images.height, images.width], on: .cpu),
+    private func tensors(_ images: LabeledImages, shape: [Int], mean: Float, std: Float) -> (Tensor, Tensor) {
+        (Tensor(images.pixels.map { ($0 - mean) / std }, shape: [images.count] + shape, on: .cpu),
          Tensor(int32: images.labels, shape: [images.count], on: .cpu))
     }
 }

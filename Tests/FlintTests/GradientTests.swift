@@ -131,6 +131,11 @@ extension Conformance {
     @Suite struct Gradients {
         @Test(arguments: TestDevices.all, Conformance.gradCases)
         func gradientMatchesFiniteDifferences(device: Device, op: GradCase) {
+            Self.check(op, on: device)
+        }
+
+        /// Compares autograd's gradient of `Σ op(x) ⊙ w` with central differences of the reference.
+        static func check(_ op: GradCase, on device: Device, sourceLocation: SourceLocation = #_sourceLocation) {
             var rng = TestRNG(seed: 141)
             let inputs = op.shapes.map { makeInput($0, range: op.domain, rng: &rng, on: device) }
             let refs = inputs.map(\.1)
@@ -139,7 +144,8 @@ extension Conformance {
 
             let leaves = inputs.map { $0.0.requiringGrad() }
             let output = op.flint(leaves)
-            #expect(output.shape == outputRef.shape, "\(op.name): output shape \(output.shape) vs \(outputRef.shape)")
+            #expect(output.shape == outputRef.shape, "\(op.name): output shape \(output.shape) vs \(outputRef.shape)",
+                    sourceLocation: sourceLocation)
             (output * Tensor(weights.data.map(Float.init), shape: weights.shape, on: device)).sum().backward()
 
             func loss(_ refs: [Ref]) -> Double { Swift.zip(op.reference(refs).data, weights.data).reduce(0) { $0 + $1.0 * $1.1 } }
@@ -153,10 +159,11 @@ extension Conformance {
                     numeric.data[j] = (loss(plus) - loss(minus)) / (2 * h)
                 }
                 guard let grad = leaf.grad else {
-                    Issue.record("\(op.name) on \(device): no gradient reached input \(i)")
+                    Issue.record("\(op.name) on \(device): no gradient reached input \(i)", sourceLocation: sourceLocation)
                     continue
                 }
-                expectClose(grad, numeric, rtol: 2e-3, atol: 2e-3, "gradient of \(op.name) w.r.t. input \(i) on \(device)")
+                expectClose(grad, numeric, rtol: 2e-3, atol: 2e-3, "gradient of \(op.name) w.r.t. input \(i) on \(device)",
+                            sourceLocation: sourceLocation)
             }
         }
     }

@@ -1,0 +1,112 @@
+import FlintBackend
+
+/// How a sliding window treats the border, in Keras' words.
+public enum Padding: Sendable, Hashable {
+    /// No padding: only windows that fit inside the image.
+    case valid
+    /// Pad so that the output has `ceil(input / stride)` positions (TensorFlow's rule:
+    /// any odd padding goes at the bottom/right).
+    case same
+    case explicit(top: Int, bottom: Int, left: Int, right: Int)
+}
+
+/// Convolution and pooling on NHWC tensors (`[batch, height, width, channels]`), Keras' layout.
+/// Everything is an `im2col` view of the input followed by existing ops (a GEMM for
+/// convolution, argmax/gather or a sum for pooling), so autograd comes from those ops plus
+/// `im2col`'s adjoint, `col2im`.
+extension Tensor {
+    /// 2-D convolution with `filter` of shape `[kernelHeight, kernelWidth, inChannels, outChannels]`
+    /// (Keras' kernel layout). Returns `[batch, outHeight, outWidth, outChannels]`.
+    public func conv2d(_ filter: Tensor, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
+                       dilation: (Int, Int) = (1, 1)) -> Tensor {
+        ensure(rank == 4 && filter.rank == 4 && filter.shape[2] == shape[3],
+               "conv2d: input \(shape) must be [batch, height, width, channels] and filter \(filter.shape) [kh, kw, \(rank == 4 ? shape[3] : 0), out]")
+        let geometry = windowGeometry(kernel: (filter.shape[0], filter.shape[1]), strides: strides, padding: padding,
+                                      dilation: dilation, op: "conv2d")
+        let columns = unfolded(geometry, padValue: 0)
+        let product = columns.matmul(filter.reshaped(to: [geometry.patchSize, filter.shape[3]]))
+        return product.reshaped(to: [geometry.batch, geometry.outHeight, geometry.outWidth, filter.shape[3]])
+    }
+
+    /// Max over each `size` window, per channel. Padding positions never win.
+    public func maxPool2d(size: (Int, Int), strides: (Int, Int)? = nil, padding: Padding = .valid) -> Tensor {
+        let geometry = windowGeometry(kernel: size, strides: strides ?? size, padding: padding, dilation: (1, 1), op: "maxPool2d")
+        let windows = unfolded(geometry, padValue: -.infinity)
+            .reshaped(to: [geometry.patchCount, size.0 * size.1, geometry.channels])
+        // argmax + gather sends each window's gradient to exactly one element, as PyTorch does.
+        let winners = windows.detached().argmax(axis: 1, keepDims: true)
+        return windows.gather(axis: 1, indices: winners)
+            .reshaped(to: [geometry.batch, geometry.outHeight, geometry.outWidth, geometry.channels])
+    }
+
+    /// Mean over each `size` window, per channel. With padding, the mean is over the positions
+    /// inside the image (Keras' rule; PyTorch's `count_include_pad=False`).
+    public func avgPool2d(size: (Int, Int), strides: (Int, Int)? = nil, padding: Padding = .valid) -> Tensor {
+        let geometry = windowGeometry(kernel: size, strides: strides ?? size, padding: padding, dilation: (1, 1), op: "avgPool2d")
+        let sums = unfolded(geometry, padValue: 0)
+            .reshaped(to: [geometry.batch, geometry.outHeight * geometry.outWidth, size.0 * size.1, geometry.channels])
+            .sum(axis: 2)
+        let taps = Float(size.0 * size.1)
+        let noPadding = geometry.padTop == 0 && geometry.padLeft == 0
+            && (geometry.outHeight - 1) * geometry.strideHeight + size.0 <= geometry.height
+            && (geometry.outWidth - 1) * geometry.strideWidth + size.1 <= geometry.width
+        let means: Tensor
+        if noPadding {
+            means = sums / taps
+        } else {
+            // How many taps of each window fall inside the image: im2col of a one-channel image of ones.
+            var single = geometry
+            (single.batch, single.channels) = (1, 1)
+            let counts = Tensor.ones([1, geometry.height, geometry.width, 1], on: device)
+                .unfolded(single, padValue: 0).sum(axis: 1, keepDims: true)
+            means = sums / counts.reshaped(to: [1, geometry.outHeight * geometry.outWidth, 1])
+        }
+        return means.reshaped(to: [geometry.batch, geometry.outHeight, geometry.outWidth, geometry.channels])
+    }
+
+    /// The `[patchCount, patchSize]` column matrix of `geometry` (see `Backend.im2col`); its
+    /// gradient folds back with `col2im`.
+    func unfolded(_ geometry: ConvGeometry, padValue: Float) -> Tensor {
+        requireFloat("im2col")
+        let source = contiguous()
+        let columns = Tensor(uninitializedShape: [geometry.patchCount, geometry.patchSize], backend: backend)
+        guard columns.count > 0 else { return columns }
+        backend.im2col(source.buffer, offset: source.offset, geometry: geometry, padValue: padValue, out: columns.buffer)
+        return columns.recorded("im2col", [source]) { [shape] g in
+            let folded = Tensor(uninitializedShape: shape, backend: g.backend)
+            let gradient = g.contiguous()
+            g.backend.col2im(gradient.buffer, offset: gradient.offset, geometry: geometry, out: folded.buffer)
+            return [folded]
+        }
+    }
+
+    /// The window geometry of this NHWC tensor, or a stop naming the op and shapes.
+    func windowGeometry(kernel: (Int, Int), strides: (Int, Int), padding: Padding, dilation: (Int, Int), op: String) -> ConvGeometry {
+        ensure(rank == 4, "\(op): input must be [batch, height, width, channels], got \(shape)")
+        ensure(kernel.0 > 0 && kernel.1 > 0 && strides.0 > 0 && strides.1 > 0 && dilation.0 > 0 && dilation.1 > 0,
+               "\(op): window \(kernel), strides \(strides) and dilation \(dilation) must be positive")
+        let (height, width) = (shape[1], shape[2])
+        let span = (dilation.0 * (kernel.0 - 1) + 1, dilation.1 * (kernel.1 - 1) + 1)
+        var (top, left, outHeight, outWidth) = (0, 0, 0, 0)
+        switch padding {
+        case .valid:
+            (outHeight, outWidth) = ((height - span.0) / strides.0 + 1, (width - span.1) / strides.1 + 1)
+            if height < span.0 || width < span.1 { (outHeight, outWidth) = (0, 0) }
+        case .same:
+            (outHeight, outWidth) = ((height + strides.0 - 1) / strides.0, (width + strides.1 - 1) / strides.1)
+            top = Swift.max((outHeight - 1) * strides.0 + span.0 - height, 0) / 2
+            left = Swift.max((outWidth - 1) * strides.1 + span.1 - width, 0) / 2
+        case .explicit(let t, let b, let l, let r):
+            ensure(t >= 0 && b >= 0 && l >= 0 && r >= 0, "\(op): padding must not be negative, got \(padding)")
+            (top, left) = (t, l)
+            (outHeight, outWidth) = ((height + t + b - span.0) / strides.0 + 1, (width + l + r - span.1) / strides.1 + 1)
+            if height + t + b < span.0 || width + l + r < span.1 { (outHeight, outWidth) = (0, 0) }
+        }
+        ensure(outHeight > 0 && outWidth > 0,
+               "\(op): a \(kernel) window with dilation \(dilation) does not fit input \(shape) with \(padding) padding")
+        return ConvGeometry(batch: shape[0], height: height, width: width, channels: shape[3],
+                            kernelHeight: kernel.0, kernelWidth: kernel.1, strideHeight: strides.0, strideWidth: strides.1,
+                            dilationHeight: dilation.0, dilationWidth: dilation.1, padTop: top, padLeft: left,
+                            outHeight: outHeight, outWidth: outWidth)
+    }
+}

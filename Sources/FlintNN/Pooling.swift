@@ -1,0 +1,74 @@
+import FlintCore
+
+/// Max over `poolSize` windows of `(height, width, channels)` samples; strides default to the pool size.
+public final class MaxPool2D: Layer {
+    public let poolSize: (Int, Int)
+    public let strides: (Int, Int)
+    public let padding: Padding
+
+    public init(poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil, padding: Padding = .valid) {
+        self.poolSize = poolSize
+        self.strides = strides ?? poolSize
+        self.padding = padding
+    }
+
+    public var typeName: String { "MaxPool2D" }
+
+    public func build(inputShape: [Int], context: BuildContext) throws -> [Int] {
+        try pooledShape(inputShape, layer: "MaxPool2D", poolSize: poolSize, strides: strides, padding: padding)
+    }
+
+    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+        input.maxPool2d(size: poolSize, strides: strides, padding: padding)
+    }
+}
+
+/// Mean over `poolSize` windows; with padding, over the positions inside the image (Keras).
+public final class AvgPool2D: Layer {
+    public let poolSize: (Int, Int)
+    public let strides: (Int, Int)
+    public let padding: Padding
+
+    public init(poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil, padding: Padding = .valid) {
+        self.poolSize = poolSize
+        self.strides = strides ?? poolSize
+        self.padding = padding
+    }
+
+    public var typeName: String { "AvgPool2D" }
+
+    public func build(inputShape: [Int], context: BuildContext) throws -> [Int] {
+        try pooledShape(inputShape, layer: "AvgPool2D", poolSize: poolSize, strides: strides, padding: padding)
+    }
+
+    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+        input.avgPool2d(size: poolSize, strides: strides, padding: padding)
+    }
+}
+
+/// The mean of each channel over all positions: `(height, width, channels)` → `(channels)`.
+public final class GlobalAveragePooling2D: Layer {
+    public init() {}
+
+    public var typeName: String { "GlobalAveragePooling2D" }
+
+    public func build(inputShape: [Int], context: BuildContext) throws -> [Int] {
+        guard inputShape.count == 3 else {
+            throw ModelError.incompatibleShape(layer: typeName, inputShape: inputShape, reason: "needs (height, width, channels) samples")
+        }
+        return [inputShape[2]]
+    }
+
+    public func forward(_ input: Tensor, training: Bool) -> Tensor { input.mean(axes: [1, 2]) }
+}
+
+private func pooledShape(_ inputShape: [Int], layer: String, poolSize: (Int, Int), strides: (Int, Int), padding: Padding) throws -> [Int] {
+    guard inputShape.count == 3 else {
+        throw ModelError.incompatibleShape(layer: layer, inputShape: inputShape, reason: "needs (height, width, channels) samples")
+    }
+    let window = WindowSize(kernel: poolSize, strides: strides, padding: padding, dilation: (1, 1))
+    guard let out = window.output(height: inputShape[0], width: inputShape[1]) else {
+        throw ModelError.incompatibleShape(layer: layer, inputShape: inputShape, reason: "a \(poolSize) window does not fit")
+    }
+    return [out.outHeight, out.outWidth, inputShape[2]]
+}

@@ -1,0 +1,133 @@
+import Flint
+import Foundation
+import Testing
+
+/// Convolution and pooling against direct Float64 loops over NHWC data.
+extension Conformance {
+    struct WindowCase: Sendable, CustomStringConvertible {
+        let input: [Int]        // [batch, height, width, channels]
+        let kernel: (Int, Int)
+        let strides: (Int, Int)
+        let padding: Padding
+        var dilation: (Int, Int) = (1, 1)
+        var description: String { "\(input) k\(kernel) s\(strides) \(padding) d\(dilation)" }
+
+        /// (padTop, padLeft, outHeight, outWidth) by TensorFlow's rules, written out independently.
+        var layout: (Int, Int, Int, Int) {
+            let (h, w) = (input[1], input[2])
+            let span = (dilation.0 * (kernel.0 - 1) + 1, dilation.1 * (kernel.1 - 1) + 1)
+            switch padding {
+            case .valid: return (0, 0, (h - span.0) / strides.0 + 1, (w - span.1) / strides.1 + 1)
+            case .same:
+                let oh = Int((Double(h) / Double(strides.0)).rounded(.up)), ow = Int((Double(w) / Double(strides.1)).rounded(.up))
+                return (Swift.max((oh - 1) * strides.0 + span.0 - h, 0) / 2, Swift.max((ow - 1) * strides.1 + span.1 - w, 0) / 2, oh, ow)
+            case .explicit(let t, let b, let l, let r):
+                return (t, l, (h + t + b - span.0) / strides.0 + 1, (w + l + r - span.1) / strides.1 + 1)
+            }
+        }
+
+        /// Calls `body(n, oh, ow, [(input flat index or nil for padding, kh, kw)])` for each output position and channel-less tap list.
+        func forEachWindow(_ body: (Int, Int, Int, [(Int?, Int, Int)]) -> Void) {
+            let (top, left, oh, ow) = layout
+            let (h, w, c) = (input[1], input[2], input[3])
+            for n in 0..<input[0] { for y in 0..<oh { for x in 0..<ow {
+                var taps: [(Int?, Int, Int)] = []
+                for kh in 0..<kernel.0 { for kw in 0..<kernel.1 {
+                    let (iy, ix) = (y * strides.0 - top + kh * dilation.0, x * strides.1 - left + kw * dilation.1)
+                    let inside = iy >= 0 && iy < h && ix >= 0 && ix < w
+                    taps.append((inside ? ((n * h + iy) * w + ix) * c : nil, kh, kw))
+                } }
+                body(n, y, x, taps)
+            } } }
+        }
+
+        func convolve(_ x: Ref, _ filter: Ref) -> Ref {
+            let (_, _, oh, ow) = layout
+            let (c, o) = (input[3], filter.shape[3])
+            var out = Ref(shape: [input[0], oh, ow, o], data: [Double](repeating: 0, count: input[0] * oh * ow * o))
+            forEachWindow { n, y, xx, taps in
+                for k in 0..<o {
+                    var sum = 0.0
+                    for (base, kh, kw) in taps { if let base { for ch in 0..<c { sum += x.data[base + ch] * filter.data[((kh * kernel.1 + kw) * c + ch) * o + k] } } }
+                    out.data[((n * oh + y) * ow + xx) * o + k] = sum
+                }
+            }
+            return out
+        }
+
+        func pool(_ x: Ref, max: Bool) -> Ref {
+            let (_, _, oh, ow) = layout
+            let c = input[3]
+            var out = Ref(shape: [input[0], oh, ow, c], data: [Double](repeating: 0, count: input[0] * oh * ow * c))
+            forEachWindow { n, y, xx, taps in
+                for ch in 0..<c {
+                    let values = taps.compactMap { $0.0 }.map { x.data[$0 + ch] }
+                    out.data[((n * oh + y) * ow + xx) * c + ch] = max ? values.max()! : values.reduce(0, +) / Double(values.count)
+                }
+            }
+            return out
+        }
+    }
+
+    static let convCases: [WindowCase] = [
+        WindowCase(input: [2, 5, 5, 1], kernel: (3, 3), strides: (1, 1), padding: .valid),
+        WindowCase(input: [1, 6, 7, 3], kernel: (3, 3), strides: (1, 1), padding: .same),
+        WindowCase(input: [2, 7, 9, 2], kernel: (3, 3), strides: (2, 2), padding: .valid),
+        WindowCase(input: [2, 8, 8, 3], kernel: (3, 3), strides: (2, 2), padding: .same),
+        WindowCase(input: [1, 9, 9, 2], kernel: (3, 3), strides: (1, 1), padding: .valid, dilation: (2, 2)),
+        WindowCase(input: [3, 6, 5, 4], kernel: (2, 3), strides: (2, 1), padding: .explicit(top: 1, bottom: 0, left: 0, right: 2)),
+        WindowCase(input: [1, 4, 4, 5], kernel: (1, 1), strides: (1, 1), padding: .valid),
+    ]
+
+    static let poolCases: [WindowCase] = [
+        WindowCase(input: [2, 6, 6, 3], kernel: (2, 2), strides: (2, 2), padding: .valid),
+        WindowCase(input: [1, 7, 5, 2], kernel: (2, 2), strides: (2, 2), padding: .same),
+        WindowCase(input: [2, 7, 7, 1], kernel: (3, 3), strides: (2, 2), padding: .valid),
+        WindowCase(input: [1, 5, 6, 4], kernel: (3, 2), strides: (1, 2), padding: .same),
+    ]
+
+    @Suite struct Convolution {
+        @Test(arguments: TestDevices.all, Conformance.convCases)
+        func conv2dMatchesDirectLoops(device: Device, geometry: WindowCase) {
+            var rng = TestRNG(seed: 151)
+            let (x, refX) = makeInput(geometry.input, rng: &rng, on: device)
+            let filterShape = [geometry.kernel.0, geometry.kernel.1, geometry.input[3], 4]
+            let (w, refW) = makeInput(filterShape, rng: &rng, on: device)
+            let result = x.conv2d(w, strides: geometry.strides, padding: geometry.padding, dilation: geometry.dilation)
+            expectClose(result, geometry.convolve(refX, refW), rtol: 1e-5, atol: 1e-5, "conv2d on \(device), \(geometry)")
+        }
+
+        @Test(arguments: TestDevices.all, Conformance.poolCases)
+        func poolingMatchesDirectLoops(device: Device, geometry: WindowCase) {
+            var rng = TestRNG(seed: 161)
+            let (x, refX) = makeInput(geometry.input, rng: &rng, on: device)
+            expectClose(x.maxPool2d(size: geometry.kernel, strides: geometry.strides, padding: geometry.padding),
+                        geometry.pool(refX, max: true), "maxPool2d on \(device), \(geometry)")
+            expectClose(x.avgPool2d(size: geometry.kernel, strides: geometry.strides, padding: geometry.padding),
+                        geometry.pool(refX, max: false), rtol: 1e-5, atol: 1e-6, "avgPool2d on \(device), \(geometry)")
+        }
+
+        @Test(arguments: TestDevices.all)
+        func convolutionGradientsMatchFiniteDifferences(device: Device) {
+            for geometry in [Conformance.convCases[3], Conformance.convCases[5], Conformance.convCases[4]] {
+                let filterShape = [geometry.kernel.0, geometry.kernel.1, geometry.input[3], 2]
+                let op = GradCase(name: "conv2d \(geometry)", shapes: [geometry.input, filterShape],
+                                  flint: { $0[0].conv2d($0[1], strides: geometry.strides, padding: geometry.padding, dilation: geometry.dilation) },
+                                  reference: { geometry.convolve($0[0], $0[1]) })
+                Gradients.check(op, on: device)
+            }
+        }
+
+        @Test(arguments: TestDevices.all)
+        func poolingGradientsMatchFiniteDifferences(device: Device) {
+            for geometry in [Conformance.poolCases[0], Conformance.poolCases[1], Conformance.poolCases[3]] {
+                Gradients.check(GradCase(name: "maxPool2d \(geometry)", shapes: [geometry.input],
+                                         flint: { $0[0].maxPool2d(size: geometry.kernel, strides: geometry.strides, padding: geometry.padding) },
+                                         reference: { geometry.pool($0[0], max: true) }), on: device)
+                Gradients.check(GradCase(name: "avgPool2d \(geometry)", shapes: [geometry.input],
+                                         flint: { $0[0].avgPool2d(size: geometry.kernel, strides: geometry.strides, padding: geometry.padding) },
+                                         reference: { geometry.pool($0[0], max: false) }), on: device)
+            }
+        }
+    }
+}
