@@ -1,0 +1,135 @@
+import ArgumentParser
+import Flint
+import Foundation
+
+/// Whole-model throughput: training steps of the MLP and the seed CNN, and MLP inference
+/// latency (batch 1) and throughput (batch 256), on each device, after warm-up.
+struct Models: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Benchmark model training and inference on each device.")
+
+    @OptionGroup var options: BenchOptions
+
+    @Option(help: "Comma-separated models: mlp, cnn.")
+    var models = "mlp,cnn"
+
+    @Flag(help: "Also print each device's figures as a ratio to the CPU backend.")
+    var compare = false
+
+    func run() throws {
+        var rows: [ModelMeasurement] = []
+        let wanted = Set(models.split(separator: ",").map(String.init))
+        for device in try options.selectedDevices() {
+            if wanted.contains("mlp") {
+                rows.append(try training(.mlp, on: device))
+                rows += try inference(on: device)
+            }
+            if wanted.contains("cnn") { rows.append(try training(.cnn, on: device)) }
+            if !options.json { FileHandle.standardError.write(Data("measured \(device)\n".utf8)) }
+        }
+        if options.json {
+            rows.forEach { print($0.jsonLine) }
+        } else {
+            print(TextTable(header: ModelMeasurement.header, rows: rows.map(\.tableRow)).rendered)
+        }
+        if compare { printComparison(rows) }
+    }
+
+    enum Kind: String { case mlp, cnn }
+
+    private func makeModel(_ kind: Kind, on device: Device) throws -> Sequential {
+        let model: Sequential
+        switch kind {
+        case .mlp:
+            model = try Sequential([Flatten(), Dense(128, activation: .relu), Dense(10)], inputShape: [28, 28], device: device, seed: 1)
+        case .cnn:
+            model = try Sequential([Conv2D(32, kernelSize: 3, activation: .relu), MaxPool2D(), Flatten(),
+                                    Dense(128, activation: .relu), Dense(10)], inputShape: [28, 28, 1], device: device, seed: 1)
+        }
+        try model.compile(optimizer: Adam(learningRate: 1e-3), loss: SparseCategoricalCrossEntropy(fromLogits: true))
+        return model
+    }
+
+    /// Samples per second of `fit` over synthetic MNIST-shaped data (host batches uploaded each step, as in real training).
+    private func training(_ kind: Kind, on device: Device) throws -> ModelMeasurement {
+        let model = try makeModel(kind, on: device)
+        let batch = 128
+        let steps = kind == .mlp ? 64 : 8
+        let shape = kind == .mlp ? [batch * steps, 28, 28] : [batch * steps, 28, 28, 1]
+        let x = Tensor.uniform(shape, seed: 3, on: .cpu)
+        let y = Tensor(int32: (0..<(batch * steps)).map { Int32($0 % 10) }, shape: [batch * steps], on: .cpu)
+        let warmStart = DispatchTime.now().uptimeNanoseconds
+        try model.fit(x.slice(axis: 0, 0..<batch), y.slice(axis: 0, 0..<batch), epochs: 1, batchSize: batch, verbosity: .silent)
+        device.backend.synchronize()
+        let firstStep = Double(DispatchTime.now().uptimeNanoseconds - warmStart) / 1e6
+        try model.fit(x, y, epochs: 1, batchSize: batch, verbosity: .silent)  // warm-up: pools and caches fill
+        var samples: [Double] = []
+        var allocations = 0
+        var spent = 0.0
+        while samples.count < 3 || (spent < options.seconds && samples.count < 20) {
+            let before = device.backend.memoryStatistics.allocations
+            let start = DispatchTime.now().uptimeNanoseconds
+            try model.fit(x, y, epochs: 1, batchSize: batch, verbosity: .silent)
+            device.backend.synchronize()
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            allocations = device.backend.memoryStatistics.allocations - before
+            samples.append(Double(batch * steps) / seconds)
+            spent += seconds
+        }
+        return ModelMeasurement(device: device.identifier, model: kind.rawValue, workload: "train",
+                                samplesPerSecond: samples.sorted()[samples.count / 2], firstMilliseconds: firstStep,
+                                allocationsPerStep: Double(allocations) / Double(steps))
+    }
+
+    private func inference(on device: Device) throws -> [ModelMeasurement] {
+        let model = try makeModel(.mlp, on: device)
+        return [1, 256].map { batch in
+            let x = Tensor.uniform([batch, 28, 28], seed: 4, on: device)
+            let timing = Tensor.withoutGrad { measure(on: device, seconds: options.seconds) { _ = model(x) } }
+            let perSecond = Double(batch) / (timing.median / 1000)
+            return ModelMeasurement(device: device.identifier, model: "mlp", workload: batch == 1 ? "infer_b1" : "infer_b256",
+                                    samplesPerSecond: perSecond, firstMilliseconds: timing.first,
+                                    latencyMicroseconds: batch == 1 ? timing.median * 1000 : nil)
+        }
+    }
+
+    private func printComparison(_ rows: [ModelMeasurement]) {
+        let cpu = Dictionary(rows.filter { $0.device == "cpu" }.map { ("\($0.model)/\($0.workload)", $0.samplesPerSecond) },
+                             uniquingKeysWith: { a, _ in a })
+        let table = rows.filter { $0.device != "cpu" }.map { row -> [String] in
+            let base = cpu["\(row.model)/\(row.workload)"]
+            return [row.device, row.model, row.workload, base.map { String(format: "%.2f×", row.samplesPerSecond / $0) } ?? "-"]
+        }
+        print("\nThroughput relative to the CPU backend (higher is faster):")
+        print(TextTable(header: ["device", "model", "workload", "vs cpu"], rows: table).rendered)
+    }
+}
+
+struct ModelMeasurement {
+    var device: String
+    var model: String
+    var workload: String
+    var samplesPerSecond: Double
+    /// The first call: on OpenCL it includes the driver's per-kernel compile.
+    var firstMilliseconds: Double
+    var latencyMicroseconds: Double? = nil
+    /// New device allocations per training step in steady state (0 when the pool serves everything).
+    var allocationsPerStep: Double? = nil
+
+    static let header = ["device", "model", "workload", "samples/s", "latency µs", "first ms", "allocs/step"]
+
+    var tableRow: [String] {
+        [device, model, workload, String(format: "%.0f", samplesPerSecond),
+         latencyMicroseconds.map { String(format: "%.1f", $0) } ?? "", String(format: "%.1f", firstMilliseconds),
+         allocationsPerStep.map { String(format: "%.2f", $0) } ?? ""]
+    }
+
+    var jsonLine: String {
+        var object: [String: Any] = ["device": device, "model": model, "workload": workload,
+                                     "samples_per_second": (samplesPerSecond * 10).rounded() / 10,
+                                     "first_ms": (firstMilliseconds * 1000).rounded() / 1000]
+        if let latencyMicroseconds { object["latency_us"] = (latencyMicroseconds * 10).rounded() / 10 }
+        if let allocationsPerStep { object["allocations_per_step"] = allocationsPerStep }
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
