@@ -2,58 +2,67 @@ import ArgumentParser
 import Flint
 import Foundation
 
-// Data stays on the host (CPU tensors): fit uploads one batch per step to the model's device.
-/// The models `flint train` knows, each with a one-line description for `--help`.
-enum ModelKind: String, CaseIterable, ExpressibleByArgument {
-    case mlp
-    case cnn
+/// Every model `flint train` can run. Add a new one by writing a type that conforms to
+/// `TrainableModel` in `Models/` and listing its `entry` here.
+let trainableModels: [ModelEntry] = [MLPModel.entry, CNNModel.entry]
 
-    var summary: String {
-        switch self {
-        case .mlp: "784→128 ReLU→10 multilayer perceptron, Adam 1e-3 (the classic Keras MNIST example)"
-        case .cnn: "Conv2D(32, 3×3, ReLU) → MaxPool 2×2 → Flatten → Dense(128, ReLU) → Dense(10), Adam 1e-3"
-        }
-    }
-
-    /// Per-sample input shape for `height × width` grey images.
-    func inputShape(height: Int, width: Int) -> [Int] {
-        self == .cnn ? [height, width, 1] : [height, width]
-    }
-
-    static var helpText: String {
-        "Model to train:\n" + allCases.map { "  \($0.rawValue): \($0.summary)" }.joined(separator: "\n")
-    }
-
-    func build(imageShape: [Int], classes: Int, device: Device, seed: UInt64) throws -> Sequential {
-        switch self {
-        case .mlp:
-            try Sequential([Flatten(), Dense(128, activation: .relu), Dense(classes)],
-                           inputShape: imageShape, device: device, seed: seed)
-        case .cnn:
-            try Sequential([Conv2D(32, kernelSize: 3, activation: .relu), MaxPool2D(poolSize: (2, 2)), Flatten(),
-                            Dense(128, activation: .relu), Dense(classes)],
-                           inputShape: imageShape, device: device, seed: seed)
-        }
-    }
-
-    var optimizer: Optimizer { Adam(learningRate: 1e-3) }
+/// A registered model, as the command line sees it.
+struct ModelEntry: Sendable {
+    let name: String
+    let summary: String
+    let defaultDataset: String
+    let defaultEpochs: Int
+    let run: @Sendable (TrainContext) throws -> [String: Any]
 }
 
-extension ImageDataset: ExpressibleByArgument {}
+/// A model `flint train --model NAME` runs end to end: load data, train, report.
+protocol TrainableModel: SendableMetatype {
+    static var name: String { get }
+    /// One line for `flint train --help`.
+    static var summary: String { get }
+    /// The dataset used when `--dataset` is not given.
+    static var defaultDataset: String { get }
+    /// Epochs used when `--epochs` is not given (5 unless the model says otherwise).
+    static var defaultEpochs: Int { get }
+    /// Trains and returns the results for the report (at least the metric reached).
+    static func run(_ context: TrainContext) throws -> [String: Any]
+}
+
+extension TrainableModel {
+    static var defaultEpochs: Int { 5 }
+
+    static var entry: ModelEntry {
+        ModelEntry(name: name, summary: summary, defaultDataset: defaultDataset, defaultEpochs: defaultEpochs, run: { try run($0) })
+    }
+}
+
+/// What a model gets from the command line.
+struct TrainContext: Sendable {
+    let device: Device
+    let dataset: String
+    let epochs: Int
+    let batchSize: Int
+    let seed: UInt64
+    let data: DataDirectory
+    /// Folder for pictures a model writes (reconstructions, generated samples).
+    let outputDirectory: URL
+}
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a model on a dataset on the default device, then report test accuracy."
+        abstract: "Train a model on the default device, then report how well it does.",
+        discussion: "Models:\n" + trainableModels.map { "  \($0.name.padding(toLength: 14, withPad: " ", startingAt: 0))\($0.summary)" }
+            .joined(separator: "\n")
     )
 
-    @Option(help: ArgumentHelp(ModelKind.helpText))
-    var model: ModelKind = .mlp
+    @Option(help: "Model to train (listed below).")
+    var model = "mlp"
 
-    @Option(help: "mnist or fashion-mnist.")
-    var dataset: ImageDataset = .mnist
+    @Option(help: "Dataset: mnist, fashion-mnist, iris or digits, as the model allows (default: the model's own).")
+    var dataset: String?
 
-    @Option(help: "Passes over the training set.")
-    var epochs = 5
+    @Option(help: "Passes over the training set (default: the model's own).")
+    var epochs: Int?
 
     @Option(help: "Samples per training step.")
     var batchSize = 128
@@ -64,51 +73,40 @@ struct Train: ParsableCommand {
     @Option(help: "Seed for weights and shuffling.")
     var seed: UInt64 = 0
 
-    @Option(help: "Folder holding <dataset>/ with the IDX files (searched first, before FLINT_DATA_DIR, /usr/share/datasets and ~/.cache/flint/datasets).")
+    @Option(help: "Folder holding <dataset>/ with the data files (searched first, before FLINT_DATA_DIR, /usr/share/datasets and ~/.cache/flint/datasets).")
     var dataDir: String?
+
+    @Option(help: "Folder for pictures some models write.")
+    var output = "flint-output"
 
     @Flag(help: "End with one JSON line of results.")
     var json = false
 
-    func run() throws {
-        let target = try device.map(Device.named) ?? Device.default
-        let directory = DataDirectory(explicit: dataDir)
-        let train = try dataset.load(.train, from: directory)
-        let test = try dataset.load(.test, from: directory)
-        let imageShape = model.inputShape(height: train.height, width: train.width)
-        // Standardise with the training set's statistics (as PyTorch's MNIST example does):
-        // zero-mean, unit-variance inputs train faster than raw [0, 1] pixels.
-        let mean = train.pixels.reduce(0, +) / Float(train.pixels.count)
-        let std = (train.pixels.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Float(train.pixels.count)).squareRoot()
-        let (xTrain, yTrain) = tensors(train, shape: imageShape, mean: mean, std: std)
-        let (xTest, yTest) = tensors(test, shape: imageShape, mean: mean, std: std)
-
-        let network = try model.build(imageShape: imageShape, classes: 10, device: target, seed: seed)
-        try network.compile(optimizer: model.optimizer, loss: SparseCategoricalCrossEntropy(fromLogits: true), metrics: [.accuracy])
-        print("Training \(model.rawValue) on \(dataset.rawValue) (\(train.count) samples) on \(target) — \(target.info.name)")
-        print(network.summary)
-
-        let start = Date()
-        try network.fit(xTrain, yTrain, epochs: epochs, batchSize: batchSize, seed: seed)
-        let trainSeconds = Date().timeIntervalSince(start)
-        let result = try network.evaluate(xTest, yTest, batchSize: 500)
-        let accuracy = result["accuracy"] ?? 0, loss = result["loss"] ?? 0
-        let throughput = Double(train.count * epochs) / trainSeconds
-        print(String(format: "Test accuracy: %.2f%%  test loss: %.4f  (trained in %.1f s, %.0f samples/s)",
-                     accuracy * 100, loss, trainSeconds, throughput))
-        if json {
-            let object: [String: Any] = [
-                "model": model.rawValue, "dataset": dataset.rawValue, "device": target.identifier, "epochs": epochs,
-                "batch_size": batchSize, "seed": seed, "test_accuracy": Double(accuracy), "test_loss": Double(loss),
-                "train_seconds": trainSeconds, "samples_per_second": throughput,
-            ]
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
+    func validate() throws {
+        guard trainableModels.contains(where: { $0.name == model }) else {
+            throw ValidationError("unknown model '\(model)'; choose one of: \(trainableModels.map(\.name).joined(separator: ", "))")
         }
+        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
+        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
     }
 
-    private func tensors(_ images: LabeledImages, shape: [Int], mean: Float, std: Float) -> (Tensor, Tensor) {
-        (Tensor(images.pixels.map { ($0 - mean) / std }, shape: [images.count] + shape, on: .cpu),
-         Tensor(int32: images.labels, shape: [images.count], on: .cpu))
+    func run() throws {
+        let kind = trainableModels.first { $0.name == model }!
+        let target = try device.map(Device.named) ?? Device.default
+        let context = TrainContext(device: target, dataset: dataset ?? kind.defaultDataset, epochs: epochs ?? kind.defaultEpochs,
+                                   batchSize: batchSize, seed: seed, data: DataDirectory(explicit: dataDir),
+                                   outputDirectory: URL(fileURLWithPath: output))
+        let start = Date()
+        var results = try kind.run(context)
+        results["model"] = kind.name
+        results["dataset"] = context.dataset
+        results["device"] = target.identifier
+        results["epochs"] = context.epochs
+        results["seed"] = seed
+        results["total_seconds"] = Date().timeIntervalSince(start)
+        if json {
+            let data = try JSONSerialization.data(withJSONObject: results, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        }
     }
 }

@@ -8,6 +8,8 @@ public enum DataError: Error, CustomStringConvertible, Equatable {
     case corrupt(path: String, reason: String)
     /// A line of a text file cannot be parsed.
     case badLine(path: String, line: Int, reason: String)
+    /// A table has no column of that name or index.
+    case noSuchColumn(path: String, column: String, available: [String])
 
     public var description: String {
         switch self {
@@ -20,6 +22,11 @@ public enum DataError: Error, CustomStringConvertible, Equatable {
             return "\(path) is corrupt: \(reason)"
         case .badLine(let path, let line, let reason):
             return "\(path), line \(line): \(reason)"
+        case .noSuchColumn(let path, let column, let available):
+            // Long tables (digits has 65 columns) would bury the message, so list only the first few.
+            let shown = available.prefix(12).map { "'\($0)'" }.joined(separator: ", ")
+            let more = available.count > 12 ? ", … (\(available.count) in all)" : ""
+            return "\(path) has no column \(column). Its columns are \(shown)\(more)"
         }
     }
 }

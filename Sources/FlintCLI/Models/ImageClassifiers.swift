@@ -1,0 +1,67 @@
+import Flint
+import Foundation
+
+/// The MNIST-family classifiers share loading, training and reporting; they differ in layers.
+protocol ImageClassifier: TrainableModel {
+    /// Per-sample input shape for `height × width` grey images.
+    static func inputShape(height: Int, width: Int) -> [Int]
+    static func layers() -> [Layer]
+}
+
+extension ImageClassifier {
+    static var defaultDataset: String { "mnist" }
+
+    static func run(_ context: TrainContext) throws -> [String: Any] {
+        guard let dataset = ImageDataset(rawValue: context.dataset) else {
+            throw ModelError.invalidArgument("\(name) trains on mnist or fashion-mnist, not '\(context.dataset)'")
+        }
+        let train = try dataset.load(.train, from: context.data)
+        let test = try dataset.load(.test, from: context.data)
+        let shape = inputShape(height: train.height, width: train.width)
+        // Standardise with the training set's statistics (as PyTorch's MNIST example does):
+        // zero-mean, unit-variance inputs train faster than raw [0, 1] pixels.
+        let mean = train.pixels.reduce(0, +) / Float(train.pixels.count)
+        let std = (train.pixels.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Float(train.pixels.count)).squareRoot()
+        // Data stays on the host (CPU tensors): fit uploads one batch per step to the model's device.
+        func tensors(_ images: LabeledImages) -> (Tensor, Tensor) {
+            (Tensor(images.pixels.map { ($0 - mean) / std }, shape: [images.count] + shape, on: .cpu),
+             Tensor(int32: images.labels, shape: [images.count], on: .cpu))
+        }
+        let (xTrain, yTrain) = tensors(train)
+        let (xTest, yTest) = tensors(test)
+
+        let network = try Sequential(layers(), inputShape: shape, device: context.device, seed: context.seed)
+        try network.compile(optimizer: Adam(learningRate: 1e-3), loss: SparseCategoricalCrossEntropy(fromLogits: true),
+                            metrics: [.accuracy])
+        print("Training \(name) on \(dataset.rawValue) (\(train.count) samples) on \(context.device) — \(context.device.info.name)")
+        print(network.summary)
+
+        let start = Date()
+        try network.fit(xTrain, yTrain, epochs: context.epochs, batchSize: context.batchSize, seed: context.seed)
+        let trainSeconds = Date().timeIntervalSince(start)
+        let result = try network.evaluate(xTest, yTest, batchSize: 500)
+        let accuracy = result["accuracy"] ?? 0, loss = result["loss"] ?? 0
+        let throughput = Double(train.count * context.epochs) / trainSeconds
+        print(String(format: "Test accuracy: %.2f%%  test loss: %.4f  (trained in %.1f s, %.0f samples/s)",
+                     accuracy * 100, loss, trainSeconds, throughput))
+        return ["test_accuracy": Double(accuracy), "test_loss": Double(loss), "train_seconds": trainSeconds,
+                "samples_per_second": throughput, "batch_size": context.batchSize]
+    }
+}
+
+enum MLPModel: ImageClassifier {
+    static let name = "mlp"
+    static let summary = "784→128 ReLU→10 perceptron, Adam 1e-3 (the classic Keras MNIST example)"
+    static func inputShape(height: Int, width: Int) -> [Int] { [height, width] }
+    static func layers() -> [Layer] { [Flatten(), Dense(128, activation: .relu), Dense(10)] }
+}
+
+enum CNNModel: ImageClassifier {
+    static let name = "cnn"
+    static let summary = "Conv2D(32, 3×3, ReLU) → MaxPool 2×2 → Dense(128, ReLU) → Dense(10), Adam 1e-3"
+    static func inputShape(height: Int, width: Int) -> [Int] { [height, width, 1] }
+    static func layers() -> [Layer] {
+        [Conv2D(32, kernelSize: 3, activation: .relu), MaxPool2D(poolSize: (2, 2)), Flatten(),
+         Dense(128, activation: .relu), Dense(10)]
+    }
+}

@@ -1,0 +1,131 @@
+// Per-column feature scaling on row-major `[Float]` tables, after scikit-learn's scalers.
+//
+// Fit on the training rows only, then transform training and test rows with those statistics,
+// so nothing about the test set leaks into training. Statistics are accumulated in Double.
+//
+// Misuse is a programming error and stops with a precondition message (as an out-of-range array
+// index does): transforming before `fit`, fitting on no rows, or passing a value count that is not
+// whole rows of the fitted `featureCount`. Values should be finite; NaN propagates.
+
+/// Centres each column on 0 and scales it to unit variance: `(x − mean) / std`.
+/// The std is the population one (ddof 0), as scikit-learn's; a constant column keeps scale 1
+/// rather than dividing by zero, so it becomes all zeros.
+public struct StandardScaler: Sendable {
+    private var means: [Double] = []
+    private var scales: [Double] = []
+
+    public init() {}
+
+    /// Columns seen by `fit`; 0 before.
+    public var featureCount: Int { means.count }
+    public var isFitted: Bool { !means.isEmpty }
+    /// Per-column means.
+    public var mean: [Float] { means.map(Float.init) }
+    /// Per-column divisors: the std, or 1 for constant columns.
+    public var scale: [Float] { scales.map(Float.init) }
+
+    public mutating func fit(_ features: [Float], featureCount: Int) {
+        let rows = checkedRows(features, featureCount: featureCount, caller: "StandardScaler.fit")
+        var sums = [Double](repeating: 0, count: featureCount)
+        for (i, x) in features.enumerated() { sums[i % featureCount] += Double(x) }
+        means = sums.map { $0 / Double(rows) }
+        // Two passes: summing squares directly loses precision when the mean is large.
+        var squares = [Double](repeating: 0, count: featureCount)
+        for (i, x) in features.enumerated() {
+            let d = Double(x) - means[i % featureCount]
+            squares[i % featureCount] += d * d
+        }
+        scales = zip(squares, means).map { square, mean in
+            let variance = square / Double(rows)
+            // Rounding alone can leave a constant column a tiny variance; treat that as zero too.
+            let noise = Double(rows) * Double.ulpOfOne * abs(mean)
+            return variance <= noise * noise ? 1 : variance.squareRoot()
+        }
+    }
+
+    public func transform(_ features: [Float]) -> [Float] {
+        precondition(isFitted, "StandardScaler.transform called before fit(_:featureCount:)")
+        _ = checkedRows(features, featureCount: featureCount, caller: "StandardScaler.transform", allowEmpty: true)
+        return features.enumerated().map { i, x in Float((Double(x) - means[i % featureCount]) / scales[i % featureCount]) }
+    }
+
+    public mutating func fitTransform(_ features: [Float], featureCount: Int) -> [Float] {
+        fit(features, featureCount: featureCount)
+        return transform(features)
+    }
+
+    public func inverseTransform(_ features: [Float]) -> [Float] {
+        precondition(isFitted, "StandardScaler.inverseTransform called before fit(_:featureCount:)")
+        _ = checkedRows(features, featureCount: featureCount, caller: "StandardScaler.inverseTransform", allowEmpty: true)
+        return features.enumerated().map { i, x in Float(Double(x) * scales[i % featureCount] + means[i % featureCount]) }
+    }
+}
+
+/// Maps each column's training minimum and maximum onto `range` (0…1 by default). A constant
+/// column has no spread to stretch; it keeps scale 1 (as scikit-learn) and lands on the range's
+/// lower end. Test values outside the training extremes land outside `range`, not clipped.
+public struct MinMaxScaler: Sendable {
+    public let range: ClosedRange<Float>
+    private var minimums: [Double] = []
+    private var factors: [Double] = []
+    private var maximums: [Double] = []
+
+    public init(range: ClosedRange<Float> = 0...1) {
+        precondition(range.lowerBound < range.upperBound, "MinMaxScaler: the target range \(range) is empty")
+        self.range = range
+    }
+
+    public var featureCount: Int { minimums.count }
+    public var isFitted: Bool { !minimums.isEmpty }
+    /// Per-column minimum and maximum seen by `fit`.
+    public var dataMin: [Float] { minimums.map(Float.init) }
+    public var dataMax: [Float] { maximums.map(Float.init) }
+
+    public mutating func fit(_ features: [Float], featureCount: Int) {
+        _ = checkedRows(features, featureCount: featureCount, caller: "MinMaxScaler.fit")
+        var low = [Double](repeating: .infinity, count: featureCount)
+        var high = [Double](repeating: -.infinity, count: featureCount)
+        for (i, x) in features.enumerated() {
+            low[i % featureCount] = min(low[i % featureCount], Double(x))
+            high[i % featureCount] = max(high[i % featureCount], Double(x))
+        }
+        let width = Double(range.upperBound) - Double(range.lowerBound)
+        minimums = low
+        maximums = high
+        factors = zip(low, high).map { low, high in high > low ? width / (high - low) : 1 }
+    }
+
+    public func transform(_ features: [Float]) -> [Float] {
+        precondition(isFitted, "MinMaxScaler.transform called before fit(_:featureCount:)")
+        _ = checkedRows(features, featureCount: featureCount, caller: "MinMaxScaler.transform", allowEmpty: true)
+        let lower = Double(range.lowerBound)
+        // Measuring from the minimum maps the training extremes exactly onto the range's ends.
+        return features.enumerated().map { i, x in
+            Float(lower + (Double(x) - minimums[i % featureCount]) * factors[i % featureCount])
+        }
+    }
+
+    public mutating func fitTransform(_ features: [Float], featureCount: Int) -> [Float] {
+        fit(features, featureCount: featureCount)
+        return transform(features)
+    }
+
+    public func inverseTransform(_ features: [Float]) -> [Float] {
+        precondition(isFitted, "MinMaxScaler.inverseTransform called before fit(_:featureCount:)")
+        _ = checkedRows(features, featureCount: featureCount, caller: "MinMaxScaler.inverseTransform", allowEmpty: true)
+        let lower = Double(range.lowerBound)
+        return features.enumerated().map { i, x in
+            Float(minimums[i % featureCount] + (Double(x) - lower) / factors[i % featureCount])
+        }
+    }
+}
+
+/// The number of rows in `features`, stopping with a message naming `caller` when they are not whole rows.
+private func checkedRows(_ features: [Float], featureCount: Int, caller: String, allowEmpty: Bool = false) -> Int {
+    precondition(featureCount > 0, "\(caller): featureCount must be positive, got \(featureCount)")
+    precondition(
+        features.count % featureCount == 0,
+        "\(caller): \(features.count) values are not whole rows of \(featureCount) features")
+    precondition(allowEmpty || !features.isEmpty, "\(caller): needs at least one row")
+    return features.count / featureCount
+}
