@@ -97,6 +97,35 @@ extension CPUBackend {
                 segmentStart: { partial, start in (partial.value, partial.index + start) })
             return
         }
+        if inner <= 1024 {
+            // Narrow rows (max-pool windows: length = taps, inner = channels): many outer rows
+            // per task and one scratch row per task, not per outer row.
+            Parallel.forEachRange(count: layout.outer, minimumChunk: Swift.max(1, 32_768 / (length * inner))) { rows in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: inner) { buffer in
+                    let best = buffer.baseAddress!
+                    for o in rows {
+                        let base = src + o * length * inner, target = dst + o * inner
+                        if inner % 8 == 0 {
+                            Self.argmaxColumns8(base, length: length, inner: inner, target)
+                            continue
+                        }
+                        best.update(from: base, count: inner)
+                        target.update(repeating: 0, count: inner)
+                        for r in 1..<length {
+                            let row = base + r * inner
+                            let index = Int32(truncatingIfNeeded: r)
+                            for i in 0..<inner {
+                                let v = row[i]
+                                let better = Self.isBetter(v, than: best[i])
+                                best[i] = better ? v : best[i]
+                                target[i] = better ? index : target[i]
+                            }
+                        }
+                    }
+                }
+            }
+            return
+        }
         let tiles = ColumnTiles(layout: layout, maximumWidth: 512)
         Parallel.forEachTask(tiles.count, work: layout.count) { task in
             let (o, columns) = tiles[task]
@@ -422,6 +451,25 @@ extension CPUBackend {
 
     /// Whether `candidate` beats the best so far for argmax: larger, or the first NaN.
     @inline(__always)
+    /// Column-wise argmax of a `[length, inner]` block with `inner` a multiple of 8, eight
+    /// columns at a time in SIMD registers (the scalar loop does not vectorise: Swift cannot
+    /// prove the pointers distinct). Same tie and NaN rules as `isBetter`.
+    static func argmaxColumns8(_ base: UnsafePointer<Float>, length: Int, inner: Int, _ target: UnsafeMutablePointer<Int32>) {
+        let raw = UnsafeRawPointer(base)
+        for column in stride(from: 0, to: inner, by: 8) {
+            var best = raw.loadUnaligned(fromByteOffset: column * 4, as: SIMD8<Float>.self)
+            var index = SIMD8<Int32>(repeating: 0)
+            for r in 1..<length {
+                let v = raw.loadUnaligned(fromByteOffset: (r * inner + column) * 4, as: SIMD8<Float>.self)
+                let better = (v .> best) .| ((v .!= v) .& (best .== best))
+                best.replace(with: v, where: better)
+                // Float and Int32 lanes share one mask type, so the same mask selects both.
+                index.replace(with: SIMD8(repeating: Int32(truncatingIfNeeded: r)), where: better)
+            }
+            UnsafeMutableRawPointer(target + column).storeBytes(of: index, as: SIMD8<Int32>.self)
+        }
+    }
+
     static func isBetter(_ candidate: Float, than best: Float) -> Bool {
         candidate > best || (candidate != candidate && best == best)
     }

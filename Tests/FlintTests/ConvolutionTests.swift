@@ -84,6 +84,7 @@ extension Conformance {
         WindowCase(input: [1, 7, 5, 2], kernel: (2, 2), strides: (2, 2), padding: .same),
         WindowCase(input: [2, 7, 7, 1], kernel: (3, 3), strides: (2, 2), padding: .valid),
         WindowCase(input: [1, 5, 6, 4], kernel: (3, 2), strides: (1, 2), padding: .same),
+        WindowCase(input: [2, 6, 6, 16], kernel: (2, 2), strides: (2, 2), padding: .valid),
     ]
 
     @Suite struct Convolution {

@@ -48,7 +48,7 @@ extension Conformance {
         @Test(arguments: TestDevices.all)
         func argmaxFindsFirstLargest(device: Device) {
             var rng = TestRNG(seed: 61)
-            for (shape, axis) in [([7], 0), ([5, 3], 0), ([5, 3], 1), ([4, 6, 5], 1), ([2, 3, 40], -1), ([1, 1], 0)] {
+            for (shape, axis) in [([7], 0), ([5, 3], 0), ([5, 3], 1), ([4, 6, 5], 1), ([2, 3, 40], -1), ([1, 1], 0), ([3, 5, 16], 1), ([2, 4, 24], 0)] {
                 for layout in Layout.allCases {
                     let (x, ref) = makeInput(shape, layout: layout, rng: &rng, on: device)
                     let a = axis < 0 ? axis + shape.count : axis
@@ -63,6 +63,9 @@ extension Conformance {
             let ties = Tensor([1, 5, 5, 2, 0, 0, 0, 0], shape: [2, 4], on: device)
             expectClose(ties.argmax(axis: 1), Ref(shape: [2], data: [1, 0]), "argmax ties on \(device)")
             expectClose(ties.argmax(), Ref(shape: [], data: [1]), "flat argmax on \(device)")
+            // Columns eight wide (the vectorised path on the CPU): ties keep the first row.
+            let columns = Tensor((0..<24).map { Float($0 % 8 == 3 ? 9 : ($0 / 8 == 1 ? 1 : 0)) }, shape: [3, 8], on: device)
+            expectClose(columns.argmax(axis: 0), Ref(shape: [8], data: [1, 1, 1, 0, 1, 1, 1, 1]), "argmax ties in 8-wide columns on \(device)")
         }
     }
 }
