@@ -32,6 +32,7 @@ struct Ops: ParsableCommand {
             if !options.json { FileHandle.standardError.write(Data("measured \(device)\n".utf8)) }
         }
         if let n = sizes.first(where: { $0 == 1024 }) ?? sizes.last { rows.append(rawBLAS(n)) }
+        rows.append(streamTriad())
         report(rows, json: options.json)
     }
 
@@ -54,7 +55,8 @@ struct Ops: ParsableCommand {
         let bytes = Double(n * 4 * 2)  // one read, one write: what a fused kernel must move
         return [
             row(device, "relu", "\(n)", bytes: bytes) { _ = x.relu() },
-            row(device, "add+relu", "\(n)", bytes: bytes) { _ = (x + bias).relu() },
+            row(device, "relu(x + b) fused", "\(n)", bytes: bytes) { _ = x.adding(bias, then: .relu) },
+            row(device, "relu(x + b) two ops", "\(n)", bytes: bytes) { _ = (x + bias).relu() },
         ]
     }
 
@@ -69,6 +71,30 @@ struct Ops: ParsableCommand {
             row(device, "softmax", "\(n / 1024)x1024", bytes: Double(n * 8)) { _ = logits.softmax(axis: 1) },
             row(device, "softmax", "128x10", bytes: Double(128 * 10 * 8)) { _ = batch.softmax(axis: 1) },
         ]
+    }
+
+    /// STREAM's triad `a = b + s·c` on the host over every core: the memory bandwidth the
+    /// element-wise rows are judged against (bytes counted as STREAM does: 3 arrays).
+    private func streamTriad() -> Measurement {
+        let n = elements
+        let a = UnsafeMutablePointer<Float>.allocate(capacity: n), b = UnsafeMutablePointer<Float>.allocate(capacity: n)
+        let c = UnsafeMutablePointer<Float>.allocate(capacity: n)
+        defer { a.deallocate(); b.deallocate(); c.deallocate() }
+        b.initialize(repeating: 1, count: n)
+        c.initialize(repeating: 2, count: n)
+        a.initialize(repeating: 0, count: n)
+        let tasks = ProcessInfo.processInfo.activeProcessorCount
+        // Addresses cross into the concurrent closure as integers (pointers are not Sendable).
+        let (pa, pb, pc) = (UInt(bitPattern: a), UInt(bitPattern: b), UInt(bitPattern: c))
+        let timing = measure(on: .cpu, seconds: options.seconds) {
+            DispatchQueue.concurrentPerform(iterations: tasks) { task in
+                let a = UnsafeMutablePointer<Float>(bitPattern: pa)!
+                let (b, c) = (UnsafePointer<Float>(bitPattern: pb)!, UnsafePointer<Float>(bitPattern: pc)!)
+                for i in (n * task / tasks)..<(n * (task + 1) / tasks) { a[i] = b[i] + 3 * c[i] }
+            }
+        }
+        return Measurement(device: "cpu", op: "STREAM triad (host)", shape: "\(n)", firstMilliseconds: timing.first,
+                           medianMilliseconds: timing.median, runs: timing.runs, bytes: Double(n * 12))
     }
 
     /// `cblas_sgemm` called directly: the CPU's own ceiling for the matmul rows.

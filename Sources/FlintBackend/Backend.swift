@@ -34,6 +34,9 @@ public protocol Backend: AnyObject, Sendable {
     /// `out[i] = op(a[i], b[i])` with broadcasting expressed as zero strides. `out` may alias an
     /// input that is contiguous at offset 0.
     func binary(_ op: BinaryOp, _ a: StridedOperand, _ b: StridedOperand, shape: [Int], out: any DeviceBuffer)
+    /// `out[i] = activation(op(a[i], b[i]))`: a bias add and its activation in one pass where
+    /// the backend fuses them (the default runs `binary` then `unary` in place).
+    func binary(_ op: BinaryOp, _ a: StridedOperand, _ b: StridedOperand, shape: [Int], then activation: UnaryOp, out: any DeviceBuffer)
     /// `out[i] = condition[i] != 0 ? a[i] : b[i]`.
     func select(_ condition: StridedOperand, _ a: StridedOperand, _ b: StridedOperand, shape: [Int], out: any DeviceBuffer)
 
@@ -105,5 +108,14 @@ public struct MemoryStatistics: Sendable, Hashable {
         self.allocations = allocations
         self.reuses = reuses
         self.bytesReserved = bytesReserved
+    }
+}
+
+extension Backend {
+    public func binary(_ op: BinaryOp, _ a: StridedOperand, _ b: StridedOperand, shape: [Int], then activation: UnaryOp, out: any DeviceBuffer) {
+        binary(op, a, b, shape: shape, out: out)
+        var strides = [Int](repeating: 1, count: shape.count)
+        for axis in shape.indices.dropLast().reversed() { strides[axis] = strides[axis + 1] * shape[axis + 1] }
+        unary(activation, StridedOperand(buffer: out, offset: 0, strides: strides), shape: shape, out: out)
     }
 }

@@ -71,6 +71,37 @@ extension CPUBackend {
         }
     }
 
+    public func binary(
+        _ op: BinaryOp, _ a: StridedOperand, _ b: StridedOperand, shape: [Int], then activation: UnaryOp, out: any DeviceBuffer
+    ) {
+        guard op == .add else {
+            binary(op, a, b, shape: shape, out: out)
+            unary(activation, StridedOperand(buffer: out, offset: 0, strides: Self.contiguousStrides(shape)), shape: shape, out: out)
+            return
+        }
+        let left = cpuBuffer(a.buffer, "binary")
+        let right = cpuBuffer(b.buffer, "binary")
+        let output = cpuBuffer(out, "binary")
+        let loop = StridedLoop(
+            shape: shape,
+            operands: [(0, Self.contiguousStrides(shape)), (a.offset, a.strides), (b.offset, b.strides)])
+        guard loop.count > 0 else { return }
+        checkStrided(a, left, shape: shape, "binary", "a")
+        checkStrided(b, right, shape: shape, "binary", "b")
+        checkOutput(output, count: loop.count, "binary")
+        let x = UnsafePointer(left.floats), y = UnsafePointer(right.floats), dst = output.floats
+        switch activation {
+        case .relu: Self.zipLoop(loop, x, y, dst, Kernels.Then(op: Kernels.Add(), activation: Kernels.Relu()))
+        case .sigmoid: Self.zipLoop(loop, x, y, dst, Kernels.Then(op: Kernels.Add(), activation: Kernels.Sigmoid()))
+        case .tanh: Self.zipLoop(loop, x, y, dst, Kernels.Then(op: Kernels.Add(), activation: Kernels.Tanh()))
+        case .leakyRelu(let slope):
+            Self.zipLoop(loop, x, y, dst, Kernels.Then(op: Kernels.Add(), activation: Kernels.LeakyRelu(slope: slope)))
+        default:
+            binary(op, a, b, shape: shape, out: out)
+            unary(activation, StridedOperand(buffer: out, offset: 0, strides: Self.contiguousStrides(shape)), shape: shape, out: out)
+        }
+    }
+
     public func select(
         _ condition: StridedOperand, _ a: StridedOperand, _ b: StridedOperand, shape: [Int], out: any DeviceBuffer
     ) {

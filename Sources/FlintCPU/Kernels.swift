@@ -17,6 +17,12 @@ protocol BinaryKernel {
 
 /// The element-wise functions, with the semantics of C's float math library.
 enum Kernels {
+    /// `activation(op(a, b))` as one kernel: a fused bias add and activation.
+    struct Then<Op: BinaryKernel, Activation: UnaryKernel>: BinaryKernel {
+        let op: Op
+        let activation: Activation
+        @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { activation(op(a, b)) }
+    }
     struct Identity: UnaryKernel {
         @inline(__always) func callAsFunction(_ x: Float) -> Float { x }
     }

@@ -12,7 +12,7 @@ extension Tensor {
         return result
     }
 
-    func zipped(_ other: Tensor, _ op: BinaryOp) -> Tensor {
+    func zipped(_ other: Tensor, _ op: BinaryOp, then activation: UnaryOp? = nil) -> Tensor {
         requireFloat(op.rawValue)
         other.requireFloat(op.rawValue)
         requireSameDevice(other, op.rawValue)
@@ -23,9 +23,13 @@ extension Tensor {
         guard result.count > 0 else { return result }
         let a = operand(broadcastTo: outShape), b = other.operand(broadcastTo: outShape)
         let (dims, strides) = Shape.coalesce(shape: outShape, strides: [a.strides, b.strides])
-        backend.binary(op, StridedOperand(buffer: a.buffer, offset: a.offset, strides: strides[0]),
-                       StridedOperand(buffer: b.buffer, offset: b.offset, strides: strides[1]),
-                       shape: dims, out: result.buffer)
+        let left = StridedOperand(buffer: a.buffer, offset: a.offset, strides: strides[0])
+        let right = StridedOperand(buffer: b.buffer, offset: b.offset, strides: strides[1])
+        if let activation {
+            backend.binary(op, left, right, shape: dims, then: activation, out: result.buffer)
+        } else {
+            backend.binary(op, left, right, shape: dims, out: result.buffer)
+        }
         return result
     }
 
@@ -164,6 +168,49 @@ extension Tensor {
             return [nil,
                     a.requiresGrad ? Tensor.where(mask, g, zero).unbroadcast(to: a.shape) : nil,
                     b.requiresGrad ? Tensor.where(mask, zero, g).unbroadcast(to: b.shape) : nil]
+        }
+    }
+}
+
+/// Activations that fuse with the add before them (a layer's bias). Each derivative is a
+/// function of the output alone, so backward needs neither the sum nor a second pass to keep it.
+public enum FusedActivation: Sendable, Hashable {
+    case relu
+    case sigmoid
+    case tanh
+    /// `slope` must be positive, so that the output's sign is the input's.
+    case leakyRelu(slope: Float)
+
+    var op: UnaryOp {
+        switch self {
+        case .relu: .relu
+        case .sigmoid: .sigmoid
+        case .tanh: .tanh
+        case .leakyRelu(let slope): .leakyRelu(slope: slope)
+        }
+    }
+
+    func derivative(output y: Tensor) -> Tensor {
+        switch self {
+        case .relu: y .> 0
+        case .sigmoid: y * (1 - y)
+        case .tanh: 1 - y.square()
+        case .leakyRelu(let slope): (y .> 0) * (1 - slope) + slope
+        }
+    }
+}
+
+extension Tensor {
+    /// `activation(self + other)` with broadcasting, in one pass on backends that fuse it.
+    public func adding(_ other: Tensor, then activation: FusedActivation) -> Tensor {
+        if case .leakyRelu(let slope) = activation {
+            ensure(slope > 0, "adding(_:then:): leakyRelu slope must be positive to fuse, got \(slope)")
+        }
+        let y = zipped(other, .add, then: activation.op)
+        return y.recorded("add+\(activation)", [self, other]) { [self] g in
+            let gz = g * activation.derivative(output: y)
+            return [self.requiresGrad ? gz.unbroadcast(to: self.shape) : nil,
+                    other.requiresGrad ? gz.unbroadcast(to: other.shape) : nil]
         }
     }
 }

@@ -21,6 +21,24 @@ public enum Activation: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The same function as a fusable activation, when it is one.
+    var fused: FusedActivation? {
+        switch self {
+        case .relu: .relu
+        case .sigmoid: .sigmoid
+        case .tanh: .tanh
+        case .leakyRelu(let slope) where slope > 0: .leakyRelu(slope: slope)
+        default: nil
+        }
+    }
+
+    /// `activation(x + bias)`, fused into one pass where possible (Dense and Conv2D outputs).
+    static func apply(_ activation: Activation?, to x: Tensor, bias: Tensor?) -> Tensor {
+        if let bias, let fused = activation?.fused { return x.adding(bias, then: fused) }
+        let shifted = bias.map { x + $0 } ?? x
+        return activation.map { $0(shifted) } ?? shifted
+    }
+
     public var description: String {
         switch self {
         case .relu: "relu"

@@ -68,9 +68,8 @@ public final class Conv2D: Layer {
     }
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
-        var output = input.conv2d(kernel.value, strides: strides, padding: padding, dilation: dilation)
-        if let bias { output = output + bias.value }
-        return activation.map { $0(output) } ?? output
+        Activation.apply(activation, to: input.conv2d(kernel.value, strides: strides, padding: padding, dilation: dilation),
+                         bias: bias?.value)
     }
 
     public var parameters: [Parameter] { [kernel, bias].compactMap { $0 } }

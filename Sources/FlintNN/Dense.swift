@@ -39,9 +39,7 @@ public final class Dense: Layer {
     }
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
-        var output = input.matmul(kernel.value)
-        if let bias { output = output + bias.value }
-        return activation.map { $0(output) } ?? output
+        Activation.apply(activation, to: input.matmul(kernel.value), bias: bias?.value)
     }
 
     public var parameters: [Parameter] { [kernel, bias].compactMap { $0 } }

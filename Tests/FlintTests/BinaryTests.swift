@@ -74,6 +74,25 @@ extension Conformance {
         }
 
         @Test(arguments: TestDevices.all)
+        func fusedBiasActivationMatchesReference(device: Device) {
+            var rng = TestRNG(seed: 45)
+            let activations: [(FusedActivation, (Double) -> Double)] = [
+                (.relu, { Swift.max($0, 0) }), (.sigmoid, { 1 / (1 + Foundation.exp(-$0)) }),
+                (.tanh, { Foundation.tanh($0) }), (.leakyRelu(slope: 0.2), { $0 > 0 ? $0 : 0.2 * $0 }),
+            ]
+            for (activation, reference) in activations {
+                for (shape, biasShape) in [([6, 5], [5]), ([2, 3, 4, 8], [8]), ([33, 17], [33, 17]), ([0, 4], [4])] {
+                    for layout in Layout.allCases {
+                        let (x, refX) = makeInput(shape, layout: layout, rng: &rng, on: device)
+                        let (b, refB) = makeInput(biasShape, rng: &rng, on: device)
+                        expectClose(x.adding(b, then: activation), Ref.zip(refX, refB) { reference($0 + $1) }, rtol: 1e-5, atol: 1e-6,
+                                    "adding(then: \(activation)) on \(device), \(shape) \(layout)")
+                    }
+                }
+            }
+        }
+
+        @Test(arguments: TestDevices.all)
         func scalarOperandsBroadcast(device: Device) {
             var rng = TestRNG(seed: 41)
             let (x, ref) = makeInput([3, 5], layout: .sliced, range: (0.5, 2), rng: &rng, on: device)
