@@ -143,6 +143,35 @@ __kernel void binary_##NAME##_strided(__global float *out, int n, int rank, int8
 
 BINARY_OPS(BINARY_KERNELS)
 
+// ---- Fused bias add + activation: y = f(a + b), scalar p0 (leaky slope) ------------------------
+
+#define ADD_THEN_OPS(X)                                                              \
+    X(relu, x > 0.0f ? x : 0.0f)                                                     \
+    X(sigmoid, 1.0f / (1.0f + exp(-x)))                                              \
+    X(tanh, tanh(x))                                                                 \
+    X(leaky_relu, x > 0.0f ? x : p0 * x)
+
+#define ADD_THEN_KERNELS(NAME, EXPR)                                                 \
+__kernel void add_then_##NAME##_linear(__global float *out, int n,                   \
+        __global const float *as, int aoff, int astride,                             \
+        __global const float *bs, int boff, int bstride, float p0) {                 \
+    if (astride == 1 && bstride == 1) {                                              \
+        FOR_EACH_LINEAR({ float x = as[aoff + i] + bs[boff + i]; out[i] = (EXPR); }) \
+    } else {                                                                         \
+        FOR_EACH_LINEAR({ float x = as[aoff + i * astride] + bs[boff + i * bstride]; \
+                          out[i] = (EXPR); })                                        \
+    }                                                                                \
+}                                                                                    \
+__kernel void add_then_##NAME##_strided(__global float *out, int n, int rank, int8 shape, \
+        __global const float *as, int aoff, int8 s0,                                 \
+        __global const float *bs, int boff, int8 s1, float p0) {                     \
+    const int8 s2 = (int8)(0);                                                       \
+    const int base0 = aoff, base1 = boff, base2 = 0;                                 \
+    FOR_EACH_STRIDED({ float x = as[o0] + bs[o1]; out[i] = (EXPR); })                \
+}
+
+ADD_THEN_OPS(ADD_THEN_KERNELS)
+
 // ---- Select: out = cond != 0 ? a : b ---------------------------------------------------------
 
 __kernel void select_linear(__global float *out, int n,

@@ -123,6 +123,44 @@ extension OpenCLBackend {
         }
     }
 
+    public func binary(
+        _ op: BinaryOp, _ a: StridedOperand, _ b: StridedOperand, shape: [Int], then activation: UnaryOp, out: any DeviceBuffer
+    ) {
+        let fused: (name: String, slope: Float)?
+        switch activation {
+        case .relu: fused = ("relu", 0)
+        case .sigmoid: fused = ("sigmoid", 0)
+        case .tanh: fused = ("tanh", 0)
+        case .leakyRelu(let slope): fused = ("leaky_relu", slope)
+        default: fused = nil
+        }
+        guard op == .add, let fused, let kernels = kernels.addThen[fused.name] else {
+            binary(op, a, b, shape: shape, out: out)
+            var strides = [Int](repeating: 1, count: shape.count)
+            for axis in shape.indices.dropLast().reversed() { strides[axis] = strides[axis + 1] * shape[axis + 1] }
+            unary(activation, StridedOperand(buffer: out, offset: 0, strides: strides), shape: shape, out: out)
+            return
+        }
+        let count = shape.reduce(1, *)
+        guard count > 0 else { return }
+        let (buffers, layout) = prepare([a, b], shape: shape, "binary")
+        let output = clBuffer(out, "binary")
+        checkRange(output, offset: 0, count: count, "binary")
+        if layout.rank == 1 {
+            launchLinear(kernels.linear, count: count, [
+                .buffer(output), .int(count),
+                .buffer(buffers[0]), .int(a.offset), .int(layout.strides[0][0]),
+                .buffer(buffers[1]), .int(b.offset), .int(layout.strides[1][0]), .float(fused.slope),
+            ])
+        } else {
+            launchLinear(kernels.strided, count: count, [
+                .buffer(output), .int(count), .int(layout.rank), layout.shapeArgument,
+                .buffer(buffers[0]), .int(a.offset), layout.stridesArgument(0),
+                .buffer(buffers[1]), .int(b.offset), layout.stridesArgument(1), .float(fused.slope),
+            ])
+        }
+    }
+
     public func select(
         _ condition: StridedOperand, _ a: StridedOperand, _ b: StridedOperand, shape: [Int], out: any DeviceBuffer
     ) {

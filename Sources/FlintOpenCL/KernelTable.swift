@@ -11,6 +11,8 @@ struct KernelPair {
 struct KernelTable {
     let unary: [String: KernelPair]
     let binary: [BinaryOp: KernelPair]
+    /// Fused `activation(a + b)`, keyed like `unary` (`add_then_NAME_linear`).
+    let addThen: [String: KernelPair]
     let select: KernelPair
     let copy: KernelPair
     let copyTiled: Kernel
@@ -54,6 +56,9 @@ struct KernelTable {
         var binary: [BinaryOp: KernelPair] = [:]
         for op in BinaryOp.allCases { binary[op] = try pair("binary_" + op.kernelName) }
         self.binary = binary
+        var addThen: [String: KernelPair] = [:]
+        for name in ["relu", "sigmoid", "tanh", "leaky_relu"] { addThen[name] = try pair("add_then_" + name) }
+        self.addThen = addThen
         select = try pair("select")
         copy = try pair("copy")
         copyTiled = try find("copy_tiled", "elementwise")
