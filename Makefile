@@ -31,6 +31,7 @@ devices: deps
 bench: deps
 	$(RELEASE) --product flint-bench
 	.build/release/flint-bench ops
+	.build/release/flint-bench models --compare
 
 # The main job: train the MLP on Fashion-MNIST on the default device. Without the data files
 # anywhere Flint looks, install Debian's dataset-fashion-mnist package first.
