@@ -5,7 +5,7 @@ SWIFT ?= swift
 SYSTEM_PACKAGES := pocl-opencl-icd ocl-icd-opencl-dev opencl-headers libopenblas-dev zlib1g-dev
 RELEASE := $(SWIFT) build -c release
 
-.PHONY: deps build test bench devices demo clean
+.PHONY: deps build test bench bench-peers devices demo clean
 
 deps:
 	@missing=""; \
@@ -32,6 +32,11 @@ bench: deps
 	$(RELEASE) --product flint-bench
 	.build/release/flint-bench ops
 	.build/release/flint-bench models --compare
+
+# Flint beside PyTorch and scikit-learn (pip install torch scikit-learn) in one table.
+bench-peers: deps
+	$(RELEASE) --product flint-bench
+	python3 Benchmarks/peers/compare.py
 
 # The main job: train the MLP on Fashion-MNIST on the default device. Without the data files
 # anywhere Flint looks, install Debian's dataset-fashion-mnist package first.
