@@ -43,17 +43,7 @@ extension CPUBackend {
     public func binary(
         _ op: BinaryOp, _ a: StridedOperand, _ b: StridedOperand, shape: [Int], out: any DeviceBuffer
     ) {
-        let left = cpuBuffer(a.buffer, "binary")
-        let right = cpuBuffer(b.buffer, "binary")
-        let output = cpuBuffer(out, "binary")
-        let loop = StridedLoop(
-            shape: shape,
-            operands: [(0, Self.contiguousStrides(shape)), (a.offset, a.strides), (b.offset, b.strides)])
-        guard loop.count > 0 else { return }
-        checkStrided(a, left, shape: shape, "binary", "a")
-        checkStrided(b, right, shape: shape, "binary", "b")
-        checkOutput(output, count: loop.count, "binary")
-        let x = UnsafePointer(left.floats), y = UnsafePointer(right.floats), dst = output.floats
+        guard let (loop, x, y, dst) = binaryOperands(a, b, shape: shape, out: out) else { return }
         switch op {
         case .add: Self.zipLoop(loop, x, y, dst, Kernels.Add())
         case .sub: Self.zipLoop(loop, x, y, dst, Kernels.Sub())
@@ -79,17 +69,7 @@ extension CPUBackend {
             unary(activation, StridedOperand(buffer: out, offset: 0, strides: Self.contiguousStrides(shape)), shape: shape, out: out)
             return
         }
-        let left = cpuBuffer(a.buffer, "binary")
-        let right = cpuBuffer(b.buffer, "binary")
-        let output = cpuBuffer(out, "binary")
-        let loop = StridedLoop(
-            shape: shape,
-            operands: [(0, Self.contiguousStrides(shape)), (a.offset, a.strides), (b.offset, b.strides)])
-        guard loop.count > 0 else { return }
-        checkStrided(a, left, shape: shape, "binary", "a")
-        checkStrided(b, right, shape: shape, "binary", "b")
-        checkOutput(output, count: loop.count, "binary")
-        let x = UnsafePointer(left.floats), y = UnsafePointer(right.floats), dst = output.floats
+        guard let (loop, x, y, dst) = binaryOperands(a, b, shape: shape, out: out) else { return }
         switch activation {
         case .relu: Self.zipLoop(loop, x, y, dst, Kernels.Then(op: Kernels.Add(), activation: Kernels.Relu()))
         case .sigmoid: Self.zipLoop(loop, x, y, dst, Kernels.Then(op: Kernels.Add(), activation: Kernels.Sigmoid()))
@@ -100,6 +80,23 @@ extension CPUBackend {
             binary(op, a, b, shape: shape, out: out)
             unary(activation, StridedOperand(buffer: out, offset: 0, strides: Self.contiguousStrides(shape)), shape: shape, out: out)
         }
+    }
+
+    /// The checked loop and pointers of a binary primitive, or nil when there is nothing to do.
+    private func binaryOperands(
+        _ a: StridedOperand, _ b: StridedOperand, shape: [Int], out: any DeviceBuffer
+    ) -> (StridedLoop, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>)? {
+        let left = cpuBuffer(a.buffer, "binary")
+        let right = cpuBuffer(b.buffer, "binary")
+        let output = cpuBuffer(out, "binary")
+        let loop = StridedLoop(
+            shape: shape,
+            operands: [(0, Self.contiguousStrides(shape)), (a.offset, a.strides), (b.offset, b.strides)])
+        guard loop.count > 0 else { return nil }
+        checkStrided(a, left, shape: shape, "binary", "a")
+        checkStrided(b, right, shape: shape, "binary", "b")
+        checkOutput(output, count: loop.count, "binary")
+        return (loop, UnsafePointer(left.floats), UnsafePointer(right.floats), output.floats)
     }
 
     public func select(

@@ -1,47 +1,46 @@
 import FlintCore
 
-/// Max over `poolSize` windows of `(height, width, channels)` samples; strides default to the pool size.
-public final class MaxPool2D: Layer {
+/// What the pooling layers share: a window, its strides and padding, and the shape check.
+public class Pooling2D: Layer {
     public let poolSize: (Int, Int)
     public let strides: (Int, Int)
     public let padding: Padding
 
-    public init(poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil, padding: Padding = .valid) {
+    init(poolSize: (Int, Int), strides: (Int, Int)?, padding: Padding) {
         self.poolSize = poolSize
         self.strides = strides ?? poolSize
         self.padding = padding
     }
 
-    public var typeName: String { "MaxPool2D" }
+    public var typeName: String { String(describing: type(of: self)) }
 
     public func build(inputShape: [Int], context: BuildContext) throws -> [Int] {
-        try pooledShape(inputShape, layer: "MaxPool2D", poolSize: poolSize, strides: strides, padding: padding)
+        try pooledShape(inputShape, layer: typeName, poolSize: poolSize, strides: strides, padding: padding)
     }
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
+        fatalError("\(typeName) must override forward(_:training:)")
+    }
+}
+
+/// Max over `poolSize` windows of `(height, width, channels)` samples; strides default to the pool size.
+public final class MaxPool2D: Pooling2D {
+    public override init(poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil, padding: Padding = .valid) {
+        super.init(poolSize: poolSize, strides: strides, padding: padding)
+    }
+
+    public override func forward(_ input: Tensor, training: Bool) -> Tensor {
         input.maxPool2d(size: poolSize, strides: strides, padding: padding)
     }
 }
 
 /// Mean over `poolSize` windows; with padding, over the positions inside the image (Keras).
-public final class AvgPool2D: Layer {
-    public let poolSize: (Int, Int)
-    public let strides: (Int, Int)
-    public let padding: Padding
-
-    public init(poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil, padding: Padding = .valid) {
-        self.poolSize = poolSize
-        self.strides = strides ?? poolSize
-        self.padding = padding
+public final class AvgPool2D: Pooling2D {
+    public override init(poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil, padding: Padding = .valid) {
+        super.init(poolSize: poolSize, strides: strides, padding: padding)
     }
 
-    public var typeName: String { "AvgPool2D" }
-
-    public func build(inputShape: [Int], context: BuildContext) throws -> [Int] {
-        try pooledShape(inputShape, layer: "AvgPool2D", poolSize: poolSize, strides: strides, padding: padding)
-    }
-
-    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+    public override func forward(_ input: Tensor, training: Bool) -> Tensor {
         input.avgPool2d(size: poolSize, strides: strides, padding: padding)
     }
 }
