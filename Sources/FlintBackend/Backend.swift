@@ -81,6 +81,16 @@ public protocol Backend: AnyObject, Sendable {
     /// of the column entries that `im2col` copied from it. Padding entries are dropped.
     func col2im(_ columns: any DeviceBuffer, offset: Int, geometry: ConvGeometry, out: any DeviceBuffer)
 
+    // MARK: Fused optimizer steps
+
+    /// One Adam update over `count` contiguous elements: reads `parameter`, `gradient`, `m`, `v`
+    /// (each at element 0 of its buffer) and writes the new values to `outParameter`, `outM`,
+    /// `outV`, which do not alias the inputs. The default composes element-wise primitives;
+    /// backends override it to make one pass.
+    func adamStep(_ step: AdamStep, count: Int, parameter: any DeviceBuffer, gradient: any DeviceBuffer,
+                  m: any DeviceBuffer, v: any DeviceBuffer,
+                  outParameter: any DeviceBuffer, outM: any DeviceBuffer, outV: any DeviceBuffer)
+
     // MARK: Random numbers
 
     /// Fills `count` float32 elements from the Philox4x32-10 stream `(seed, counterOffset)` as
@@ -117,5 +127,35 @@ extension Backend {
         var strides = [Int](repeating: 1, count: shape.count)
         for axis in shape.indices.dropLast().reversed() { strides[axis] = strides[axis + 1] * shape[axis + 1] }
         unary(activation, StridedOperand(buffer: out, offset: 0, strides: strides), shape: shape, out: out)
+    }
+}
+
+extension Backend {
+    public func adamStep(_ step: AdamStep, count: Int, parameter: any DeviceBuffer, gradient: any DeviceBuffer,
+                         m: any DeviceBuffer, v: any DeviceBuffer,
+                         outParameter: any DeviceBuffer, outM: any DeviceBuffer, outV: any DeviceBuffer) {
+        func flat(_ buffer: any DeviceBuffer) -> StridedOperand { StridedOperand(buffer: buffer, offset: 0, strides: [1]) }
+        let shape = [count]
+        let scratch = allocate(byteCount: count * 4), update = allocate(byteCount: count * 4)
+        // g' = g + l2·w  (in `update`)
+        unary(.affine(scale: step.l2, shift: 0), flat(parameter), shape: shape, out: update)
+        binary(.add, flat(gradient), flat(update), shape: shape, out: update)
+        // m' = β₁m + (1-β₁)g'
+        unary(.affine(scale: step.beta1, shift: 0), flat(m), shape: shape, out: outM)
+        unary(.affine(scale: 1 - step.beta1, shift: 0), flat(update), shape: shape, out: scratch)
+        binary(.add, flat(outM), flat(scratch), shape: shape, out: outM)
+        // v' = β₂v + (1-β₂)g'²
+        unary(.square, flat(update), shape: shape, out: scratch)
+        unary(.affine(scale: 1 - step.beta2, shift: 0), flat(scratch), shape: shape, out: scratch)
+        unary(.affine(scale: step.beta2, shift: 0), flat(v), shape: shape, out: outV)
+        binary(.add, flat(outV), flat(scratch), shape: shape, out: outV)
+        // step = (lr/c₁)·m' / (√v' / √c₂ + ε)
+        unary(.sqrt, flat(outV), shape: shape, out: scratch)
+        unary(.affine(scale: 1 / step.correction2.squareRoot(), shift: step.epsilon), flat(scratch), shape: shape, out: scratch)
+        unary(.affine(scale: step.learningRate / step.correction1, shift: 0), flat(outM), shape: shape, out: update)
+        binary(.div, flat(update), flat(scratch), shape: shape, out: update)
+        // w' = w·(1 - lr·decay) - step
+        unary(.affine(scale: 1 - step.learningRate * step.decoupledDecay, shift: 0), flat(parameter), shape: shape, out: outParameter)
+        binary(.sub, flat(outParameter), flat(update), shape: shape, out: outParameter)
     }
 }

@@ -27,3 +27,33 @@ public enum RandomDistribution: Sendable, Hashable {
     case uniform(low: Float, high: Float)
     case normal(mean: Float, standardDeviation: Float)
 }
+
+/// One Adam update (PyTorch's rule) for `Backend.adamStep`:
+/// `g' = g + l2·w`, `m' = β₁m + (1-β₁)g'`, `v' = β₂v + (1-β₂)g'²`,
+/// `w' = w·(1 - lr·decoupledDecay) - lr·(m'/c₁) / (√(v'/c₂) + ε)` with `cᵢ = 1 - βᵢᵗ`.
+public struct AdamStep: Sendable, Hashable {
+    public var learningRate: Float
+    public var beta1: Float
+    public var beta2: Float
+    public var epsilon: Float
+    /// `1 - β₁ᵗ`
+    public var correction1: Float
+    /// `1 - β₂ᵗ`
+    public var correction2: Float
+    /// L2 penalty added to the gradient (Adam's `weight_decay`).
+    public var l2: Float
+    /// Decoupled weight decay (AdamW's `weight_decay`).
+    public var decoupledDecay: Float
+
+    public init(learningRate: Float, beta1: Float, beta2: Float, epsilon: Float, correction1: Float, correction2: Float,
+                l2: Float = 0, decoupledDecay: Float = 0) {
+        self.learningRate = learningRate
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.correction1 = correction1
+        self.correction2 = correction2
+        self.l2 = l2
+        self.decoupledDecay = decoupledDecay
+    }
+}

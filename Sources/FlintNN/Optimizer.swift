@@ -140,20 +140,16 @@ public class Adam: Optimizer {
     }
 
     override func update(_ parameter: Parameter, gradient: Tensor) -> Tensor {
-        var w = parameter.value.detached()
-        var g = gradient
-        if weightDecay != 0 {
-            if decoupled { w = w * (1 - learningRate * weightDecay) } else { g = g + w * weightDecay }
-        }
-        let newM = g * (1 - beta1), newV = g.square() * (1 - beta2)
-        let m = slot("m", of: parameter).map { $0 * beta1 + newM } ?? newM
-        let v = slot("v", of: parameter).map { $0 * beta2 + newV } ?? newV
-        setSlot("m", of: parameter, to: m)
-        setSlot("v", of: parameter, to: v)
         let t = Float(iterations)
-        let correction1 = 1 - pow(beta1, t), correction2 = 1 - pow(beta2, t)
-        // lr · m̂ / (√v̂ + ε) = (lr / c₁) · m / (√v / √c₂ + ε)
-        return w - m * (learningRate / correction1) / (v.sqrt() * (1 / correction2.squareRoot()) + epsilon)
+        let step = AdamStep(learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
+                            correction1: 1 - pow(beta1, t), correction2: 1 - pow(beta2, t),
+                            l2: decoupled ? 0 : weightDecay, decoupledDecay: decoupled ? weightDecay : 0)
+        // One fused pass per parameter (a single kernel on backends that provide one).
+        let updated = Tensor.adamStep(step, parameter: parameter.value.detached(), gradient: gradient,
+                                      m: slot("m", of: parameter), v: slot("v", of: parameter))
+        setSlot("m", of: parameter, to: updated.m)
+        setSlot("v", of: parameter, to: updated.v)
+        return updated.parameter
     }
 }
 

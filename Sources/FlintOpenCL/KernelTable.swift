@@ -35,6 +35,7 @@ struct KernelTable {
     let randomNormal: Kernel
     let im2col: Kernel
     let col2im: Kernel
+    let adamStep: Kernel
 
     /// Kernel names of the unary ops (`unary_NAME_linear`, `unary_NAME_strided`).
     static let unaryNames = [
@@ -89,6 +90,7 @@ struct KernelTable {
         randomNormal = try find("random_normal", "random")
         im2col = try find("im2col", "conv")
         col2im = try find("col2im", "conv")
+        adamStep = try find("adam_step", "optim")
     }
 }
 

@@ -10,7 +10,7 @@ import Foundation
 /// lock; everything else is immutable after `init` or has its own lock (the buffer pool).
 public final class OpenCLBackend: Backend, @unchecked Sendable {
     /// Kernel programs, one per `Kernels/NAME.cl` file.
-    static let programNames = ["elementwise", "reduce", "index", "gemm", "random", "conv"]
+    static let programNames = ["elementwise", "reduce", "index", "gemm", "random", "conv", "optim"]
 
     public let info: DeviceInfo
     let device: cl_device_id

@@ -78,6 +78,8 @@ struct Tuning {
             options += " -DRANDOM_BLOCKS=\(randomBlocks)"
         case "conv":
             options += " -DCONV_RUNS=\(convolutionRuns ? 1 : 0)"
+        case "optim":
+            options += " -DELEMS_PER_ITEM=\(elementsPerItem)"
         default:
             break
         }
