@@ -1,6 +1,7 @@
-"""Runs flint-bench models and the peer benchmarks in one go and prints one table of
-samples/s (and batch-1 latency) with Flint's ratio to the best peer. Compare ratios, not
-absolute figures: the machine is shared and noisy."""
+"""Runs `flint-bench models --json` and the peer benchmarks (PyTorch, scikit-learn) in one go and prints
+one table: a row per (model, workload), a column per Flint device and per peer, and Flint's ratio to the
+best peer. Arguments this script does not know are passed to flint-bench (e.g. --devices cpu, --models mlp).
+Compare ratios within one run, not absolute figures across runs: a shared machine is noisy."""
 import argparse
 import json
 import os
@@ -8,82 +9,144 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from common import EXIT_UNAVAILABLE, WORKLOADS  # noqa: E402
+
+PEERS = {"pytorch": "pytorch_bench.py", "sklearn": "sklearn_bench.py"}
 
 
-def run(command, env=None):
+def note(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def run(label, command, env=None):
+    """JSON objects from the command's stdout lines (its stderr passes through as progress)."""
+    note(f"== {label}: {' '.join(command)}")
     try:
-        result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        result = subprocess.run(command, stdout=subprocess.PIPE, text=True, env=env, check=False)
     except OSError as error:
-        print(f"skipped {command[0]}: {error}", file=sys.stderr)
+        note(f"   skipped {label}: {error}")
         return []
-    if result.returncode != 0:
-        print(f"skipped {' '.join(command)}: exit {result.returncode}\n{result.stderr.strip()[-400:]}", file=sys.stderr)
+    if result.returncode == EXIT_UNAVAILABLE and label != "flint":
+        note(f"   skipped {label}: its library is not installed")
         return []
     rows = []
     for line in result.stdout.splitlines():
         line = line.strip()
-        if line.startswith("{"):
-            rows.append(json.loads(line))
+        if not line.startswith("{"):
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            note(f"   {label}: ignored a malformed line: {line[:120]}")
+            continue
+        if {"device", "model", "workload"} <= row.keys():
+            rows.append(row)
+    if result.returncode != 0:
+        note(f"   {label} exited with status {result.returncode}; keeping its {len(rows)} line(s)")
     return rows
+
+
+def fmt_rate(value):
+    return f"{value:,.0f}/s" if value >= 100 else f"{value:,.1f}/s"
+
+
+def cell(row, workload):
+    if row is None:
+        return "-"
+    if workload == "infer_b1" and row.get("latency_us") is not None:
+        return f"{row['latency_us']:,.1f} µs"
+    return fmt_rate(row["samples_per_second"]) if row.get("samples_per_second") is not None else "-"
+
+
+def ratio(mine, peer_rows, workload):
+    """Flint ÷ best peer: samples/s (higher is better) or, for infer_b1, latency (lower is better)."""
+    if mine is None or not peer_rows:
+        return "-"
+    if workload == "infer_b1":
+        candidates = [r for r in peer_rows if r.get("latency_us")]
+        if mine.get("latency_us") and candidates:
+            best = min(candidates, key=lambda r: r["latency_us"])
+            return f"{mine['latency_us'] / best['latency_us']:.2f}× lat ({best['device']})"
+    candidates = [r for r in peer_rows if r.get("samples_per_second")]
+    if not mine.get("samples_per_second") or not candidates:
+        return "-"
+    best = max(candidates, key=lambda r: r["samples_per_second"])
+    return f"{mine['samples_per_second'] / best['samples_per_second']:.2f}× ({best['device']})"
+
+
+def render(rows, flint_devices, peer_devices):
+    table = {}
+    for row in rows:  # the last line wins if a device reports a workload twice
+        table[(row["model"], row["workload"], row["device"])] = row
+    keys = [k for k in WORKLOADS if any(k == (r["model"], r["workload"]) for r in rows)]
+    keys += sorted({(r["model"], r["workload"]) for r in rows} - set(keys))
+    devices = flint_devices + peer_devices
+    header = ["model", "workload"] + [f"flint {d}" for d in flint_devices] + peer_devices \
+        + [f"flint {d} / best peer" for d in flint_devices]
+    lines = []
+    for model, workload in keys:
+        line = [model, workload] + [cell(table.get((model, workload, d)), workload) for d in devices]
+        peer_rows = [table[(model, workload, p)] for p in peer_devices if (model, workload, p) in table]
+        line += [ratio(table.get((model, workload, d)), peer_rows, workload) for d in flint_devices]
+        lines.append(line)
+    widths = [max(len(str(r[i])) for r in [header] + lines) for i in range(len(header))]
+    out = ["Ratio columns: train and infer_b256 = Flint samples/s ÷ best peer's (> 1: Flint faster);",
+           "infer_b1 = Flint latency ÷ best peer's latency (“× lat”, < 1: Flint faster). Cells: samples/s, "
+           "infer_b1: median latency.", ""]
+    for i, row in enumerate([header, ["-" * w for w in widths]] + lines):
+        cells = [str(c).ljust(w) if j < 2 else str(c).rjust(w) for j, (c, w) in enumerate(zip(row, widths))]
+        out.append("  ".join(cells).rstrip())
+    return "\n".join(out)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--flint-bench", default=".build/release/flint-bench")
-    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--flint-bench", default=".build/release/flint-bench", help="path to flint-bench")
+    parser.add_argument("--seconds", type=float, default=2.0, help="time budget per measurement (all benchmarks)")
+    parser.add_argument("--peers", default=",".join(PEERS), help=f"comma-separated peers to run ({', '.join(PEERS)})")
+    parser.add_argument("--workloads", default="all", help="peer workload selection (see pytorch_bench.py --help)")
+    parser.add_argument("--no-flint", action="store_true", help="run the peers only")
     parser.add_argument("--json", action="store_true", help="print the merged JSON lines instead of the table")
-    args = parser.parse_args()
+    args, passthrough = parser.parse_known_args()
+    if passthrough[:1] == ["--"]:
+        passthrough = passthrough[1:]
 
+    load_before = os.getloadavg()[0]
     env = dict(os.environ, OMP_NUM_THREADS="2", OPENBLAS_NUM_THREADS="2", MKL_NUM_THREADS="2")
-    rows = run([args.flint_bench, "models", "--json", "--seconds", str(args.seconds)])
-    for script in ["pytorch_bench.py", "sklearn_bench.py"]:
-        rows += run([sys.executable, os.path.join(HERE, script), "--seconds", str(args.seconds)], env=env)
+    flint_rows = []
+    if not args.no_flint:
+        flint_rows = run("flint", [args.flint_bench, "models", "--json", "--seconds", str(args.seconds)] + passthrough)
+    peer_rows = []
+    for name in [p.strip() for p in args.peers.split(",") if p.strip()]:
+        if name not in PEERS:
+            note(f"unknown peer {name!r}; known: {', '.join(PEERS)}")
+            continue
+        peer_rows += run(name, [sys.executable, os.path.join(HERE, PEERS[name]), "--seconds", str(args.seconds),
+                                "--workloads", args.workloads], env=env)
+
+    rows = flint_rows + peer_rows
     if args.json:
         for row in rows:
             print(json.dumps(row, sort_keys=True))
         return
+    if not rows:
+        note("no measurements: nothing to compare")
+        sys.exit(1)
 
-    devices = []
-    for row in rows:
-        if row["device"] not in devices:
-            devices.append(row["device"])
-    peers = [d for d in devices if not (d == "cpu" or d.startswith("opencl"))]
-    flint = [d for d in devices if d not in peers]
-    keys = []
-    for row in rows:
-        key = (row["model"], row["workload"])
-        if key not in keys:
-            keys.append(key)
-    table = {(r["model"], r["workload"], r["device"]): r for r in rows}
+    def devices(rs):
+        seen = []
+        for r in rs:
+            if r["device"] not in seen:
+                seen.append(r["device"])
+        return seen
 
-    def cell(key, device):
-        row = table.get(key + (device,))
-        if row is None:
-            return "-"
-        if key[1] == "infer_b1" and "latency_us" in row:
-            return f"{row['latency_us']:.1f} µs"
-        return f"{row['samples_per_second']:.0f}/s"
-
-    header = ["model", "workload"] + devices + [f"{d} ÷ best peer" for d in flint]
-    lines = []
-    for key in keys:
-        line = list(key) + [cell(key, d) for d in devices]
-        peer_rows = [table[key + (p,)] for p in peers if key + (p,) in table]
-        for device in flint:
-            mine = table.get(key + (device,))
-            if not mine or not peer_rows:
-                line.append("-")
-            elif key[1] == "infer_b1":
-                best = min(r["latency_us"] for r in peer_rows)
-                line.append(f"{mine['latency_us'] / best:.2f}× latency")
-            else:
-                best = max(r["samples_per_second"] for r in peer_rows)
-                line.append(f"{mine['samples_per_second'] / best:.2f}× speed")
-        lines.append(line)
-    widths = [max(len(str(row[i])) for row in [header] + lines) for i in range(len(header))]
-    for row in [header, ["-" * w for w in widths]] + lines:
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
-    print("\nSpeed ratios: higher is faster for Flint. Latency ratios (batch 1): lower is faster for Flint.")
+    print(render(rows, devices(flint_rows), devices(peer_rows)))
+    cores = os.cpu_count() or 1
+    load = max(load_before, os.getloadavg()[0])
+    if load > cores + 1:
+        print(f"\nWarning: load average reached {load:.1f} on {cores} cores: other processes competed for the CPUs. "
+              "Figures are unreliable, PyTorch's (spinning OpenMP threads) most of all; rerun on an idle machine.")
 
 
 if __name__ == "__main__":
