@@ -1,0 +1,453 @@
+import FlintCore
+import Foundation
+
+// scikit-learn style estimators: `fit`, `predict`, `score` on host tables, trained on any device.
+//
+// Features are row-major `[Float]` with `featureCount` values per row; targets are one `Float`
+// (regression) or one `Int32` class index `0..<classes` (classification) per row. Each estimator is
+// a thin wrapper over `Sequential` and `fit`: the data stay on the host and `fit` uploads one batch
+// per step to `device`. Calling `fit` again starts from fresh weights. Bad shapes or labels throw
+// `ModelError.invalidArgument`; `predict` or `score` before `fit` throws `ModelError.notCompiled`.
+
+/// A supervised model with scikit-learn's `fit` / `predict` / `score` protocol.
+public protocol Estimator: AnyObject {
+    /// `Float` for regressors, `Int32` class indices for classifiers.
+    associatedtype Target
+    /// Trains on `features` (`rows × featureCount`, row-major) and one target per row.
+    func fit(_ features: [Float], featureCount: Int, targets: [Target]) throws
+    /// One prediction per row of `features` (rows of the `featureCount` seen by `fit`).
+    func predict(_ features: [Float]) throws -> [Target]
+    /// R² for regressors, accuracy for classifiers (higher is better; 1 is perfect).
+    func score(_ features: [Float], targets: [Target]) throws -> Float
+}
+
+extension Estimator where Target == Float {
+    /// Fits on a `[rows, features]` tensor and a `[rows]` or `[rows, 1]` float32 target tensor.
+    public func fit(_ x: Tensor, _ y: Tensor) throws {
+        let featureCount = try tableWidth(x)
+        try fit(x.toArray(), featureCount: featureCount, targets: try regressionTargets(y))
+    }
+
+    public func predict(_ x: Tensor) throws -> [Float] { try predict(x.toArray()) }
+    public func score(_ x: Tensor, _ y: Tensor) throws -> Float { try score(x.toArray(), targets: try regressionTargets(y)) }
+}
+
+extension Estimator where Target == Int32 {
+    /// Fits on a `[rows, features]` tensor and a `[rows]` int32 label tensor.
+    public func fit(_ x: Tensor, _ y: Tensor) throws {
+        let featureCount = try tableWidth(x)
+        try fit(x.toArray(), featureCount: featureCount, targets: try classLabels(y))
+    }
+
+    public func predict(_ x: Tensor) throws -> [Int32] { try predict(x.toArray()) }
+    public func score(_ x: Tensor, _ y: Tensor) throws -> Float { try score(x.toArray(), targets: try classLabels(y)) }
+}
+
+private func tableWidth(_ x: Tensor) throws -> Int {
+    guard x.rank == 2, x.dtype == .float32 else {
+        throw ModelError.invalidArgument("estimators take float32 features of shape [rows, features], got \(x.dtype) \(x.shape)")
+    }
+    return x.shape[1]
+}
+
+private func regressionTargets(_ y: Tensor) throws -> [Float] {
+    guard y.dtype == .float32, y.rank == 1 || (y.rank == 2 && y.shape[1] == 1) else {
+        throw ModelError.invalidArgument("regression targets must be float32 of shape [rows] or [rows, 1], got \(y.dtype) \(y.shape)")
+    }
+    return y.toArray()
+}
+
+private func classLabels(_ y: Tensor) throws -> [Int32] {
+    guard y.dtype == .int32, y.rank == 1 || (y.rank == 2 && y.shape[1] == 1) else {
+        throw ModelError.invalidArgument("class labels must be int32 of shape [rows], got \(y.dtype) \(y.shape)")
+    }
+    return y.toInt32Array()
+}
+
+// MARK: - Shared plumbing
+
+/// The number of rows of a `featureCount`-wide table, after checking it has `targetCount` of them.
+func checkedRowCount(_ features: [Float], featureCount: Int, targetCount: Int, caller: String) throws -> Int {
+    guard featureCount > 0 else { throw ModelError.invalidArgument("\(caller): featureCount must be positive, got \(featureCount)") }
+    guard features.count % featureCount == 0 else {
+        throw ModelError.invalidArgument("\(caller): \(features.count) values are not whole rows of \(featureCount) features")
+    }
+    let rows = features.count / featureCount
+    guard rows > 0 else { throw ModelError.invalidArgument("\(caller): needs at least one row") }
+    guard targetCount == rows else { throw ModelError.invalidArgument("\(caller): \(rows) rows but \(targetCount) targets") }
+    return rows
+}
+
+/// Rows of a table to predict on, checked against the width the estimator was fitted on.
+func predictionRows(_ features: [Float], featureCount: Int?, caller: String) throws -> Int {
+    guard let featureCount else { throw ModelError.notCompiled }
+    guard features.count % featureCount == 0 else {
+        throw ModelError.invalidArgument("\(caller): \(features.count) values are not whole rows of the \(featureCount) features seen by fit")
+    }
+    return features.count / featureCount
+}
+
+/// The number of classes in `labels` (the largest label + 1, at least 2), after checking none is negative.
+func distinctClassCount(of labels: [Int32], caller: String) throws -> Int {
+    guard let low = labels.min(), let high = labels.max() else { throw ModelError.invalidArgument("\(caller): no labels") }
+    guard low >= 0 else { throw ModelError.invalidArgument("\(caller): class labels must be 0, 1, 2, …; found \(low)") }
+    return Swift.max(Int(high) + 1, 2)
+}
+
+/// Builds, compiles and trains a network on host data; what every estimator's `fit` does.
+struct NetworkTraining {
+    var epochs: Int
+    var batchSize: Int
+    var device: Device
+    var seed: UInt64
+    var verbosity: Verbosity
+    var schedule: LearningRateSchedule = .constant
+
+    func train(
+        _ layers: [Layer], featureCount: Int, x: [Float], y: Tensor, loss: any Loss, optimizer: Optimizer,
+        metrics: [Metric] = [], validation: (x: [Float], y: Tensor)? = nil, callbacks: [Callback] = []
+    ) throws -> (Sequential, History) {
+        guard epochs >= 1, batchSize >= 1 else {
+            throw ModelError.invalidArgument("epochs and batchSize must be at least 1, got \(epochs) and \(batchSize)")
+        }
+        let network = try Sequential(layers, inputShape: [featureCount], device: device, seed: seed)
+        try network.compile(optimizer: optimizer, loss: loss, metrics: metrics)
+        let rows = x.count / featureCount
+        // Host (CPU) tensors: fit uploads each batch to the network's device.
+        let validationData = validation.map { (Tensor($0.x, shape: [$0.x.count / featureCount, featureCount], on: .cpu), $0.y) }
+        let history = try network.fit(
+            Tensor(x, shape: [rows, featureCount], on: .cpu), y, epochs: epochs, batchSize: batchSize,
+            validationData: validationData, callbacks: callbacks, schedule: schedule, verbosity: verbosity, seed: seed)
+        return (network, history)
+    }
+}
+
+/// The rows `indices` of a `featureCount`-wide row-major table, in that order.
+public func selectRows(_ features: [Float], featureCount: Int, _ indices: [Int]) -> [Float] {
+    var picked: [Float] = []
+    picked.reserveCapacity(indices.count * featureCount)
+    for index in indices { picked += features[(index * featureCount)..<((index + 1) * featureCount)] }
+    return picked
+}
+
+/// Kernel and bias of a trained `Dense` layer as host arrays.
+private func denseWeights(_ layer: Layer) -> (kernel: [Float], bias: [Float]?) {
+    let dense = layer as! Dense
+    return (dense.kernel.value.toArray(), dense.bias?.value.toArray())
+}
+
+// MARK: - Linear regression
+
+/// Ordinary least squares, `y ≈ x · coefficients + intercept`, found by minimising the mean squared
+/// error with Adam (cosine-annealed learning rate) on the device rather than in closed form.
+///
+/// Features and targets are standardised internally before training (and the learned weights mapped
+/// back), so gradient descent converges at the same pace whatever the columns' units; `coefficients`
+/// and `intercept` are on the original scale, as scikit-learn's `coef_` and `intercept_`.
+public final class LinearRegression: Estimator {
+    public typealias Target = Float
+    public var fitIntercept: Bool
+    public var learningRate: Float
+    public var epochs: Int
+    public var batchSize: Int
+    public var device: Device
+    public var seed: UInt64
+    public var verbosity: Verbosity
+
+    /// One weight per feature (empty before `fit`).
+    public private(set) var coefficients: [Float] = []
+    public private(set) var intercept: Float = 0
+    /// The training curve (MSE of the standardised targets, per epoch).
+    public private(set) var history: History?
+
+    public init(
+        fitIntercept: Bool = true, learningRate: Float = 0.05, epochs: Int = 100, batchSize: Int = 32,
+        device: Device = .current, seed: UInt64 = 0, verbosity: Verbosity = .silent
+    ) {
+        self.fitIntercept = fitIntercept
+        self.learningRate = learningRate
+        self.epochs = epochs
+        self.batchSize = batchSize
+        self.device = device
+        self.seed = seed
+        self.verbosity = verbosity
+    }
+
+    public func fit(_ features: [Float], featureCount: Int, targets: [Float]) throws {
+        let rows = try checkedRowCount(features, featureCount: featureCount, targetCount: targets.count, caller: "LinearRegression.fit")
+        // Without an intercept the data may only be scaled (by the root mean square), not centred.
+        let (xShift, xScale) = columnStatistics(features, width: featureCount, centre: fitIntercept)
+        let (yShifts, yScales) = columnStatistics(targets, width: 1, centre: fitIntercept)
+        let (yShift, yScale) = (yShifts[0], yScales[0])
+        let x = features.enumerated().map { i, v in Float((Double(v) - xShift[i % featureCount]) / xScale[i % featureCount]) }
+        let y = targets.map { Float((Double($0) - yShift) / yScale) }
+
+        let training = NetworkTraining(epochs: epochs, batchSize: batchSize, device: device, seed: seed, verbosity: verbosity,
+                                       schedule: .cosine(period: epochs, minimum: 0))
+        let (network, history) = try training.train(
+            [Dense(1, useBias: fitIntercept)], featureCount: featureCount, x: x,
+            y: Tensor(y, shape: [rows, 1], on: .cpu), loss: MeanSquaredError(), optimizer: Adam(learningRate: learningRate))
+        let (kernel, bias) = denseWeights(network.layers[0])
+        // y = yShift + yScale · (b + Σ wⱼ (xⱼ − mⱼ) / sⱼ)
+        let weights = (0..<featureCount).map { Double(kernel[$0]) * yScale / xScale[$0] }
+        coefficients = weights.map(Float.init)
+        intercept = Float(yShift + yScale * Double(bias?[0] ?? 0) - zip(weights, xShift).reduce(0) { $0 + $1.0 * $1.1 })
+        self.history = history
+    }
+
+    /// `x · coefficients + intercept`, computed on the device.
+    public func predict(_ features: [Float]) throws -> [Float] {
+        let rows = try predictionRows(features, featureCount: coefficients.isEmpty ? nil : coefficients.count,
+                                      caller: "LinearRegression.predict")
+        guard rows > 0 else { return [] }
+        let x = Tensor(features, shape: [rows, coefficients.count], on: device)
+        let w = Tensor(coefficients, shape: [coefficients.count, 1], on: device)
+        return Tensor.withoutGrad { (x.matmul(w) + intercept).toArray() }
+    }
+
+    /// The coefficient of determination R² of the predictions.
+    public func score(_ features: [Float], targets: [Float]) throws -> Float {
+        r2Score(targets, try predict(features))
+    }
+}
+
+/// Per-column shift and scale (Double): mean and population std, or 0 and the root mean square
+/// when not centring. A zero spread keeps scale 1.
+private func columnStatistics(_ values: [Float], width: Int, centre: Bool) -> (shift: [Double], scale: [Double]) {
+    let rows = Double(values.count / width)
+    var shift = [Double](repeating: 0, count: width)
+    if centre {
+        for (i, v) in values.enumerated() { shift[i % width] += Double(v) }
+        shift = shift.map { $0 / rows }
+    }
+    var squares = [Double](repeating: 0, count: width)
+    for (i, v) in values.enumerated() {
+        let d = Double(v) - shift[i % width]
+        squares[i % width] += d * d
+    }
+    let scale = squares.map { s -> Double in
+        let spread = (s / rows).squareRoot()
+        return spread > 1e-12 ? spread : 1
+    }
+    return (shift, scale)
+}
+
+// MARK: - Logistic regression
+
+/// Logistic regression: with two classes a sigmoid over one logit trained with binary
+/// cross-entropy; with more, multinomial (softmax) regression trained with sparse categorical
+/// cross-entropy. Adam with a cosine-annealed learning rate, on the device.
+///
+/// `l2` is the engine's `Regularizer.l2` factor on the weights (not the intercepts), added to the
+/// mean loss; scikit-learn's `C` corresponds to `l2 = 1 / (2 · C · rows)`. The default 0 is
+/// unpenalised (scikit-learn's `penalty=None`). Scale the features first (e.g. FlintData's
+/// `StandardScaler`), as scikit-learn recommends.
+public final class LogisticRegression: Estimator {
+    public typealias Target = Int32
+    public var l2: Float
+    public var fitIntercept: Bool
+    public var learningRate: Float
+    public var epochs: Int
+    public var batchSize: Int
+    public var device: Device
+    public var seed: UInt64
+    public var verbosity: Verbosity
+
+    /// The number of classes seen by `fit` (the largest label + 1, at least 2).
+    public private(set) var classCount = 0
+    /// One row of `featureCount` weights per logit: a single row for two classes, else one per class
+    /// (scikit-learn's `coef_` layout).
+    public private(set) var coefficients: [[Float]] = []
+    /// One intercept per row of `coefficients`.
+    public private(set) var intercepts: [Float] = []
+    public private(set) var history: History?
+    public private(set) var network: Sequential?
+
+    public var isMultinomial: Bool { classCount > 2 }
+
+    public init(
+        l2: Float = 0, fitIntercept: Bool = true, learningRate: Float = 0.05, epochs: Int = 100, batchSize: Int = 32,
+        device: Device = .current, seed: UInt64 = 0, verbosity: Verbosity = .silent
+    ) {
+        self.l2 = l2
+        self.fitIntercept = fitIntercept
+        self.learningRate = learningRate
+        self.epochs = epochs
+        self.batchSize = batchSize
+        self.device = device
+        self.seed = seed
+        self.verbosity = verbosity
+    }
+
+    public func fit(_ features: [Float], featureCount: Int, targets: [Int32]) throws {
+        let rows = try checkedRowCount(features, featureCount: featureCount, targetCount: targets.count, caller: "LogisticRegression.fit")
+        let classes = try distinctClassCount(of: targets, caller: "LogisticRegression.fit")
+        let outputs = classes == 2 ? 1 : classes
+        let layer = Dense(outputs, useBias: fitIntercept, kernelInitializer: .zeros, kernelRegularizer: l2 > 0 ? .l2(l2) : nil)
+        let training = NetworkTraining(epochs: epochs, batchSize: batchSize, device: device, seed: seed, verbosity: verbosity,
+                                       schedule: .cosine(period: epochs, minimum: learningRate / 100))
+        let (network, history): (Sequential, History)
+        if classes == 2 {
+            (network, history) = try training.train(
+                [layer], featureCount: featureCount, x: features, y: Tensor(targets.map(Float.init), shape: [rows, 1], on: .cpu),
+                loss: BinaryCrossEntropy(fromLogits: true), optimizer: Adam(learningRate: learningRate))
+        } else {
+            (network, history) = try training.train(
+                [layer], featureCount: featureCount, x: features, y: Tensor(int32: targets, shape: [rows], on: .cpu),
+                loss: SparseCategoricalCrossEntropy(fromLogits: true), optimizer: Adam(learningRate: learningRate))
+        }
+        let (kernel, bias) = denseWeights(network.layers[0])
+        // The kernel is [features, outputs]; coef_ is [outputs, features].
+        coefficients = (0..<outputs).map { o in (0..<featureCount).map { kernel[$0 * outputs + o] } }
+        intercepts = bias ?? [Float](repeating: 0, count: outputs)
+        classCount = classes
+        self.network = network
+        self.history = history
+    }
+
+    /// Class probabilities, `rows × classCount` row-major (two columns `1 − p, p` for a binary model).
+    public func predictProbabilities(_ features: [Float]) throws -> [Float] {
+        let rows = try predictionRows(features, featureCount: network?.inputShape[0], caller: "LogisticRegression.predictProbabilities")
+        guard let network else { throw ModelError.notCompiled }
+        guard rows > 0 else { return [] }
+        let logits = try network.predict(Tensor(features, shape: [rows, network.inputShape[0]], on: .cpu), batchSize: 1024)
+        if classCount == 2 {
+            return Tensor.withoutGrad { logits.sigmoid().toArray() }.flatMap { [1 - $0, $0] }
+        }
+        return Tensor.withoutGrad { logits.softmax(axis: -1).toArray() }
+    }
+
+    public func predict(_ features: [Float]) throws -> [Int32] {
+        let probabilities = try predictProbabilities(features)
+        return mostLikelyClasses(probabilities, classes: classCount)
+    }
+
+    /// The fraction of rows classified correctly.
+    public func score(_ features: [Float], targets: [Int32]) throws -> Float {
+        accuracyScore(targets, try predict(features))
+    }
+}
+
+/// Each row's index of its largest value (the first on ties).
+func mostLikelyClasses(_ rows: [Float], classes: Int) -> [Int32] {
+    stride(from: 0, to: rows.count, by: classes).map { start in
+        var best = start
+        for i in (start + 1)..<(start + classes) where rows[i] > rows[best] { best = i }
+        return Int32(best - start)
+    }
+}
+
+// MARK: - Multi-layer perceptron
+
+/// A multi-layer perceptron classifier after scikit-learn's `MLPClassifier`: `hiddenLayerSizes`
+/// dense layers with `activation` (Glorot-uniform weights), a softmax output trained with sparse
+/// categorical cross-entropy, Adam, mini-batches.
+///
+/// `alpha` is scikit-learn's L2 strength: it adds `alpha / 2 · Σw²` per batch of `batchSize` samples,
+/// i.e. `Regularizer.l2(alpha / (2 · batchSize))` on every kernel (biases are not penalised). With
+/// `earlyStopping`, a seeded `validationFraction` of the training rows is held out and training stops
+/// once its loss has not improved by more than `tolerance` for `patience` epochs (scikit-learn's `tol`
+/// and `n_iter_no_change`, though scikit-learn watches validation accuracy), keeping the best weights.
+/// Without it every one of `epochs` epochs runs (scikit-learn's `max_iter`; no `tol` test on the
+/// training loss).
+public final class MLPClassifier: Estimator {
+    public typealias Target = Int32
+    public var hiddenLayerSizes: [Int]
+    public var activation: Activation
+    public var learningRate: Float
+    public var batchSize: Int
+    public var epochs: Int
+    public var alpha: Float
+    public var earlyStopping: Bool
+    public var validationFraction: Float
+    public var patience: Int
+    public var tolerance: Float
+    public var device: Device
+    public var seed: UInt64
+    public var verbosity: Verbosity
+
+    public private(set) var classCount = 0
+    public private(set) var network: Sequential?
+    /// Per-epoch `loss` (and `val_loss` / `val_accuracy` with early stopping): scikit-learn's `loss_curve_`.
+    public private(set) var history: History?
+
+    public init(
+        hiddenLayerSizes: [Int] = [100], activation: Activation = .relu, learningRate: Float = 1e-3,
+        batchSize: Int = 200, epochs: Int = 200, alpha: Float = 1e-4, earlyStopping: Bool = false,
+        validationFraction: Float = 0.1, patience: Int = 10, tolerance: Float = 1e-4, seed: UInt64 = 0, device: Device = .current,
+        verbosity: Verbosity = .silent
+    ) {
+        self.hiddenLayerSizes = hiddenLayerSizes
+        self.activation = activation
+        self.learningRate = learningRate
+        self.batchSize = batchSize
+        self.epochs = epochs
+        self.alpha = alpha
+        self.earlyStopping = earlyStopping
+        self.validationFraction = validationFraction
+        self.patience = patience
+        self.tolerance = tolerance
+        self.device = device
+        self.seed = seed
+        self.verbosity = verbosity
+    }
+
+    public func fit(_ features: [Float], featureCount: Int, targets: [Int32]) throws {
+        let rows = try checkedRowCount(features, featureCount: featureCount, targetCount: targets.count, caller: "MLPClassifier.fit")
+        guard hiddenLayerSizes.allSatisfy({ $0 > 0 }) else {
+            throw ModelError.invalidArgument("MLPClassifier: hidden layer sizes must be positive, got \(hiddenLayerSizes)")
+        }
+        let classes = try distinctClassCount(of: targets, caller: "MLPClassifier.fit")
+
+        var (trainX, trainY, validation) = (features, targets, nil as (x: [Float], y: Tensor)?)
+        if earlyStopping {
+            guard validationFraction > 0, validationFraction < 1 else {
+                throw ModelError.invalidArgument("MLPClassifier: validationFraction must lie in (0, 1), got \(validationFraction)")
+            }
+            let held = Int((Float(rows) * validationFraction).rounded(.up))
+            guard held >= 1, held < rows else {
+                throw ModelError.invalidArgument("MLPClassifier: \(rows) rows are too few to hold out \(validationFraction) for early stopping")
+            }
+            var shuffler = Shuffler(seed: seed ^ 0xEA51_5709)
+            let order = shuffler.permutation(rows)
+            let (kept, heldOut) = (Array(order[held...]), Array(order[..<held]))
+            trainX = selectRows(features, featureCount: featureCount, kept)
+            trainY = kept.map { targets[$0] }
+            validation = (selectRows(features, featureCount: featureCount, heldOut),
+                          Tensor(int32: heldOut.map { targets[$0] }, shape: [held], on: .cpu))
+        }
+
+        // scikit-learn's penalty: alpha/2 · Σw² divided by the batch's sample count, on the summed loss.
+        let effectiveBatch = Swift.min(batchSize, trainY.count)
+        let penalty: Regularizer? = alpha > 0 ? .l2(alpha / (2 * Float(effectiveBatch))) : nil
+        let layers: [Layer] = hiddenLayerSizes.map { Dense($0, activation: activation, kernelRegularizer: penalty) }
+            + [Dense(classes, kernelRegularizer: penalty)]
+        let training = NetworkTraining(epochs: epochs, batchSize: batchSize, device: device, seed: seed, verbosity: verbosity)
+        let callbacks: [Callback] = earlyStopping ? [EarlyStopping(monitor: "val_loss", patience: patience, minDelta: tolerance, restoreBestWeights: true)] : []
+        let (network, history) = try training.train(
+            layers, featureCount: featureCount, x: trainX, y: Tensor(int32: trainY, shape: [trainY.count], on: .cpu),
+            loss: SparseCategoricalCrossEntropy(fromLogits: true), optimizer: Adam(learningRate: learningRate),
+            metrics: earlyStopping ? [.accuracy] : [], validation: validation, callbacks: callbacks)
+        classCount = classes
+        self.network = network
+        self.history = history
+    }
+
+    /// Class probabilities, `rows × classCount` row-major.
+    public func predictProbabilities(_ features: [Float]) throws -> [Float] {
+        let rows = try predictionRows(features, featureCount: network?.inputShape[0], caller: "MLPClassifier.predictProbabilities")
+        guard let network else { throw ModelError.notCompiled }
+        guard rows > 0 else { return [] }
+        let logits = try network.predict(Tensor(features, shape: [rows, network.inputShape[0]], on: .cpu), batchSize: 1024)
+        return Tensor.withoutGrad { logits.softmax(axis: -1).toArray() }
+    }
+
+    public func predict(_ features: [Float]) throws -> [Int32] {
+        mostLikelyClasses(try predictProbabilities(features), classes: classCount)
+    }
+
+    /// The fraction of rows classified correctly.
+    public func score(_ features: [Float], targets: [Int32]) throws -> Float {
+        accuracyScore(targets, try predict(features))
+    }
+}
