@@ -4,7 +4,9 @@ import Foundation
 
 /// Every model `flint train` can run. Add a new one by writing a type that conforms to
 /// `TrainableModel` in `Models/` and listing its `entry` here.
-let trainableModels: [ModelEntry] = [MLPModel.entry, CNNModel.entry]
+let trainableModels: [ModelEntry] = [MLPModel.entry, CNNModel.entry, AutoencoderModel.entry, GANModel.entry,
+                                        LinearRegressionModel.entry, LogisticRegressionModel.entry, MLPClassifierModel.entry,
+                                        RegularizationModel.entry, GRUModel.entry]
 
 /// A registered model, as the command line sees it.
 struct ModelEntry: Sendable {
@@ -51,8 +53,9 @@ struct TrainContext: Sendable {
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a model on the default device, then report how well it does.",
-        discussion: "Models:\n" + trainableModels.map { "  \($0.name.padding(toLength: 14, withPad: " ", startingAt: 0))\($0.summary)" }
-            .joined(separator: "\n")
+        discussion: "Models:\n" + trainableModels.map {
+            "  \($0.name.padding(toLength: (trainableModels.map(\.name.count).max() ?? 0) + 2, withPad: " ", startingAt: 0))\($0.summary)"
+        }.joined(separator: "\n")
     )
 
     @Option(help: "Model to train (listed below).")

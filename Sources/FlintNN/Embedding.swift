@@ -1,0 +1,55 @@
+import FlintCore
+
+/// A lookup table from integer indices to dense vectors, Keras' `Embedding`: int32 indices of
+/// any shape (`[batch, time]` usually) become `[batch, time, outputDimension]`. The gradient
+/// reaches the table through `gather`'s adjoint, a scatter-add, so repeated indices accumulate.
+/// Float inputs are truncated to integers; an index outside `0..<inputDimension` reads zeros.
+///
+/// With `maskZero`, index 0 is padding and its vectors are zeros (no gradient reaches row 0), so
+/// a following recurrent layer with `maskValue: 0` skips those steps.
+public final class Embedding: Layer {
+    public let inputDimension: Int
+    public let outputDimension: Int
+    public let maskZero: Bool
+    public let embeddingsInitializer: Initializer
+    public let embeddingsRegularizer: Regularizer?
+    /// `[inputDimension, outputDimension]`.
+    public private(set) var embeddings: Parameter!
+
+    public init(
+        _ inputDimension: Int, _ outputDimension: Int, maskZero: Bool = false,
+        embeddingsInitializer: Initializer = .uniform(low: -0.05, high: 0.05), embeddingsRegularizer: Regularizer? = nil
+    ) {
+        precondition(inputDimension > 0 && outputDimension > 0,
+                     "Embedding: dimensions must be positive, got \(inputDimension) and \(outputDimension)")
+        self.inputDimension = inputDimension
+        self.outputDimension = outputDimension
+        self.maskZero = maskZero
+        self.embeddingsInitializer = embeddingsInitializer
+        self.embeddingsRegularizer = embeddingsRegularizer
+    }
+
+    public func build(inputShape: [Int], context: BuildContext) throws -> [Int] {
+        guard inputShape.allSatisfy({ $0 > 0 }) else {
+            throw ModelError.incompatibleShape(layer: "Embedding(\(inputDimension), \(outputDimension))", inputShape: inputShape,
+                                               reason: "needs non-empty samples of indices")
+        }
+        embeddings = Parameter(embeddingsInitializer.make([inputDimension, outputDimension], fanIn: inputDimension,
+                                                          fanOut: outputDimension, generator: context.generator,
+                                                          on: context.device),
+                               name: "embeddings", regularizer: embeddingsRegularizer)
+        return inputShape + [outputDimension]
+    }
+
+    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+        precondition(embeddings != nil, "Embedding: build the layer (or its model) before calling it")
+        let indices = input.detached().cast(to: .int32).to(embeddings.value.device)
+        let rows = embeddings.value.indexSelect(axis: 0, indices: indices.flattened())
+        let vectors = rows.reshaped(to: input.shape + [outputDimension])
+        guard maskZero else { return vectors }
+        let keep = indices.cast(to: .float32) .!= 0
+        return vectors * keep.unsqueezed(axis: input.rank)
+    }
+
+    public var parameters: [Parameter] { [embeddings] }
+}
