@@ -1,0 +1,39 @@
+import Flint
+import Foundation
+import Testing
+
+/// The README's code, kept compiling (and the first example running) so the README stays true.
+@Suite struct ReadmeExamples {
+    @Test func libraryExampleRuns() throws {
+        guard Device.available.contains(where: \.isOpenCL) else { return }
+        let device = try Device.named("opencl")
+        let x = Tensor.normal([128, 784], seed: 1, on: device)
+        let w = Tensor.uniform([784, 10], low: -0.1, high: 0.1, seed: 2, on: device)
+        let b = Tensor.zeros([10], on: device)
+        let probabilities = (x.matmul(w) + b).softmax(axis: -1)
+        let predicted = probabilities.argmax(axis: 1)
+        #expect(predicted.toInt32Array().count == 128 && predicted.toInt32Array().allSatisfy { (0..<10).contains($0) })
+        Device.with(.cpu) { #expect(Tensor.arange(0, 5).square().toArray() == [0, 1, 4, 9, 16]) }
+    }
+
+    /// The training example, compiled but not run (it trains on the full MNIST set).
+    func trainingExample() throws {
+        let train = try ImageDataset.mnist.load(.train)
+        let x = Tensor(train.pixels, shape: [train.count, 28, 28], on: .cpu)
+        let y = Tensor(int32: train.labels, shape: [train.count], on: .cpu)
+        let model = try Sequential([Flatten(), Dense(128, activation: .relu), Dropout(0.2), Dense(10)],
+                                   inputShape: [28, 28], device: try Device.default)
+        try model.compile(optimizer: Adam(learningRate: 1e-3),
+                          loss: SparseCategoricalCrossEntropy(fromLogits: true), metrics: [.accuracy])
+        let history = try model.fit(x, y, epochs: 5, batchSize: 128, validationSplit: 0.1,
+                                    callbacks: [EarlyStopping(monitor: "val_loss", patience: 2)])
+        print(model.summary, history["val_accuracy"])
+    }
+
+    /// docs/models.md's sequence and regularisation snippets, compiled.
+    func modelZooSnippets() throws {
+        let rnn = try Sequential([GRU(128), Dense(10)], inputShape: [28, 28], device: try Device.default)
+        try rnn.compile(optimizer: Adam(), loss: SparseCategoricalCrossEntropy(fromLogits: true), metrics: [.accuracy])
+        _ = try Sequential([Dense(512, activation: .relu, kernelRegularizer: .l2(1e-3)), Dense(10)], inputShape: [64], device: .cpu)
+    }
+}
