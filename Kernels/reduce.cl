@@ -47,25 +47,31 @@ inline float range_sum(__global const float *x, int base, int step, int count) {
     return isfinite(sum) ? sum + comp : sum;
 }
 
+// Max and min that propagate NaN (as PyTorch and the CPU backend do; fmax/fmin would drop it).
+// Written with select so they serve scalars and the RFLOAT vectors alike.
+#define NAN_MAX(a, b) select((b), (a), isgreater((a), (b)) | isnan(a))
+#define NAN_MIN(a, b) select((b), (a), isless((a), (b)) | isnan(a))
+
 inline float range_max(__global const float *x, int base, int step, int count) {
     float m = x[base];
-    for (int j = 1; j < count; ++j) m = fmax(m, x[base + j * step]);
+    for (int j = 1; j < count; ++j) m = NAN_MAX(x[base + j * step], m);
     return m;
 }
 
 inline float range_min(__global const float *x, int base, int step, int count) {
     float m = x[base];
-    for (int j = 1; j < count; ++j) m = fmin(m, x[base + j * step]);
+    for (int j = 1; j < count; ++j) m = NAN_MIN(x[base + j * step], m);
     return m;
 }
 
-// The first index of the largest value: writes the value and its position j.
+// The first index of the largest value (a NaN counts as largest, as on the CPU backend):
+// writes the value and its position j.
 inline void range_argmax(__global const float *x, int base, int step, int count, float *value, int *index) {
     float best = x[base];
     int at = 0;
     for (int j = 1; j < count; ++j) {
         float v = x[base + j * step];
-        if (v > best) { best = v; at = j; }
+        if (v > best || (isnan(v) && !isnan(best))) { best = v; at = j; }
     }
     *value = best;
     *index = at;
@@ -133,13 +139,13 @@ inline RFLOAT columns_sum(__global const float *x, int inner, int count) {
 
 inline RFLOAT columns_max(__global const float *x, int inner, int count) {
     RFLOAT m = RLOAD(0, x);
-    for (int j = 1; j < count; ++j) m = fmax(m, RLOAD(0, x + j * inner));
+    for (int j = 1; j < count; ++j) m = NAN_MAX(RLOAD(0, x + j * inner), m);
     return m;
 }
 
 inline RFLOAT columns_min(__global const float *x, int inner, int count) {
     RFLOAT m = RLOAD(0, x);
-    for (int j = 1; j < count; ++j) m = fmin(m, RLOAD(0, x + j * inner));
+    for (int j = 1; j < count; ++j) m = NAN_MIN(RLOAD(0, x + j * inner), m);
     return m;
 }
 
@@ -203,7 +209,9 @@ __kernel void argmax_combine(__global const float *values, __global const int *i
     for (int c = 1; c < chunks; ++c) {
         float v = values[base + c * inner];
         int index = indices[base + c * inner];
-        if (v > best || (v == best && index < at)) { best = v; at = index; }
+        bool better = v > best || (isnan(v) && !isnan(best));
+        bool tie = v == best || (isnan(v) && isnan(best));
+        if (better || (tie && index < at)) { best = v; at = index; }
     }
     out[g] = at;
 }

@@ -45,6 +45,30 @@ extension Conformance {
             #expect(Swift.abs(total - exact) <= 1e-5 * exact, "sum over 16M on \(device): \(total) vs \(exact)")
         }
 
+        /// Backends agree on NaN: max and min propagate it (as PyTorch does) and argmax takes the
+        /// first NaN as the largest, along rows, columns and in the two-stage long-row path.
+        @Test(arguments: TestDevices.all)
+        func reductionsPropagateNaN(device: Device) {
+            var values = (0..<24).map { Float($0 % 7) - 3 }
+            values[9] = .nan     // row 1 of [3, 8], column 1
+            values[13] = .nan    // row 1, column 5
+            let x = Tensor(values, shape: [3, 8], on: device)
+            let rowMax = x.max(axis: 1).toArray(), rowMin = x.min(axis: 1).toArray()
+            #expect(!rowMax[0].isNaN && rowMax[1].isNaN && !rowMax[2].isNaN, "row max on \(device): \(rowMax)")
+            #expect(!rowMin[0].isNaN && rowMin[1].isNaN && !rowMin[2].isNaN, "row min on \(device): \(rowMin)")
+            let columnMax = x.max(axis: 0).toArray()
+            #expect(columnMax[1].isNaN && columnMax[5].isNaN && columnMax.enumerated().allSatisfy { [1, 5].contains($0.offset) || !$0.element.isNaN },
+                    "column max on \(device): \(columnMax)")
+            #expect(x.argmax(axis: 1).toInt32Array()[1] == 1, "argmax of a row with NaN on \(device)")
+            var long = [Float](repeating: 1, count: 300_000)
+            long[200_000] = .nan
+            long[250_000] = .nan
+            let longTensor = Tensor(long, shape: [300_000], on: device)
+            #expect(longTensor.max().item().isNaN && longTensor.min().item().isNaN, "long-row max/min on \(device)")
+            #expect(longTensor.argmax().toInt32Array() == [200_000], "long-row argmax on \(device)")
+            CaseCounter.add(device)
+        }
+
         @Test(arguments: TestDevices.all)
         func argmaxFindsFirstLargest(device: Device) {
             var rng = TestRNG(seed: 61)
