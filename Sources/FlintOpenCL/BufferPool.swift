@@ -38,7 +38,7 @@ final class BufferPool: @unchecked Sendable {
     private var statistics = MemoryStatistics()
 
     init(context: cl_context, maxAllocation: Int, deviceName: String) {
-        clRetainContext(context)
+        CL.clRetainContext(context)
         self.context = context
         self.maxAllocation = maxAllocation
         self.deviceName = deviceName
@@ -46,9 +46,9 @@ final class BufferPool: @unchecked Sendable {
 
     deinit {
         for blocks in free.values {
-            for mem in blocks { clReleaseMemObject(mem) }
+            for mem in blocks { CL.clReleaseMemObject(mem) }
         }
-        clReleaseContext(context)
+        CL.clReleaseContext(context)
     }
 
     var memoryStatistics: MemoryStatistics {
@@ -77,11 +77,11 @@ final class BufferPool: @unchecked Sendable {
             return OpenCLBuffer(mem: reused, byteCount: byteCount, blockBytes: block, pool: self)
         }
         var status: cl_int = CL_SUCCESS
-        var mem = clCreateBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), block, nil, &status)
+        var mem = CL.clCreateBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), block, nil, &status)
         if mem == nil || status != CL_SUCCESS {
             // Give the pooled blocks back to the driver and try once more.
             trim()
-            mem = clCreateBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), block, nil, &status)
+            mem = CL.clCreateBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), block, nil, &status)
         }
         guard let mem, status == CL_SUCCESS else {
             let stats = memoryStatistics
@@ -110,7 +110,7 @@ final class BufferPool: @unchecked Sendable {
             return taken
         }
         for mems in blocks.values {
-            for mem in mems { clReleaseMemObject(mem) }
+            for mem in mems { CL.clReleaseMemObject(mem) }
         }
     }
 }

@@ -12,18 +12,19 @@ enum Discovery {
     /// Every device of every platform, in platform order then device order. Empty when the ICD
     /// loader finds no platform (CL_PLATFORM_NOT_FOUND_KHR) or anything else goes wrong.
     static func handles() -> [DeviceHandle] {
+        guard CL.isAvailable else { return [] }
         var platformCount: cl_uint = 0
-        guard clGetPlatformIDs(0, nil, &platformCount) == CL_SUCCESS, platformCount > 0 else { return [] }
+        guard CL.clGetPlatformIDs(0, nil, &platformCount) == CL_SUCCESS, platformCount > 0 else { return [] }
         var platforms = [cl_platform_id?](repeating: nil, count: Int(platformCount))
-        guard clGetPlatformIDs(platformCount, &platforms, &platformCount) == CL_SUCCESS else { return [] }
+        guard CL.clGetPlatformIDs(platformCount, &platforms, &platformCount) == CL_SUCCESS else { return [] }
         var result: [DeviceHandle] = []
         for case let platform? in platforms.prefix(Int(platformCount)) {
             var deviceCount: cl_uint = 0
-            guard clGetDeviceIDs(platform, cl_device_type(CL_DEVICE_TYPE_ALL), 0, nil, &deviceCount) == CL_SUCCESS,
+            guard CL.clGetDeviceIDs(platform, cl_device_type(CL_DEVICE_TYPE_ALL), 0, nil, &deviceCount) == CL_SUCCESS,
                 deviceCount > 0
             else { continue }
             var devices = [cl_device_id?](repeating: nil, count: Int(deviceCount))
-            guard clGetDeviceIDs(platform, cl_device_type(CL_DEVICE_TYPE_ALL), deviceCount, &devices, &deviceCount)
+            guard CL.clGetDeviceIDs(platform, cl_device_type(CL_DEVICE_TYPE_ALL), deviceCount, &devices, &deviceCount)
                 == CL_SUCCESS
             else { continue }
             for case let device? in devices.prefix(Int(deviceCount)) {
@@ -61,17 +62,17 @@ enum Discovery {
     static func deviceValue<T: FixedWidthInteger>(_ device: cl_device_id, _ param: Int32) -> T? {
         var value: T = 0
         let status = withUnsafeMutableBytes(of: &value) {
-            clGetDeviceInfo(device, cl_device_info(param), $0.count, $0.baseAddress, nil)
+            CL.clGetDeviceInfo(device, cl_device_info(param), $0.count, $0.baseAddress, nil)
         }
         return status == CL_SUCCESS ? value : nil
     }
 
     static func deviceString(_ device: cl_device_id, _ param: Int32) -> String {
-        queryString { clGetDeviceInfo(device, cl_device_info(param), $0, $1, $2) }
+        queryString { CL.clGetDeviceInfo(device, cl_device_info(param), $0, $1, $2) }
     }
 
     static func platformString(_ platform: cl_platform_id, _ param: Int32) -> String {
-        queryString { clGetPlatformInfo(platform, cl_platform_info(param), $0, $1, $2) }
+        queryString { CL.clGetPlatformInfo(platform, cl_platform_info(param), $0, $1, $2) }
     }
 
     /// Runs an OpenCL string query twice (size, then contents) and trims the result.

@@ -39,15 +39,15 @@ extension OpenCLBackend {
             switch arg {
             case .buffer(let buffer):
                 var mem: cl_mem? = buffer.mem
-                status = clSetKernelArg(kernel.handle, cl_uint(index), MemoryLayout<cl_mem?>.size, &mem)
+                status = CL.clSetKernelArg(kernel.handle, cl_uint(index), MemoryLayout<cl_mem?>.size, &mem)
             case .int(var value):
-                status = clSetKernelArg(kernel.handle, cl_uint(index), MemoryLayout<Int32>.size, &value)
+                status = CL.clSetKernelArg(kernel.handle, cl_uint(index), MemoryLayout<Int32>.size, &value)
             case .uint(var value):
-                status = clSetKernelArg(kernel.handle, cl_uint(index), MemoryLayout<UInt32>.size, &value)
+                status = CL.clSetKernelArg(kernel.handle, cl_uint(index), MemoryLayout<UInt32>.size, &value)
             case .float(var value):
-                status = clSetKernelArg(kernel.handle, cl_uint(index), MemoryLayout<Float>.size, &value)
+                status = CL.clSetKernelArg(kernel.handle, cl_uint(index), MemoryLayout<Float>.size, &value)
             case .int8(var value):
-                status = clSetKernelArg(kernel.handle, cl_uint(index), MemoryLayout<SIMD8<Int32>>.size, &value)
+                status = CL.clSetKernelArg(kernel.handle, cl_uint(index), MemoryLayout<SIMD8<Int32>>.size, &value)
             }
             if status != CL_SUCCESS {
                 fatalError(
@@ -56,10 +56,10 @@ extension OpenCLBackend {
             }
         }
         let start = debugLevel >= 2 ? startTiming() : 0
-        let status = clEnqueueNDRangeKernel(
+        let status = CL.clEnqueueNDRangeKernel(
             queue, kernel.handle, cl_uint(global.count), nil, globalSize, localSize, 0, nil, nil)
         if debugLevel >= 2 && status == CL_SUCCESS {
-            clFinish(queue)
+            CL.clFinish(queue)
             let milliseconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
             let line = "[flint] \(kernel.name) global \(globalSize) local \(localSize): "
                 + String(format: "%.3f ms\n", milliseconds)
@@ -74,7 +74,7 @@ extension OpenCLBackend {
 
     /// Waits for the queue and returns the time, for `FLINT_DEBUG=2` kernel timings.
     private func startTiming() -> UInt64 {
-        clFinish(queue)
+        CL.clFinish(queue)
         return DispatchTime.now().uptimeNanoseconds
     }
 

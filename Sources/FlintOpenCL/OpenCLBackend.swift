@@ -61,11 +61,11 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
             cl_context_properties(CL_CONTEXT_PLATFORM), unsafeBitCast(handle.platform, to: cl_context_properties.self), 0,
         ]
         var device: cl_device_id? = handle.device
-        guard let context = clCreateContext(&properties, 1, &device, nil, nil, &status), status == CL_SUCCESS else {
+        guard let context = CL.clCreateContext(&properties, 1, &device, nil, nil, &status), status == CL_SUCCESS else {
             throw OpenCLError.failed("clCreateContext", status)
         }
-        guard let queue = clCreateCommandQueue(context, handle.device, 0, &status), status == CL_SUCCESS else {
-            clReleaseContext(context)
+        guard let queue = CL.clCreateCommandQueue(context, handle.device, 0, &status), status == CL_SUCCESS else {
+            CL.clReleaseContext(context)
             throw OpenCLError.failed("clCreateCommandQueue", status)
         }
 
@@ -87,10 +87,10 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
             }
             kernels = try KernelTable(kernelsByName)
         } catch {
-            for kernel in kernelsByName.values { clReleaseKernel(kernel.handle) }
-            for program in programs { clReleaseProgram(program) }
-            clReleaseCommandQueue(queue)
-            clReleaseContext(context)
+            for kernel in kernelsByName.values { CL.clReleaseKernel(kernel.handle) }
+            for program in programs { CL.clReleaseProgram(program) }
+            CL.clReleaseCommandQueue(queue)
+            CL.clReleaseContext(context)
             throw error
         }
 
@@ -109,12 +109,12 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     }
 
     deinit {
-        clFinish(queue)
+        CL.clFinish(queue)
         pool.trim()
-        for kernel in allKernels { clReleaseKernel(kernel) }
-        for program in programs { clReleaseProgram(program) }
-        clReleaseCommandQueue(queue)
-        clReleaseContext(context)
+        for kernel in allKernels { CL.clReleaseKernel(kernel) }
+        for program in programs { CL.clReleaseProgram(program) }
+        CL.clReleaseCommandQueue(queue)
+        CL.clReleaseContext(context)
     }
 
     // MARK: Kernel sources and programs
@@ -149,18 +149,18 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         var status: cl_int = CL_SUCCESS
         let created: cl_program? = source.withCString { text in
             var pointer: UnsafePointer<CChar>? = text
-            return clCreateProgramWithSource(context, 1, &pointer, nil, &status)
+            return CL.clCreateProgramWithSource(context, 1, &pointer, nil, &status)
         }
         guard let program = created, status == CL_SUCCESS else {
             throw OpenCLError.failed("clCreateProgramWithSource", status)
         }
         var target: cl_device_id? = device
-        status = clBuildProgram(program, 1, &target, options, nil, nil)
+        status = CL.clBuildProgram(program, 1, &target, options, nil, nil)
         if status != CL_SUCCESS {
             let log = Discovery.queryString {
-                clGetProgramBuildInfo(program, device, cl_program_build_info(CL_PROGRAM_BUILD_LOG), $0, $1, $2)
+                CL.clGetProgramBuildInfo(program, device, cl_program_build_info(CL_PROGRAM_BUILD_LOG), $0, $1, $2)
             }
-            clReleaseProgram(program)
+            CL.clReleaseProgram(program)
             if status == CL_BUILD_PROGRAM_FAILURE || !log.isEmpty {
                 throw OpenCLError.buildFailed(program: name, options: options, log: log)
             }
@@ -172,15 +172,15 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     /// Every kernel a built program defines.
     static func createKernels(in program: cl_program) throws -> [Kernel] {
         var count: cl_uint = 0
-        var status = clCreateKernelsInProgram(program, 0, nil, &count)
+        var status = CL.clCreateKernelsInProgram(program, 0, nil, &count)
         guard status == CL_SUCCESS else { throw OpenCLError.failed("clCreateKernelsInProgram", status) }
         var handles = [cl_kernel?](repeating: nil, count: Int(count))
-        status = clCreateKernelsInProgram(program, count, &handles, nil)
+        status = CL.clCreateKernelsInProgram(program, count, &handles, nil)
         guard status == CL_SUCCESS else { throw OpenCLError.failed("clCreateKernelsInProgram", status) }
         return handles.compactMap { handle in
             guard let handle else { return nil }
             let name = Discovery.queryString {
-                clGetKernelInfo(handle, cl_kernel_info(CL_KERNEL_FUNCTION_NAME), $0, $1, $2)
+                CL.clGetKernelInfo(handle, cl_kernel_info(CL_KERNEL_FUNCTION_NAME), $0, $1, $2)
             }
             return Kernel(handle: handle, name: name)
         }
@@ -205,7 +205,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
             byteOffset >= 0 && byteOffset + bytes.count <= buffer.byteCount,
             "OpenCLBackend.write: bytes \(byteOffset)..<\(byteOffset + bytes.count) outside a buffer of \(buffer.byteCount)")
         guard bytes.count > 0, let base = bytes.baseAddress else { return }
-        let status = clEnqueueWriteBuffer(queue, buffer.mem, cl_bool(CL_TRUE), byteOffset, bytes.count, base, 0, nil, nil)
+        let status = CL.clEnqueueWriteBuffer(queue, buffer.mem, cl_bool(CL_TRUE), byteOffset, bytes.count, base, 0, nil, nil)
         if status != CL_SUCCESS {
             fatalError("OpenCLBackend.write: clEnqueueWriteBuffer failed on \(info.name): \(OpenCLError.statusName(status))")
         }
@@ -217,14 +217,14 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
             byteOffset >= 0 && byteOffset + bytes.count <= buffer.byteCount,
             "OpenCLBackend.read: bytes \(byteOffset)..<\(byteOffset + bytes.count) outside a buffer of \(buffer.byteCount)")
         guard bytes.count > 0, let base = bytes.baseAddress else { return }
-        let status = clEnqueueReadBuffer(queue, buffer.mem, cl_bool(CL_TRUE), byteOffset, bytes.count, base, 0, nil, nil)
+        let status = CL.clEnqueueReadBuffer(queue, buffer.mem, cl_bool(CL_TRUE), byteOffset, bytes.count, base, 0, nil, nil)
         if status != CL_SUCCESS {
             fatalError("OpenCLBackend.read: clEnqueueReadBuffer failed on \(info.name): \(OpenCLError.statusName(status))")
         }
     }
 
     public func synchronize() {
-        let status = clFinish(queue)
+        let status = CL.clFinish(queue)
         if status != CL_SUCCESS {
             fatalError("OpenCLBackend.synchronize: clFinish failed on \(info.name): \(OpenCLError.statusName(status))")
         }

@@ -16,6 +16,21 @@ import Testing
         }
     }
 
+    /// The OpenCL loader is opened at run time: without it, the CPU is listed and works.
+    @Test func missingOpenCLLibraryLeavesTheCPU() async {
+        await #expect(processExitsWith: .success) {
+            setenv("FLINT_OPENCL_LIBRARY", "/nonexistent/libOpenCL.so.1", 1)
+            precondition(Device.available == [.cpu], "expected only the CPU, got \(Device.available)")
+            precondition((Tensor([1, 2], on: .cpu) * 3).toArray() == [3, 6])
+            do {
+                _ = try Device.named("opencl")
+                preconditionFailure("asking for OpenCL without a loader must be an error")
+            } catch {
+                precondition(error is DeviceError, "expected DeviceError.notFound, got \(error)")
+            }
+        }
+    }
+
     @Test func namedDevicesResolve() throws {
         #expect(try Device.named("cpu") == .cpu)
         #expect(try Device.named(" CPU ") == .cpu)
