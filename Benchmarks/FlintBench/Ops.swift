@@ -26,6 +26,7 @@ struct Ops: ParsableCommand {
                                     medianMilliseconds: openMs, runs: 1))
             Device.with(device) {
                 for n in sizes { rows.append(matmul(n, on: device)) }
+                rows += convolution(on: device)
                 rows += elementwise(on: device)
                 rows += axisOps(on: device)
             }
@@ -46,6 +47,31 @@ struct Ops: ParsableCommand {
     private func matmul(_ n: Int, on device: Device) -> Measurement {
         let a = Tensor.uniform([n, n], low: -1, high: 1, seed: 1), b = Tensor.uniform([n, n], low: -1, high: 1, seed: 2)
         return row(device, "matmul", "\(n)x\(n)x\(n)", flops: 2 * Double(n * n * n)) { _ = a.matmul(b) }
+    }
+
+    /// The seed CNN's first layers at batch 128: conv2d 3×3 (1 → 32 channels) on 28×28 and a
+    /// 2×2 max pool on its 26×26×32 output, forward alone and forward + backward.
+    private func convolution(on device: Device) -> [Measurement] {
+        let x = Tensor.uniform([128, 28, 28, 1], seed: 8)
+        let filter = Tensor.uniform([3, 3, 1, 32], low: -0.3, high: 0.3, seed: 9)
+        let activations = Tensor.uniform([128, 26, 26, 32], seed: 10)
+        let convFlops = 2 * Double(128 * 26 * 26 * 32 * 9)
+        let poolBytes = Double(128 * 26 * 26 * 32 * 4 + 128 * 13 * 13 * 32 * 4)
+        return [
+            row(device, "conv2d forward", "128x28x28x1 * 3x3x1x32", flops: convFlops) { _ = x.conv2d(filter) },
+            row(device, "conv2d forward+backward", "128x28x28x1 * 3x3x1x32", flops: 2 * convFlops) {
+                // As in training: the kernel needs a gradient, the input image does not.
+                let w = filter.requiringGrad()
+                x.conv2d(w).sum().backward()
+                _ = w.grad
+            },
+            row(device, "maxPool2d 2x2 forward", "128x26x26x32", bytes: poolBytes) { _ = activations.maxPool2d(size: (2, 2)) },
+            row(device, "maxPool2d 2x2 forward+backward", "128x26x26x32", bytes: 2 * poolBytes) {
+                let a = activations.requiringGrad()
+                a.maxPool2d(size: (2, 2)).sum().backward()
+                _ = a.grad
+            },
+        ]
     }
 
     private func elementwise(on device: Device) -> [Measurement] {
