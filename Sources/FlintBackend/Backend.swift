@@ -123,6 +123,13 @@ public struct MemoryStatistics: Sendable, Hashable {
 
 extension Backend {
     public func binary(_ op: BinaryOp, _ a: StridedOperand, _ b: StridedOperand, shape: [Int], then activation: UnaryOp, out: any DeviceBuffer) {
+        composedBinary(op, a, b, shape: shape, then: activation, out: out)
+    }
+
+    /// `binary(_:_:_:shape:then:out:)` from primitives: `binary`, then `unary` in place. The
+    /// default, and what a backend falls back on for combinations it does not fuse.
+    public func composedBinary(_ op: BinaryOp, _ a: StridedOperand, _ b: StridedOperand, shape: [Int], then activation: UnaryOp,
+                               out: any DeviceBuffer) {
         binary(op, a, b, shape: shape, out: out)
         var strides = [Int](repeating: 1, count: shape.count)
         for axis in shape.indices.dropLast().reversed() { strides[axis] = strides[axis + 1] * shape[axis + 1] }
@@ -134,6 +141,15 @@ extension Backend {
     public func adamStep(_ step: AdamStep, count: Int, parameter: any DeviceBuffer, gradient: any DeviceBuffer,
                          m: any DeviceBuffer, v: any DeviceBuffer,
                          outParameter: any DeviceBuffer, outM: any DeviceBuffer, outV: any DeviceBuffer) {
+        composedAdamStep(step, count: count, parameter: parameter, gradient: gradient, m: m, v: v,
+                         outParameter: outParameter, outM: outM, outV: outV)
+    }
+
+    /// `adamStep` from element-wise primitives: the default for backends without a fused kernel,
+    /// and the reference the fused ones are tested against.
+    public func composedAdamStep(_ step: AdamStep, count: Int, parameter: any DeviceBuffer, gradient: any DeviceBuffer,
+                                 m: any DeviceBuffer, v: any DeviceBuffer,
+                                 outParameter: any DeviceBuffer, outM: any DeviceBuffer, outV: any DeviceBuffer) {
         func flat(_ buffer: any DeviceBuffer) -> StridedOperand { StridedOperand(buffer: buffer, offset: 0, strides: [1]) }
         let shape = [count]
         let scratch = allocate(byteCount: count * 4), update = allocate(byteCount: count * 4)

@@ -109,18 +109,7 @@ extension CPUBackend {
                             Self.argmaxColumns8(base, length: length, inner: inner, target)
                             continue
                         }
-                        best.update(from: base, count: inner)
-                        target.update(repeating: 0, count: inner)
-                        for r in 1..<length {
-                            let row = base + r * inner
-                            let index = Int32(truncatingIfNeeded: r)
-                            for i in 0..<inner {
-                                let v = row[i]
-                                let better = Self.isBetter(v, than: best[i])
-                                best[i] = better ? v : best[i]
-                                target[i] = better ? index : target[i]
-                            }
-                        }
+                        Self.argmaxColumns(base, length: length, rowStride: inner, width: inner, target, scratch: best)
                     }
                 }
             }
@@ -133,19 +122,7 @@ extension CPUBackend {
             let base = src + o * length * inner + columns.lowerBound
             let target = dst + o * inner + columns.lowerBound
             withUnsafeTemporaryAllocation(of: Float.self, capacity: w) { buffer in
-                let best = buffer.baseAddress!
-                best.initialize(from: base, count: w)
-                target.initialize(repeating: 0, count: w)
-                for r in 1..<length {
-                    let row = base + r * inner
-                    let index = Int32(truncatingIfNeeded: r)
-                    for i in 0..<w {
-                        let v = row[i]
-                        let better = Self.isBetter(v, than: best[i])
-                        best[i] = better ? v : best[i]
-                        target[i] = better ? index : target[i]
-                    }
-                }
+                Self.argmaxColumns(base, length: length, rowStride: inner, width: w, target, scratch: buffer.baseAddress!)
             }
         }
     }
@@ -451,6 +428,24 @@ extension CPUBackend {
 
     /// Whether `candidate` beats the best so far for argmax: larger, or the first NaN.
     @inline(__always)
+    /// Column-wise argmax of `width` columns over `length` rows `rowStride` apart, keeping the
+    /// running maxima in `scratch` (`width` floats).
+    static func argmaxColumns(_ base: UnsafePointer<Float>, length: Int, rowStride: Int, width: Int,
+                              _ target: UnsafeMutablePointer<Int32>, scratch best: UnsafeMutablePointer<Float>) {
+        best.update(from: base, count: width)
+        target.update(repeating: 0, count: width)
+        for r in 1..<length {
+            let row = base + r * rowStride
+            let index = Int32(truncatingIfNeeded: r)
+            for i in 0..<width {
+                let v = row[i]
+                let better = isBetter(v, than: best[i])
+                best[i] = better ? v : best[i]
+                target[i] = better ? index : target[i]
+            }
+        }
+    }
+
     /// Column-wise argmax of a `[length, inner]` block with `inner` a multiple of 8, eight
     /// columns at a time in SIMD registers (the scalar loop does not vectorise: Swift cannot
     /// prove the pointers distinct). Same tie and NaN rules as `isBetter`.

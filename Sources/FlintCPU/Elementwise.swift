@@ -64,11 +64,7 @@ extension CPUBackend {
     public func binary(
         _ op: BinaryOp, _ a: StridedOperand, _ b: StridedOperand, shape: [Int], then activation: UnaryOp, out: any DeviceBuffer
     ) {
-        guard op == .add else {
-            binary(op, a, b, shape: shape, out: out)
-            unary(activation, StridedOperand(buffer: out, offset: 0, strides: Self.contiguousStrides(shape)), shape: shape, out: out)
-            return
-        }
+        guard op == .add else { return composedBinary(op, a, b, shape: shape, then: activation, out: out) }
         guard let (loop, x, y, dst) = binaryOperands(a, b, shape: shape, out: out) else { return }
         switch activation {
         case .relu: Self.zipLoop(loop, x, y, dst, Kernels.Then(op: Kernels.Add(), activation: Kernels.Relu()))
@@ -77,8 +73,7 @@ extension CPUBackend {
         case .leakyRelu(let slope):
             Self.zipLoop(loop, x, y, dst, Kernels.Then(op: Kernels.Add(), activation: Kernels.LeakyRelu(slope: slope)))
         default:
-            binary(op, a, b, shape: shape, out: out)
-            unary(activation, StridedOperand(buffer: out, offset: 0, strides: Self.contiguousStrides(shape)), shape: shape, out: out)
+            composedBinary(op, a, b, shape: shape, then: activation, out: out)
         }
     }
 

@@ -90,11 +90,12 @@ extension Sequential {
     private func trainStep(_ x: Tensor, _ y: Tensor, into totals: Totals) {
         guard let loss, let optimizer else { return }
         let output = self(x, training: true)
-        var objective = loss(output, y)
-        if let penalty = regularizationLoss() { objective = objective + penalty }
+        let dataLoss = loss(output, y)
+        let objective = regularizationLoss().map { dataLoss + $0 } ?? dataLoss
         objective.backward()
         optimizer.step(parameters)
-        Tensor.withoutGrad { totals.add(loss: loss(output.detached(), y), output: output.detached(), targets: y) }
+        // The reported loss is the data term already computed for backward, not a second forward pass.
+        Tensor.withoutGrad { totals.add(loss: dataLoss.detached(), output: output.detached(), targets: y) }
     }
 
     private func evaluate(_ data: Dataset, batchSize: Int) -> [String: Float] {

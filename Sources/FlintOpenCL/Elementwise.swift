@@ -135,11 +135,7 @@ extension OpenCLBackend {
         default: fused = nil
         }
         guard op == .add, let fused, let kernels = kernels.addThen[fused.name] else {
-            binary(op, a, b, shape: shape, out: out)
-            var strides = [Int](repeating: 1, count: shape.count)
-            for axis in shape.indices.dropLast().reversed() { strides[axis] = strides[axis + 1] * shape[axis + 1] }
-            unary(activation, StridedOperand(buffer: out, offset: 0, strides: strides), shape: shape, out: out)
-            return
+            return composedBinary(op, a, b, shape: shape, then: activation, out: out)
         }
         let count = shape.reduce(1, *)
         guard count > 0 else { return }
