@@ -21,7 +21,9 @@ let package = Package(
 
         // The Backend protocol and the primitive descriptors every backend implements.
         .target(name: "FlintBackend"),
-        .target(name: "FlintCPU", dependencies: ["FlintBackend", "CBLAS"]),
+        // Flush-to-zero for the CPU backend's threads (see its header).
+        .target(name: "CFloatMode"),
+        .target(name: "FlintCPU", dependencies: ["FlintBackend", "CBLAS", "CFloatMode"]),
         .target(
             name: "FlintOpenCL",
             dependencies: ["FlintBackend", "COpenCL"],

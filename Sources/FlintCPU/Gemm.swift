@@ -62,7 +62,7 @@ extension CPUBackend {
         if batch > 1 && small && c.batchStride >= footprint && batch * m * n * k >= 1 << 18 {
             Parallel.forEachTask(batch, work: Int.max, product)
         } else {
-            for batchIndex in 0..<batch { product(batchIndex) }
+            Parallel.flushingDenormals { for batchIndex in 0..<batch { product(batchIndex) } }
         }
     }
 
