@@ -65,7 +65,7 @@ struct Tuning {
 
     /// `-D` options per program.
     func options(for program: String) -> String {
-        var options = "-cl-std=CL1.2"
+        var options = "-cl-std=CL1.2 -cl-denorms-are-zero"
         switch program {
         case "elementwise":
             options += " -DELEMS_PER_ITEM=\(elementsPerItem) -DCOPY_TILE=\(copyTile)"
