@@ -25,19 +25,25 @@ public struct MeanSquaredError: Loss {
 }
 
 /// Binary cross-entropy on probabilities or, with `fromLogits`, on logits via the stable form
-/// `max(z, 0) - z·y + log(1 + exp(-|z|))`.
+/// `max(z, 0) - z·y + log(1 + exp(-|z|))`. Label smoothing ε trains against `y·(1-ε) + ε/2` (Keras).
 public struct BinaryCrossEntropy: Loss {
     public let fromLogits: Bool
-    public init(fromLogits: Bool = false) { self.fromLogits = fromLogits }
+    public let labelSmoothing: Float
+    public init(fromLogits: Bool = false, labelSmoothing: Float = 0) {
+        self.fromLogits = fromLogits
+        self.labelSmoothing = labelSmoothing
+    }
     public var name: String { "binary_crossentropy" }
 
     public func validate(outputShape: [Int], targetShape: [Int], targetType: DType) throws {
+        try checkLabelSmoothing(labelSmoothing)
         guard targetType == .float32, targetShape == outputShape else {
             throw ModelError.targetMismatch(reason: "binary cross-entropy needs float32 targets of shape \(outputShape), got \(targetType) \(targetShape)")
         }
     }
 
-    public func callAsFunction(_ predictions: Tensor, _ targets: Tensor) -> Tensor {
+    public func callAsFunction(_ predictions: Tensor, _ rawTargets: Tensor) -> Tensor {
+        let targets = labelSmoothing == 0 ? rawTargets : rawTargets * (1 - labelSmoothing) + labelSmoothing / 2
         if fromLogits {
             let z = predictions
             return (z.relu() - z * targets + (1 + (-z.abs()).exp()).log()).mean()
@@ -47,13 +53,19 @@ public struct BinaryCrossEntropy: Loss {
     }
 }
 
-/// Cross-entropy against one-hot (or soft) targets over the last axis.
+/// Cross-entropy against one-hot (or soft) targets over the last axis. Label smoothing ε trains
+/// against `y·(1-ε) + ε/classes` (Keras, PyTorch).
 public struct CategoricalCrossEntropy: Loss {
     public let fromLogits: Bool
-    public init(fromLogits: Bool = false) { self.fromLogits = fromLogits }
+    public let labelSmoothing: Float
+    public init(fromLogits: Bool = false, labelSmoothing: Float = 0) {
+        self.fromLogits = fromLogits
+        self.labelSmoothing = labelSmoothing
+    }
     public var name: String { "categorical_crossentropy" }
 
     public func validate(outputShape: [Int], targetShape: [Int], targetType: DType) throws {
+        try checkLabelSmoothing(labelSmoothing)
         guard targetType == .float32, targetShape == outputShape else {
             throw ModelError.targetMismatch(reason: "categorical cross-entropy needs one-hot float32 targets of shape \(outputShape), got \(targetType) \(targetShape)")
         }
@@ -61,17 +73,26 @@ public struct CategoricalCrossEntropy: Loss {
 
     public func callAsFunction(_ predictions: Tensor, _ targets: Tensor) -> Tensor {
         let logProbabilities = fromLogits ? predictions.logSoftmax(axis: -1) : predictions.clamped(min: 1e-7, max: 1).log()
-        return -(targets * logProbabilities).sum(axis: -1).mean()
+        let classes = Float(predictions.shape.last ?? 1)
+        let smoothed = labelSmoothing == 0 ? targets : targets * (1 - labelSmoothing) + labelSmoothing / classes
+        return -(smoothed * logProbabilities).sum(axis: -1).mean()
     }
 }
 
-/// Cross-entropy against integer class labels (int32, one per sample).
+/// Cross-entropy against integer class labels (int32, one per sample). Label smoothing ε trains
+/// against the one-hot label mixed with the uniform distribution, `(1-ε)·onehot + ε/classes`
+/// (PyTorch's `label_smoothing`), without building the one-hot matrix.
 public struct SparseCategoricalCrossEntropy: Loss {
     public let fromLogits: Bool
-    public init(fromLogits: Bool = false) { self.fromLogits = fromLogits }
+    public let labelSmoothing: Float
+    public init(fromLogits: Bool = false, labelSmoothing: Float = 0) {
+        self.fromLogits = fromLogits
+        self.labelSmoothing = labelSmoothing
+    }
     public var name: String { "sparse_categorical_crossentropy" }
 
     public func validate(outputShape: [Int], targetShape: [Int], targetType: DType) throws {
+        try checkLabelSmoothing(labelSmoothing)
         guard outputShape.count == 1, targetType == .int32, targetShape.isEmpty || targetShape == [1] else {
             throw ModelError.targetMismatch(reason: "sparse categorical cross-entropy needs outputs of shape [classes] and one int32 label per sample, got outputs \(outputShape) and targets \(targetType) \(targetShape)")
         }
@@ -80,6 +101,16 @@ public struct SparseCategoricalCrossEntropy: Loss {
     public func callAsFunction(_ predictions: Tensor, _ targets: Tensor) -> Tensor {
         let logProbabilities = fromLogits ? predictions.logSoftmax(axis: -1) : predictions.clamped(min: 1e-7, max: 1).log()
         let labels = targets.reshaped(to: [targets.shape.first ?? 0, 1])
-        return -logProbabilities.gather(axis: 1, indices: labels).mean()
+        let labelTerm = logProbabilities.gather(axis: 1, indices: labels).mean()
+        guard labelSmoothing > 0 else { return -labelTerm }
+        // The uniform part is ε times log p averaged over classes and batch alike.
+        return -(labelTerm * (1 - labelSmoothing) + logProbabilities.mean() * labelSmoothing)
+    }
+}
+
+/// Label smoothing outside [0, 1) would train towards a distribution that is not one.
+private func checkLabelSmoothing(_ value: Float) throws {
+    guard value >= 0 && value < 1 else {
+        throw ModelError.invalidArgument("labelSmoothing must be in [0, 1), got \(value)")
     }
 }
