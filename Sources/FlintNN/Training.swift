@@ -38,15 +38,16 @@ extension Sequential {
         }
 
         let initialRate = optimizer.learningRate
-        let display = ProgressDisplay(verbosity: verbosity, epochs: epochs, steps: (training.count + batchSize - 1) / batchSize)
+        let steps = (training.count + batchSize - 1) / batchSize
+        let display = ProgressDisplay(verbosity: verbosity, epochs: epochs, steps: steps)
         var history = History()
         callbacks.forEach { $0.trainingBegan(model: self) }
         for epoch in 0..<epochs {
-            optimizer.learningRate = schedule.rate(epoch: epoch, initial: initialRate)
             let totals = Totals(metrics: metrics, device: device)
             display.epochBegan(epoch)
             let batches = training.batches(size: batchSize, shuffleSeed: shuffle ? seed &+ UInt64(epoch) : nil, on: device)
             for (step, batch) in batches.enumerated() {
+                optimizer.learningRate = schedule.rate(epoch: Double(epoch) + Double(step) / Double(steps), initial: initialRate)
                 trainStep(batch.inputs, batch.targets, into: totals)
                 display.stepEnded(step + 1) { totals.means() }
             }

@@ -80,6 +80,24 @@ import Testing
         let cosine = LearningRateSchedule.cosine(period: 10, minimum: 0.1)
         #expect(cosine.rate(epoch: 0, initial: 1) == 1 && Swift.abs(cosine.rate(epoch: 10, initial: 1) - 0.1) < 1e-6)
         #expect(Swift.abs(cosine.rate(epoch: 5, initial: 1) - 0.55) < 1e-6)
+        // Cosine moves within an epoch; step and exponential change only at whole epochs.
+        #expect(Swift.abs(cosine.rate(epoch: 2.5, initial: 1) - (0.1 + 0.9 * (1 + Foundation.cos(Float.pi / 4)) / 2)) < 1e-6)
+        #expect(LearningRateSchedule.step(stepSize: 1, gamma: 0.5).rate(epoch: 1.99, initial: 1) == 0.5)
+        #expect(LearningRateSchedule.exponential(gamma: 0.5).rate(epoch: 0.9, initial: 1) == 1)
+    }
+
+    @Test func fitAppliesTheScheduleEveryStep() throws {
+        // 8 samples in batches of 2: 4 steps per epoch, so the last step of epoch 0 runs at
+        // epoch 0.75 of a 2-epoch cosine, and fit restores the initial rate when it ends.
+        let x = Tensor((0..<16).map { Float($0) / 16 }, shape: [8, 2], on: .cpu)
+        let y = Tensor((0..<8).map { Float($0) / 8 }, shape: [8, 1], on: .cpu)
+        let model = try Sequential([Dense(1)], inputShape: [2], device: .cpu, seed: 3)
+        let optimizer = SGD(learningRate: 0.1)
+        try model.compile(optimizer: optimizer, loss: MeanSquaredError())
+        let history = try model.fit(x, y, epochs: 2, batchSize: 2, schedule: .cosine(period: 2), verbosity: .silent)
+        let expected: [Float] = [0.75, 1.75].map { 0.1 * (1 + Foundation.cos(Float.pi * $0 / 2)) / 2 }
+        for (logged, wanted) in zip(history["learning_rate"], expected) { #expect(Swift.abs(logged - wanted) < 1e-7) }
+        #expect(optimizer.learningRate == 0.1)
     }
 
     @Test func earlyStoppingRestoresTheBestWeights() throws {
