@@ -14,6 +14,7 @@ struct ModelEntry: Sendable {
     let summary: String
     let defaultDataset: String
     let defaultEpochs: Int
+    let defaultBatchSize: Int
     let run: @Sendable (TrainContext) throws -> [String: Any]
 }
 
@@ -26,15 +27,19 @@ protocol TrainableModel: SendableMetatype {
     static var defaultDataset: String { get }
     /// Epochs used when `--epochs` is not given (5 unless the model says otherwise).
     static var defaultEpochs: Int { get }
+    /// Samples per step when `--batch-size` is not given (128 unless the model says otherwise).
+    static var defaultBatchSize: Int { get }
     /// Trains and returns the results for the report (at least the metric reached).
     static func run(_ context: TrainContext) throws -> [String: Any]
 }
 
 extension TrainableModel {
     static var defaultEpochs: Int { 5 }
+    static var defaultBatchSize: Int { 128 }
 
     static var entry: ModelEntry {
-        ModelEntry(name: name, summary: summary, defaultDataset: defaultDataset, defaultEpochs: defaultEpochs, run: { try run($0) })
+        ModelEntry(name: name, summary: summary, defaultDataset: defaultDataset, defaultEpochs: defaultEpochs,
+                   defaultBatchSize: defaultBatchSize, run: { try run($0) })
     }
 }
 
@@ -67,8 +72,8 @@ struct Train: ParsableCommand {
     @Option(help: "Passes over the training set (default: the model's own).")
     var epochs: Int?
 
-    @Option(help: "Samples per training step.")
-    var batchSize = 128
+    @Option(help: "Samples per training step (default: the model's own).")
+    var batchSize: Int?
 
     @Option(help: "cpu, opencl or opencl:N (default: FLINT_DEVICE, else an OpenCL GPU, else cpu).")
     var device: String?
@@ -90,14 +95,14 @@ struct Train: ParsableCommand {
             throw ValidationError("unknown model '\(model)'; choose one of: \(trainableModels.map(\.name).joined(separator: ", "))")
         }
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
-        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
+        if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be positive") }
     }
 
     func run() throws {
         let kind = trainableModels.first { $0.name == model }!
         let target = try device.map(Device.named) ?? Device.default
         let context = TrainContext(device: target, dataset: dataset ?? kind.defaultDataset, epochs: epochs ?? kind.defaultEpochs,
-                                   batchSize: batchSize, seed: seed, data: DataDirectory(explicit: dataDir),
+                                   batchSize: batchSize ?? kind.defaultBatchSize, seed: seed, data: DataDirectory(explicit: dataDir),
                                    outputDirectory: URL(fileURLWithPath: output))
         let start = Date()
         var results = try kind.run(context)

@@ -36,4 +36,14 @@ import Testing
         try rnn.compile(optimizer: Adam(), loss: SparseCategoricalCrossEntropy(fromLogits: true), metrics: [.accuracy])
         _ = try Sequential([Dense(512, activation: .relu, kernelRegularizer: .l2(1e-3)), Dense(10)], inputShape: [64], device: .cpu)
     }
+
+    /// docs/models.md's CNN recipe, compiled.
+    func cnnRecipe(x: Tensor, y: Tensor) throws {
+        let cnn = try Sequential([Conv2D(32, kernelSize: 3, activation: .relu), MaxPool2D(poolSize: (2, 2)), Flatten(),
+                                  Dense(128, activation: .relu), Dense(10)],
+                                 inputShape: [28, 28, 1], device: try Device.default)
+        try cnn.compile(optimizer: Adam(learningRate: 2e-3),
+                        loss: SparseCategoricalCrossEntropy(fromLogits: true, labelSmoothing: 0.1), metrics: [.accuracy])
+        try cnn.fit(x, y, epochs: 3, batchSize: 64, schedule: .cosine(period: 3))
+    }
 }

@@ -6,10 +6,18 @@ protocol ImageClassifier: TrainableModel {
     /// Per-sample input shape for `height × width` grey images.
     static func inputShape(height: Int, width: Int) -> [Int]
     static func layers() -> [Layer]
+    /// Adam's initial learning rate.
+    static var learningRate: Float { get }
+    /// How the rate changes over the run, whose length is `epochs`.
+    static func schedule(epochs: Int) -> LearningRateSchedule
+    static var labelSmoothing: Float { get }
 }
 
 extension ImageClassifier {
     static var defaultDataset: String { "mnist" }
+    static var learningRate: Float { 1e-3 }
+    static func schedule(epochs: Int) -> LearningRateSchedule { .constant }
+    static var labelSmoothing: Float { 0 }
 
     static func run(_ context: TrainContext) throws -> [String: Any] {
         guard let dataset = ImageDataset(rawValue: context.dataset) else {
@@ -31,13 +39,15 @@ extension ImageClassifier {
         let (xTest, yTest) = tensors(test)
 
         let network = try Sequential(layers(), inputShape: shape, device: context.device, seed: context.seed)
-        try network.compile(optimizer: Adam(learningRate: 1e-3), loss: SparseCategoricalCrossEntropy(fromLogits: true),
+        try network.compile(optimizer: Adam(learningRate: learningRate),
+                            loss: SparseCategoricalCrossEntropy(fromLogits: true, labelSmoothing: labelSmoothing),
                             metrics: [.accuracy])
         print("Training \(name) on \(dataset.rawValue) (\(train.count) samples) on \(context.device) — \(context.device.info.name)")
         print(network.summary)
 
         let start = Date()
-        try network.fit(xTrain, yTrain, epochs: context.epochs, batchSize: context.batchSize, seed: context.seed)
+        try network.fit(xTrain, yTrain, epochs: context.epochs, batchSize: context.batchSize,
+                        schedule: schedule(epochs: context.epochs), seed: context.seed)
         let trainSeconds = Date().timeIntervalSince(start)
         let result = try network.evaluate(xTest, yTest, batchSize: 500)
         let accuracy = result["accuracy"] ?? 0, loss = result["loss"] ?? 0
@@ -56,9 +66,16 @@ enum MLPModel: ImageClassifier {
     static func layers() -> [Layer] { [Flatten(), Dense(128, activation: .relu), Dense(10)] }
 }
 
+/// The seed CNN. Its training recipe was chosen by measurement (see docs/models.md): the same
+/// network with a constant Adam 1e-3 at batch 128 ends 3 epochs at 98.2–98.6% in Flint and in
+/// PyTorch alike; batch 64, a cosine decay from 2e-3 to 0 and label smoothing 0.1 reach ~98.9%.
 enum CNNModel: ImageClassifier {
     static let name = "cnn"
-    static let summary = "Conv2D(32, 3×3, ReLU) → MaxPool 2×2 → Dense(128, ReLU) → Dense(10), Adam 1e-3"
+    static let summary = "Conv2D(32, 3×3, ReLU) → MaxPool 2×2 → Dense(128, ReLU) → Dense(10); Adam 2e-3 cosine-decayed, label smoothing 0.1, batch 64"
+    static let defaultBatchSize = 64
+    static let learningRate: Float = 2e-3
+    static let labelSmoothing: Float = 0.1
+    static func schedule(epochs: Int) -> LearningRateSchedule { .cosine(period: epochs) }
     static func inputShape(height: Int, width: Int) -> [Int] { [height, width, 1] }
     static func layers() -> [Layer] {
         [Conv2D(32, kernelSize: 3, activation: .relu), MaxPool2D(poolSize: (2, 2)), Flatten(),
