@@ -80,6 +80,15 @@ public protocol Backend: AnyObject, Sendable {
     /// The adjoint of `im2col`: `out` (NHWC, overwritten) gets, for every input element, the sum
     /// of the column entries that `im2col` copied from it. Padding entries are dropped.
     func col2im(_ columns: any DeviceBuffer, offset: Int, geometry: ConvGeometry, out: any DeviceBuffer)
+    /// Max pooling over NHWC `input`: `out[n, oh, ow, c]` (float32) is the largest element of
+    /// output `(oh, ow)`'s window in channel `c`, and `taps[n, oh, ow, c]` (int32) its tap
+    /// `kh·kernelWidth + kw`. NaN wins, the first of equal values wins, padding never wins; a
+    /// window wholly in padding gives -∞ and tap -1.
+    func maxPool2d(_ input: any DeviceBuffer, offset: Int, geometry: ConvGeometry, out: any DeviceBuffer, taps: any DeviceBuffer)
+    /// The adjoint of `maxPool2d`: `out` (NHWC, overwritten) gets, for every input element, the
+    /// sum of the output gradients whose winning tap read it, added in ascending `(kh, kw)`.
+    func maxPool2dBackward(_ gradient: any DeviceBuffer, offset: Int, taps: any DeviceBuffer, geometry: ConvGeometry,
+                           out: any DeviceBuffer)
 
     // MARK: Fused optimizer steps
 

@@ -28,6 +28,37 @@ extension OpenCLBackend {
                  [.buffer(source), .int(offset)] + geometry.kernelArgs + [.buffer(output)])
     }
 
+    public func maxPool2d(
+        _ input: any DeviceBuffer, offset: Int, geometry: ConvGeometry, out: any DeviceBuffer, taps: any DeviceBuffer
+    ) {
+        let source = clBuffer(input, "maxPool2d")
+        let values = clBuffer(out, "maxPool2d")
+        let winners = clBuffer(taps, "maxPool2d")
+        checkGeometry(geometry, "maxPool2d")
+        let count = geometry.patchCount * geometry.channels
+        checkRange(source, offset: offset, count: geometry.imageCount, "maxPool2d")
+        checkRange(values, offset: 0, count: count, "maxPool2d")
+        checkRange(winners, offset: 0, count: count, "maxPool2d")
+        launch1D(kernels.maxPool, items: tuning.convolutionRuns ? geometry.patchCount : count,
+                 [.buffer(source), .int(offset)] + geometry.kernelArgs + [.buffer(values), .buffer(winners)])
+    }
+
+    public func maxPool2dBackward(
+        _ gradient: any DeviceBuffer, offset: Int, taps: any DeviceBuffer, geometry: ConvGeometry, out: any DeviceBuffer
+    ) {
+        let source = clBuffer(gradient, "maxPool2dBackward")
+        let winners = clBuffer(taps, "maxPool2dBackward")
+        let output = clBuffer(out, "maxPool2dBackward")
+        checkGeometry(geometry, "maxPool2dBackward")
+        let count = geometry.patchCount * geometry.channels
+        checkRange(source, offset: offset, count: count, "maxPool2dBackward")
+        checkRange(winners, offset: 0, count: count, "maxPool2dBackward")
+        checkRange(output, offset: 0, count: geometry.imageCount, "maxPool2dBackward")
+        let items = tuning.convolutionRuns ? geometry.imageCount / geometry.channels : geometry.imageCount
+        launch1D(kernels.maxPoolBackward, items: items,
+                 [.buffer(source), .int(offset), .buffer(winners)] + geometry.kernelArgs + [.buffer(output)])
+    }
+
     func checkGeometry(_ g: ConvGeometry, _ op: StaticString) {
         precondition(
             min(g.batch, g.height, g.width, g.channels, g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth,

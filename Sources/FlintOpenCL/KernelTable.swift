@@ -35,6 +35,8 @@ struct KernelTable {
     let randomNormal: Kernel
     let im2col: Kernel
     let col2im: Kernel
+    let maxPool: Kernel
+    let maxPoolBackward: Kernel
     let adamStep: Kernel
 
     /// Kernel names of the unary ops (`unary_NAME_linear`, `unary_NAME_strided`).
@@ -90,6 +92,8 @@ struct KernelTable {
         randomNormal = try find("random_normal", "random")
         im2col = try find("im2col", "conv")
         col2im = try find("col2im", "conv")
+        maxPool = try find("max_pool", "conv")
+        maxPoolBackward = try find("max_pool_backward", "conv")
         adamStep = try find("adam_step", "optim")
     }
 }

@@ -121,7 +121,7 @@ extension Conformance {
 
         @Test(arguments: TestDevices.all)
         func poolingGradientsMatchFiniteDifferences(device: Device) {
-            for geometry in [Conformance.poolCases[0], Conformance.poolCases[1], Conformance.poolCases[3]] {
+            for geometry in [Conformance.poolCases[0], Conformance.poolCases[1], Conformance.poolCases[2], Conformance.poolCases[3]] {
                 Gradients.check(GradCase(name: "maxPool2d \(geometry)", shapes: [geometry.input],
                                          flint: { $0[0].maxPool2d(size: geometry.kernel, strides: geometry.strides, padding: geometry.padding) },
                                          reference: { geometry.pool($0[0], max: true) }), on: device)
@@ -129,6 +129,41 @@ extension Conformance {
                                          flint: { $0[0].avgPool2d(size: geometry.kernel, strides: geometry.strides, padding: geometry.padding) },
                                          reference: { geometry.pool($0[0], max: false) }), on: device)
             }
+        }
+
+        /// Ties go to the first element of the window (in row-major window order), NaN wins, and
+        /// overlapping windows that pick the same element add their gradients there.
+        @Test(arguments: TestDevices.all)
+        func maxPoolTiesNaNAndOverlaps(device: Device) {
+            // One 4×4 image, 10 channels (a SIMD block of 8 and a scalar tail on the CPU): even
+            // channels all equal, odd ones the pixel number with a NaN at pixel 6.
+            let c = 10
+            var values = [Float](repeating: 0, count: 16 * c)
+            for pixel in 0..<16 {
+                for k in 0..<c { values[pixel * c + k] = k % 2 == 0 ? 5 : pixel == 6 ? .nan : Float(pixel) }
+            }
+            let x = Tensor(values, shape: [1, 4, 4, c], on: device).requiringGrad()
+            let pooled = x.maxPool2d(size: (2, 2))
+            let out = pooled.toArray()
+            pooled.sum().backward()
+            let grad = x.grad!.toArray()
+            // Windows' pixels: first (0, 2, 8, 10), maximum of the odd channels (5, NaN at 6, 13, 15).
+            let firstOfWindows: Set = [0, 2, 8, 10], oddWinners: Set = [5, 6, 13, 15]
+            for k in 0..<c {
+                let expected: [Float] = k % 2 == 0 ? [5, 5, 5, 5] : [5, .nan, 13, 15]
+                let got = (0..<4).map { out[$0 * c + k] }
+                #expect(Swift.zip(got, expected).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) }, "channel \(k) on \(device): \(got)")
+                let winners = k % 2 == 0 ? firstOfWindows : oddWinners
+                let gradient = (0..<16).map { grad[$0 * c + k] }
+                #expect(gradient == (0..<16).map { winners.contains($0) ? 1 : 0 }, "channel \(k) gradient on \(device): \(gradient)")
+            }
+
+            // 3×3 windows at stride 1 over a 4×4 image whose maximum is in the middle: all four
+            // windows pick it, so its gradient is the sum of theirs.
+            let peak = Tensor((0..<16).map { $0 == 5 ? 9 : Float($0) / 16 }, shape: [1, 4, 4, 1], on: device).requiringGrad()
+            let overlapping = peak.maxPool2d(size: (3, 3), strides: (1, 1))
+            (overlapping * Tensor([1, 2, 3, 4], shape: [1, 2, 2, 1], on: device)).sum().backward()
+            #expect(peak.grad!.toArray() == (0..<16).map { $0 == 5 ? 10 : 0 }, "overlap on \(device)")
         }
     }
 }
