@@ -23,6 +23,9 @@ build: deps
 test: deps
 	$(SWIFT) build --build-tests
 	FLINT_REQUIRE_OPENCL=1 $(SWIFT) test
+	@# The conformance suite again with the kernels' GPU variants (one work-item per element),
+	@# so that code is checked on PoCL too and not only when a GPU is present.
+	FLINT_OPENCL_PROFILE=gpu FLINT_REQUIRE_OPENCL=1 $(SWIFT) test --skip-build --filter Conformance
 
 devices: deps
 	$(RELEASE) --product flint
