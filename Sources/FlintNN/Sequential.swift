@@ -58,18 +58,24 @@ public final class Sequential {
     private func lossTargetShape(_ loss: any Loss) -> [Int] { loss is SparseCategoricalCrossEntropy ? [] : outputShape }
     private func lossTargetType(_ loss: any Loss) -> DType { loss is SparseCategoricalCrossEntropy ? .int32 : .float32 }
 
-    /// A Keras-style table of layers, output shapes and parameter counts.
+    /// A Keras-style table of layers, output shapes and parameter counts; the columns widen
+    /// to fit long layer names.
     public var summary: String {
-        var lines = ["Layer (type)                Output shape        Params"]
-        lines.append(String(repeating: "=", count: 56))
-        for (index, layer) in layers.enumerated() {
-            let name = "\(layer.typeName.lowercased())_\(index) (\(layer.typeName))"
-            let shape = "(None, " + layerShapes[index].map(String.init).joined(separator: ", ") + ")"
-            let count = layer.parameters.reduce(0) { $0 + $1.count }
-            lines.append(name.padding(toLength: 28, withPad: " ", startingAt: 0)
-                         + shape.padding(toLength: 20, withPad: " ", startingAt: 0) + "\(count)")
+        let rows = layers.enumerated().map { index, layer in
+            ("\(layer.typeName.lowercased())_\(index) (\(layer.typeName))",
+             "(None, " + layerShapes[index].map(String.init).joined(separator: ", ") + ")",
+             String(layer.parameters.reduce(0) { $0 + $1.count }))
         }
-        lines.append(String(repeating: "=", count: 56))
+        let nameWidth = Swift.max(28, (rows.map(\.0.count).max() ?? 0) + 2)
+        let shapeWidth = Swift.max(20, (rows.map(\.1.count).max() ?? 0) + 2)
+        func line(_ name: String, _ shape: String, _ count: String) -> String {
+            name.padding(toLength: nameWidth, withPad: " ", startingAt: 0)
+                + shape.padding(toLength: shapeWidth, withPad: " ", startingAt: 0) + count
+        }
+        let rule = String(repeating: "=", count: nameWidth + shapeWidth + 8)
+        var lines = [line("Layer (type)", "Output shape", "Params"), rule]
+        lines += rows.map { line($0.0, $0.1, $0.2) }
+        lines.append(rule)
         lines.append("Total params: \(parameterCount)  (input \(inputShape), device \(device))")
         return lines.joined(separator: "\n")
     }

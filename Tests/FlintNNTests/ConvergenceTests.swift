@@ -114,6 +114,9 @@ import Testing
         let model = try Sequential([Flatten(), Dense(128, activation: .relu), Dropout(0.2), Dense(10)], inputShape: [28, 28], device: .cpu)
         #expect(model.parameterCount == 784 * 128 + 128 + 128 * 10 + 10)
         #expect(model.summary.contains("(None, 128)") && model.summary.contains("Total params: 101770"))
+        // A long layer name widens its column instead of running into the shape.
+        let augmented = try Sequential([RandomTranslation(heightFactor: 0.1, widthFactor: 0.1), Flatten()], inputShape: [4, 4, 1], device: .cpu)
+        #expect(augmented.summary.contains("randomtranslation_0 (RandomTranslation)  (None, 4, 4, 1)"), "\(augmented.summary)")
     }
 
     @Test func dropoutIsIdentityInEvaluation() throws {
