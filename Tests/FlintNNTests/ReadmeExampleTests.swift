@@ -39,7 +39,8 @@ import Testing
 
     /// docs/models.md's CNN recipe, compiled.
     func cnnRecipe(x: Tensor, y: Tensor) throws {
-        let cnn = try Sequential([Conv2D(32, kernelSize: 3, activation: .relu), MaxPool2D(poolSize: (2, 2)), Flatten(),
+        let cnn = try Sequential([RandomTranslation(heightFactor: 0.05, widthFactor: 0.05),
+                                  Conv2D(32, kernelSize: 3, activation: .relu), MaxPool2D(poolSize: (2, 2)), Flatten(),
                                   Dense(128, activation: .relu), Dense(10)],
                                  inputShape: [28, 28, 1], device: try Device.default)
         try cnn.compile(optimizer: Adam(learningRate: 2e-3),
