@@ -29,8 +29,8 @@ extension Tensor {
         return product.reshaped(to: [geometry.batch, geometry.outHeight, geometry.outWidth, filter.shape[3]])
     }
 
-    /// Max over each `size` window, per channel. Padding positions never win, NaN does, and of
-    /// equal values the first in the window does; the gradient goes to the winner alone, as in
+    /// Max over each `size` window, per channel. Padding positions never win, NaN does (the
+    /// first NaN, where PyTorch picks the last), and of equal values the first in the window does; the gradient goes to the winner alone, as in
     /// PyTorch. One pass forward (values and winning taps) and one back, on every backend.
     public func maxPool2d(size: (Int, Int), strides: (Int, Int)? = nil, padding: Padding = .valid) -> Tensor {
         requireFloat("maxPool2d")

@@ -37,28 +37,33 @@ public enum FillMode: Sendable, Hashable {
 /// interpolation; a positive shift moves the content down or right). Identity in evaluation.
 /// Takes `[height, width, channels]` samples.
 public final class RandomTranslation: Layer {
-    public let heightRange: ClosedRange<Float>
-    public let widthRange: ClosedRange<Float>
+    /// Lower and upper shift, as fractions of the height, in [-1, 1].
+    public let heightBounds: (lower: Float, upper: Float)
+    /// Lower and upper shift, as fractions of the width, in [-1, 1].
+    public let widthBounds: (lower: Float, upper: Float)
     public let fillMode: FillMode
     private var generator: RandomGenerator?
 
-    /// Shifts of up to `heightFactor` and `widthFactor` (fractions of the image size) either way.
+    /// Shifts of up to `heightFactor` and `widthFactor` (non-negative fractions of the image
+    /// size) either way.
     public convenience init(heightFactor: Float, widthFactor: Float, fillMode: FillMode = .reflect) {
-        self.init(heightRange: -heightFactor...heightFactor, widthRange: -widthFactor...widthFactor, fillMode: fillMode)
+        self.init(heightBounds: (-heightFactor, heightFactor), widthBounds: (-widthFactor, widthFactor), fillMode: fillMode)
     }
 
-    /// Shifts drawn uniformly from `heightRange` and `widthRange` (fractions of the image size).
-    public init(heightRange: ClosedRange<Float>, widthRange: ClosedRange<Float>, fillMode: FillMode = .reflect) {
-        self.heightRange = heightRange
-        self.widthRange = widthRange
+    /// Shifts drawn uniformly between each pair of bounds (fractions of the image size).
+    public init(heightBounds: (lower: Float, upper: Float), widthBounds: (lower: Float, upper: Float),
+                fillMode: FillMode = .reflect) {
+        self.heightBounds = heightBounds
+        self.widthBounds = widthBounds
         self.fillMode = fillMode
     }
 
     public func build(inputShape: [Int], context: BuildContext) throws -> [Int] {
         try checkImageShape(inputShape, layer: typeName)
-        for range in [heightRange, widthRange] where range.lowerBound < -1 || range.upperBound > 1 {
+        for (axis, bounds) in [("height", heightBounds), ("width", widthBounds)]
+        where !(bounds.lower >= -1 && bounds.lower <= bounds.upper && bounds.upper <= 1) {
             throw ModelError.incompatibleShape(layer: typeName, inputShape: inputShape,
-                                               reason: "shift factors must lie in [-1, 1], got \(range)")
+                                               reason: "\(axis) shifts must satisfy -1 ≤ lower ≤ upper ≤ 1, got \(bounds)")
         }
         generator = context.generator
         return inputShape
@@ -68,11 +73,11 @@ public final class RandomTranslation: Layer {
         guard training, input.count > 0 else { return input }
         let (height, width) = (input.shape[1], input.shape[2])
         let draws = drawUniforms(2 * input.shape[0], generator: generator)
-        func shift(_ u: Float, _ range: ClosedRange<Float>, _ length: Int) -> Int {
-            Int(((range.lowerBound + u * (range.upperBound - range.lowerBound)) * Float(length)).rounded())
+        func shift(_ u: Float, _ bounds: (lower: Float, upper: Float), _ length: Int) -> Int {
+            Int(((bounds.lower + u * (bounds.upper - bounds.lower)) * Float(length)).rounded())
         }
         let shifts = (0..<input.shape[0]).map {
-            (shift(draws[2 * $0], heightRange, height), shift(draws[2 * $0 + 1], widthRange, width))
+            (shift(draws[2 * $0], heightBounds, height), shift(draws[2 * $0 + 1], widthBounds, width))
         }
         return remapPixels(input, fillMode: fillMode) { n, y, x in
             guard let sourceY = fillMode.source(y - shifts[n].0, length: height),
@@ -136,7 +141,8 @@ private func drawUniforms(_ count: Int, generator: RandomGenerator?) -> [Float] 
 
 /// Moves whole pixels of the NHWC batch `input`: output pixel `(y, x)` of image `n` is input
 /// pixel `source(n, y, x)` of the same image, or `fillMode`'s constant where that is nil. One
-/// row gather on the device; the indices are built on the host, one per pixel.
+/// row gather on the device; the indices are built on the host, one per pixel (Int32 is
+/// enough: a tensor holds fewer than 2^31 elements).
 private func remapPixels(_ input: Tensor, fillMode: FillMode, _ source: (Int, Int, Int) -> (Int, Int)?) -> Tensor {
     let (batch, height, width, channels) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
     var indices = [Int32](repeating: 0, count: batch * height * width)
@@ -161,8 +167,9 @@ private func remapPixels(_ input: Tensor, fillMode: FillMode, _ source: (Int, In
         .indexSelect(axis: 0, indices: Tensor(int32: indices, shape: [indices.count], on: device))
     var output = rows
     if anyOutside, case .constant(let value) = fillMode {
-        let mask = Tensor(inside, shape: [indices.count, 1], on: device)
-        output = value == 0 ? rows * mask : rows * mask + (1 - mask) * value
+        // A select, not a product with the mask: 0 · inf would leave NaN where the fill goes.
+        let mask = Tensor(inside, shape: [indices.count, 1], on: device) .> 0.5
+        output = Tensor.where(mask, rows, Tensor.full([1], value: value, on: device))
     }
     return output.reshaped(to: input.shape)
 }

@@ -13,6 +13,9 @@ public enum LearningRateSchedule: Sendable, Hashable {
     /// `minimum` instead of stopping a third of the way down the curve.
     case cosine(period: Int, minimum: Float = 0)
 
+    /// The rate at the start of whole epoch `epoch`.
+    public func rate(epoch: Int, initial: Float) -> Float { rate(epoch: Double(epoch), initial: initial) }
+
     public func rate(epoch: Double, initial: Float) -> Float {
         switch self {
         case .constant:

@@ -158,6 +158,14 @@ extension Conformance {
                 #expect(gradient == (0..<16).map { winners.contains($0) ? 1 : 0 }, "channel \(k) gradient on \(device): \(gradient)")
             }
 
+            // A window wholly in padding gives -∞ and no gradient; a NaN in a window's first tap wins.
+            let padded = Tensor([.nan, 5, 7, 1], shape: [1, 2, 2, 1], on: device).requiringGrad()
+            let edge = padded.maxPool2d(size: (2, 2), padding: .explicit(top: 2, bottom: 0, left: 0, right: 0))
+            let edgeValues = edge.toArray()
+            #expect(edge.shape == [1, 2, 1, 1] && edgeValues[0] == -.infinity && edgeValues[1].isNaN, "\(edgeValues) on \(device)")
+            edge.sum().backward()
+            #expect(padded.grad!.toArray() == [1, 0, 0, 0], "padding and NaN gradient on \(device)")
+
             // 3×3 windows at stride 1 over a 4×4 image whose maximum is in the middle: all four
             // windows pick it, so its gradient is the sum of theirs.
             let peak = Tensor((0..<16).map { $0 == 5 ? 9 : Float($0) / 16 }, shape: [1, 4, 4, 1], on: device).requiringGrad()
