@@ -40,7 +40,7 @@ let package = Package(
         // Datasets on the host: IDX (MNIST family, gzip handled), search paths, errors.
         .target(name: "FlintData", dependencies: ["CZlib"]),
         // Layers, losses, optimizers and the Keras-style training loop.
-        .target(name: "FlintNN", dependencies: ["FlintCore"]),
+        .target(name: "FlintNN", dependencies: ["FlintCore", "FlintData"]),
         .target(name: "Flint", dependencies: ["FlintCore", "FlintBackend", "FlintData", "FlintNN"]),
 
         .executableTarget(

@@ -1,5 +1,6 @@
 import Foundation
 import FlintCore
+import FlintData
 
 /// Writes grey-level images as one picture: a grid of tiles, `columns` wide, separated (and
 /// framed) by 1-pixel lines, saved as binary PGM (P5), which most image viewers open and
@@ -8,8 +9,8 @@ import FlintCore
 ///     try ImageGrid.write(samples, columns: 8, to: URL(fileURLWithPath: "out/samples.pgm"))
 ///
 /// Pixel values are clamped to `range` and mapped linearly to 0…255 (pass `-1...1` for tanh
-/// outputs). The file is written atomically: to a temporary file in the same folder, then
-/// renamed over the destination, so a reader never sees half a picture. Missing folders are created.
+/// outputs). The file is written with `AtomicFile`, so a reader never sees half a picture.
+/// Missing folders are created.
 public enum ImageGrid {
     /// Grey level of the separator lines, in [0, 1].
     public static let separatorLevel: Float = 0.5
@@ -21,13 +22,13 @@ public enum ImageGrid {
         range: ClosedRange<Float> = 0...1, to url: URL
     ) throws {
         let data = try pgm(images, height: height, width: width, columns: columns, range: range)
-        try writeAtomically(data, to: url)
+        try AtomicFile.write(data, to: url)
     }
 
     /// Writes a tensor of shape `[n, height, width]` or `[n, height, width, 1]` (any device).
     public static func write(_ images: Tensor, columns: Int, range: ClosedRange<Float> = 0...1, to url: URL) throws {
         let data = try pgm(images, columns: columns, range: range)
-        try writeAtomically(data, to: url)
+        try AtomicFile.write(data, to: url)
     }
 
     /// The PGM bytes `write` would save for a tensor of shape `[n, height, width(, 1)]`.
@@ -89,23 +90,6 @@ public enum ImageGrid {
         var data = Data("P5\n\(gridWidth) \(gridHeight)\n255\n".utf8)
         data.append(contentsOf: pixels)
         return data
-    }
-
-    /// Writes `data` to a temporary file beside `url`, then renames it into place.
-    static func writeAtomically(_ data: Data, to url: URL) throws {
-        let folder = url.deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
-        do {
-            try data.write(to: temporary)
-            guard rename(temporary.path, url.path) == 0 else {
-                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path,
-                                                               NSLocalizedDescriptionKey: String(cString: strerror(errno))])
-            }
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw error
-        }
     }
 }
 
