@@ -2,7 +2,7 @@
 /// printed in optimised builds too: a shape error must name the op and shapes for users of
 /// release binaries, not just in debug.
 @inline(__always)
-func ensure(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String,
+public func ensure(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String,
             file: StaticString = #file, line: UInt = #line) {
     if !condition() { fatalError(message(), file: file, line: line) }
 }

@@ -1,35 +1,47 @@
 import FlintCore
 
-/// Activation functions, usable as a layer argument (`Dense(128, activation: .relu)`) or as
-/// layers of their own (`ReLU()`, `Softmax()`).
-public enum Activation: Sendable, Hashable, CustomStringConvertible {
-    case relu
-    case leakyRelu(slope: Float)
-    case sigmoid
-    case tanh
-    case softmax
-    case linear
+/// An element-wise function, usable as a layer argument (`Dense(128, activation: .relu)`) or as
+/// a layer of its own (`ActivationLayer(.relu)`, `ReLU()`). Equality compares names, which
+/// include the arguments (`leaky_relu(0.2)`).
+///
+/// Your own activation works wherever the built-ins do (it runs unfused):
+///
+///     extension Activation {
+///         static let mish = Activation(name: "mish") { x in x * x.softplus().tanh() }
+///     }
+public struct Activation: Sendable, Hashable, CustomStringConvertible {
+    public let name: String
+    private let function: @Sendable (Tensor) -> Tensor
+    /// The same function as one that fuses with a preceding bias add, for the built-ins that can.
+    let fused: FusedActivation?
 
-    public func callAsFunction(_ x: Tensor) -> Tensor {
-        switch self {
-        case .relu: x.relu()
-        case .leakyRelu(let slope): x.leakyRelu(slope: slope)
-        case .sigmoid: x.sigmoid()
-        case .tanh: x.tanh()
-        case .softmax: x.softmax(axis: -1)
-        case .linear: x
-        }
+    public init(name: String, _ function: @escaping @Sendable (Tensor) -> Tensor) {
+        self.init(name: name, fused: nil, function)
     }
 
-    /// The same function as a fusable activation, when it is one.
-    var fused: FusedActivation? {
-        switch self {
-        case .relu: .relu
-        case .sigmoid: .sigmoid
-        case .tanh: .tanh
-        case .leakyRelu(let slope) where slope > 0: .leakyRelu(slope: slope)
-        default: nil
-        }
+    init(name: String, fused: FusedActivation?, _ function: @escaping @Sendable (Tensor) -> Tensor) {
+        self.name = name
+        self.fused = fused
+        self.function = function
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { function(x) }
+
+    public var description: String { name }
+    public static func == (a: Activation, b: Activation) -> Bool { a.name == b.name }
+    public func hash(into hasher: inout Hasher) { hasher.combine(name) }
+
+    public static let relu = Activation(name: "relu", fused: .relu) { $0.relu() }
+    public static let sigmoid = Activation(name: "sigmoid", fused: .sigmoid) { $0.sigmoid() }
+    public static let tanh = Activation(name: "tanh", fused: .tanh) { $0.tanh() }
+    /// Softmax along the last axis.
+    public static let softmax = Activation(name: "softmax") { $0.softmax(axis: -1) }
+    /// The identity.
+    public static let linear = Activation(name: "linear") { $0 }
+
+    /// `x > 0 ? x : slope · x`
+    public static func leakyRelu(slope: Float) -> Activation {
+        Activation(name: "leaky_relu(\(slope))", fused: slope > 0 ? .leakyRelu(slope: slope) : nil) { $0.leakyRelu(slope: slope) }
     }
 
     /// `activation(x + bias)`, fused into one pass where possible (Dense and Conv2D outputs).
@@ -37,17 +49,6 @@ public enum Activation: Sendable, Hashable, CustomStringConvertible {
         if let bias, let fused = activation?.fused { return x.adding(bias, then: fused) }
         let shifted = bias.map { x + $0 } ?? x
         return activation.map { $0(shifted) } ?? shifted
-    }
-
-    public var description: String {
-        switch self {
-        case .relu: "relu"
-        case .leakyRelu(let slope): "leaky_relu(\(slope))"
-        case .sigmoid: "sigmoid"
-        case .tanh: "tanh"
-        case .softmax: "softmax"
-        case .linear: "linear"
-        }
     }
 }
 
@@ -57,8 +58,8 @@ public class ActivationLayer: Layer {
 
     public init(_ activation: Activation) { self.activation = activation }
 
-    public func build(inputShape: [Int], context: BuildContext) throws -> [Int] { inputShape }
-    public func forward(_ input: Tensor, training: Bool) -> Tensor { activation(input) }
+    public override func makeParameters(inputShape: [Int], context: BuildContext) throws -> [Int] { inputShape }
+    public override func forward(_ input: Tensor, training: Bool) -> Tensor { activation(input) }
 }
 
 public final class ReLU: ActivationLayer {

@@ -58,7 +58,7 @@ public final class RandomTranslation: Layer {
         self.fillMode = fillMode
     }
 
-    public func build(inputShape: [Int], context: BuildContext) throws -> [Int] {
+    public override func makeParameters(inputShape: [Int], context: BuildContext) throws -> [Int] {
         try checkImageShape(inputShape, layer: typeName)
         for (axis, bounds) in [("height", heightBounds), ("width", widthBounds)]
         where !(bounds.lower >= -1 && bounds.lower <= bounds.upper && bounds.upper <= 1) {
@@ -69,7 +69,7 @@ public final class RandomTranslation: Layer {
         return inputShape
     }
 
-    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+    public override func forward(_ input: Tensor, training: Bool) -> Tensor {
         guard training, input.count > 0 else { return input }
         let (height, width) = (input.shape[1], input.shape[2])
         let draws = drawUniforms(2 * input.shape[0], generator: generator)
@@ -101,13 +101,13 @@ public final class RandomFlip: Layer {
         self.mode = mode
     }
 
-    public func build(inputShape: [Int], context: BuildContext) throws -> [Int] {
+    public override func makeParameters(inputShape: [Int], context: BuildContext) throws -> [Int] {
         try checkImageShape(inputShape, layer: typeName)
         generator = context.generator
         return inputShape
     }
 
-    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+    public override func forward(_ input: Tensor, training: Bool) -> Tensor {
         guard training, input.count > 0 else { return input }
         let (height, width) = (input.shape[1], input.shape[2])
         let draws = drawUniforms(2 * input.shape[0], generator: generator)

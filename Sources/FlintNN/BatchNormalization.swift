@@ -19,20 +19,20 @@ public final class BatchNormalization: Layer {
         self.epsilon = epsilon
     }
 
-    public var typeName: String { "BatchNormalization" }
+    public override var typeName: String { "BatchNormalization" }
 
-    public func build(inputShape: [Int], context: BuildContext) throws -> [Int] {
+    public override func makeParameters(inputShape: [Int], context: BuildContext) throws -> [Int] {
         guard let features = inputShape.last, features > 0 else {
             throw ModelError.incompatibleShape(layer: typeName, inputShape: inputShape, reason: "needs a feature axis")
         }
         gamma = Parameter(.ones([features], on: context.device), name: "gamma")
         beta = Parameter(.zeros([features], on: context.device), name: "beta")
-        movingMean = Parameter(.zeros([features], on: context.device), name: "moving_mean")
-        movingVariance = Parameter(.ones([features], on: context.device), name: "moving_variance")
+        movingMean = Parameter(.zeros([features], on: context.device), name: "moving_mean", trainable: false)
+        movingVariance = Parameter(.ones([features], on: context.device), name: "moving_variance", trainable: false)
         return inputShape
     }
 
-    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+    public override func forward(_ input: Tensor, training: Bool) -> Tensor {
         let axes = Array(0..<(input.rank - 1))
         let normalized: Tensor
         if training {
@@ -50,6 +50,4 @@ public final class BatchNormalization: Layer {
         return normalized * gamma.value + beta.value
     }
 
-    public var parameters: [Parameter] { [gamma, beta] }
-    public var state: [Parameter] { [movingMean, movingVariance] }
 }

@@ -22,7 +22,7 @@ public final class Conv2D: Layer {
         kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,
         kernelRegularizer: Regularizer? = nil
     ) {
-        precondition(filters > 0, "Conv2D: filters must be positive, got \(filters)")
+        ensure(filters > 0, "Conv2D: filters must be positive, got \(filters)")
         self.filters = filters
         self.kernelSize = kernelSize
         self.strides = strides
@@ -44,9 +44,9 @@ public final class Conv2D: Layer {
                   activation: activation, kernelInitializer: kernelInitializer, kernelRegularizer: kernelRegularizer)
     }
 
-    public var typeName: String { "Conv2D" }
+    public override var typeName: String { "Conv2D" }
 
-    public func build(inputShape: [Int], context: BuildContext) throws -> [Int] {
+    public override func makeParameters(inputShape: [Int], context: BuildContext) throws -> [Int] {
         guard inputShape.count == 3, inputShape.allSatisfy({ $0 > 0 }) else {
             throw ModelError.incompatibleShape(layer: "Conv2D(\(filters))", inputShape: inputShape,
                                                reason: "needs (height, width, channels) samples")
@@ -67,12 +67,11 @@ public final class Conv2D: Layer {
         return [geometry.outHeight, geometry.outWidth, filters]
     }
 
-    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+    public override func forward(_ input: Tensor, training: Bool) -> Tensor {
         Activation.apply(activation, to: input.conv2d(kernel.value, strides: strides, padding: padding, dilation: dilation),
                          bias: bias?.value)
     }
 
-    public var parameters: [Parameter] { [kernel, bias].compactMap { $0 } }
 }
 
 /// Output size of a sliding window, computed the same way as the tensor ops, so layers can

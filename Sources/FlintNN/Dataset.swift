@@ -1,31 +1,53 @@
 import FlintCore
 
-/// Inputs and targets kept on the host and served as device batches, with seeded shuffling.
-/// `fit`, `evaluate` and `predict` use it; it works just as well in a hand-written loop:
+/// Inputs (one or several) and optional targets kept on the host and served as device batches,
+/// with seeded shuffling. `fit`, `evaluate` and `predict` use it; it works just as well in a
+/// hand-written loop:
 ///
-///     for (x, y) in dataset.batches(size: 64, shuffleSeed: UInt64(epoch), on: device) { … }
+///     for batch in dataset.batches(size: 64, shuffleSeed: UInt64(epoch), on: device) { … }
 public struct Dataset {
-    let inputs: HostSamples
-    let targets: HostSamples
+    let inputs: [HostSamples]
+    let targets: HostSamples?
     /// The sample indices this dataset covers (a split is a range of another's samples).
     let rows: [Int]
 
-    public init(_ x: Tensor, _ y: Tensor) throws {
-        guard x.rank >= 1, y.rank >= 1, x.shape[0] == y.shape[0] else {
-            throw ModelError.targetMismatch(reason: "\(x.shape.first ?? 0) samples but \(y.shape.first ?? 0) targets")
-        }
-        self.init(inputs: HostSamples(x), targets: HostSamples(y), rows: Array(0..<x.shape[0]))
+    /// One input tensor and its targets (nil for models that need none), sample-major.
+    public init(_ x: Tensor, _ y: Tensor? = nil) throws {
+        try self.init(inputs: [x], targets: y)
     }
 
-    init(inputs: HostSamples, targets: HostSamples, rows: [Int]) {
+    /// Several inputs of the same number of samples, and their targets.
+    public init(inputs: [Tensor], targets: Tensor? = nil) throws {
+        guard let first = inputs.first else { throw ModelError.invalidArgument("a dataset needs at least one input") }
+        guard inputs.allSatisfy({ $0.rank >= 1 }) else {
+            throw ModelError.invalidArgument("inputs must have a sample axis, got shapes \(inputs.map(\.shape))")
+        }
+        let count = first.shape[0]
+        guard inputs.allSatisfy({ $0.shape[0] == count }) else {
+            throw ModelError.invalidArgument("inputs hold different numbers of samples: \(inputs.map { $0.shape[0] })")
+        }
+        if let targets {
+            guard targets.rank >= 1, targets.shape[0] == count else {
+                throw ModelError.targetMismatch(reason: "\(count) samples but \(targets.shape.first ?? 0) targets")
+            }
+        }
+        self.init(inputs: inputs.map(HostSamples.init), targets: targets.map(HostSamples.init), rows: Array(0..<count))
+    }
+
+    init(inputs: [HostSamples], targets: HostSamples?, rows: [Int]) {
         self.inputs = inputs
         self.targets = targets
         self.rows = rows
     }
 
     public var count: Int { rows.count }
-    public var inputShape: [Int] { inputs.sampleShape }
-    public var targetShape: [Int] { targets.sampleShape }
+    /// The per-sample shape of each input.
+    public var inputShapes: [[Int]] { inputs.map(\.sampleShape) }
+    /// The per-sample shape of the first input.
+    public var inputShape: [Int] { inputs[0].sampleShape }
+    /// The per-sample shape of the targets, nil without targets.
+    public var targetShape: [Int]? { targets?.sampleShape }
+    public var targetType: DType? { targets?.dtype }
 
     /// The first `count - n` samples and the last `n`, where `n = ⌊count · fraction⌋` (Keras'
     /// `validation_split` takes the end, unshuffled).
@@ -37,7 +59,7 @@ public struct Dataset {
 
     /// Batches of `size` (the last may be smaller) in order, or shuffled reproducibly by `shuffleSeed`.
     public func batches(size: Int, shuffleSeed: UInt64? = nil, on device: Device) -> [Batch] {
-        precondition(size > 0, "batches: size must be positive, got \(size)")
+        ensure(size > 0, "batches: size must be positive, got \(size)")
         var order = rows
         if let shuffleSeed {
             var shuffler = Shuffler(seed: shuffleSeed)
@@ -48,14 +70,18 @@ public struct Dataset {
         }
     }
 
-    /// A batch's rows, uploaded to the device only when asked for.
+    /// A batch's rows, uploaded to the device when asked for (each access uploads again).
     public struct Batch {
         let dataset: Dataset
         let rows: ArraySlice<Int>
         let device: Device
 
         public var count: Int { rows.count }
-        public var inputs: Tensor { dataset.inputs.batch(rows, on: device) }
-        public var targets: Tensor { dataset.targets.batch(rows, on: device) }
+        /// Every input of the batch, `[count] + inputShapes[i]` each.
+        public var inputs: [Tensor] { dataset.inputs.map { $0.batch(rows, on: device) } }
+        /// The first input of the batch.
+        public var input: Tensor { dataset.inputs[0].batch(rows, on: device) }
+        /// The batch's targets, nil for a dataset without targets.
+        public var targets: Tensor? { dataset.targets?.batch(rows, on: device) }
     }
 }

@@ -17,7 +17,7 @@ public final class Dense: Layer {
         kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,
         kernelRegularizer: Regularizer? = nil
     ) {
-        precondition(units > 0, "Dense: units must be positive, got \(units)")
+        ensure(units > 0, "Dense: units must be positive, got \(units)")
         self.units = units
         self.activation = activation
         self.useBias = useBias
@@ -26,7 +26,7 @@ public final class Dense: Layer {
         self.kernelRegularizer = kernelRegularizer
     }
 
-    public func build(inputShape: [Int], context: BuildContext) throws -> [Int] {
+    public override func makeParameters(inputShape: [Int], context: BuildContext) throws -> [Int] {
         guard let inputs = inputShape.last, inputs > 0 else {
             throw ModelError.incompatibleShape(layer: "Dense(\(units))", inputShape: inputShape, reason: "needs a non-empty last axis")
         }
@@ -38,9 +38,8 @@ public final class Dense: Layer {
         return Array(inputShape.dropLast()) + [units]
     }
 
-    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+    public override func forward(_ input: Tensor, training: Bool) -> Tensor {
         Activation.apply(activation, to: input.matmul(kernel.value), bias: bias?.value)
     }
 
-    public var parameters: [Parameter] { [kernel, bias].compactMap { $0 } }
 }

@@ -7,16 +7,16 @@ public final class Dropout: Layer {
     private var generator: RandomGenerator?
 
     public init(_ rate: Float) {
-        precondition(rate >= 0 && rate < 1, "Dropout: rate must be in [0, 1), got \(rate)")
+        ensure(rate >= 0 && rate < 1, "Dropout: rate must be in [0, 1), got \(rate)")
         self.rate = rate
     }
 
-    public func build(inputShape: [Int], context: BuildContext) throws -> [Int] {
+    public override func makeParameters(inputShape: [Int], context: BuildContext) throws -> [Int] {
         generator = context.generator
         return inputShape
     }
 
-    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+    public override func forward(_ input: Tensor, training: Bool) -> Tensor {
         guard training, rate > 0 else { return input }
         let generator = generator ?? RandomGenerator(seed: 0)
         let keep = Tensor.uniform(input.shape, generator: generator, on: input.device) .>= rate

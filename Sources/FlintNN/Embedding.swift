@@ -20,7 +20,7 @@ public final class Embedding: Layer {
         _ inputDimension: Int, _ outputDimension: Int, maskZero: Bool = false,
         embeddingsInitializer: Initializer = .uniform(low: -0.05, high: 0.05), embeddingsRegularizer: Regularizer? = nil
     ) {
-        precondition(inputDimension > 0 && outputDimension > 0,
+        ensure(inputDimension > 0 && outputDimension > 0,
                      "Embedding: dimensions must be positive, got \(inputDimension) and \(outputDimension)")
         self.inputDimension = inputDimension
         self.outputDimension = outputDimension
@@ -29,7 +29,7 @@ public final class Embedding: Layer {
         self.embeddingsRegularizer = embeddingsRegularizer
     }
 
-    public func build(inputShape: [Int], context: BuildContext) throws -> [Int] {
+    public override func makeParameters(inputShape: [Int], context: BuildContext) throws -> [Int] {
         guard inputShape.allSatisfy({ $0 > 0 }) else {
             throw ModelError.incompatibleShape(layer: "Embedding(\(inputDimension), \(outputDimension))", inputShape: inputShape,
                                                reason: "needs non-empty samples of indices")
@@ -41,8 +41,7 @@ public final class Embedding: Layer {
         return inputShape + [outputDimension]
     }
 
-    public func forward(_ input: Tensor, training: Bool) -> Tensor {
-        precondition(embeddings != nil, "Embedding: build the layer (or its model) before calling it")
+    public override func forward(_ input: Tensor, training: Bool) -> Tensor {
         let indices = input.detached().cast(to: .int32).to(embeddings.value.device)
         let rows = embeddings.value.indexSelect(axis: 0, indices: indices.flattened())
         let vectors = rows.reshaped(to: input.shape + [outputDimension])
@@ -51,5 +50,4 @@ public final class Embedding: Layer {
         return vectors * keep.unsqueezed(axis: input.rank)
     }
 
-    public var parameters: [Parameter] { [embeddings] }
 }

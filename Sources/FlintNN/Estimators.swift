@@ -307,10 +307,10 @@ public final class LogisticRegression: Estimator {
 
     /// Class probabilities, `rows × classCount` row-major (two columns `1 − p, p` for a binary model).
     public func predictProbabilities(_ features: [Float]) throws -> [Float] {
-        let rows = try predictionRows(features, featureCount: network?.inputShape[0], caller: "LogisticRegression.predictProbabilities")
+        let rows = try predictionRows(features, featureCount: network?.inputShapes.first?[0], caller: "LogisticRegression.predictProbabilities")
         guard let network else { throw ModelError.notCompiled }
         guard rows > 0 else { return [] }
-        let logits = try network.predict(Tensor(features, shape: [rows, network.inputShape[0]], on: .cpu), batchSize: 1024)
+        let logits = try network.predict(Tensor(features, shape: [rows, network.inputShapes[0][0]], on: .cpu), batchSize: 1024)
         if classCount == 2 {
             return Tensor.withoutGrad { logits.sigmoid().toArray() }.flatMap { [1 - $0, $0] }
         }
@@ -435,10 +435,10 @@ public final class MLPClassifier: Estimator {
 
     /// Class probabilities, `rows × classCount` row-major.
     public func predictProbabilities(_ features: [Float]) throws -> [Float] {
-        let rows = try predictionRows(features, featureCount: network?.inputShape[0], caller: "MLPClassifier.predictProbabilities")
+        let rows = try predictionRows(features, featureCount: network?.inputShapes.first?[0], caller: "MLPClassifier.predictProbabilities")
         guard let network else { throw ModelError.notCompiled }
         guard rows > 0 else { return [] }
-        let logits = try network.predict(Tensor(features, shape: [rows, network.inputShape[0]], on: .cpu), batchSize: 1024)
+        let logits = try network.predict(Tensor(features, shape: [rows, network.inputShapes[0][0]], on: .cpu), batchSize: 1024)
         return Tensor.withoutGrad { logits.softmax(axis: -1).toArray() }
     }
 

@@ -10,18 +10,6 @@ public struct History: Sendable {
     mutating func append(_ logs: [String: Float]) { epochs.append(logs) }
 }
 
-/// Hooks into `fit`. Return `true` from `epochEnded` to stop training.
-public protocol Callback: AnyObject {
-    func trainingBegan(model: Sequential)
-    func epochEnded(_ epoch: Int, logs: [String: Float], model: Sequential) -> Bool
-    func trainingEnded(model: Sequential)
-}
-
-extension Callback {
-    public func trainingBegan(model: Sequential) {}
-    public func trainingEnded(model: Sequential) {}
-}
-
 /// Stops when `monitor` has not improved by `minDelta` for `patience` epochs; optionally puts
 /// back the weights of the best epoch.
 public final class EarlyStopping: Callback {
@@ -45,14 +33,14 @@ public final class EarlyStopping: Callback {
 
     private var maximise: Bool { monitor.contains("acc") }
 
-    public func trainingBegan(model: Sequential) {
+    public func trainingBegan(model: Model) {
         best = .infinity
         wait = 0
         bestEpoch = nil
         stoppedEpoch = nil
     }
 
-    public func epochEnded(_ epoch: Int, logs: [String: Float], model: Sequential) -> Bool {
+    public func epochEnded(_ epoch: Int, logs: [String: Float], model: Model) -> Bool {
         guard let value = logs[monitor] else { return false }
         let score = maximise ? -value : value
         if score < best - minDelta {
@@ -70,7 +58,7 @@ public final class EarlyStopping: Callback {
         return false
     }
 
-    public func trainingEnded(model: Sequential) {
+    public func trainingEnded(model: Model) {
         guard restoreBestWeights, !bestWeights.isEmpty else { return }
         for (parameter, weights) in zip(model.parameters, bestWeights) { parameter.assign(weights) }
     }

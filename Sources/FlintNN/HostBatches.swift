@@ -11,7 +11,7 @@ struct HostSamples {
     private let ints: [Int32]
 
     init(_ tensor: Tensor) {
-        precondition(tensor.rank >= 1, "data must have a batch axis, got shape \(tensor.shape)")
+        ensure(tensor.rank >= 1, "data must have a batch axis, got shape \(tensor.shape)")
         sampleShape = Array(tensor.shape.dropFirst())
         dtype = tensor.dtype
         count = tensor.shape[0]

@@ -1,42 +1,75 @@
 import FlintCore
 
-/// Weight initialisers under their Keras names. `fanIn`/`fanOut` follow Keras: for a dense
-/// kernel the input and output sizes; for a convolution kernel times the receptive field.
-public enum Initializer: Sendable, Hashable {
-    case zeros
-    case ones
-    case constant(Float)
-    /// U(-√(6/(fanIn+fanOut)), +√(6/(fanIn+fanOut))) — Keras' default for Dense and Conv2D.
-    case glorotUniform
-    /// N(0, √(2/(fanIn+fanOut))) (Keras truncates at 2σ; Flint does not).
-    case glorotNormal
-    /// U(-√(6/fanIn), +√(6/fanIn))
-    case heUniform
-    /// N(0, √(2/fanIn))
-    case heNormal
-    case uniform(low: Float, high: Float)
-    case normal(mean: Float, standardDeviation: Float)
+/// How a layer fills a new weight tensor, under Keras' names. `fanIn`/`fanOut` follow Keras:
+/// for a dense kernel the input and output sizes; for a convolution kernel times the receptive
+/// field. Equality compares names, which include the arguments (`uniform(-0.05, 0.05)`).
+///
+/// Your own initialiser works wherever the built-ins do:
+///
+///     extension Initializer {
+///         static let lecunNormal = Initializer(name: "lecun_normal") { shape, fanIn, _, generator, device in
+///             .normal(shape, standardDeviation: (1 / Float(max(fanIn, 1))).squareRoot(), generator: generator, on: device)
+///         }
+///     }
+public struct Initializer: Sendable, Hashable, CustomStringConvertible {
+    public let name: String
+    private let fill: @Sendable ([Int], Int, Int, RandomGenerator, Device) -> Tensor
+
+    /// An initialiser that makes a tensor of `shape` on `device`, drawing from `generator`.
+    public init(name: String, _ fill: @escaping @Sendable (_ shape: [Int], _ fanIn: Int, _ fanOut: Int,
+                                                          _ generator: RandomGenerator, _ device: Device) -> Tensor) {
+        self.name = name
+        self.fill = fill
+    }
 
     public func make(_ shape: [Int], fanIn: Int, fanOut: Int, generator: RandomGenerator, on device: Device) -> Tensor {
-        let (fi, fo) = (Float(Swift.max(fanIn, 1)), Float(Swift.max(fanOut, 1)))
-        switch self {
-        case .zeros: return .zeros(shape, on: device)
-        case .ones: return .ones(shape, on: device)
-        case .constant(let value): return .full(shape, value: value, on: device)
-        case .glorotUniform:
-            let limit = (6 / (fi + fo)).squareRoot()
-            return .uniform(shape, low: -limit, high: limit, generator: generator, on: device)
-        case .glorotNormal:
-            return .normal(shape, standardDeviation: (2 / (fi + fo)).squareRoot(), generator: generator, on: device)
-        case .heUniform:
-            let limit = (6 / fi).squareRoot()
-            return .uniform(shape, low: -limit, high: limit, generator: generator, on: device)
-        case .heNormal:
-            return .normal(shape, standardDeviation: (2 / fi).squareRoot(), generator: generator, on: device)
-        case .uniform(let low, let high):
-            return .uniform(shape, low: low, high: high, generator: generator, on: device)
-        case .normal(let mean, let std):
-            return .normal(shape, mean: mean, standardDeviation: std, generator: generator, on: device)
+        let tensor = fill(shape, Swift.max(fanIn, 1), Swift.max(fanOut, 1), generator, device)
+        ensure(tensor.shape == shape, "Initializer \(name) made shape \(tensor.shape), expected \(shape)")
+        return tensor
+    }
+
+    public var description: String { name }
+    public static func == (a: Initializer, b: Initializer) -> Bool { a.name == b.name }
+    public func hash(into hasher: inout Hasher) { hasher.combine(name) }
+
+    public static let zeros = Initializer(name: "zeros") { shape, _, _, _, device in .zeros(shape, on: device) }
+    public static let ones = Initializer(name: "ones") { shape, _, _, _, device in .ones(shape, on: device) }
+
+    public static func constant(_ value: Float) -> Initializer {
+        Initializer(name: "constant(\(value))") { shape, _, _, _, device in .full(shape, value: value, on: device) }
+    }
+
+    /// U(-√(6/(fanIn+fanOut)), +√(6/(fanIn+fanOut))) — Keras' default for Dense and Conv2D.
+    public static let glorotUniform = Initializer(name: "glorot_uniform") { shape, fanIn, fanOut, generator, device in
+        let limit = (6 / Float(fanIn + fanOut)).squareRoot()
+        return .uniform(shape, low: -limit, high: limit, generator: generator, on: device)
+    }
+
+    /// N(0, √(2/(fanIn+fanOut))) (Keras truncates at 2σ; Flint does not).
+    public static let glorotNormal = Initializer(name: "glorot_normal") { shape, fanIn, fanOut, generator, device in
+        .normal(shape, standardDeviation: (2 / Float(fanIn + fanOut)).squareRoot(), generator: generator, on: device)
+    }
+
+    /// U(-√(6/fanIn), +√(6/fanIn))
+    public static let heUniform = Initializer(name: "he_uniform") { shape, fanIn, _, generator, device in
+        let limit = (6 / Float(fanIn)).squareRoot()
+        return .uniform(shape, low: -limit, high: limit, generator: generator, on: device)
+    }
+
+    /// N(0, √(2/fanIn))
+    public static let heNormal = Initializer(name: "he_normal") { shape, fanIn, _, generator, device in
+        .normal(shape, standardDeviation: (2 / Float(fanIn)).squareRoot(), generator: generator, on: device)
+    }
+
+    public static func uniform(low: Float, high: Float) -> Initializer {
+        Initializer(name: "uniform(\(low), \(high))") { shape, _, _, generator, device in
+            .uniform(shape, low: low, high: high, generator: generator, on: device)
+        }
+    }
+
+    public static func normal(mean: Float, standardDeviation: Float) -> Initializer {
+        Initializer(name: "normal(\(mean), \(standardDeviation))") { shape, _, _, generator, device in
+            .normal(shape, mean: mean, standardDeviation: standardDeviation, generator: generator, on: device)
         }
     }
 }

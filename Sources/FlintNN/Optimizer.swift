@@ -1,25 +1,40 @@
 import Foundation
 import FlintCore
 
-/// Updates parameters from their gradients. State (moments, velocities) lives on the
-/// parameters' device, keyed by parameter identity.
-public class Optimizer {
-    /// The learning rate used by the next step (a schedule may change it between epochs).
+/// Updates parameters from their gradients. Subclass it for your own rule: override
+/// `update(_:gradient:)` and keep per-parameter state (moments, velocities) in slots, which live
+/// on the parameters' device and are saved with checkpoints.
+///
+///     final class SignSGD: Optimizer {
+///         public override func update(_ parameter: Parameter, gradient: Tensor) -> Tensor {
+///             parameter.value - gradient.sign() * learningRate
+///         }
+///     }
+open class Optimizer {
+    /// The learning rate used by the next step (a schedule may change it every step).
     public var learningRate: Float
     /// Clip the global gradient norm to this value before each step (none when nil).
     public var clipNorm: Float?
-    public private(set) var iterations = 0
+    /// Steps taken so far (Adam's bias correction counts them); restored with checkpoints.
+    public var iterations = 0
 
     public init(learningRate: Float, clipNorm: Float? = nil) {
         self.learningRate = learningRate
         self.clipNorm = clipNorm
     }
 
-    /// Applies one update to every parameter that has a gradient, then clears the gradients.
+    /// Applies one update to every trainable, unfrozen parameter of `module` that has a
+    /// gradient, then clears the gradients.
+    public func step(_ module: Module) {
+        step(module.trainableParameters)
+    }
+
+    /// Applies one update to every parameter in `parameters` that has a gradient, then clears
+    /// the gradients.
     public func step(_ parameters: [Parameter]) {
         iterations += 1
         Tensor.withoutGrad {
-            let withGrads = parameters.filter { $0.grad != nil }
+            let withGrads = parameters.filter { $0.grad != nil && $0.isTrainable && !$0.isFrozen }
             let scale = clipNorm.map { clipScale(withGrads.map { $0.grad! }, maxNorm: $0) }
             for parameter in withGrads {
                 var g = parameter.grad!
@@ -29,9 +44,10 @@ public class Optimizer {
         }
     }
 
-    /// The new value of `parameter` given its gradient. Subclasses implement the rule.
-    func update(_ parameter: Parameter, gradient: Tensor) -> Tensor {
-        fatalError("\(type(of: self)) must implement update(_:gradient:)")
+    /// The new value of `parameter` given its (clipped) gradient; runs without recording
+    /// gradients. Subclasses implement the rule.
+    open func update(_ parameter: Parameter, gradient: Tensor) -> Tensor {
+        fatalError("\(type(of: self)) must override update(_:gradient:)")
     }
 
     /// `min(1, maxNorm / ‖g‖)` as a rank-0 tensor, computed on the device (no host round trip).
@@ -43,13 +59,25 @@ public class Optimizer {
 
     private var slots: [ObjectIdentifier: [String: Tensor]] = [:]
 
-    /// Per-parameter state tensor `name`, or nil before the first step.
-    func slot(_ name: String, of parameter: Parameter) -> Tensor? {
+    /// Per-parameter state tensor `name`, or nil before it is first set.
+    public func slot(_ name: String, of parameter: Parameter) -> Tensor? {
         slots[ObjectIdentifier(parameter)]?[name]
     }
 
-    func setSlot(_ name: String, of parameter: Parameter, to value: Tensor) {
+    /// Sets per-parameter state tensor `name`.
+    public func setSlot(_ name: String, of parameter: Parameter, to value: Tensor) {
         slots[ObjectIdentifier(parameter), default: [:]][name] = value
+    }
+
+    /// Every state tensor kept for `parameter`, by slot name.
+    public func slots(of parameter: Parameter) -> [String: Tensor] {
+        slots[ObjectIdentifier(parameter)] ?? [:]
+    }
+
+    /// Forgets all per-parameter state and the step count.
+    public func reset() {
+        slots = [:]
+        iterations = 0
     }
 }
 
@@ -62,14 +90,14 @@ public final class SGD: Optimizer {
     public let weightDecay: Float
 
     public init(learningRate: Float = 0.01, momentum: Float = 0, nesterov: Bool = false, weightDecay: Float = 0, clipNorm: Float? = nil) {
-        precondition(!nesterov || momentum > 0, "SGD: Nesterov needs momentum > 0")
+        ensure(!nesterov || momentum > 0, "SGD: Nesterov needs momentum > 0")
         self.momentum = momentum
         self.nesterov = nesterov
         self.weightDecay = weightDecay
         super.init(learningRate: learningRate, clipNorm: clipNorm)
     }
 
-    override func update(_ parameter: Parameter, gradient: Tensor) -> Tensor {
+    public override func update(_ parameter: Parameter, gradient: Tensor) -> Tensor {
         let w = parameter.value.detached()
         var g = weightDecay != 0 ? gradient + w * weightDecay : gradient
         if momentum != 0 {
@@ -95,7 +123,7 @@ public final class RMSprop: Optimizer {
         super.init(learningRate: learningRate, clipNorm: clipNorm)
     }
 
-    override func update(_ parameter: Parameter, gradient g: Tensor) -> Tensor {
+    public override func update(_ parameter: Parameter, gradient g: Tensor) -> Tensor {
         let w = parameter.value.detached()
         let squared = g.square() * (1 - alpha)
         let v = slot("square_avg", of: parameter).map { $0 * alpha + squared } ?? squared
@@ -139,7 +167,7 @@ public class Adam: Optimizer {
         super.init(learningRate: learningRate, clipNorm: clipNorm)
     }
 
-    override func update(_ parameter: Parameter, gradient: Tensor) -> Tensor {
+    public override func update(_ parameter: Parameter, gradient: Tensor) -> Tensor {
         let t = Float(iterations)
         let step = AdamStep(learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
                             correction1: 1 - pow(beta1, t), correction2: 1 - pow(beta2, t),

@@ -1,26 +1,45 @@
 import FlintCore
 
-/// A trainable tensor owned by a layer. Optimizers replace `value` each step with a new leaf,
-/// so the graph of the previous step is released and gradients never leak across steps.
+/// A tensor a module owns and saves: a trainable weight, or state such as BatchNorm's moving
+/// statistics (`isTrainable == false`), which is saved and loaded but never given a gradient.
+///
+/// Optimizers replace `value` each step with a new leaf, so the graph of the previous step is
+/// released and gradients never leak across steps.
 public final class Parameter {
+    /// The name within its module ("kernel"); the full path comes from `Module.namedParameters`.
     public let name: String
-    public var value: Tensor
+    /// False for state: no gradient, no optimizer update.
+    public let isTrainable: Bool
     /// Weight penalty added to the loss for this parameter (kernels usually; biases rarely).
     public var regularizer: Regularizer?
+    /// A frozen parameter keeps its value: it records no gradient and optimizers skip it.
+    public var isFrozen = false {
+        didSet { value = Self.leaf(value, tracked: isTrainable && !isFrozen) }
+    }
+    /// The current value, a leaf of the autograd graph when the parameter is trained.
+    public private(set) var value: Tensor
 
-    public init(_ value: Tensor, name: String, regularizer: Regularizer? = nil) {
+    public init(_ value: Tensor, name: String, trainable: Bool = true, regularizer: Regularizer? = nil) {
         self.name = name
-        self.value = value.detached().requiringGrad()
+        self.isTrainable = trainable
         self.regularizer = regularizer
+        self.value = Self.leaf(value, tracked: trainable)
+        BuildScope.current?.created(self)
     }
 
     public var grad: Tensor? { value.grad }
     public var count: Int { value.count }
+    public var shape: [Int] { value.shape }
 
-    /// Installs `newValue` as a fresh leaf (used by optimizers and weight loading).
+    /// Installs `newValue` (same shape) as the new value: used by optimizers, state updates and
+    /// weight loading. It becomes a fresh leaf, so gradients of earlier steps are dropped.
     public func assign(_ newValue: Tensor) {
-        precondition(newValue.shape == value.shape, "assign: \(name) has shape \(value.shape), got \(newValue.shape)")
-        value = newValue.detached().requiringGrad()
+        ensure(newValue.shape == value.shape, "assign: \(name) has shape \(value.shape), got \(newValue.shape)")
+        value = Self.leaf(newValue, tracked: isTrainable && !isFrozen)
+    }
+
+    private static func leaf(_ tensor: Tensor, tracked: Bool) -> Tensor {
+        tracked ? tensor.detached().requiringGrad() : tensor.detached()
     }
 }
 

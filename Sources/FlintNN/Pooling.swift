@@ -12,13 +12,11 @@ public class Pooling2D: Layer {
         self.padding = padding
     }
 
-    public var typeName: String { String(describing: type(of: self)) }
-
-    public func build(inputShape: [Int], context: BuildContext) throws -> [Int] {
+    public override func makeParameters(inputShape: [Int], context: BuildContext) throws -> [Int] {
         try pooledShape(inputShape, layer: typeName, poolSize: poolSize, strides: strides, padding: padding)
     }
 
-    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+    public override func forward(_ input: Tensor, training: Bool) -> Tensor {
         fatalError("\(typeName) must override forward(_:training:)")
     }
 }
@@ -47,18 +45,18 @@ public final class AvgPool2D: Pooling2D {
 
 /// The mean of each channel over all positions: `(height, width, channels)` → `(channels)`.
 public final class GlobalAveragePooling2D: Layer {
-    public init() {}
+    public override init() {}
 
-    public var typeName: String { "GlobalAveragePooling2D" }
+    public override var typeName: String { "GlobalAveragePooling2D" }
 
-    public func build(inputShape: [Int], context: BuildContext) throws -> [Int] {
+    public override func makeParameters(inputShape: [Int], context: BuildContext) throws -> [Int] {
         guard inputShape.count == 3 else {
             throw ModelError.incompatibleShape(layer: typeName, inputShape: inputShape, reason: "needs (height, width, channels) samples")
         }
         return [inputShape[2]]
     }
 
-    public func forward(_ input: Tensor, training: Bool) -> Tensor { input.mean(axes: [1, 2]) }
+    public override func forward(_ input: Tensor, training: Bool) -> Tensor { input.mean(axes: [1, 2]) }
 }
 
 private func pooledShape(_ inputShape: [Int], layer: String, poolSize: (Int, Int), strides: (Int, Int), padding: Padding) throws -> [Int] {

@@ -98,7 +98,7 @@ public class RecurrentLayer: Layer {
     init(units: Int, gateCount: Int, returnSequences: Bool, maskValue: Float?, useBias: Bool,
          kernelInitializer: Initializer, recurrentInitializer: RecurrentInitializer, biasInitializer: Initializer,
          kernelRegularizer: Regularizer?, recurrentRegularizer: Regularizer?) {
-        precondition(units > 0, "\(Self.self): units must be positive, got \(units)")
+        ensure(units > 0, "\(Self.self): units must be positive, got \(units)")
         self.units = units
         self.gateCount = gateCount
         self.returnSequences = returnSequences
@@ -128,7 +128,7 @@ public class RecurrentLayer: Layer {
 
     // MARK: Layer
 
-    public func build(inputShape: [Int], context: BuildContext) throws -> [Int] {
+    public override func makeParameters(inputShape: [Int], context: BuildContext) throws -> [Int] {
         guard inputShape.count == 2, inputShape[0] > 0, inputShape[1] > 0 else {
             throw ModelError.incompatibleShape(layer: "\(typeName)(\(units))", inputShape: inputShape,
                                                reason: "needs samples of shape [time, features]")
@@ -145,11 +145,10 @@ public class RecurrentLayer: Layer {
         return returnSequences ? [inputShape[0], units] : [units]
     }
 
-    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+    public override func forward(_ input: Tensor, training: Bool) -> Tensor {
         run(input).output
     }
 
-    public var parameters: [Parameter] { [kernel, recurrentKernel, bias].compactMap { $0 } }
 
     // MARK: Direct use
 
@@ -158,8 +157,8 @@ public class RecurrentLayer: Layer {
     /// padding); `mask` (`[batch, time]`, 1 = real step, 0 = skip) skips arbitrary steps. Both
     /// combine with `maskValue`.
     public func run(_ input: Tensor, initialState: [Tensor]? = nil, lengths: [Int]? = nil, mask: Tensor? = nil) -> RecurrentOutput {
-        precondition(kernel != nil, "\(typeName): build the layer (or its model) before calling it")
-        precondition(input.rank == 3 && input.shape[2] == features,
+        guard buildIfNeeded(for: [input]) else { return RecurrentOutput(output: input, states: []) }
+        ensure(input.rank == 3 && input.shape[2] == features,
                      "\(typeName): input must be [batch, time, \(features)], got \(input.shape)")
         let (batch, time) = (input.shape[0], input.shape[1])
         let device = input.device
@@ -168,7 +167,7 @@ public class RecurrentLayer: Layer {
         var stepMask: Tensor?  // [time, batch, 1]
         var maskedSteps = Array(repeating: false, count: time)
         if let lengths {
-            precondition(lengths.count == batch && lengths.allSatisfy { $0 >= 0 && $0 <= time },
+            ensure(lengths.count == batch && lengths.allSatisfy { $0 >= 0 && $0 <= time },
                          "\(typeName): lengths must hold \(batch) values in 0...\(time), got \(lengths)")
             var values = [Float](repeating: 0, count: time * batch)
             for t in 0..<time {
@@ -179,7 +178,7 @@ public class RecurrentLayer: Layer {
         }
         var masks: [Tensor] = []  // each [batch, time]
         if let mask {
-            precondition(mask.shape == [batch, time], "\(typeName): mask must be [\(batch), \(time)], got \(mask.shape)")
+            ensure(mask.shape == [batch, time], "\(typeName): mask must be [\(batch), \(time)], got \(mask.shape)")
             masks.append(mask.to(device).detached())
         }
         if let maskValue { masks.append((input.detached() .!= maskValue).max(axis: 2)) }
@@ -196,7 +195,7 @@ public class RecurrentLayer: Layer {
         let stepInputs = Self.split(projected.reshaped(to: [time, batch, columns]))
 
         var states = initialState ?? Array(repeating: Tensor.zeros([batch, units], on: device), count: stateCount)
-        precondition(states.count == stateCount && states.allSatisfy { $0.shape == [batch, units] },
+        ensure(states.count == stateCount && states.allSatisfy { $0.shape == [batch, units] },
                      "\(typeName): initial state must be \(stateCount) tensor(s) of shape [\(batch), \(units)], got \(states.map(\.shape))")
         states = states.map { $0.to(device) }
         var outputs: [Tensor] = []

@@ -12,141 +12,163 @@ public enum Verbosity: Sendable {
     case automatic
 }
 
-extension Sequential {
-    /// Trains on `x` (`[samples] + inputShape`) and `y`, Keras style. Data shapes are checked
-    /// before the first step; a mismatch throws `ModelError`.
+extension Model {
+    /// Trains on `x` (`[samples] + inputShape`) and `y`, Keras style; `y` may be nil for models
+    /// whose `trainStep` needs no targets. An unbuilt model is built for `x` on `Device.current`
+    /// with `seed`. Data shapes are checked before the first step; a mismatch throws `ModelError`.
     @discardableResult
     public func fit(
-        _ x: Tensor, _ y: Tensor, epochs: Int = 1, batchSize: Int = 32, shuffle: Bool = true,
+        _ x: Tensor, _ y: Tensor? = nil, epochs: Int = 1, batchSize: Int = 32, shuffle: Bool = true,
         validationSplit: Float = 0, validationData: (Tensor, Tensor)? = nil,
         callbacks: [Callback] = [], schedule: LearningRateSchedule = .constant,
         verbosity: Verbosity = .automatic, seed: UInt64 = 0
     ) throws -> History {
-        guard let optimizer else { throw ModelError.notCompiled }
-        guard epochs >= 0, batchSize > 0 else { throw ModelError.invalidArgument("epochs must be ≥ 0 and batchSize > 0") }
+        try fit([x], y, epochs: epochs, batchSize: batchSize, shuffle: shuffle, validationSplit: validationSplit,
+                validationData: validationData.map { ([$0.0], $0.1) }, callbacks: callbacks, schedule: schedule,
+                verbosity: verbosity, seed: seed)
+    }
+
+    /// Trains a model with several inputs: `inputs[i]` is `[samples] + inputShapes[i]`.
+    @discardableResult
+    public func fit(
+        _ inputs: [Tensor], _ y: Tensor? = nil, epochs: Int = 1, batchSize: Int = 32, shuffle: Bool = true,
+        validationSplit: Float = 0, validationData: ([Tensor], Tensor)? = nil,
+        callbacks: [Callback] = [], schedule: LearningRateSchedule = .constant,
+        verbosity: Verbosity = .automatic, seed: UInt64 = 0
+    ) throws -> History {
         guard validationSplit >= 0 && validationSplit < 1 else {
             throw ModelError.invalidArgument("validationSplit must be in [0, 1), got \(validationSplit)")
         }
-        try checkData(x, y)
+        let data = try Dataset(inputs: inputs, targets: y)
+        try buildIfNeeded(for: data, seed: seed)
         // Keras takes the validation split from the end, before shuffling.
-        let (training, heldOut) = try Dataset(x, y).split(holdingOut: validationSplit)
-        guard training.count > 0 else { throw ModelError.invalidArgument("no training samples left after the validation split") }
+        let (training, heldOut) = data.split(holdingOut: validationSplit)
         var validation: Dataset? = heldOut.count > 0 ? heldOut : nil
-        if let (vx, vy) = validationData {
-            try checkData(vx, vy)
-            validation = try Dataset(vx, vy)
-        }
+        if let (vx, vy) = validationData { validation = try Dataset(inputs: vx, targets: vy) }
+        return try fit(training, epochs: epochs, batchSize: batchSize, shuffle: shuffle, validation: validation,
+                       callbacks: callbacks, schedule: schedule, verbosity: verbosity, seed: seed)
+    }
 
-        let initialRate = optimizer.learningRate
+    /// Trains on a dataset, validating on `validation` after every epoch.
+    @discardableResult
+    public func fit(
+        _ training: Dataset, epochs: Int = 1, batchSize: Int = 32, shuffle: Bool = true, validation: Dataset? = nil,
+        callbacks: [Callback] = [], schedule: LearningRateSchedule = .constant,
+        verbosity: Verbosity = .automatic, seed: UInt64 = 0
+    ) throws -> History {
+        guard epochs >= 0, batchSize > 0 else { throw ModelError.invalidArgument("epochs must be ≥ 0 and batchSize > 0") }
+        guard training.count > 0 else { throw ModelError.invalidArgument("no training samples (after the validation split)") }
+        try buildIfNeeded(for: training, seed: seed)
+        try check(training)
+        if let validation { try check(validation) }
+
+        fitParameters = trainableParameters
+        defer { fitParameters = nil }
+        let initialRate = optimizer?.learningRate
+        defer { if let initialRate { optimizer?.learningRate = initialRate } }
         let steps = (training.count + batchSize - 1) / batchSize
         let display = ProgressDisplay(verbosity: verbosity, epochs: epochs, steps: steps)
         var history = History()
         callbacks.forEach { $0.trainingBegan(model: self) }
         for epoch in 0..<epochs {
-            let totals = Totals(metrics: metrics, device: device)
+            let logs = StepLogs()
             display.epochBegan(epoch)
+            callbacks.forEach { $0.epochBegan(epoch, model: self) }
             let batches = training.batches(size: batchSize, shuffleSeed: shuffle ? seed &+ UInt64(epoch) : nil, on: device)
             for (step, batch) in batches.enumerated() {
-                optimizer.learningRate = schedule.rate(epoch: Double(epoch) + Double(step) / Double(steps), initial: initialRate)
-                trainStep(batch.inputs, batch.targets, into: totals)
-                display.stepEnded(step + 1) { totals.means() }
+                if let optimizer, let initialRate {
+                    optimizer.learningRate = schedule.rate(epoch: Double(epoch) + Double(step) / Double(steps), initial: initialRate)
+                }
+                try trainStep(batch, logs: logs)
+                display.stepEnded(step + 1) { logs.values() }
             }
-            var logs = totals.means()
-            logs["learning_rate"] = optimizer.learningRate
+            var epochLogs = logs.values()
+            if let optimizer { epochLogs["learning_rate"] = optimizer.learningRate }
             if let validation {
-                for (key, value) in evaluate(validation, batchSize: batchSize) { logs["val_" + key] = value }
+                for (key, value) in try evaluate(validation, batchSize: batchSize) { epochLogs["val_" + key] = value }
             }
-            history.append(logs)
-            display.epochEnded(epoch, logs: logs)
-            let stop = callbacks.reduce(false) { $1.epochEnded(epoch, logs: logs, model: self) || $0 }
+            history.append(epochLogs)
+            display.epochEnded(epoch, logs: epochLogs)
+            let stop = callbacks.reduce(false) { $1.epochEnded(epoch, logs: epochLogs, model: self) || $0 }
             if stop { break }
         }
         callbacks.forEach { $0.trainingEnded(model: self) }
-        optimizer.learningRate = initialRate
         return history
     }
 
     /// Loss and metrics over `x`, `y` in evaluation mode.
-    public func evaluate(_ x: Tensor, _ y: Tensor, batchSize: Int = 128) throws -> [String: Float] {
-        guard loss != nil else { throw ModelError.notCompiled }
-        try checkData(x, y)
-        return evaluate(try Dataset(x, y), batchSize: batchSize)
+    public func evaluate(_ x: Tensor, _ y: Tensor? = nil, batchSize: Int = 128) throws -> [String: Float] {
+        try evaluate([x], y, batchSize: batchSize)
+    }
+
+    /// Loss and metrics over a model's several inputs and `y`, in evaluation mode.
+    public func evaluate(_ inputs: [Tensor], _ y: Tensor? = nil, batchSize: Int = 128) throws -> [String: Float] {
+        try evaluate(try Dataset(inputs: inputs, targets: y), batchSize: batchSize)
+    }
+
+    /// Loss and metrics over a dataset, in evaluation mode.
+    public func evaluate(_ data: Dataset, batchSize: Int = 128) throws -> [String: Float] {
+        guard batchSize > 0 else { throw ModelError.invalidArgument("batchSize must be positive, got \(batchSize)") }
+        _ = try builtOutputShape()
+        try check(data)
+        let logs = StepLogs()
+        try Tensor.withoutGrad {
+            for batch in data.batches(size: batchSize, on: device) { try testStep(batch, logs: logs) }
+        }
+        return logs.values()
     }
 
     /// The model's outputs for `x`, batch by batch, in evaluation mode and without recording gradients.
     public func predict(_ x: Tensor, batchSize: Int = 128) throws -> Tensor {
-        guard Array(x.shape.dropFirst()) == inputShape else {
-            throw ModelError.inputShapeMismatch(expected: inputShape, got: Array(x.shape.dropFirst()))
-        }
-        let samples = HostSamples(x)
-        let rows = Array(0..<samples.count)
+        try predict([x], batchSize: batchSize)
+    }
+
+    /// The model's outputs for several inputs, batch by batch, in evaluation mode.
+    public func predict(_ inputs: [Tensor], batchSize: Int = 128) throws -> Tensor {
+        guard batchSize > 0 else { throw ModelError.invalidArgument("batchSize must be positive, got \(batchSize)") }
+        let data = try Dataset(inputs: inputs)
+        let outputShape = try builtOutputShape()
+        try checkInputs(data)
         let outputs = Tensor.withoutGrad {
-            stride(from: 0, to: rows.count, by: batchSize).map { start in
-                self(samples.batch(rows[start..<Swift.min(start + batchSize, rows.count)], on: device))
-            }
+            data.batches(size: batchSize, on: device).map { self($0.inputs) }
         }
         return outputs.isEmpty ? .zeros([0] + outputShape, on: device) : Tensor.concatenate(outputs, axis: 0)
     }
 
-    private func trainStep(_ x: Tensor, _ y: Tensor, into totals: Totals) {
-        guard let loss, let optimizer else { return }
-        let output = self(x, training: true)
-        let dataLoss = loss(output, y)
-        let objective = regularizationLoss().map { dataLoss + $0 } ?? dataLoss
-        objective.backward()
-        optimizer.step(parameters)
-        // The reported loss is the data term already computed for backward, not a second forward pass.
-        Tensor.withoutGrad { totals.add(loss: dataLoss.detached(), output: output.detached(), targets: y) }
+    // MARK: Checks
+
+    private func buildIfNeeded(for data: Dataset, seed: UInt64) throws {
+        if !isBuilt { try build(inputShapes: data.inputShapes, device: .current, seed: seed) }
     }
 
-    private func evaluate(_ data: Dataset, batchSize: Int) -> [String: Float] {
-        guard let loss else { return [:] }
-        let totals = Totals(metrics: metrics, device: device)
-        Tensor.withoutGrad {
-            for batch in data.batches(size: batchSize, on: device) {
-                let (x, y) = (batch.inputs, batch.targets)
-                let output = self(x)
-                totals.add(loss: loss(output, y), output: output, targets: y)
-            }
+    private func checkInputs(_ data: Dataset) throws {
+        guard data.inputShapes.count == inputShapes.count else {
+            throw ModelError.invalidArgument("\(typeName) takes \(inputShapes.count) input(s), got \(data.inputShapes.count)")
         }
-        return totals.means()
+        for (expected, got) in zip(inputShapes, data.inputShapes) where expected != got {
+            throw ModelError.inputShapeMismatch(expected: expected, got: got)
+        }
     }
 
-    private func checkData(_ x: Tensor, _ y: Tensor) throws {
-        guard x.rank >= 1, Array(x.shape.dropFirst()) == inputShape else {
-            throw ModelError.inputShapeMismatch(expected: inputShape, got: Array(x.shape.dropFirst()))
+    private func check(_ data: Dataset) throws {
+        try checkInputs(data)
+        if let loss, let targetShape = data.targetShape, let targetType = data.targetType {
+            try loss.validate(outputShape: try builtOutputShape(), targetShape: targetShape, targetType: targetType)
         }
-        guard y.rank >= 1, y.shape[0] == x.shape[0] else {
-            throw ModelError.targetMismatch(reason: "\(x.shape.first ?? 0) samples but \(y.shape.first ?? 0) targets")
-        }
-        if let loss { try loss.validate(outputShape: outputShape, targetShape: Array(y.shape.dropFirst()), targetType: y.dtype) }
     }
 }
 
-/// Sums of loss and metrics over an epoch, kept on the device and read back only when reported.
-final class Totals {
-    private let metrics: [Metric]
-    private var lossSum: Tensor
-    private var metricSums: [Tensor]
-    private var samples = 0
+/// Hooks into `fit`. Return `true` from `epochEnded` to stop training.
+public protocol Callback: AnyObject {
+    func trainingBegan(model: Model)
+    func epochBegan(_ epoch: Int, model: Model)
+    /// `logs` holds the epoch's loss, metrics, `learning_rate` and `val_` values.
+    func epochEnded(_ epoch: Int, logs: [String: Float], model: Model) -> Bool
+    func trainingEnded(model: Model)
+}
 
-    init(metrics: [Metric], device: Device) {
-        self.metrics = metrics
-        lossSum = .zeros([], on: device)
-        metricSums = metrics.map { _ in .zeros([], on: device) }
-    }
-
-    func add(loss: Tensor, output: Tensor, targets: Tensor) {
-        let n = output.shape.first ?? 1
-        samples += n
-        lossSum = lossSum + loss * Float(n)
-        for (i, metric) in metrics.enumerated() { metricSums[i] = metricSums[i] + metric.batchSum(output, targets) }
-    }
-
-    func means() -> [String: Float] {
-        guard samples > 0 else { return [:] }
-        var logs = ["loss": lossSum.item() / Float(samples)]
-        for (metric, sum) in zip(metrics, metricSums) { logs[metric.name] = sum.item() / Float(samples) }
-        return logs
-    }
+extension Callback {
+    public func trainingBegan(model: Model) {}
+    public func epochBegan(_ epoch: Int, model: Model) {}
+    public func trainingEnded(model: Model) {}
 }
