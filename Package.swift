@@ -58,6 +58,9 @@ let package = Package(
         .testTarget(name: "FlintTests", dependencies: ["Flint"]),
         .testTarget(name: "FlintDataTests", dependencies: ["FlintData"]),
         .testTarget(name: "FlintNNTests", dependencies: ["Flint"]),
+        // User-defined activation, metric, initializer, schedule, loss, optimizer and callback,
+        // written against the public `Flint` module only.
+        .testTarget(name: "FlintExtensionTests", dependencies: ["Flint"]),
     ],
     swiftLanguageModes: [.v6]
 )

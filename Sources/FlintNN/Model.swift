@@ -162,6 +162,16 @@ open class Model: Layer {
         for metric in metrics { logs.record(metric, predictions: output, targets: targets) }
     }
 
+    /// Checks a dataset before `fit` or `evaluate` uses it: by default, that its inputs fit the
+    /// model's and its targets the loss. Override it when `trainStep` takes other data than
+    /// `forward` (a GAN trains on images but maps noise to images).
+    open func checkData(_ data: Dataset) throws {
+        try checkInputs(data)
+        if let loss, let targetShape = data.targetShape, let targetType = data.targetType {
+            try loss.validate(outputShape: try builtOutputShape(), targetShape: targetShape, targetType: targetType)
+        }
+    }
+
     // MARK: Summary
 
     /// A Keras-style table of the model's direct sub-modules (a `Sequential`'s layers), their

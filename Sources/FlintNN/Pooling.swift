@@ -43,20 +43,29 @@ public final class AvgPool2D: Pooling2D {
     }
 }
 
-/// The mean of each channel over all positions: `(height, width, channels)` → `(channels)`.
-public final class GlobalAveragePooling2D: Layer {
-    public override init() {}
-
-    public override var typeName: String { "GlobalAveragePooling2D" }
-
+/// What the global pooling layers share: `(height, width, channels)` → `(channels)`.
+public class GlobalPooling2D: Layer {
     public override func makeParameters(inputShape: [Int], context: BuildContext) throws -> [Int] {
-        guard inputShape.count == 3 else {
+        guard inputShape.count == 3, inputShape[0] > 0, inputShape[1] > 0 else {
             throw ModelError.incompatibleShape(layer: typeName, inputShape: inputShape, reason: "needs (height, width, channels) samples")
         }
         return [inputShape[2]]
     }
+}
 
+/// The mean of each channel over all positions: `(height, width, channels)` → `(channels)`.
+public final class GlobalAveragePooling2D: GlobalPooling2D {
+    public override init() {}
     public override func forward(_ input: Tensor, training: Bool) -> Tensor { input.mean(axes: [1, 2]) }
+}
+
+/// The maximum of each channel over all positions: `(height, width, channels)` → `(channels)`.
+/// The gradient goes to the first position holding the maximum, as for max pooling.
+public final class GlobalMaxPooling2D: GlobalPooling2D {
+    public override init() {}
+    public override func forward(_ input: Tensor, training: Bool) -> Tensor {
+        input.maxPool2d(size: (input.shape[1], input.shape[2])).reshaped(to: [input.shape[0], input.shape[3]])
+    }
 }
 
 private func pooledShape(_ inputShape: [Int], layer: String, poolSize: (Int, Int), strides: (Int, Int), padding: Padding) throws -> [Int] {

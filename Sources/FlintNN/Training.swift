@@ -59,8 +59,8 @@ extension Model {
         guard epochs >= 0, batchSize > 0 else { throw ModelError.invalidArgument("epochs must be ≥ 0 and batchSize > 0") }
         guard training.count > 0 else { throw ModelError.invalidArgument("no training samples (after the validation split)") }
         try buildIfNeeded(for: training, seed: seed)
-        try check(training)
-        if let validation { try check(validation) }
+        try checkData(training)
+        if let validation { try checkData(validation) }
 
         fitParameters = trainableParameters
         defer { fitParameters = nil }
@@ -110,7 +110,7 @@ extension Model {
     public func evaluate(_ data: Dataset, batchSize: Int = 128) throws -> [String: Float] {
         guard batchSize > 0 else { throw ModelError.invalidArgument("batchSize must be positive, got \(batchSize)") }
         _ = try builtOutputShape()
-        try check(data)
+        try checkData(data)
         let logs = StepLogs()
         try Tensor.withoutGrad {
             for batch in data.batches(size: batchSize, on: device) { try testStep(batch, logs: logs) }
@@ -141,19 +141,12 @@ extension Model {
         if !isBuilt { try build(inputShapes: data.inputShapes, device: .current, seed: seed) }
     }
 
-    private func checkInputs(_ data: Dataset) throws {
+    func checkInputs(_ data: Dataset) throws {
         guard data.inputShapes.count == inputShapes.count else {
             throw ModelError.invalidArgument("\(typeName) takes \(inputShapes.count) input(s), got \(data.inputShapes.count)")
         }
         for (expected, got) in zip(inputShapes, data.inputShapes) where expected != got {
             throw ModelError.inputShapeMismatch(expected: expected, got: got)
-        }
-    }
-
-    private func check(_ data: Dataset) throws {
-        try checkInputs(data)
-        if let loss, let targetShape = data.targetShape, let targetType = data.targetType {
-            try loss.validate(outputShape: try builtOutputShape(), targetShape: targetShape, targetType: targetType)
         }
     }
 }

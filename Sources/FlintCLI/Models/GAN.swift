@@ -1,8 +1,9 @@
 import Flint
 import Foundation
 
-/// The classic fully connected MNIST GAN (as in the Keras-GAN and PyTorch examples), trained
-/// with a hand-written loop: two networks, two optimizers, one step of each per batch.
+/// The classic fully connected MNIST GAN (as in the Keras-GAN and PyTorch examples), as a model
+/// of two models with a training step of its own — `fit` keeps the progress display, history and
+/// callbacks.
 ///
 /// - Generator: noise (64) → Dense 256, LeakyReLU 0.2, BatchNorm → Dense 512, LeakyReLU 0.2,
 ///   BatchNorm → Dense 784, tanh (pixels in [-1, 1]).
@@ -10,8 +11,109 @@ import Foundation
 ///
 /// Each step trains the discriminator on a real batch (label 0.9, one-sided label smoothing) and
 /// a detached generated batch (label 0), then the generator through the updated discriminator
-/// with labels 1 (the non-saturating loss). After each epoch it writes 64 samples from a fixed
-/// noise batch, so the pictures show the same "seeds" improving.
+/// with labels 1 (the non-saturating loss).
+final class GAN: Model {
+    static let realLabel: Float = 0.9
+    let latent: Int
+    let generator: Sequential
+    let discriminator: Sequential
+    let generatorOptimizer = Adam(learningRate: 2e-4, beta1: 0.5)
+    let discriminatorOptimizer = Adam(learningRate: 2e-4, beta1: 0.5)
+    private let noise: RandomGenerator
+    private let bce = BinaryCrossEntropy(fromLogits: true)
+    /// Label tensors per batch size (the last batch of an epoch is smaller).
+    private var labelCache: [Int: (real: Tensor, fake: Tensor, ones: Tensor)] = [:]
+
+    init(latent: Int, pixels: Int, noiseSeed: UInt64) {
+        self.latent = latent
+        generator = Sequential([Dense(256), LeakyReLU(slope: 0.2), BatchNormalization(momentum: 0.8),
+                                Dense(512), LeakyReLU(slope: 0.2), BatchNormalization(momentum: 0.8),
+                                Dense(pixels, activation: .tanh)])
+        discriminator = Sequential([Dense(512, activation: .leakyRelu(slope: 0.2)), Dense(256, activation: .leakyRelu(slope: 0.2)),
+                                    Dense(1)])
+        noise = RandomGenerator(seed: noiseSeed)
+    }
+
+    /// Builds the generator for noise and the discriminator for images, each from its own seed.
+    func build(pixels: Int, device: Device, seed: UInt64) throws {
+        try generator.build(inputShape: [latent], device: device, seed: seed)
+        try discriminator.build(inputShape: [pixels], device: device, seed: seed &+ 1)
+        try build(inputShape: [latent], device: device, seed: seed)
+    }
+
+    /// Training data are real images, of the discriminator's input shape.
+    override func checkData(_ data: Dataset) throws {
+        guard data.inputShapes == discriminator.inputShapes else {
+            throw ModelError.inputShapeMismatch(expected: discriminator.inputShapes[0], got: data.inputShapes[0])
+        }
+    }
+
+    /// The model maps noise to images.
+    override func forward(_ z: Tensor, training: Bool) -> Tensor { generator(z, training: training) }
+
+    private func labels(_ n: Int) -> (real: Tensor, fake: Tensor, ones: Tensor) {
+        if let cached = labelCache[n] { return cached }
+        let made = (Tensor.full([n, 1], value: Self.realLabel, on: device), Tensor.zeros([n, 1], on: device), Tensor.ones([n, 1], on: device))
+        labelCache[n] = made
+        return made
+    }
+
+    override func trainStep(_ batch: Dataset.Batch, logs: StepLogs) throws {
+        let n = batch.count
+        let (realLabels, fakeLabels, ones) = labels(n)
+        let z = Tensor.normal([n, latent], generator: noise, on: device)
+        let fake = generator(z, training: true)
+
+        // Discriminator: real → 0.9, generated (detached: no gradient reaches G) → 0.
+        let realLogits = discriminator(batch.input, training: true)
+        let fakeLogits = discriminator(fake.detached(), training: true)
+        let dLoss = bce(realLogits, realLabels) + bce(fakeLogits, fakeLabels)
+        dLoss.backward()
+        discriminatorOptimizer.step(discriminator)
+
+        // Generator: make the (updated) discriminator say 1. Only G is stepped; the gradients
+        // this leaves on D are dropped.
+        let gLoss = bce(discriminator(fake, training: true), ones)
+        gLoss.backward()
+        generatorOptimizer.step(generator)
+        discriminator.zeroGrad()
+
+        logs.record("d_loss", mean: dLoss, count: n)
+        logs.record("g_loss", mean: gLoss, count: n)
+        logs.record("d_real", mean: realLogits.detached().sigmoid().mean(), count: n)
+        logs.record("d_fake", mean: fakeLogits.detached().sigmoid().mean(), count: n)
+    }
+}
+
+/// Writes the generator's images for a fixed noise batch after every epoch, so the pictures
+/// show the same "seeds" improving.
+final class SampleGrid: Callback {
+    let noise: Tensor
+    let height: Int, width: Int
+    let folder: URL
+    private(set) var pictures: [String] = []
+
+    init(noise: Tensor, height: Int, width: Int, folder: URL) {
+        self.noise = noise
+        self.height = height
+        self.width = width
+        self.folder = folder
+    }
+
+    func epochEnded(_ epoch: Int, logs: [String: Float], model: Model) -> Bool {
+        let picture = folder.appendingPathComponent("gan-epoch-\(epoch + 1).pgm")
+        do {
+            let images = try model.predict(noise).reshaped(to: [noise.shape[0], height, width])
+            try ImageGrid.write(images, columns: 8, range: -1...1, to: picture)
+            pictures.append(picture.path)
+            print("wrote \(picture.path)")
+        } catch {
+            print("could not write \(picture.path): \(error)")
+        }
+        return false
+    }
+}
+
 enum GANModel: TrainableModel {
     static let name = "gan"
     static let summary = "MNIST GAN: dense generator (64→256→512→784, BatchNorm, tanh) vs discriminator, Adam 2e-4 β₁ 0.5; writes samples"
@@ -19,17 +121,6 @@ enum GANModel: TrainableModel {
     static let defaultEpochs = 10
     static let latent = 64
     static let samples = 64
-    static let realLabel: Float = 0.9
-
-    static func generator(pixels: Int) -> [Layer] {
-        [Dense(256), LeakyReLU(slope: 0.2), BatchNormalization(momentum: 0.8),
-         Dense(512), LeakyReLU(slope: 0.2), BatchNormalization(momentum: 0.8),
-         Dense(pixels, activation: .tanh)]
-    }
-
-    static func discriminator() -> [Layer] {
-        [Dense(512, activation: .leakyRelu(slope: 0.2)), Dense(256, activation: .leakyRelu(slope: 0.2)), Dense(1)]
-    }
 
     static func run(_ context: TrainContext) throws -> [String: Any] {
         guard let dataset = ImageDataset(rawValue: context.dataset) else {
@@ -39,92 +130,28 @@ enum GANModel: TrainableModel {
         let pixels = train.height * train.width
         let device = context.device
         // Real images scaled to [-1, 1], the generator's tanh range. They stay on the host;
-        // each batch is uploaded when used. The targets are unused placeholders.
-        let real = try Dataset(Tensor(train.pixels.map { $0 * 2 - 1 }, shape: [train.count, pixels], on: .cpu),
-                               Tensor.zeros([train.count, 1], on: .cpu))
+        // each batch is uploaded when used.
+        let real = Tensor(train.pixels.map { $0 * 2 - 1 }, shape: [train.count, pixels], on: .cpu)
 
-        let g = try Sequential(generator(pixels: pixels), inputShape: [latent], device: device, seed: context.seed)
-        let d = try Sequential(discriminator(), inputShape: [pixels], device: device, seed: context.seed &+ 1)
-        let gOptimizer = Adam(learningRate: 2e-4, beta1: 0.5)
-        let dOptimizer = Adam(learningRate: 2e-4, beta1: 0.5)
-        let bce = BinaryCrossEntropy(fromLogits: true)
-        let noise = RandomGenerator(seed: context.seed &+ 0x6A4E)
-        let fixedNoise = Tensor.normal([samples, latent], seed: context.seed &+ 0xF1ED, on: device)
+        let gan = GAN(latent: latent, pixels: pixels, noiseSeed: context.seed &+ 0x6A4E)
+        try gan.build(pixels: pixels, device: device, seed: context.seed)
+        let grid = SampleGrid(noise: Tensor.normal([samples, latent], seed: context.seed &+ 0xF1ED, on: device),
+                              height: train.height, width: train.width, folder: context.outputDirectory)
 
         print("Training \(name) on \(dataset.rawValue) (\(train.count) samples) on \(device) — \(device.info.name)")
-        print("Generator:\n\(g.summary)\nDiscriminator:\n\(d.summary)")
-
-        // Label tensors per batch size (the last batch of an epoch is smaller).
-        var labelCache: [Int: (real: Tensor, fake: Tensor, ones: Tensor)] = [:]
-        func labels(_ n: Int) -> (real: Tensor, fake: Tensor, ones: Tensor) {
-            if let cached = labelCache[n] { return cached }
-            let made = (Tensor.full([n, 1], value: realLabel, on: device), Tensor.zeros([n, 1], on: device),
-                        Tensor.ones([n, 1], on: device))
-            labelCache[n] = made
-            return made
-        }
-
-        var history: [(d: Double, g: Double, real: Double, fake: Double)] = []
-        var pictures: [String] = []
+        print("Generator:\n\(gan.generator.summary)\nDiscriminator:\n\(gan.discriminator.summary)")
         let start = Date()
-        for epoch in 0..<context.epochs {
-            let epochStart = Date()
-            // Sums stay on the device; one read per epoch.
-            var sums = (d: Tensor.zeros([], on: device), g: Tensor.zeros([], on: device),
-                        real: Tensor.zeros([], on: device), fake: Tensor.zeros([], on: device))
-            var steps = 0, seen = 0
-            for batch in real.batches(size: context.batchSize, shuffleSeed: context.seed &+ UInt64(epoch), on: device) {
-                let n = batch.count
-                let (realLabels, fakeLabels, ones) = labels(n)
-                let x = batch.inputs
-                let z = Tensor.normal([n, latent], generator: noise, on: device)
-                let fake = g(z, training: true)
-
-                // Discriminator: real → 0.9, generated (detached: no gradient reaches G) → 0.
-                let realLogits = d(x, training: true)
-                let fakeLogits = d(fake.detached(), training: true)
-                let dLoss = bce(realLogits, realLabels) + bce(fakeLogits, fakeLabels)
-                dLoss.backward()
-                dOptimizer.step(d.parameters)
-
-                // Generator: make the (updated) discriminator say 1. Only G's parameters are
-                // stepped; the gradients this leaves on D's parameters are dropped.
-                let gLogits = d(fake, training: true)
-                let gLoss = bce(gLogits, ones)
-                gLoss.backward()
-                gOptimizer.step(g.parameters)
-                for parameter in d.parameters { parameter.value.zeroGrad() }
-
-                Tensor.withoutGrad {
-                    sums.d = sums.d + dLoss.detached()
-                    sums.g = sums.g + gLoss.detached()
-                    sums.real = sums.real + realLogits.detached().sigmoid().sum()
-                    sums.fake = sums.fake + fakeLogits.detached().sigmoid().sum()
-                }
-                steps += 1
-                seen += n
-            }
-            let means = (d: Double(sums.d.item()) / Double(steps), g: Double(sums.g.item()) / Double(steps),
-                         real: Double(sums.real.item()) / Double(seen), fake: Double(sums.fake.item()) / Double(seen))
-            history.append(means)
-
-            let images = try g.predict(fixedNoise).reshaped(to: [samples, train.height, train.width])
-            let picture = context.outputDirectory.appendingPathComponent("gan-epoch-\(epoch + 1).pgm")
-            try ImageGrid.write(images, columns: 8, range: -1...1, to: picture)
-            pictures.append(picture.path)
-            print(String(format: "Epoch %d/%d - %.1f s - d_loss: %.4f - g_loss: %.4f - D(real): %.3f - D(fake): %.3f",
-                         epoch + 1, context.epochs, Date().timeIntervalSince(epochStart), means.d, means.g,
-                         means.real, means.fake) + " - wrote \(picture.path)")
-        }
+        let history = try gan.fit(real, epochs: context.epochs, batchSize: context.batchSize, callbacks: [grid],
+                                  verbosity: .epochLines, seed: context.seed)
         let trainSeconds = Date().timeIntervalSince(start)
         print(String(format: "Trained in %.1f s (%.0f samples/s)", trainSeconds, Double(train.count * context.epochs) / trainSeconds)
               + "; samples of a fixed noise batch after each epoch in \(context.outputDirectory.path)")
 
-        let last = history.last
-        return ["d_loss": last?.d ?? .nan, "g_loss": last?.g ?? .nan, "d_real": last?.real ?? .nan,
-                "d_fake": last?.fake ?? .nan, "pictures": pictures, "train_seconds": trainSeconds,
-                "batch_size": context.batchSize,
-                "history": ["d_loss": history.map(\.d), "g_loss": history.map(\.g),
-                            "d_real": history.map(\.real), "d_fake": history.map(\.fake)]]
+        let last = history.epochs.last ?? [:]
+        func series(_ key: String) -> [Double] { history[key].map(Double.init) }
+        return ["d_loss": Double(last["d_loss"] ?? .nan), "g_loss": Double(last["g_loss"] ?? .nan),
+                "d_real": Double(last["d_real"] ?? .nan), "d_fake": Double(last["d_fake"] ?? .nan),
+                "pictures": grid.pictures, "train_seconds": trainSeconds, "batch_size": context.batchSize,
+                "history": ["d_loss": series("d_loss"), "g_loss": series("g_loss"), "d_real": series("d_real"), "d_fake": series("d_fake")]]
     }
 }
