@@ -45,22 +45,24 @@ let package = Package(
 
         .executableTarget(
             name: "FlintCLI",
-            dependencies: ["Flint", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Flint", "FlintCore", "FlintNN", "FlintData", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "FlintBench",
-            dependencies: ["Flint", "CBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Flint", "FlintCore", "FlintNN", "FlintData", "CBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/FlintBench"
         ),
 
         .testTarget(name: "FlintCPUTests", dependencies: ["FlintCPU", "FlintBackend"]),
         .testTarget(name: "FlintOpenCLTests", dependencies: ["FlintOpenCL", "FlintBackend"]),
-        .testTarget(name: "FlintTests", dependencies: ["Flint"]),
+        // Targets that import the umbrella also list the modules it re-exports: SwiftPM's
+        // incremental build does not see changes through an @_exported import otherwise.
+        .testTarget(name: "FlintTests", dependencies: ["Flint", "FlintCore", "FlintNN"]),
         .testTarget(name: "FlintDataTests", dependencies: ["FlintData"]),
-        .testTarget(name: "FlintNNTests", dependencies: ["Flint"]),
+        .testTarget(name: "FlintNNTests", dependencies: ["Flint", "FlintCore", "FlintNN", "FlintData"]),
         // User-defined activation, metric, initializer, schedule, loss, optimizer and callback,
         // written against the public `Flint` module only.
-        .testTarget(name: "FlintExtensionTests", dependencies: ["Flint"]),
+        .testTarget(name: "FlintExtensionTests", dependencies: ["Flint", "FlintCore", "FlintNN"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -79,7 +79,11 @@ inline float op_sign(float x) { return isnan(x) ? x : (x > 0.0f ? 1.0f : (x < 0.
     X(leaky_relu, x > 0.0f ? x : p0 * x)                                             \
     X(affine, x * p0 + p1)                                                           \
     X(pow, pow(x, p0))                                                               \
-    X(clamp, fmin(fmax(x, p0), p1))
+    X(clamp, fmin(fmax(x, p0), p1))                                                  \
+    X(erf, erf(x))                                                                   \
+    X(softplus, fmax(x, 0.0f) + log1p(exp(-fabs(x))))                                \
+    X(gelu, 0.5f * x * (1.0f + erf(x * 0.70710678118654752f)))                       \
+    X(silu, x / (1.0f + exp(-x)))
 
 #define UNARY_KERNELS(NAME, EXPR)                                                    \
 __kernel void unary_##NAME##_linear(__global float *out, int n,                      \

@@ -11,6 +11,15 @@ public enum UnaryOp: Sendable, Hashable {
     case pow(Float)
     /// `min(max(x, low), high)`
     case clamp(low: Float, high: Float)
+    /// The error function.
+    case erf
+    /// `log(1 + eˣ)`, computed as `max(x, 0) + log(1 + e^-|x|)` so it neither overflows nor
+    /// loses small values.
+    case softplus
+    /// `x · Φ(x) = x/2 · (1 + erf(x/√2))`, the exact GELU (PyTorch's default, Keras' `approximate=False`).
+    case gelu
+    /// `x · sigmoid(x)` (SiLU, also called swish).
+    case silu
 }
 
 /// Element-wise functions of two float32 inputs. Comparisons give masks: 1 where true, 0 where false.

@@ -37,6 +37,10 @@ extension CPUBackend {
             default: Self.mapLoop(loop, src, dst, Kernels.Pow(exponent: exponent))
             }
         case .clamp(let low, let high): Self.mapLoop(loop, src, dst, Kernels.Clamp(low: low, high: high))
+        case .erf: Self.mapLoop(loop, src, dst, Kernels.Erf())
+        case .softplus: Self.mapLoop(loop, src, dst, Kernels.Softplus())
+        case .gelu: Self.mapLoop(loop, src, dst, Kernels.Gelu())
+        case .silu: Self.mapLoop(loop, src, dst, Kernels.Silu())
         }
     }
 

@@ -84,6 +84,19 @@ enum Kernels {
         @inline(__always) func callAsFunction(_ x: Float) -> Float { fminf(fmaxf(x, low), high) }
     }
 
+    struct Erf: UnaryKernel {
+        @inline(__always) func callAsFunction(_ x: Float) -> Float { erff(x) }
+    }
+    struct Softplus: UnaryKernel {
+        @inline(__always) func callAsFunction(_ x: Float) -> Float { fmaxf(x, 0) + log1pf(expf(-x.magnitude)) }
+    }
+    struct Gelu: UnaryKernel {
+        @inline(__always) func callAsFunction(_ x: Float) -> Float { 0.5 * x * (1 + erff(x * 0.70710678118654752)) }
+    }
+    struct Silu: UnaryKernel {
+        @inline(__always) func callAsFunction(_ x: Float) -> Float { x / (1 + expf(-x)) }
+    }
+
     struct Add: BinaryKernel {
         @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a + b }
     }

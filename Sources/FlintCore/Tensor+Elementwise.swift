@@ -62,6 +62,25 @@ extension Tensor {
     public func sigmoid() -> Tensor { unary(.sigmoid, "sigmoid") { _, y in y * (1 - y) } }
     public func tanh() -> Tensor { unary(.tanh, "tanh") { _, y in 1 - y.square() } }
     /// `x` where positive, `slope * x` elsewhere (PyTorch's default slope).
+    /// The error function; its derivative is `2/√π · e^(-x²)`.
+    public func erf() -> Tensor { unary(.erf, "erf") { x, _ in (-x.square()).exp() * 1.1283791670955126 } }
+    /// `log(1 + eˣ)`, overflow-free; its derivative is `sigmoid(x)`.
+    public func softplus() -> Tensor { unary(.softplus, "softplus") { x, _ in x.sigmoid() } }
+    /// The exact GELU, `x · Φ(x)`; its derivative is `Φ(x) + x · φ(x)`.
+    public func gelu() -> Tensor {
+        unary(.gelu, "gelu") { x, _ in
+            let cdf = (x * 0.7071067811865476).erf() * 0.5 + 0.5
+            return cdf + x * (x.square() * -0.5).exp() * 0.3989422804014327
+        }
+    }
+    /// SiLU (swish), `x · sigmoid(x)`; its derivative is `s · (1 + x · (1 - s))` with `s = sigmoid(x)`.
+    public func silu() -> Tensor {
+        unary(.silu, "silu") { x, _ in
+            let s = x.sigmoid()
+            return s * (x * (1 - s) + 1)
+        }
+    }
+
     public func leakyRelu(slope: Float = 0.01) -> Tensor {
         unary(.leakyRelu(slope: slope), "leakyRelu") { x, _ in (x .> 0) * (1 - slope) + slope }
     }

@@ -39,6 +39,14 @@ public struct Activation: Sendable, Hashable, CustomStringConvertible {
     /// The identity.
     public static let linear = Activation(name: "linear") { $0 }
 
+    /// The exact GELU, `x · Φ(x)` (PyTorch's default; Keras' `approximate=False`).
+    public static let gelu = Activation(name: "gelu") { $0.gelu() }
+    /// `log(1 + eˣ)`.
+    public static let softplus = Activation(name: "softplus") { $0.softplus() }
+    /// `x · sigmoid(x)`; `swish` is the same function under its other name.
+    public static let silu = Activation(name: "silu") { $0.silu() }
+    public static let swish = Activation(name: "silu") { $0.silu() }
+
     /// `x > 0 ? x : slope · x`
     public static func leakyRelu(slope: Float) -> Activation {
         Activation(name: "leaky_relu(\(slope))", fused: slope > 0 ? .leakyRelu(slope: slope) : nil) { $0.leakyRelu(slope: slope) }

@@ -42,7 +42,7 @@ struct KernelTable {
     /// Kernel names of the unary ops (`unary_NAME_linear`, `unary_NAME_strided`).
     static let unaryNames = [
         "neg", "abs", "exp", "log", "sqrt", "rsqrt", "square", "reciprocal", "sign",
-        "relu", "sigmoid", "tanh", "leaky_relu", "affine", "pow", "clamp",
+        "relu", "sigmoid", "tanh", "leaky_relu", "affine", "pow", "clamp", "erf", "softplus", "gelu", "silu",
     ]
 
     init(_ kernels: [String: Kernel]) throws {
@@ -139,6 +139,10 @@ extension UnaryOp {
         case .affine(let scale, let shift): ("affine", scale, shift)
         case .pow(let exponent): ("pow", exponent, 0)
         case .clamp(let low, let high): ("clamp", low, high)
+        case .erf: ("erf", 0, 0)
+        case .softplus: ("softplus", 0, 0)
+        case .gelu: ("gelu", 0, 0)
+        case .silu: ("silu", 0, 0)
         }
     }
 }

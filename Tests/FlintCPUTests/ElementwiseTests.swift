@@ -24,13 +24,17 @@ import Testing
         case .affine(let scale, let shift): x * Double(scale) + Double(shift)
         case .pow(let exponent): Foundation.pow(x, Double(exponent))
         case .clamp(let low, let high): min(max(x, Double(low)), Double(high))
+        case .erf: Foundation.erf(x)
+        case .softplus: Foundation.log1p(Foundation.exp(x))
+        case .gelu: 0.5 * x * (1 + Foundation.erf(x / 2.0.squareRoot()))
+        case .silu: x / (1 + Foundation.exp(-x))
         }
     }
 
     static let unaryOps: [UnaryOp] = [
         .neg, .abs, .exp, .log, .sqrt, .rsqrt, .square, .reciprocal, .sign, .relu, .sigmoid, .tanh,
         .leakyRelu(slope: 0.1), .affine(scale: 2, shift: -1), .pow(2), .pow(3), .pow(0.5), .pow(-1),
-        .clamp(low: -1, high: 0.5),
+        .clamp(low: -1, high: 0.5), .erf, .softplus, .gelu, .silu,
     ]
 
     @Test(arguments: unaryOps)

@@ -23,6 +23,10 @@ struct ElementwiseTests {
         (.pow(2.5), { Foundation.pow($0, 2.5) }),
         (.pow(3), { Foundation.pow($0, 3) }),
         (.clamp(low: -0.75, high: 1.25), { Swift.min(Swift.max($0, -0.75), 1.25) }),
+        (.erf, { Foundation.erf($0) }),
+        (.softplus, { Foundation.log1p(Foundation.exp($0)) }),
+        (.gelu, { 0.5 * $0 * (1 + Foundation.erf($0 / 2.0.squareRoot())) }),
+        (.silu, { $0 / (1 + Foundation.exp(-$0)) }),
     ]
 
     static let inputs: [Float] = [-3, -1.5, -0.25, 0, 0.25, 0.5, 1, 2, 4.75]
