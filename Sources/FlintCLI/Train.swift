@@ -6,7 +6,7 @@ import Foundation
 /// `TrainableModel` in `Models/` and listing its `entry` here.
 let trainableModels: [ModelEntry] = [MLPModel.entry, CNNModel.entry, AutoencoderModel.entry, GANModel.entry,
                                         LinearRegressionModel.entry, LogisticRegressionModel.entry, MLPClassifierModel.entry,
-                                        RegularizationModel.entry, GRUModel.entry]
+                                        RegularizationModel.entry, GRUModel.entry, LSTMModel.entry]
 
 /// A registered model, as the command line sees it.
 struct ModelEntry: Sendable {

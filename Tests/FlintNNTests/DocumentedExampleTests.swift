@@ -7,13 +7,16 @@ import Testing
     @Test func irisLogisticRegressionFromTheDocs() throws {
         let shared = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared/data").standardized
         guard FileManager.default.fileExists(atPath: shared.appendingPathComponent("iris").path) else { return }
-        let iris = try TabularDataset.iris(from: DataDirectory(explicit: shared.path, environment: [:]))
+        let folder = shared.path
+        // Tabular data, scikit-learn style, from a folder holding iris/iris.csv.
+        let iris = try TabularDataset.iris(from: DataDirectory(explicit: folder))
         let (train, test) = trainTestSplit(count: iris.count, testFraction: 0.2, seed: 0, stratifyBy: iris.labels)
         var scaler = StandardScaler()
         let xTrain = scaler.fitTransform(iris.subset(train).features, featureCount: 4)
         let xTest = scaler.transform(iris.subset(test).features)
         let model = LogisticRegression(device: .cpu)
         try model.fit(xTrain, featureCount: 4, targets: iris.subset(train).labels)
+        print(try model.score(xTest, targets: iris.subset(test).labels))
         let accuracy = try model.score(xTest, targets: iris.subset(test).labels)
         #expect(accuracy >= 0.9, "iris accuracy \(accuracy)")
     }

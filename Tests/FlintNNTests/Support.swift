@@ -4,6 +4,9 @@ import Foundation
 enum NNDevices {
     /// The CPU and every OpenCL device that opens.
     static let all: [Device] = Device.available.filter { (try? $0.open()) != nil }
+    static let openCLAvailable = all.contains(where: \.isOpenCL)
+    /// Set in `make test` and CI: a test that needs OpenCL must fail, not skip, without it.
+    static let openCLRequired = ProcessInfo.processInfo.environment["FLINT_REQUIRE_OPENCL"] == "1"
 }
 
 /// SplitMix64 for test data that does not depend on the engine.
