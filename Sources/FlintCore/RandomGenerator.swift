@@ -10,6 +10,13 @@ public final class RandomGenerator: Sendable {
         self.seed = seed
     }
 
+    /// How many Philox blocks have been reserved: with the seed, the whole state of the stream.
+    /// Checkpoints save it so that a resumed run draws the same numbers as an uninterrupted one.
+    public var position: UInt64 {
+        get { nextBlock.withLock { $0 } }
+        set { nextBlock.withLock { $0 = newValue } }
+    }
+
     /// Reserves `blocks` Philox blocks (4 values each) and returns the first counter.
     public func reserve(blocks: Int) -> UInt64 {
         nextBlock.withLock { next in

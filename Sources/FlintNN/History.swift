@@ -5,6 +5,8 @@ import FlintCore
 public struct History: Sendable {
     public private(set) var epochs: [[String: Float]] = []
 
+    public init(epochs: [[String: Float]] = []) { self.epochs = epochs }
+
     public subscript(_ key: String) -> [Float] { epochs.compactMap { $0[key] } }
 
     mutating func append(_ logs: [String: Float]) { epochs.append(logs) }

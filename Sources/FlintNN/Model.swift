@@ -27,8 +27,11 @@ open class Model: Layer {
     public internal(set) var optimizer: Optimizer?
     public internal(set) var loss: (any Loss)?
     public internal(set) var metrics: [Metric] = []
-    /// The parameters the default step updates, found once per `fit` instead of every step.
-    var fitParameters: [Parameter]?
+    /// The epochs of the current (or last) `fit`, resumed ones included; callbacks read it.
+    public internal(set) var history = History()
+    /// The parameters the default step updates, found once per `fit` instead of every step. Kept
+    /// in a box, where reflection does not look: they are not the model's own properties.
+    let fitCache = FitCache()
 
     public override init() {}
 
@@ -127,7 +130,7 @@ open class Model: Layer {
     // MARK: Steps
 
     /// The parameters a training step updates: fixed for the length of a `fit`.
-    public var stepParameters: [Parameter] { fitParameters ?? trainableParameters }
+    public var stepParameters: [Parameter] { fitCache.parameters ?? trainableParameters }
 
     /// The default training step: the compiled loss of the outputs against the targets (plus
     /// weight penalties), one backward pass, one optimizer step; it records `loss` and the
@@ -206,4 +209,9 @@ open class Model: Layer {
             ("\(child.path) (\(child.module.typeName))", (child.module as? Layer)?.outputShape, child.module.parameterCount)
         }
     }
+}
+
+/// State of a `fit` in progress that must not look like part of the model to reflection.
+final class FitCache {
+    var parameters: [Parameter]?
 }

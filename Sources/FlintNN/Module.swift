@@ -35,9 +35,34 @@ open class Module {
                 return false
             case .module(let module):
                 return seenModules.insert(ObjectIdentifier(module)).inserted
+            case .generator, .optimizer:
+                return false
             }
         }
         return found.map { (path: $0.0, parameter: $0.1) }
+    }
+
+    /// Every random generator held in this sub-tree (Dropout's, augmentation's, a GAN's noise),
+    /// with its path, each once: their positions are part of a checkpoint.
+    public var namedGenerators: [(path: String, generator: RandomGenerator)] {
+        collect { if case .generator(let generator) = $0 { generator } else { nil } }.map { (path: $0.0, generator: $0.1) }
+    }
+
+    /// Every optimizer held in this sub-tree (a model's compiled one, a GAN's two), with its
+    /// path, each once: their state is part of a checkpoint.
+    public var namedOptimizers: [(path: String, optimizer: Optimizer)] {
+        collect { if case .optimizer(let optimizer) = $0 { optimizer } else { nil } }.map { (path: $0.0, optimizer: $0.1) }
+    }
+
+    private func collect<T: AnyObject>(_ pick: (Reached) -> T?) -> [(String, T)] {
+        var found: [(String, T)] = []
+        var seen: Set<ObjectIdentifier> = [ObjectIdentifier(self)]
+        visitChildren(of: self, path: "") { path, item in
+            if case .module(let module) = item { return seen.insert(ObjectIdentifier(module)).inserted }
+            if let object = pick(item), seen.insert(ObjectIdentifier(object)).inserted { found.append((path, object)) }
+            return false
+        }
+        return found
     }
 
     /// The direct sub-modules with their property paths (`encoder`, `layers.0`), each once.
@@ -89,6 +114,8 @@ open class Module {
 private enum Reached {
     case parameter(Parameter)
     case module(Module)
+    case generator(RandomGenerator)
+    case optimizer(Optimizer)
 }
 
 /// Calls `visit` for every parameter and module stored in `module`'s properties (its class and
@@ -116,6 +143,14 @@ private func visitValue(_ value: Any, path: String, _ visit: (String, Reached) -
     }
     if let module = value as? Module {
         if visit(path, .module(module)) { visitChildren(of: module, path: path, visit) }
+        return
+    }
+    if let generator = value as? RandomGenerator {
+        _ = visit(path, .generator(generator))
+        return
+    }
+    if let optimizer = value as? Optimizer {
+        _ = visit(path, .optimizer(optimizer))
         return
     }
     let mirror = Mirror(reflecting: value)
@@ -146,7 +181,7 @@ private func visitValue(_ value: Any, path: String, _ visit: (String, Reached) -
 
 /// Whether a collection element can hold parameters or modules.
 private func mayHoldModules(_ value: Any) -> Bool {
-    if value is Parameter || value is Module { return true }
+    if value is Parameter || value is Module || value is RandomGenerator || value is Optimizer { return true }
     switch Mirror(reflecting: value).displayStyle {
     case .optional, .collection, .dictionary, .tuple: return true
     default: return false

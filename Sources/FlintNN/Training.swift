@@ -21,11 +21,11 @@ extension Model {
         _ x: Tensor, _ y: Tensor? = nil, epochs: Int = 1, batchSize: Int = 32, shuffle: Bool = true,
         validationSplit: Float = 0, validationData: (Tensor, Tensor)? = nil,
         callbacks: [Callback] = [], schedule: LearningRateSchedule = .constant,
-        verbosity: Verbosity = .automatic, seed: UInt64 = 0
+        verbosity: Verbosity = .automatic, seed: UInt64 = 0, resumeFrom: URL? = nil
     ) throws -> History {
         try fit([x], y, epochs: epochs, batchSize: batchSize, shuffle: shuffle, validationSplit: validationSplit,
                 validationData: validationData.map { ([$0.0], $0.1) }, callbacks: callbacks, schedule: schedule,
-                verbosity: verbosity, seed: seed)
+                verbosity: verbosity, seed: seed, resumeFrom: resumeFrom)
     }
 
     /// Trains a model with several inputs: `inputs[i]` is `[samples] + inputShapes[i]`.
@@ -34,7 +34,7 @@ extension Model {
         _ inputs: [Tensor], _ y: Tensor? = nil, epochs: Int = 1, batchSize: Int = 32, shuffle: Bool = true,
         validationSplit: Float = 0, validationData: ([Tensor], Tensor)? = nil,
         callbacks: [Callback] = [], schedule: LearningRateSchedule = .constant,
-        verbosity: Verbosity = .automatic, seed: UInt64 = 0
+        verbosity: Verbosity = .automatic, seed: UInt64 = 0, resumeFrom: URL? = nil
     ) throws -> History {
         guard validationSplit >= 0 && validationSplit < 1 else {
             throw ModelError.invalidArgument("validationSplit must be in [0, 1), got \(validationSplit)")
@@ -46,15 +46,20 @@ extension Model {
         var validation: Dataset? = heldOut.count > 0 ? heldOut : nil
         if let (vx, vy) = validationData { validation = try Dataset(inputs: vx, targets: vy) }
         return try fit(training, epochs: epochs, batchSize: batchSize, shuffle: shuffle, validation: validation,
-                       callbacks: callbacks, schedule: schedule, verbosity: verbosity, seed: seed)
+                       callbacks: callbacks, schedule: schedule, verbosity: verbosity, seed: seed, resumeFrom: resumeFrom)
     }
 
     /// Trains on a dataset, validating on `validation` after every epoch.
+    ///
+    /// With `resumeFrom` (a checkpoint file, or a folder whose newest checkpoint is used; a folder
+    /// without one starts afresh) the weights, optimizer state, random generators and history
+    /// are restored and training continues after the checkpoint's epoch up to `epochs`, exactly
+    /// as the uninterrupted run would have.
     @discardableResult
     public func fit(
         _ training: Dataset, epochs: Int = 1, batchSize: Int = 32, shuffle: Bool = true, validation: Dataset? = nil,
         callbacks: [Callback] = [], schedule: LearningRateSchedule = .constant,
-        verbosity: Verbosity = .automatic, seed: UInt64 = 0
+        verbosity: Verbosity = .automatic, seed: UInt64 = 0, resumeFrom: URL? = nil
     ) throws -> History {
         guard epochs >= 0, batchSize > 0 else { throw ModelError.invalidArgument("epochs must be ≥ 0 and batchSize > 0") }
         guard training.count > 0 else { throw ModelError.invalidArgument("no training samples (after the validation split)") }
@@ -62,18 +67,32 @@ extension Model {
         try checkData(training)
         if let validation { try checkData(validation) }
 
-        fitParameters = trainableParameters
-        defer { fitParameters = nil }
+        fitCache.parameters = trainableParameters
+        defer { fitCache.parameters = nil }
         let initialRate = optimizer?.learningRate
         defer { if let initialRate { optimizer?.learningRate = initialRate } }
+        var start = 0
+        history = History()
+        if let resumeFrom {
+            var isFolder: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: resumeFrom.path, isDirectory: &isFolder)
+            let checkpoint = exists && isFolder.boolValue ? try Checkpoint.latest(in: resumeFrom)
+                : exists ? try Checkpoint(contentsOf: resumeFrom) : nil
+            if let checkpoint {
+                try checkpoint.restore(into: self)
+                start = Swift.min(checkpoint.epoch, epochs)
+                history = checkpoint.history
+            } else if !exists || !isFolder.boolValue {
+                throw ModelError.invalidArgument("cannot resume: no checkpoint at \(resumeFrom.path)")
+            }
+        }
         let steps = (training.count + batchSize - 1) / batchSize
         let display = ProgressDisplay(verbosity: verbosity, epochs: epochs, steps: steps)
-        var history = History()
-        callbacks.forEach { $0.trainingBegan(model: self) }
-        for epoch in 0..<epochs {
+        for callback in callbacks { try callback.trainingBegan(model: self) }
+        for epoch in start..<Swift.max(start, epochs) {
             let logs = StepLogs()
             display.epochBegan(epoch)
-            callbacks.forEach { $0.epochBegan(epoch, model: self) }
+            for callback in callbacks { try callback.epochBegan(epoch, model: self) }
             let batches = training.batches(size: batchSize, shuffleSeed: shuffle ? seed &+ UInt64(epoch) : nil, on: device)
             for (step, batch) in batches.enumerated() {
                 if let optimizer, let initialRate {
@@ -89,10 +108,11 @@ extension Model {
             }
             history.append(epochLogs)
             display.epochEnded(epoch, logs: epochLogs)
-            let stop = callbacks.reduce(false) { $1.epochEnded(epoch, logs: epochLogs, model: self) || $0 }
+            var stop = false
+            for callback in callbacks where try callback.epochEnded(epoch, logs: epochLogs, model: self) { stop = true }
             if stop { break }
         }
-        callbacks.forEach { $0.trainingEnded(model: self) }
+        for callback in callbacks { try callback.trainingEnded(model: self) }
         return history
     }
 
@@ -152,12 +172,13 @@ extension Model {
 }
 
 /// Hooks into `fit`. Return `true` from `epochEnded` to stop training.
+/// Each may throw, which stops `fit` with that error. `model.history` holds the epochs so far.
 public protocol Callback: AnyObject {
-    func trainingBegan(model: Model)
-    func epochBegan(_ epoch: Int, model: Model)
+    func trainingBegan(model: Model) throws
+    func epochBegan(_ epoch: Int, model: Model) throws
     /// `logs` holds the epoch's loss, metrics, `learning_rate` and `val_` values.
-    func epochEnded(_ epoch: Int, logs: [String: Float], model: Model) -> Bool
-    func trainingEnded(model: Model)
+    func epochEnded(_ epoch: Int, logs: [String: Float], model: Model) throws -> Bool
+    func trainingEnded(model: Model) throws
 }
 
 extension Callback {
