@@ -53,6 +53,10 @@ let package = Package(
             path: "Benchmarks/FlintBench"
         ),
 
+        // Writes checkpoints until killed; the crash-safety test kills it at random moments.
+        .executableTarget(name: "flint-checkpoint-stress", dependencies: ["Flint", "FlintNN", "FlintCore"],
+                          path: "Tests/CheckpointStress"),
+
         .testTarget(name: "FlintCPUTests", dependencies: ["FlintCPU", "FlintBackend"]),
         .testTarget(name: "FlintOpenCLTests", dependencies: ["FlintOpenCL", "FlintBackend"]),
         // Targets that import the umbrella also list the modules it re-exports: SwiftPM's

@@ -8,6 +8,10 @@ import Foundation
 /// Temporary files are named `.<name>.<pid>.<random>.flint-tmp`; no reader looks for that
 /// suffix, and a later write to the same target removes those left by processes that died.
 public enum AtomicFile {
+    /// A pause (µs) in the middle of every write, for the crash-safety test only
+    /// (`FLINT_TEST_WRITE_PAUSE_US`): it makes a kill at a random moment likely to land mid-write.
+    static let testPause: UInt32? = ProcessInfo.processInfo.environment["FLINT_TEST_WRITE_PAUSE_US"].flatMap { UInt32($0) }
+
     /// The suffix of temporary files, which loaders must ignore.
     public static let temporarySuffix = ".flint-tmp"
 
@@ -31,8 +35,15 @@ public enum AtomicFile {
         var failure: FileWriteError?
         data.withUnsafeBytes { bytes in
             var offset = 0
+            var paused = false
             while offset < bytes.count {
-                let written = Foundation.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                // The crash-safety test widens the window in which a kill lands mid-write.
+                if let pause = testPause, !paused, offset > 0 {
+                    paused = true
+                    usleep(pause)
+                }
+                let chunk = testPause == nil || paused ? bytes.count - offset : Swift.max(1, bytes.count / 2)
+                let written = Foundation.write(descriptor, bytes.baseAddress! + offset, chunk)
                 if written < 0 {
                     if errno == EINTR { continue }
                     failure = FileWriteError(path: url.path, errno: errno)

@@ -163,7 +163,15 @@ public struct SafeTensorsFile: Sendable {
             }
             let n = entry.count
             switch entry.dtype {
-            case .f32: return (0..<n).map { Float(bitPattern: load(UInt32.self, $0)) }
+            case .f32:
+                #if _endian(little)
+                return [Float](unsafeUninitializedCapacity: n) { out, done in
+                    if n > 0 { UnsafeMutableRawBufferPointer(out).copyMemory(from: UnsafeRawBufferPointer(rebasing: buffer[0..<(n * 4)])) }
+                    done = n
+                }
+                #else
+                return (0..<n).map { Float(bitPattern: load(UInt32.self, $0)) }
+                #endif
             case .f64: return (0..<n).map { Float(Double(bitPattern: load(UInt64.self, $0))) }
             case .f16: return (0..<n).map { Float(halfBits: load(UInt16.self, $0)) }
             case .bf16: return (0..<n).map { Float(bitPattern: UInt32(load(UInt16.self, $0)) << 16) }
@@ -197,8 +205,12 @@ public struct SafeTensorsFile: Sendable {
 
         /// A float32 tensor from host values.
         public init(name: String, shape: [Int], floats: [Float]) {
+            #if _endian(little)
+            let bytes = floats.withUnsafeBytes { Data($0) }
+            #else
             var bytes = Data(capacity: floats.count * 4)
             for value in floats { withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
+            #endif
             self.init(name: name, dtype: .f32, shape: shape, bytes: bytes)
         }
 

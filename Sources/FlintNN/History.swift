@@ -9,7 +9,7 @@ public struct History: Sendable {
 
     public subscript(_ key: String) -> [Float] { epochs.compactMap { $0[key] } }
 
-    mutating func append(_ logs: [String: Float]) { epochs.append(logs) }
+    public mutating func append(_ logs: [String: Float]) { epochs.append(logs) }
 }
 
 /// Stops when `monitor` has not improved by `minDelta` for `patience` epochs; optionally puts

@@ -27,8 +27,9 @@ open class Model: Layer {
     public internal(set) var optimizer: Optimizer?
     public internal(set) var loss: (any Loss)?
     public internal(set) var metrics: [Metric] = []
-    /// The epochs of the current (or last) `fit`, resumed ones included; callbacks read it.
-    public internal(set) var history = History()
+    /// The epochs of the current (or last) `fit`, resumed ones included; callbacks read it and
+    /// checkpoints save it. `fit` replaces it when it starts.
+    public var history = History()
     /// The parameters the default step updates, found once per `fit` instead of every step. Kept
     /// in a box, where reflection does not look: they are not the model's own properties.
     let fitCache = FitCache()
