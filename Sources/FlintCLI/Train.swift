@@ -15,6 +15,8 @@ struct ModelEntry: Sendable {
     let defaultDataset: String
     let defaultEpochs: Int
     let defaultBatchSize: Int
+    /// Whether `--save`, `--checkpoint-dir` and `--resume` apply.
+    let savesWeights: Bool
     let run: @Sendable (TrainContext) throws -> [String: Any]
 }
 
@@ -29,6 +31,8 @@ protocol TrainableModel: SendableMetatype {
     static var defaultEpochs: Int { get }
     /// Samples per step when `--batch-size` is not given (128 unless the model says otherwise).
     static var defaultBatchSize: Int { get }
+    /// Whether the model supports `--save`, `--checkpoint-dir` and `--resume` (false unless it says so).
+    static var savesWeights: Bool { get }
     /// Trains and returns the results for the report (at least the metric reached).
     static func run(_ context: TrainContext) throws -> [String: Any]
 }
@@ -36,10 +40,11 @@ protocol TrainableModel: SendableMetatype {
 extension TrainableModel {
     static var defaultEpochs: Int { 5 }
     static var defaultBatchSize: Int { 128 }
+    static var savesWeights: Bool { false }
 
     static var entry: ModelEntry {
         ModelEntry(name: name, summary: summary, defaultDataset: defaultDataset, defaultEpochs: defaultEpochs,
-                   defaultBatchSize: defaultBatchSize, run: { try run($0) })
+                   defaultBatchSize: defaultBatchSize, savesWeights: savesWeights, run: { try run($0) })
     }
 }
 
@@ -53,6 +58,32 @@ struct TrainContext: Sendable {
     let data: DataDirectory
     /// Folder for pictures a model writes (reconstructions, generated samples).
     let outputDirectory: URL
+    /// Where to save the trained weights (`--save`), if anywhere.
+    var saveURL: URL? = nil
+    /// Where to write a checkpoint after every epoch (`--checkpoint-dir`).
+    var checkpointDirectory: URL? = nil
+    /// A checkpoint file or folder to resume from (`--resume`).
+    var resume: URL? = nil
+
+    /// Says where training resumes from, when it does.
+    func announceResume() {
+        guard let resume else { return }
+        print("Resuming from \(resume.path) (if it holds a checkpoint)")
+    }
+
+    /// The callbacks the command line asks for.
+    var callbacks: [Callback] { checkpointDirectory.map { [ModelCheckpoint(directory: $0, keepLast: 3)] } ?? [] }
+
+    /// Saves `model` to `--save`, with what `flint evaluate` and `flint predict` need to rebuild it.
+    func saveIfAsked(_ model: Model, model name: String, extra: [String: String] = [:]) throws {
+        guard let saveURL else { return }
+        var metadata = extra
+        metadata["model"] = name
+        metadata["dataset"] = dataset
+        metadata["seed"] = String(seed)
+        try model.save(to: saveURL, metadata: metadata)
+        print("Saved weights to \(saveURL.path)")
+    }
 }
 
 struct Train: ParsableCommand {
@@ -90,20 +121,39 @@ struct Train: ParsableCommand {
     @Flag(help: "End with one JSON line of results.")
     var json = false
 
+    @Option(help: "Save the trained weights to this safetensors file (for flint evaluate, predict, inspect).")
+    var save: String?
+
+    @Option(help: "Write a checkpoint (weights, optimizer, random state, history) here after every epoch, keeping the last 3.")
+    var checkpointDir: String?
+
+    @Option(help: "Resume from a checkpoint file, or from the newest checkpoint in a folder (none there: start afresh).")
+    var resume: String?
+
     func validate() throws {
         guard trainableModels.contains(where: { $0.name == model }) else {
             throw ValidationError("unknown model '\(model)'; choose one of: \(trainableModels.map(\.name).joined(separator: ", "))")
         }
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be positive") }
+        let kind = trainableModels.first { $0.name == model }!
+        if !kind.savesWeights, save != nil || checkpointDir != nil || resume != nil {
+            throw ValidationError("--save, --checkpoint-dir and --resume are not supported for \(model) (it trains scikit-learn style estimators)")
+        }
+        // Find out now, not after an hour of training, that results cannot be written.
+        if let save { try checkWritableFolder(URL(fileURLWithPath: save).deletingLastPathComponent(), option: "--save") }
+        if let checkpointDir { try checkWritableFolder(URL(fileURLWithPath: checkpointDir), option: "--checkpoint-dir") }
     }
 
     func run() throws {
         let kind = trainableModels.first { $0.name == model }!
         let target = try device.map(Device.named) ?? Device.default
-        let context = TrainContext(device: target, dataset: dataset ?? kind.defaultDataset, epochs: epochs ?? kind.defaultEpochs,
+        var context = TrainContext(device: target, dataset: dataset ?? kind.defaultDataset, epochs: epochs ?? kind.defaultEpochs,
                                    batchSize: batchSize ?? kind.defaultBatchSize, seed: seed, data: DataDirectory(explicit: dataDir),
                                    outputDirectory: URL(fileURLWithPath: output))
+        context.saveURL = save.map { URL(fileURLWithPath: $0) }
+        context.checkpointDirectory = checkpointDir.map { URL(fileURLWithPath: $0) }
+        context.resume = resume.map { URL(fileURLWithPath: $0) }
         let start = Date()
         var results = try kind.run(context)
         results["model"] = kind.name
@@ -117,4 +167,14 @@ struct Train: ParsableCommand {
             print(String(decoding: data, as: UTF8.self))
         }
     }
+}
+
+/// Creates `folder` if needed and checks that files can be written there.
+func checkWritableFolder(_ folder: URL, option: String) throws {
+    do {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    } catch {
+        throw ValidationError("\(option): cannot create the folder \(folder.path)")
+    }
+    guard access(folder.path, W_OK) == 0 else { throw ValidationError("\(option): the folder \(folder.path) is not writable") }
 }

@@ -42,6 +42,7 @@ enum AutoencoderModel: TrainableModel {
     static let summary = "784→256→64→256→784 dense autoencoder (ReLU, sigmoid out), Adam 1e-3, MSE; writes reconstructions"
     static let defaultDataset = "mnist"
     static let defaultEpochs = 10
+    static let savesWeights = true
     /// Test images shown in the picture (one row of inputs, one of reconstructions).
     static let shown = 10
 
@@ -63,11 +64,15 @@ enum AutoencoderModel: TrainableModel {
         print(network.summary)
 
         let start = Date()
-        try network.fit(xTrain, epochs: context.epochs, batchSize: context.batchSize, seed: context.seed)
+        context.announceResume()
+        try network.fit(xTrain, epochs: context.epochs, batchSize: context.batchSize, callbacks: context.callbacks,
+                        seed: context.seed, resumeFrom: context.resume)
         let trainSeconds = Date().timeIntervalSince(start)
         let mse = try network.evaluate(xTest, batchSize: 500)["loss"] ?? .nan
         let throughput = Double(train.count * context.epochs) / trainSeconds
         print(String(format: "Test reconstruction MSE: %.5f  (trained in %.1f s, %.0f samples/s)", mse, trainSeconds, throughput))
+
+        try context.saveIfAsked(network, model: name, extra: ["height": String(test.height), "width": String(test.width)])
 
         // The first test images, then their reconstructions underneath.
         let count = min(shown, test.count)

@@ -119,6 +119,7 @@ enum GANModel: TrainableModel {
     static let summary = "MNIST GAN: dense generator (64→256→512→784, BatchNorm, tanh) vs discriminator, Adam 2e-4 β₁ 0.5; writes samples"
     static let defaultDataset = "mnist"
     static let defaultEpochs = 10
+    static let savesWeights = true
     static let latent = 64
     static let samples = 64
 
@@ -141,12 +142,15 @@ enum GANModel: TrainableModel {
         print("Training \(name) on \(dataset.rawValue) (\(train.count) samples) on \(device) — \(device.info.name)")
         print("Generator:\n\(gan.generator.summary)\nDiscriminator:\n\(gan.discriminator.summary)")
         let start = Date()
-        let history = try gan.fit(real, epochs: context.epochs, batchSize: context.batchSize, callbacks: [grid],
-                                  verbosity: .epochLines, seed: context.seed)
+        context.announceResume()
+        let history = try gan.fit(real, epochs: context.epochs, batchSize: context.batchSize, callbacks: [grid] + context.callbacks,
+                                  verbosity: .epochLines, seed: context.seed, resumeFrom: context.resume)
         let trainSeconds = Date().timeIntervalSince(start)
         print(String(format: "Trained in %.1f s (%.0f samples/s)", trainSeconds, Double(train.count * context.epochs) / trainSeconds)
               + "; samples of a fixed noise batch after each epoch in \(context.outputDirectory.path)")
 
+        try context.saveIfAsked(gan, model: name, extra: ["height": String(train.height), "width": String(train.width),
+                                                          "latent": String(latent)])
         let last = history.epochs.last ?? [:]
         func series(_ key: String) -> [Double] { history[key].map(Double.init) }
         return ["d_loss": Double(last["d_loss"] ?? .nan), "g_loss": Double(last["g_loss"] ?? .nan),

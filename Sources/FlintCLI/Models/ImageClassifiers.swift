@@ -14,6 +14,7 @@ protocol ImageClassifier: TrainableModel {
 }
 
 extension ImageClassifier {
+    static var savesWeights: Bool { true }
     static var defaultDataset: String { "mnist" }
     static var learningRate: Float { 1e-3 }
     static func schedule(epochs: Int) -> LearningRateSchedule { .constant }
@@ -39,6 +40,7 @@ extension ImageClassifier {
         let (xTest, yTest) = tensors(test)
 
         let network = try Sequential(layers(), inputShape: shape, device: context.device, seed: context.seed)
+        context.announceResume()
         try network.compile(optimizer: Adam(learningRate: learningRate),
                             loss: SparseCategoricalCrossEntropy(fromLogits: true, labelSmoothing: labelSmoothing),
                             metrics: [.accuracy])
@@ -46,14 +48,16 @@ extension ImageClassifier {
         print(network.summary)
 
         let start = Date()
-        try network.fit(xTrain, yTrain, epochs: context.epochs, batchSize: context.batchSize,
-                        schedule: schedule(epochs: context.epochs), seed: context.seed)
+        try network.fit(xTrain, yTrain, epochs: context.epochs, batchSize: context.batchSize, callbacks: context.callbacks,
+                        schedule: schedule(epochs: context.epochs), seed: context.seed, resumeFrom: context.resume)
         let trainSeconds = Date().timeIntervalSince(start)
         let result = try network.evaluate(xTest, yTest, batchSize: 500)
         let accuracy = result["accuracy"] ?? 0, loss = result["loss"] ?? 0
         let throughput = Double(train.count * context.epochs) / trainSeconds
         print(String(format: "Test accuracy: %.2f%%  test loss: %.4f  (trained in %.1f s, %.0f samples/s)",
                      accuracy * 100, loss, trainSeconds, throughput))
+        try context.saveIfAsked(network, model: name, extra: ["input_mean": "\(mean)", "input_std": "\(std)",
+                                                                "height": String(train.height), "width": String(train.width)])
         return ["test_accuracy": Double(accuracy), "test_loss": Double(loss), "train_seconds": trainSeconds,
                 "samples_per_second": throughput, "batch_size": context.batchSize]
     }

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Flint
+import Foundation
+
+/// The image classifiers `flint evaluate` and `flint predict` can rebuild from saved weights.
+let imageClassifiers: [any ImageClassifier.Type] = [MLPModel.self, CNNModel.self, GRUModel.self, LSTMModel.self]
+
+/// Weights saved by `flint train --save`, rebuilt into their network on a device. The file's
+/// metadata names the model and holds what prediction needs (image size, input scaling); a file
+/// of another architecture, or one Flint did not write, is a one-line error.
+struct SavedModel {
+    enum Kind {
+        case classifier(any ImageClassifier.Type)
+        case autoencoder
+        case gan(latent: Int)
+    }
+
+    let url: URL
+    let file: SafeTensorsFile
+    let name: String
+    let kind: Kind
+    let network: Model
+    let height: Int
+    let width: Int
+    /// Standardisation of the inputs, for the classifiers.
+    let mean: Float
+    let std: Float
+
+    init(_ url: URL, device: Device) throws {
+        self.url = url
+        file = try SafeTensorsFile(contentsOf: url)
+        guard file.metadata["format"] == "flint", let name = file.metadata["model"] else {
+            throw ValidationError("\(url.path) was not saved by `flint train --save` (its metadata names no model)")
+        }
+        self.name = name
+        let metadata = file.metadata
+        func number<T: LosslessStringConvertible>(_ key: String, _ fallback: T) throws -> T {
+            guard let text = metadata[key] else { return fallback }
+            guard let value = T(text) else { throw ValidationError("\(url.path): metadata entry '\(key)' is not a number") }
+            return value
+        }
+        height = try number("height", 28)
+        width = try number("width", 28)
+        mean = try number("input_mean", 0)
+        std = try number("input_std", 1)
+        let pixels = height * width
+        if let classifier = imageClassifiers.first(where: { $0.name == name }) {
+            kind = .classifier(classifier)
+            network = Sequential(classifier.layers())
+            try network.build(inputShape: classifier.inputShape(height: height, width: width), device: device)
+        } else if name == AutoencoderModel.name {
+            kind = .autoencoder
+            network = DenseAutoencoder(pixels: pixels)
+            try network.build(inputShape: [pixels], device: device)
+        } else if name == GANModel.name {
+            let latent: Int = try number("latent", GANModel.latent)
+            kind = .gan(latent: latent)
+            let gan = GAN(latent: latent, pixels: pixels, noiseSeed: 0)
+            try gan.build(pixels: pixels, device: device, seed: 0)
+            network = gan
+        } else {
+            throw ValidationError("\(url.path) holds a '\(name)' model, which flint evaluate and predict do not rebuild")
+        }
+        try network.load(file)
+    }
+
+    /// Network inputs for `count` pictures of `height × width` values in [0, 1].
+    func inputs(_ pixels: [Float], count: Int) -> Tensor {
+        switch kind {
+        case .classifier(let classifier):
+            return Tensor(pixels.map { ($0 - mean) / std }, shape: [count] + classifier.inputShape(height: height, width: width), on: .cpu)
+        case .autoencoder, .gan:
+            return Tensor(pixels, shape: [count, height * width], on: .cpu)
+        }
+    }
+
+    /// The dataset it was trained on, from the metadata.
+    var dataset: ImageDataset? { file.metadata["dataset"].flatMap(ImageDataset.init(rawValue:)) }
+}
