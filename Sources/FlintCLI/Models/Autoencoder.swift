@@ -47,7 +47,7 @@ enum AutoencoderModel: TrainableModel {
         let originals = inputs.toArray()
         let tile = { (values: [Float], i: Int) in Array(values[(i * pixels)..<((i + 1) * pixels)]) }
         let tiles = (0..<count).map { tile(originals, $0) } + (0..<count).map { tile(outputs, $0) }
-        let picture = context.outputDirectory.appendingPathComponent("autoencoder-reconstructions.pgm")
+        let picture = context.outputDirectory.appendingPathComponent("autoencoder-reconstructions.png")
         try ImageGrid.write(tiles, height: test.height, width: test.width, columns: count, to: picture)
         print("Wrote \(picture.path) (top: test images, bottom: reconstructions)")
 

@@ -109,7 +109,7 @@ enum GANModel: TrainableModel {
             history.append(means)
 
             let images = try g.predict(fixedNoise).reshaped(to: [samples, train.height, train.width])
-            let picture = context.outputDirectory.appendingPathComponent("gan-epoch-\(epoch + 1).pgm")
+            let picture = context.outputDirectory.appendingPathComponent("gan-epoch-\(epoch + 1).png")
             try ImageGrid.write(images, columns: 8, range: -1...1, to: picture)
             pictures.append(picture.path)
             print(String(format: "Epoch %d/%d - %.1f s - d_loss: %.4f - g_loss: %.4f - D(real): %.3f - D(fake): %.3f",
