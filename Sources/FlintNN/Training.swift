@@ -41,6 +41,7 @@ extension Sequential {
         let steps = (training.count + batchSize - 1) / batchSize
         let display = ProgressDisplay(verbosity: verbosity, epochs: epochs, steps: steps)
         var history = History()
+        let batchCallbacks = callbacks.compactMap { $0 as? BatchCallback }
         callbacks.forEach { $0.trainingBegan(model: self) }
         for epoch in 0..<epochs {
             let totals = Totals(metrics: metrics, device: device)
@@ -50,6 +51,9 @@ extension Sequential {
                 optimizer.learningRate = schedule.rate(epoch: Double(epoch) + Double(step) / Double(steps), initial: initialRate)
                 trainStep(batch.inputs, batch.targets, into: totals)
                 display.stepEnded(step + 1) { totals.means() }
+                for callback in batchCallbacks {
+                    callback.batchEnded(epoch * steps + step + 1) { totals.means().merging(["learning_rate": optimizer.learningRate]) { $1 } }
+                }
             }
             var logs = totals.means()
             logs["learning_rate"] = optimizer.learningRate
