@@ -15,6 +15,8 @@ struct ModelEntry: Sendable {
     let defaultDataset: String
     let defaultEpochs: Int
     let defaultBatchSize: Int
+    /// Whether the model trains with `fit` and takes `--plot`, `--log`, `--tensorboard`.
+    let acceptsCallbacks: Bool
     let run: @Sendable (TrainContext) throws -> [String: Any]
 }
 
@@ -29,6 +31,8 @@ protocol TrainableModel: SendableMetatype {
     static var defaultEpochs: Int { get }
     /// Samples per step when `--batch-size` is not given (128 unless the model says otherwise).
     static var defaultBatchSize: Int { get }
+    /// True when `run` passes `context.watchers.callbacks` to `fit` (false unless the model says so).
+    static var acceptsCallbacks: Bool { get }
     /// Trains and returns the results for the report (at least the metric reached).
     static func run(_ context: TrainContext) throws -> [String: Any]
 }
@@ -36,15 +40,16 @@ protocol TrainableModel: SendableMetatype {
 extension TrainableModel {
     static var defaultEpochs: Int { 5 }
     static var defaultBatchSize: Int { 128 }
+    static var acceptsCallbacks: Bool { false }
 
     static var entry: ModelEntry {
         ModelEntry(name: name, summary: summary, defaultDataset: defaultDataset, defaultEpochs: defaultEpochs,
-                   defaultBatchSize: defaultBatchSize, run: { try run($0) })
+                   defaultBatchSize: defaultBatchSize, acceptsCallbacks: acceptsCallbacks, run: { try run($0) })
     }
 }
 
 /// What a model gets from the command line.
-struct TrainContext: Sendable {
+struct TrainContext {
     let device: Device
     let dataset: String
     let epochs: Int
@@ -53,6 +58,8 @@ struct TrainContext: Sendable {
     let data: DataDirectory
     /// Folder for pictures a model writes (reconstructions, generated samples).
     let outputDirectory: URL
+    /// Curves, logs and TensorBoard asked for with the `WatchOptions`.
+    let watchers: Watchers
 }
 
 struct Train: ParsableCommand {
@@ -90,22 +97,28 @@ struct Train: ParsableCommand {
     @Flag(help: "End with one JSON line of results.")
     var json = false
 
+    @OptionGroup(title: "Watching the run")
+    var watch: WatchOptions
+
     func validate() throws {
         guard trainableModels.contains(where: { $0.name == model }) else {
             throw ValidationError("unknown model '\(model)'; choose one of: \(trainableModels.map(\.name).joined(separator: ", "))")
         }
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be positive") }
+        try watch.validate(model: trainableModels.first { $0.name == model }!)
     }
 
     func run() throws {
         let kind = trainableModels.first { $0.name == model }!
         let target = try device.map(Device.named) ?? Device.default
+        let watchers = try watch.watchers(title: "\(kind.name) on \(dataset ?? kind.defaultDataset)")
         let context = TrainContext(device: target, dataset: dataset ?? kind.defaultDataset, epochs: epochs ?? kind.defaultEpochs,
                                    batchSize: batchSize ?? kind.defaultBatchSize, seed: seed, data: DataDirectory(explicit: dataDir),
-                                   outputDirectory: URL(fileURLWithPath: output))
+                                   outputDirectory: URL(fileURLWithPath: output), watchers: watchers)
         let start = Date()
         var results = try kind.run(context)
+        try watchers.finish()
         results["model"] = kind.name
         results["dataset"] = context.dataset
         results["device"] = target.identifier

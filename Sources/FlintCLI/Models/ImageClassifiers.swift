@@ -18,6 +18,7 @@ extension ImageClassifier {
     static var learningRate: Float { 1e-3 }
     static func schedule(epochs: Int) -> LearningRateSchedule { .constant }
     static var labelSmoothing: Float { 0 }
+    static var acceptsCallbacks: Bool { true }
 
     static func run(_ context: TrainContext) throws -> [String: Any] {
         guard let dataset = ImageDataset(rawValue: context.dataset) else {
@@ -47,15 +48,17 @@ extension ImageClassifier {
 
         let start = Date()
         try network.fit(xTrain, yTrain, epochs: context.epochs, batchSize: context.batchSize,
-                        schedule: schedule(epochs: context.epochs), seed: context.seed)
+                        validationData: context.watchers.callbacks.isEmpty ? nil : (xTest, yTest),
+                        callbacks: context.watchers.callbacks, schedule: schedule(epochs: context.epochs), seed: context.seed)
         let trainSeconds = Date().timeIntervalSince(start)
         let result = try network.evaluate(xTest, yTest, batchSize: 500)
         let accuracy = result["accuracy"] ?? 0, loss = result["loss"] ?? 0
         let throughput = Double(train.count * context.epochs) / trainSeconds
         print(String(format: "Test accuracy: %.2f%%  test loss: %.4f  (trained in %.1f s, %.0f samples/s)",
                      accuracy * 100, loss, trainSeconds, throughput))
-        return ["test_accuracy": Double(accuracy), "test_loss": Double(loss), "train_seconds": trainSeconds,
-                "samples_per_second": throughput, "batch_size": context.batchSize]
+        let report = try ClassifierReport.run(network, name: name, dataset: dataset, test: test, inputs: xTest, context: context)
+        return report.merging(["test_accuracy": Double(accuracy), "test_loss": Double(loss), "train_seconds": trainSeconds,
+                               "samples_per_second": throughput, "batch_size": context.batchSize]) { $1 }
     }
 }
 
