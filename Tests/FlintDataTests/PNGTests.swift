@@ -24,6 +24,14 @@ enum PNGReader {
         return ~crc
     }
 
+    /// The specification's Paeth predictor: whichever of left, above, above-left is nearest
+    /// to left + above - above-left, ties going in that order.
+    static func paeth(_ a: Int, _ b: Int, _ c: Int) -> Int {
+        let p = a + b - c
+        let (pa, pb, pc) = (abs(p - a), abs(p - b), abs(p - c))
+        return pa <= pb && pa <= pc ? a : pb <= pc ? b : c
+    }
+
     static func bigEndian(_ bytes: ArraySlice<UInt8>) -> Int {
         bytes.reduce(0) { $0 << 8 | Int($1) }
     }
@@ -72,10 +80,7 @@ enum PNGReader {
                 case 1: predicted = a
                 case 2: predicted = b
                 case 3: predicted = (a + b) / 2
-                case 4:
-                    let p = a + b - c
-                    let (pa, pb, pc) = (abs(p - a), abs(p - b), abs(p - c))
-                    predicted = pa <= pb && pa <= pc ? a : pb <= pc ? b : c
+                case 4: predicted = paeth(a, b, c)
                 default: throw Failure(description: "filter \(filter)")
                 }
                 row[i] = UInt8((Int(row[i]) + predicted) & 0xFF)
@@ -196,6 +201,23 @@ enum Python {
             #expect(decoded.filters == [type])
             #expect(decoded.pixels == image.pixels, "filter \(type)")
         }
+    }
+
+    @Test func predictorsMatchTheSpecificationEverywhere() {
+        // Every (a, b, c) on a grid fine enough to meet each tie of the Paeth predictor.
+        var mismatches: [[Int]] = []
+        for a in stride(from: 0, through: 255, by: 3) {
+            for b in stride(from: 0, through: 255, by: 3) {
+                for c in stride(from: 0, through: 255, by: 3) {
+                    let (ua, ub, uc) = (UInt8(a), UInt8(b), UInt8(c))
+                    let expected = [0, a, b, (a + b) / 2, PNGReader.paeth(a, b, c)]
+                    for type in 0...4 where Int(PNG.predictor(UInt8(type), ua, ub, uc)) != expected[type] {
+                        mismatches.append([type, a, b, c])
+                    }
+                }
+            }
+        }
+        #expect(mismatches.isEmpty, "first mismatches (filter, a, b, c): \(mismatches.prefix(5))")
     }
 
     @Test func damageIsCaughtByTheCRC() throws {
