@@ -5,7 +5,7 @@ SWIFT ?= swift
 SYSTEM_PACKAGES := pocl-opencl-icd ocl-icd-opencl-dev opencl-headers libopenblas-dev zlib1g-dev
 RELEASE := $(SWIFT) build -c release
 
-.PHONY: deps build test bench bench-peers devices demo clean
+.PHONY: deps build test tensorboard-check bench bench-peers devices demo clean
 
 deps:
 	@missing=""; \
@@ -26,6 +26,20 @@ test: deps
 	@# The conformance suite again with the kernels' GPU variants (one work-item per element),
 	@# so that code is checked on PoCL too and not only when a GPU is present.
 	FLINT_OPENCL_PROFILE=gpu FLINT_REQUIRE_OPENCL=1 $(SWIFT) test --skip-build --filter Conformance
+
+# Flint's TensorBoard event files read by the real tensorboard package (installed from PyPI into
+# a virtual environment under .build): a short MLP run, then every logged scalar must be found.
+# Needs MNIST where Flint looks (or DATA_DIR=folder) and python3 with venv.
+TB_CHECK := .build/tensorboard-check
+TB_VENV := .build/tensorboard-venv
+tensorboard-check: deps
+	$(SWIFT) build --product flint
+	@[ -x $(TB_VENV)/bin/python ] || python3 -m venv $(TB_VENV) || { echo "python3 -m venv failed: on Debian, apt-get install python3-venv"; exit 1; }
+	@$(TB_VENV)/bin/python -c "import tensorboard" 2>/dev/null || $(TB_VENV)/bin/pip install -q tensorboard
+	rm -rf $(TB_CHECK)
+	.build/debug/flint train --model mlp --epochs 2 $(if $(DATA_DIR),--data-dir $(DATA_DIR)) --output $(TB_CHECK)/pictures \
+		--tensorboard $(TB_CHECK)/logs --tensorboard-every 100 --log $(TB_CHECK)/run.jsonl
+	$(TB_VENV)/bin/python Tools/check_tensorboard.py $(TB_CHECK)/logs $(TB_CHECK)/run.jsonl
 
 devices: deps
 	$(RELEASE) --product flint

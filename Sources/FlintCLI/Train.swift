@@ -15,8 +15,9 @@ struct ModelEntry: Sendable {
     let defaultDataset: String
     let defaultEpochs: Int
     let defaultBatchSize: Int
-    /// Whether `--save`, `--checkpoint-dir` and `--resume` apply.
-    let savesWeights: Bool
+    /// Whether the model trains with `fit`: then `--save`, `--checkpoint-dir`, `--resume`,
+    /// `--plot`, `--log` and `--tensorboard` apply.
+    let acceptsCallbacks: Bool
     let run: @Sendable (TrainContext) throws -> [String: Any]
 }
 
@@ -31,8 +32,9 @@ protocol TrainableModel: SendableMetatype {
     static var defaultEpochs: Int { get }
     /// Samples per step when `--batch-size` is not given (128 unless the model says otherwise).
     static var defaultBatchSize: Int { get }
-    /// Whether the model supports `--save`, `--checkpoint-dir` and `--resume` (false unless it says so).
-    static var savesWeights: Bool { get }
+    /// True when `run` trains with `fit`, passing `context.callbacks` and `context.resume` (false
+    /// unless the model says so).
+    static var acceptsCallbacks: Bool { get }
     /// Trains and returns the results for the report (at least the metric reached).
     static func run(_ context: TrainContext) throws -> [String: Any]
 }
@@ -40,16 +42,16 @@ protocol TrainableModel: SendableMetatype {
 extension TrainableModel {
     static var defaultEpochs: Int { 5 }
     static var defaultBatchSize: Int { 128 }
-    static var savesWeights: Bool { false }
+    static var acceptsCallbacks: Bool { false }
 
     static var entry: ModelEntry {
         ModelEntry(name: name, summary: summary, defaultDataset: defaultDataset, defaultEpochs: defaultEpochs,
-                   defaultBatchSize: defaultBatchSize, savesWeights: savesWeights, run: { try run($0) })
+                   defaultBatchSize: defaultBatchSize, acceptsCallbacks: acceptsCallbacks, run: { try run($0) })
     }
 }
 
 /// What a model gets from the command line.
-struct TrainContext: Sendable {
+struct TrainContext {
     let device: Device
     let dataset: String
     let epochs: Int
@@ -58,6 +60,8 @@ struct TrainContext: Sendable {
     let data: DataDirectory
     /// Folder for pictures a model writes (reconstructions, generated samples).
     let outputDirectory: URL
+    /// Curves, logs and TensorBoard asked for with the `WatchOptions`.
+    let watchers: Watchers
     /// Where to save the trained weights (`--save`), if anywhere.
     var saveURL: URL? = nil
     /// Where to write a checkpoint after every epoch (`--checkpoint-dir`).
@@ -71,8 +75,10 @@ struct TrainContext: Sendable {
         print("Resuming from \(resume.path) (if it holds a checkpoint)")
     }
 
-    /// The callbacks the command line asks for.
-    var callbacks: [Callback] { checkpointDirectory.map { [ModelCheckpoint(directory: $0, keepLast: 3)] } ?? [] }
+    /// The callbacks the command line asks for: checkpoints, curves, logs, TensorBoard.
+    var callbacks: [Callback] {
+        (checkpointDirectory.map { [ModelCheckpoint(directory: $0, keepLast: 3)] } ?? []) + watchers.callbacks
+    }
 
     /// Saves `model` to `--save`, with what `flint evaluate` and `flint predict` need to rebuild it.
     func saveIfAsked(_ model: Model, model name: String, extra: [String: String] = [:]) throws {
@@ -130,6 +136,9 @@ struct Train: ParsableCommand {
     @Option(help: "Resume from a checkpoint file, or from the newest checkpoint in a folder (none there: start afresh).")
     var resume: String?
 
+    @OptionGroup(title: "Watching the run")
+    var watch: WatchOptions
+
     func validate() throws {
         guard trainableModels.contains(where: { $0.name == model }) else {
             throw ValidationError("unknown model '\(model)'; choose one of: \(trainableModels.map(\.name).joined(separator: ", "))")
@@ -137,25 +146,28 @@ struct Train: ParsableCommand {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be positive") }
         let kind = trainableModels.first { $0.name == model }!
-        if !kind.savesWeights, save != nil || checkpointDir != nil || resume != nil {
-            throw ValidationError("--save, --checkpoint-dir and --resume are not supported for \(model) (it trains scikit-learn style estimators)")
+        if !kind.acceptsCallbacks, save != nil || checkpointDir != nil || resume != nil {
+            throw ValidationError("--save, --checkpoint-dir and --resume are not supported for \(model) (it does not train with fit)")
         }
         // Find out now, not after an hour of training, that results cannot be written.
         if let save { try checkWritableFolder(URL(fileURLWithPath: save).deletingLastPathComponent(), option: "--save") }
         if let checkpointDir { try checkWritableFolder(URL(fileURLWithPath: checkpointDir), option: "--checkpoint-dir") }
+        try watch.validate(model: kind)
     }
 
     func run() throws {
         let kind = trainableModels.first { $0.name == model }!
         let target = try device.map(Device.named) ?? Device.default
+        let watchers = try watch.watchers(title: "\(kind.name) on \(dataset ?? kind.defaultDataset)")
         var context = TrainContext(device: target, dataset: dataset ?? kind.defaultDataset, epochs: epochs ?? kind.defaultEpochs,
                                    batchSize: batchSize ?? kind.defaultBatchSize, seed: seed, data: DataDirectory(explicit: dataDir),
-                                   outputDirectory: URL(fileURLWithPath: output))
+                                   outputDirectory: URL(fileURLWithPath: output), watchers: watchers)
         context.saveURL = save.map { URL(fileURLWithPath: $0) }
         context.checkpointDirectory = checkpointDir.map { URL(fileURLWithPath: $0) }
         context.resume = resume.map { URL(fileURLWithPath: $0) }
         let start = Date()
         var results = try kind.run(context)
+        try watchers.finish()
         results["model"] = kind.name
         results["dataset"] = context.dataset
         results["device"] = target.identifier

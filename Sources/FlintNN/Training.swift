@@ -88,6 +88,7 @@ extension Model {
         }
         let steps = (training.count + batchSize - 1) / batchSize
         let display = ProgressDisplay(verbosity: verbosity, epochs: epochs, steps: steps)
+        let batchCallbacks = callbacks.compactMap { $0 as? BatchCallback }
         for callback in callbacks { try callback.trainingBegan(model: self) }
         for epoch in start..<Swift.max(start, epochs) {
             let logs = StepLogs()
@@ -100,6 +101,13 @@ extension Model {
                 }
                 try trainStep(batch, logs: logs)
                 display.stepEnded(step + 1) { logs.values() }
+                for callback in batchCallbacks {
+                    callback.batchEnded(epoch * steps + step + 1) {
+                        var values = logs.values()
+                        if let optimizer { values["learning_rate"] = optimizer.learningRate }
+                        return values
+                    }
+                }
             }
             var epochLogs = logs.values()
             if let optimizer { epochLogs["learning_rate"] = optimizer.learningRate }

@@ -49,6 +49,19 @@ import Testing
                      callbacks: [EarlyStopping(monitor: "val_loss", patience: 10, restoreBestWeights: true)])
     }
 
+    /// docs/watching.md's code, compiled.
+    func watchingExample(model: Sequential, x: Tensor, y: Tensor, xTest: Tensor, yTest: Tensor, samples: [[Float]]) throws {
+        let curves = try TrainingCurves(url: URL(fileURLWithPath: "curves.svg"), title: "mlp")
+        let history = try model.fit(x, y, epochs: 10, validationSplit: 0.1,
+                                    callbacks: [curves, try CSVLogger(url: URL(fileURLWithPath: "run.csv")),
+                                                try TensorBoard(logDirectory: URL(fileURLWithPath: "tb"), updateEvery: 100)])
+        try history.plot(to: URL(fileURLWithPath: "curves.png"))
+        let matrix = try ConfusionMatrix(outputs: try model.predict(xTest), labels: yTest)
+        print(matrix.table, matrix.report, separator: "\n")
+        try matrix.write(to: URL(fileURLWithPath: "confusion.svg"))
+        try ImageGrid.write(samples, columns: 8, to: URL(fileURLWithPath: "samples.png"))
+    }
+
     /// docs/models.md's CNN recipe, compiled.
     func cnnRecipe(x: Tensor, y: Tensor) throws {
         let cnn = try Sequential([RandomTranslation(heightFactor: 0.05, widthFactor: 0.05),

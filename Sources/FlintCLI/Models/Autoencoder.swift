@@ -42,7 +42,7 @@ enum AutoencoderModel: TrainableModel {
     static let summary = "784→256→64→256→784 dense autoencoder (ReLU, sigmoid out), Adam 1e-3, MSE; writes reconstructions"
     static let defaultDataset = "mnist"
     static let defaultEpochs = 10
-    static let savesWeights = true
+    static let acceptsCallbacks = true
     /// Test images shown in the picture (one row of inputs, one of reconstructions).
     static let shown = 10
 
@@ -81,7 +81,7 @@ enum AutoencoderModel: TrainableModel {
         let originals = inputs.toArray()
         let tile = { (values: [Float], i: Int) in Array(values[(i * pixels)..<((i + 1) * pixels)]) }
         let tiles = (0..<count).map { tile(originals, $0) } + (0..<count).map { tile(outputs, $0) }
-        let picture = context.outputDirectory.appendingPathComponent("autoencoder-reconstructions.pgm")
+        let picture = context.outputDirectory.appendingPathComponent("autoencoder-reconstructions.png")
         try ImageGrid.write(tiles, height: test.height, width: test.width, columns: count, to: picture)
         print("Wrote \(picture.path) (top: test images, bottom: reconstructions)")
 

@@ -101,7 +101,7 @@ final class SampleGrid: Callback {
     }
 
     func epochEnded(_ epoch: Int, logs: [String: Float], model: Model) -> Bool {
-        let picture = folder.appendingPathComponent("gan-epoch-\(epoch + 1).pgm")
+        let picture = folder.appendingPathComponent("gan-epoch-\(epoch + 1).png")
         do {
             let images = try model.predict(noise).reshaped(to: [noise.shape[0], height, width])
             try ImageGrid.write(images, columns: 8, range: -1...1, to: picture)
@@ -119,7 +119,7 @@ enum GANModel: TrainableModel {
     static let summary = "MNIST GAN: dense generator (64→256→512→784, BatchNorm, tanh) vs discriminator, Adam 2e-4 β₁ 0.5; writes samples"
     static let defaultDataset = "mnist"
     static let defaultEpochs = 10
-    static let savesWeights = true
+    static let acceptsCallbacks = true
     static let latent = 64
     static let samples = 64
 

@@ -14,11 +14,11 @@ protocol ImageClassifier: TrainableModel {
 }
 
 extension ImageClassifier {
-    static var savesWeights: Bool { true }
     static var defaultDataset: String { "mnist" }
     static var learningRate: Float { 1e-3 }
     static func schedule(epochs: Int) -> LearningRateSchedule { .constant }
     static var labelSmoothing: Float { 0 }
+    static var acceptsCallbacks: Bool { true }
 
     static func run(_ context: TrainContext) throws -> [String: Any] {
         guard let dataset = ImageDataset(rawValue: context.dataset) else {
@@ -48,7 +48,8 @@ extension ImageClassifier {
         print(network.summary)
 
         let start = Date()
-        try network.fit(xTrain, yTrain, epochs: context.epochs, batchSize: context.batchSize, callbacks: context.callbacks,
+        try network.fit(xTrain, yTrain, epochs: context.epochs, batchSize: context.batchSize,
+                        validationData: context.watchers.callbacks.isEmpty ? nil : (xTest, yTest), callbacks: context.callbacks,
                         schedule: schedule(epochs: context.epochs), seed: context.seed, resumeFrom: context.resume)
         let trainSeconds = Date().timeIntervalSince(start)
         let result = try network.evaluate(xTest, yTest, batchSize: 500)
@@ -56,10 +57,9 @@ extension ImageClassifier {
         let throughput = Double(train.count * context.epochs) / trainSeconds
         print(String(format: "Test accuracy: %.2f%%  test loss: %.4f  (trained in %.1f s, %.0f samples/s)",
                      accuracy * 100, loss, trainSeconds, throughput))
-        try context.saveIfAsked(network, model: name, extra: ["input_mean": "\(mean)", "input_std": "\(std)",
-                                                                "height": String(train.height), "width": String(train.width)])
-        return ["test_accuracy": Double(accuracy), "test_loss": Double(loss), "train_seconds": trainSeconds,
-                "samples_per_second": throughput, "batch_size": context.batchSize]
+        try network.fit(xTrain, yTrain, epochs: context.epochs, batchSize: context.batchSize,
+                        validationData: context.watchers.callbacks.isEmpty ? nil : (xTest, yTest), callbacks: context.callbacks,
+                        schedule: schedule(epochs: context.epochs), seed: context.seed, resumeFrom: context.resume)
     }
 }
 
