@@ -2,10 +2,10 @@
 # (Debian/Ubuntu: apt-get, as root or through sudo).
 
 SWIFT ?= swift
-SYSTEM_PACKAGES := pocl-opencl-icd ocl-icd-opencl-dev opencl-headers libopenblas-dev zlib1g-dev
+SYSTEM_PACKAGES := pocl-opencl-icd ocl-icd-opencl-dev opencl-headers libopenblas-dev zlib1g-dev python3 python3-venv
 RELEASE := $(SWIFT) build -c release
 
-.PHONY: deps build test tensorboard-check bench bench-peers devices demo clean
+.PHONY: deps build test interop-check interop tensorboard-check bench bench-peers devices demo clean
 
 deps:
 	@missing=""; \
@@ -26,6 +26,27 @@ test: deps
 	@# The conformance suite again with the kernels' GPU variants (one work-item per element),
 	@# so that code is checked on PoCL too and not only when a GPU is present.
 	FLINT_OPENCL_PROFILE=gpu FLINT_REQUIRE_OPENCL=1 $(SWIFT) test --skip-build --filter Conformance
+	$(MAKE) --no-print-directory interop-check
+
+# Flint's files read and written by Python's safetensors and NumPy (small pip installs into a
+# virtual environment under .build): PyTorch-layout weights converted into Flint must give the
+# logits of a NumPy forward pass with PyTorch's definitions, and convert back bit for bit.
+INTEROP_VENV := .build/interop-venv
+interop-check: deps
+	$(SWIFT) build --product flint
+	@[ -x $(INTEROP_VENV)/bin/python ] || python3 -m venv $(INTEROP_VENV)
+	@$(INTEROP_VENV)/bin/python -c "import numpy, safetensors" 2>/dev/null || $(INTEROP_VENV)/bin/pip install -q numpy safetensors
+	$(INTEROP_VENV)/bin/python Tools/pytorch_interop.py numpy .build/debug/flint .build/interop-check
+
+# The same against real PyTorch on MNIST (pip install torch into the same environment): Flint's
+# trained MLP and CNN run in PyTorch with the same logits, and a PyTorch-trained CNN keeps its
+# accuracy in Flint. DATA_DIR holds mnist/ (default: the shared data folder beside the checkout).
+interop: deps
+	$(SWIFT) build --product flint
+	@[ -x $(INTEROP_VENV)/bin/python ] || python3 -m venv $(INTEROP_VENV)
+	@$(INTEROP_VENV)/bin/python -c "import numpy, safetensors, torch" 2>/dev/null || \
+		$(INTEROP_VENV)/bin/pip install -q numpy safetensors torch
+	$(INTEROP_VENV)/bin/python Tools/pytorch_interop.py torch .build/debug/flint .build/interop $(or $(DATA_DIR),../shared/data)
 
 # Flint's TensorBoard event files read by the real tensorboard package (installed from PyPI into
 # a virtual environment under .build): a short MLP run, then every logged scalar must be found.

@@ -37,6 +37,9 @@ struct Predict: ParsableCommand {
     @Flag(help: "One JSON line per picture.")
     var json = false
 
+    @Flag(help: "With --json: add the network's raw outputs (logits) to each line.")
+    var logits = false
+
     func validate() throws {
         guard top >= 1 else { throw ValidationError("--top must be at least 1") }
         guard samples >= 1 else { throw ValidationError("--samples must be at least 1") }
@@ -63,9 +66,9 @@ struct Predict: ParsableCommand {
             let pictures = try readPictures(path, height: saved.height, width: saved.width)
             let count = pictures.pixels.count / (saved.height * saved.width)
             guard count > 0 else { continue }
-            let probabilities = try Tensor.withoutGrad {
-                try saved.network.predict(saved.inputs(pictures.pixels, count: count), batchSize: 256).softmax(axis: -1)
-            }.toArray()
+            let outputs = try saved.network.predict(saved.inputs(pictures.pixels, count: count), batchSize: 256)
+            let raw = logits ? outputs.toArray() : []
+            let probabilities = Tensor.withoutGrad { outputs.softmax(axis: -1) }.toArray()
             let width = probabilities.count / count
             for index in 0..<count {
                 let row = Array(probabilities[(index * width)..<((index + 1) * width)])
@@ -76,6 +79,7 @@ struct Predict: ParsableCommand {
                                                  "name": ranked[0] < classes.count ? classes[ranked[0]] : String(ranked[0]),
                                                  "probabilities": row.map(Double.init)]
                     if let label = pictures.labels?[index] { object["label"] = label }
+                    if logits { object["logits"] = raw[(index * width)..<((index + 1) * width)].map(Double.init) }
                     try printJSONLine(object)
                 } else {
                     let guesses = ranked.prefix(top).map { String(format: "%@ %.3f", $0 < classes.count ? classes[$0] : String($0), row[$0]) }

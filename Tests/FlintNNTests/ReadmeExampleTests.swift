@@ -50,7 +50,7 @@ import Testing
     }
 
     /// docs/watching.md's code, compiled.
-    func watchingExample(model: Sequential, x: Tensor, y: Tensor, xTest: Tensor, yTest: Tensor, samples: [[Float]]) throws {
+    func watchingExample(model: Model, x: Tensor, y: Tensor, xTest: Tensor, yTest: Tensor, samples: [[Float]]) throws {
         let curves = try TrainingCurves(url: URL(fileURLWithPath: "curves.svg"), title: "mlp")
         let history = try model.fit(x, y, epochs: 10, validationSplit: 0.1,
                                     callbacks: [curves, try CSVLogger(url: URL(fileURLWithPath: "run.csv")),
