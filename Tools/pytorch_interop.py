@@ -142,7 +142,77 @@ def torch_module(spec, torch):
         return nn.Softmax(dim=-1)
     if kind in ("ReLU", "Sigmoid", "Tanh", "GELU", "Softplus", "SiLU"):
         return getattr(nn, kind)()
+    if kind in ("GRU", "LSTM"):
+        base = getattr(nn, kind)
+
+        class Recurrent(base):
+            """Batch-first, returning the last step (or every step) as Keras does."""
+            def forward(self, x):
+                out, _ = super().forward(x)
+                return out if spec["return_sequences"] else out[:, -1]
+
+        return Recurrent(spec["in"], spec["hidden"], batch_first=True, bias=spec["bias"])
     raise SystemExit(f"the check does not rebuild {kind}")
+
+
+def module_list_check(flint, work, torch):
+    """Networks with BatchNorm, LeakyReLU, GELU, GRU and LSTM, random weights and running
+    statistics, imported from their module list and exported back."""
+    from safetensors.torch import save_file as torch_save
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, size=(32, 28, 28), dtype=np.uint8)
+    idx = os.path.join(work, "random-images.idx")
+    write_idx(idx, images)
+    cases = {
+        "batchnorm-mlp": ("28,28", [{"type": "Flatten"}, {"type": "Linear", "in": 784, "out": 64, "bias": True},
+                                    {"type": "BatchNorm1d", "features": 64, "eps": 1e-5, "momentum": 0.1}, {"type": "ReLU"},
+                                    {"type": "Linear", "in": 64, "out": 10, "bias": True}]),
+        "batchnorm-cnn": ("28,28,1", [{"type": "Conv2d", "in": 1, "out": 8, "kernel": [3, 3], "stride": [1, 1], "padding": [1, 1],
+                                       "dilation": [1, 1], "bias": False},
+                                      {"type": "BatchNorm2d", "features": 8, "eps": 1e-3, "momentum": 0.01},
+                                      {"type": "LeakyReLU", "slope": 0.2}, {"type": "MaxPool2d", "kernel": [2, 2], "stride": [2, 2]},
+                                      {"type": "Flatten"}, {"type": "Linear", "in": 8 * 14 * 14, "out": 10, "bias": True}]),
+        "gru": ("28,28", [{"type": "GRU", "in": 28, "hidden": 32, "return_sequences": False, "bias": True},
+                          {"type": "Linear", "in": 32, "out": 10, "bias": True}]),
+        "lstm": ("28,28", [{"type": "LSTM", "in": 28, "hidden": 32, "return_sequences": True, "bias": True}, {"type": "GELU"},
+                           {"type": "Flatten"}, {"type": "Linear", "in": 28 * 32, "out": 10, "bias": True}]),
+    }
+    for name, (shape, specs) in cases.items():
+        model = torch.nn.Sequential(*[torch_module(s, torch) for s in specs])
+        with torch.no_grad():
+            for module in model.modules():
+                if isinstance(module, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+                    module.running_mean.normal_()
+                    module.running_var.uniform_(0.5, 2)
+                    module.weight.uniform_(0.5, 1.5)
+                    module.bias.normal_()
+        model.eval()
+        original = {k: v.contiguous() for k, v in model.state_dict().items()}
+        source = os.path.join(work, f"{name}-torch.safetensors")
+        torch_save(original, source, metadata={"pytorch_modules": json.dumps(specs), "input_shape": shape})
+        converted = os.path.join(work, f"{name}-flint.safetensors")
+        run(flint, "convert", "--from", "pytorch", source, converted)
+        x = torch.from_numpy(images.copy()).float() / 255
+        if shape == "28,28,1":
+            x = x[:, None]
+        with torch.no_grad():
+            expected = model(x).double().numpy()
+        got = flint_logits(flint, converted, idx)
+        difference = np.abs(got - expected).max()
+        print(f"{name}: PyTorch → Flint: max |output difference| {difference:.2e} over {len(images)} inputs")
+        assert difference <= 1e-4, f"{name}: outputs differ by {difference}"
+        back = os.path.join(work, f"{name}-back.safetensors")
+        run(flint, "convert", "--to", "pytorch", converted, back)
+        returned = load_file(back)
+        for key, value in original.items():
+            value = value.numpy()
+            if key.endswith("bias_hh_l0") and "lstm" in name:
+                # Flint keeps one LSTM bias: the two come back added, in bias_ih.
+                ih = key.replace("bias_hh", "bias_ih")
+                assert np.array_equal(returned[ih] + returned[key], original[ih].numpy() + value), key
+            elif not (key.endswith("bias_ih_l0") and "lstm" in name):
+                assert np.array_equal(returned[key], value), f"{name}: {key} changed in the round trip"
+        print(f"{name}: Flint → PyTorch round trip returns every tensor ({len(original)})")
 
 
 def torch_check(flint, work, data):
@@ -158,6 +228,7 @@ def torch_check(flint, work, data):
         shape = struct.unpack(">" + "I" * dims, raw[4:4 + 4 * dims])
         return np.frombuffer(raw[4 + 4 * dims:], dtype=np.uint8).reshape(shape)
 
+    module_list_check(flint, work, torch)
     test_images, test_labels = read_idx("t10k-images-idx3-ubyte"), read_idx("t10k-labels-idx1-ubyte")
     test_idx = os.path.join(mnist, "t10k-images-idx3-ubyte.gz")
     for name in ["mlp", "cnn"]:

@@ -21,8 +21,11 @@ struct Convert: ParsableCommand {
     @Option(help: "Convert weights from this format (pytorch) into Flint's.")
     var from: String?
 
-    @Option(help: "With --from: the flint train model the weights are for (mlp, cnn, gru, lstm).")
+    @Option(help: "With --from: the flint train model the weights are for (mlp, cnn, gru, lstm); without it, the file's pytorch_modules metadata describes the network.")
     var model: String?
+
+    @Option(help: "With --from and no --model: the per-sample input shape, channels last (28,28,1), unless the file's input_shape metadata gives it.")
+    var inputShape: String?
 
     @Option(help: "With --from: the dataset the model was trained on (names the classes).")
     var dataset = "mnist"
@@ -42,7 +45,6 @@ struct Convert: ParsableCommand {
     func validate() throws {
         guard (to == nil) != (from == nil) else { throw ValidationError("give exactly one of --to pytorch and --from pytorch") }
         guard (to ?? from) == "pytorch" else { throw ValidationError("the only other format is pytorch, not '\(to ?? from ?? "")'") }
-        if from != nil, model == nil { throw ValidationError("--from pytorch needs --model (mlp, cnn, gru or lstm)") }
         guard inputStd > 0, inputStd.isFinite, inputMean.isFinite else { throw ValidationError("--input-std must be positive and finite") }
         try checkWritableFolder(URL(fileURLWithPath: output).deletingLastPathComponent(), option: "output")
     }
@@ -72,6 +74,7 @@ struct Convert: ParsableCommand {
     }
 
     private func importFromPyTorch(_ out: URL) throws {
+        guard let model else { return try importModuleList(out) }
         guard let classifier = imageClassifiers.first(where: { $0.name == model }) else {
             throw ValidationError("--model must be one of \(imageClassifiers.map { $0.name }.joined(separator: ", "))")
         }
@@ -83,5 +86,27 @@ struct Convert: ParsableCommand {
                         "input_std": "\(inputStd)", "height": "28", "width": "28", "converted_from": "pytorch"]
         try network.save(to: out, metadata: metadata)
         print("Wrote \(output): a Flint \(classifier.name) from PyTorch weights")
+    }
+
+    /// A PyTorch `nn.Sequential` described by the file's own `pytorch_modules` metadata.
+    private func importModuleList(_ out: URL) throws {
+        let url = URL(fileURLWithPath: input)
+        let file = try SafeTensorsFile(contentsOf: url)
+        guard let modules = file.metadata["pytorch_modules"] else {
+            throw ValidationError("\(input) has no pytorch_modules metadata; name the architecture with --model")
+        }
+        guard let shapeText = inputShape ?? file.metadata["input_shape"] else {
+            throw ValidationError("give --input-shape (per sample, channels last, such as 28,28,1)")
+        }
+        let shape = try SavedModel.shape(shapeText)
+        let network = try PyTorchFormat.sequential(modules: modules)
+        try network.build(inputShape: shape, device: .cpu)
+        try PyTorchFormat.load(file, into: network)
+        let height = shape.count >= 2 ? shape[0] : 1, width = shape.count >= 2 ? shape[1] : shape[0]
+        try network.save(to: out, metadata: ["model": SavedModel.importedName, "pytorch_modules": modules,
+                                             "input_shape": shape.map(String.init).joined(separator: ","), "dataset": dataset,
+                                             "input_mean": "\(inputMean)", "input_std": "\(inputStd)", "height": String(height),
+                                             "width": String(width), "converted_from": "pytorch"])
+        print("Wrote \(output): a Flint Sequential of \(network.layers.count) layers from PyTorch weights")
     }
 }

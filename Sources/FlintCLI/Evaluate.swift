@@ -39,7 +39,7 @@ struct Evaluate: ParsableCommand {
         var results: [String: Any] = ["model": saved.name, "dataset": name, "device": target.identifier, "weights": weights,
                                       "samples": test.count]
         switch saved.kind {
-        case .classifier:
+        case .classifier, .sequential:
             try saved.network.compile(optimizer: SGD(), loss: SparseCategoricalCrossEntropy(fromLogits: true), metrics: [.accuracy])
             let logs = try saved.network.evaluate(x, Tensor(int32: test.labels, shape: [test.count], on: .cpu), batchSize: batchSize)
             let accuracy = logs["accuracy"] ?? .nan, loss = logs["loss"] ?? .nan

@@ -57,7 +57,7 @@ struct Predict: ParsableCommand {
             return
         case .autoencoder:
             throw ValidationError("predict classifies pictures; the autoencoder's reconstructions are drawn by flint train --model autoencoder")
-        case .classifier:
+        case .classifier, .sequential:
             break
         }
         guard !inputs.isEmpty else { throw ValidationError("give at least one IDX, CSV, PNG or PGM file to classify") }

@@ -13,6 +13,8 @@ struct SavedModel {
         case classifier(any ImageClassifier.Type)
         case autoencoder
         case gan(latent: Int)
+        /// A network imported from a PyTorch module list, with its per-sample input shape.
+        case sequential([Int])
     }
 
     let url: URL
@@ -58,6 +60,14 @@ struct SavedModel {
             let gan = GAN(latent: latent, pixels: pixels, noiseSeed: 0)
             try gan.build(pixels: pixels, device: device, seed: 0)
             network = gan
+        } else if name == SavedModel.importedName {
+            guard let modules = metadata["pytorch_modules"], let shapeText = metadata["input_shape"] else {
+                throw ValidationError("\(url.path): an imported model needs pytorch_modules and input_shape in its metadata")
+            }
+            let shape = try SavedModel.shape(shapeText)
+            kind = .sequential(shape)
+            network = try PyTorchFormat.sequential(modules: modules)
+            try network.build(inputShape: shape, device: device)
         } else {
             throw ValidationError("\(url.path) holds a '\(name)' model, which flint evaluate and predict do not rebuild")
         }
@@ -71,7 +81,19 @@ struct SavedModel {
             return Tensor(pixels.map { ($0 - mean) / std }, shape: [count] + classifier.inputShape(height: height, width: width), on: .cpu)
         case .autoencoder, .gan:
             return Tensor(pixels, shape: [count, height * width], on: .cpu)
+        case .sequential(let shape):
+            return Tensor(pixels.map { ($0 - mean) / std }, shape: [count] + shape, on: .cpu)
         }
+    }
+
+    /// The `model` metadata of a network imported from a PyTorch module list.
+    static let importedName = "pytorch-sequential"
+
+    /// `28,28,1` as `[28, 28, 1]`.
+    static func shape(_ text: String) throws -> [Int] {
+        let dims = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !dims.isEmpty, dims.allSatisfy({ ($0 ?? 0) > 0 }) else { throw ValidationError("input shape '\(text)' is not a list of positive sizes") }
+        return dims.map { $0! }
     }
 
     /// The dataset it was trained on, from the metadata.

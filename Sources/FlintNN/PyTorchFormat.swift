@@ -64,6 +64,73 @@ public enum PyTorchFormat {
         }
     }
 
+    /// A Flint `Sequential` for the PyTorch module list `modules` (the `pytorch_modules` JSON
+    /// that `export` writes, which a script can also write for its own `nn.Sequential`), one layer
+    /// per module, unbuilt. Load its weights with `Sequential.loadPyTorch(from:)` once built.
+    public static func sequential(modules json: String) throws -> Sequential {
+        func bad(_ reason: String) -> ModelError { ModelError.invalidArgument("PyTorch module list: \(reason)") }
+        guard let specs = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [[String: Any]] else {
+            throw bad("not a JSON array of module objects")
+        }
+        func int(_ spec: [String: Any], _ key: String) throws -> Int {
+            guard let value = spec[key] as? Int, value > 0 else { throw bad("\(spec["type"] ?? "?") needs a positive integer '\(key)'") }
+            return value
+        }
+        func pair(_ spec: [String: Any], _ key: String) throws -> (Int, Int) {
+            guard let value = spec[key] as? [Int], value.count == 2, value.allSatisfy({ $0 > 0 }) else {
+                throw bad("\(spec["type"] ?? "?") needs '\(key)' as two positive integers")
+            }
+            return (value[0], value[1])
+        }
+        func number(_ spec: [String: Any], _ key: String) throws -> Float {
+            guard let value = (spec[key] as? NSNumber)?.floatValue, value.isFinite else { throw bad("\(spec["type"] ?? "?") needs a number '\(key)'") }
+            return value
+        }
+        let activations: [String: Activation] = ["ReLU": .relu, "Sigmoid": .sigmoid, "Tanh": .tanh, "Softmax": .softmax,
+                                                 "GELU": .gelu, "Softplus": .softplus, "SiLU": .silu]
+        let layers: [Layer] = try specs.map { spec in
+            guard let type = spec["type"] as? String else { throw bad("a module has no type") }
+            let bias = spec["bias"] as? Bool ?? true
+            switch type {
+            case "Flatten": return Flatten()
+            case "Linear": return Dense(try int(spec, "out"), useBias: bias)
+            case "Conv2d":
+                let padding: Padding
+                if spec["padding"] as? String == "same" {
+                    padding = .same
+                } else {
+                    let (top, left) = spec["padding"] as? [Int] == [0, 0] ? (0, 0) : try pair(spec, "padding")
+                    padding = top == 0 && left == 0 ? .valid : .explicit(top: top, bottom: top, left: left, right: left)
+                }
+                return Conv2D(try int(spec, "out"), kernelSize: try pair(spec, "kernel"), strides: try pair(spec, "stride"),
+                              padding: padding, dilation: try pair(spec, "dilation"), useBias: bias)
+            case "MaxPool2d": return MaxPool2D(poolSize: try pair(spec, "kernel"), strides: try pair(spec, "stride"))
+            case "AvgPool2d": return AvgPool2D(poolSize: try pair(spec, "kernel"), strides: try pair(spec, "stride"))
+            case "GlobalAvgPool": return GlobalAveragePooling2D()
+            case "GlobalMaxPool": return GlobalMaxPooling2D()
+            case "BatchNorm1d", "BatchNorm2d":
+                return BatchNormalization(momentum: 1 - (try number(spec, "momentum")), epsilon: try number(spec, "eps"))
+            case "LayerNorm":
+                let affine = spec["affine"] as? Bool ?? true
+                return LayerNormalization(epsilon: try number(spec, "eps"), center: affine, scale: affine)
+            case "Dropout":
+                let rate = try number(spec, "p")
+                guard rate >= 0 && rate < 1 else { throw bad("Dropout p must be in [0, 1), got \(rate)") }
+                return Dropout(rate)
+            case "LeakyReLU": return ActivationLayer(.leakyRelu(slope: try number(spec, "slope")))
+            case "GRU", "LSTM":
+                let sequences = spec["return_sequences"] as? Bool ?? false
+                return type == "GRU" ? GRU(try int(spec, "hidden"), returnSequences: sequences, useBias: bias)
+                                     : LSTM(try int(spec, "hidden"), returnSequences: sequences, useBias: bias)
+            case "Embedding": return Embedding(try int(spec, "num"), try int(spec, "dim"))
+            default:
+                guard let activation = activations[type] else { throw bad("module type '\(type.prefix(40))' is not supported") }
+                return ActivationLayer(activation)
+            }
+        }
+        return Sequential(layers)
+    }
+
     /// How one Flint parameter maps to one or more PyTorch tensors.
     struct Binding {
         enum Transform {
