@@ -52,7 +52,7 @@ extension Model {
     /// Trains on a dataset, validating on `validation` after every epoch.
     ///
     /// With `resumeFrom` (a checkpoint file, or a folder whose newest checkpoint is used; a folder
-    /// without one starts afresh) the weights, optimizer state, random generators and history
+    /// that does not exist yet or holds none starts afresh, so the same call serves the first run) the weights, optimizer state, random generators and history
     /// are restored and training continues after the checkpoint's epoch up to `epochs`, exactly
     /// as the uninterrupted run would have.
     @discardableResult
@@ -82,7 +82,8 @@ extension Model {
                 try checkpoint.restore(into: self)
                 start = Swift.min(checkpoint.epoch, epochs)
                 history = checkpoint.history
-            } else if !exists || !isFolder.boolValue {
+            } else if resumeFrom.pathExtension == "safetensors" {
+                // A named file that is not there is a mistake; a folder without checkpoints is a first run.
                 throw ModelError.invalidArgument("cannot resume: no checkpoint at \(resumeFrom.path)")
             }
         }

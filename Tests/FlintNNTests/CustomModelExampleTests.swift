@@ -174,3 +174,35 @@ final class SignSGD: Optimizer {
         parameter.value - gradient.sign() * learningRate
     }
 }
+
+/// The README's saving, loading, exporting and resuming example, run in a temporary folder.
+@Suite struct SavingExample {
+    @Test func readmeSavingExampleRuns() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("flint-readme-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var rng = DataRNG(seed: 1)
+        let x = Tensor((0..<(64 * 784)).map { _ in rng.uniform(0, 1) }, shape: [64, 28, 28], on: .cpu)
+        let y = Tensor(int32: (0..<64).map { Int32($0 % 10) }, shape: [64], on: .cpu)
+        let model = try Sequential([Flatten(), Dense(128, activation: .relu), Dense(10)], inputShape: [28, 28], device: .cpu, seed: 3)
+        try model.compile(optimizer: Adam(), loss: SparseCategoricalCrossEntropy(fromLogits: true))
+
+        let weights = folder.appendingPathComponent("mlp.safetensors")
+        try model.save(to: weights)                                   // parameters named by path, with metadata
+        let copy = try Sequential([Flatten(), Dense(128, activation: .relu), Dense(10)], inputShape: [28, 28], device: .cpu)
+        try copy.load(from: weights)                                  // checks names and shapes, lists every mismatch
+        try copy.exportPyTorch(to: folder.appendingPathComponent("mlp-torch.safetensors"))  // for torch's load_state_dict
+
+        // A checkpoint after every epoch; after a crash, the same call continues where it stopped.
+        let checkpoints = folder.appendingPathComponent("checkpoints")
+        try model.fit(x, y, epochs: 5, callbacks: [ModelCheckpoint(directory: checkpoints, keepLast: 3)], resumeFrom: checkpoints)
+
+        #expect(try copy.predict(x).toArray() != model.predict(x).toArray(), "training changed the model after it was saved")
+        #expect(try Checkpoint.latest(in: checkpoints)?.epoch == 5)
+        // Calling again resumes from epoch 5: nothing left to do, nothing changes.
+        let before = model.parameters.map { $0.value.toArray() }
+        let history = try model.fit(x, y, epochs: 5, callbacks: [ModelCheckpoint(directory: checkpoints, keepLast: 3)],
+                                    verbosity: .silent, resumeFrom: checkpoints)
+        #expect(history.epochs.count == 5 && model.parameters.map { $0.value.toArray() } == before)
+        #expect(try SafeTensorsFile(contentsOf: folder.appendingPathComponent("mlp-torch.safetensors"))["1.weight"]?.shape == [128, 784])
+    }
+}
