@@ -2,7 +2,7 @@
 # (Debian/Ubuntu: apt-get, as root or through sudo).
 
 SWIFT ?= swift
-SYSTEM_PACKAGES := pocl-opencl-icd ocl-icd-opencl-dev opencl-headers libopenblas-dev zlib1g-dev python3 python3-venv
+SYSTEM_PACKAGES := pocl-opencl-icd ocl-icd-opencl-dev opencl-headers libopenblas-dev zlib1g-dev python3 python3-venv openmpi-bin
 RELEASE := $(SWIFT) build -c release
 
 .PHONY: deps build test interop-check interop tensorboard-check bench bench-peers devices demo clean
@@ -22,7 +22,7 @@ build: deps
 # The OpenCL half of the suite must never be skipped silently: no OpenCL device fails the run.
 test: deps
 	$(SWIFT) build --build-tests
-	FLINT_REQUIRE_OPENCL=1 $(SWIFT) test
+	FLINT_REQUIRE_OPENCL=1 FLINT_REQUIRE_MPI=1 $(SWIFT) test
 	@# The conformance suite again with the kernels' GPU variants (one work-item per element),
 	@# so that code is checked on PoCL too and not only when a GPU is present.
 	FLINT_OPENCL_PROFILE=gpu FLINT_REQUIRE_OPENCL=1 $(SWIFT) test --skip-build --filter Conformance

@@ -39,9 +39,11 @@ let package = Package(
         .target(name: "FlintCore", dependencies: ["FlintBackend", "FlintCPU", "FlintOpenCL"]),
         // Datasets on the host: IDX (MNIST family, gzip handled), search paths, errors.
         .target(name: "FlintData", dependencies: ["CZlib"]),
+        // Process groups over MPI (Open MPI opened at run time; a world of one without it).
+        .target(name: "FlintDistributed", dependencies: ["FlintCore"]),
         // Layers, losses, optimizers and the Keras-style training loop.
-        .target(name: "FlintNN", dependencies: ["FlintCore", "FlintData"]),
-        .target(name: "Flint", dependencies: ["FlintCore", "FlintBackend", "FlintData", "FlintNN"]),
+        .target(name: "FlintNN", dependencies: ["FlintCore", "FlintData", "FlintDistributed"]),
+        .target(name: "Flint", dependencies: ["FlintCore", "FlintBackend", "FlintData", "FlintNN", "FlintDistributed"]),
 
         .executableTarget(
             name: "FlintCLI",
@@ -56,6 +58,10 @@ let package = Package(
         // Writes checkpoints until killed; the crash-safety test kills it at random moments.
         .executableTarget(name: "flint-checkpoint-stress", dependencies: ["Flint", "FlintNN", "FlintCore"],
                           path: "Tests/CheckpointStress"),
+
+        // Runs under mpirun for the distributed tests.
+        .executableTarget(name: "flint-distributed-check", dependencies: ["Flint", "FlintNN", "FlintCore", "FlintDistributed"],
+                          path: "Tests/DistributedCheck"),
 
         .testTarget(name: "FlintCPUTests", dependencies: ["FlintCPU", "FlintBackend"]),
         .testTarget(name: "FlintOpenCLTests", dependencies: ["FlintOpenCL", "FlintBackend"]),

@@ -2,3 +2,4 @@
 @_exported import FlintCore
 @_exported import FlintData
 @_exported import FlintNN
+@_exported import FlintDistributed

@@ -43,6 +43,13 @@ extension Tensor {
     /// Forgets this leaf's accumulated gradient.
     public func zeroGrad() { node?.grad = nil }
 
+    /// Replaces this leaf's accumulated gradient (it must require grad; `gradient` has its shape).
+    public func setGrad(_ gradient: Tensor) {
+        ensure(node?.isLeaf == true, "setGrad: tensor of shape \(shape) is not a leaf that requires grad")
+        ensure(gradient.shape == shape, "setGrad: gradient shape \(gradient.shape) differs from \(shape)")
+        node?.grad = gradient.detached()
+    }
+
     /// Runs `body` without recording the graph (inference, optimizer updates).
     public static func withoutGrad<R>(_ body: () throws -> R) rethrows -> R {
         try GradMode.$isEnabled.withValue(false, operation: body)

@@ -1,3 +1,4 @@
+import Foundation
 import FlintCore
 
 /// What `fit` measured: one value per epoch for each of `loss`, the metrics, and their
@@ -6,6 +7,17 @@ public struct History: Sendable {
     public private(set) var epochs: [[String: Float]] = []
 
     public init(epochs: [[String: Float]] = []) { self.epochs = epochs }
+
+    /// As JSON bytes (non-finite values as null), for sending to other processes.
+    var encoded: [UInt8] {
+        let rows = epochs.map { $0.mapValues { $0.isFinite ? $0 as Any : NSNull() } }
+        return Array((try? JSONSerialization.data(withJSONObject: rows, options: [.sortedKeys])) ?? Data("[]".utf8))
+    }
+
+    init(encoded bytes: [UInt8]) {
+        let rows = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [[String: Any]] ?? []
+        self.init(epochs: rows.map { $0.mapValues { ($0 as? NSNumber)?.floatValue ?? .nan } })
+    }
 
     public subscript(_ key: String) -> [Float] { epochs.compactMap { $0[key] } }
 
@@ -26,6 +38,9 @@ public final class EarlyStopping: Callback {
     private var bestWeights: [Tensor] = []
 
     /// `monitor` is minimised unless its name contains "acc" (accuracy is maximised).
+    /// Every rank must stop and restore alike.
+    public var runsOnEveryRank: Bool { true }
+
     public init(monitor: String = "val_loss", patience: Int = 3, minDelta: Float = 0, restoreBestWeights: Bool = true) {
         self.monitor = monitor
         self.patience = patience

@@ -105,14 +105,21 @@ public final class StepLogs {
     public var totals: (sums: [Tensor], samples: [Int]) { (order.map { sums[$0]! }, order.map { samples[$0]! }) }
 
     /// Each quantity's value over everything recorded, from one read of the device.
-    public func values() -> [String: Float] {
+    public func values() -> [String: Float] { reducedValues { _ in } }
+
+    /// The values after `reduce` has combined the raw totals (sums, then sample counts) with
+    /// other processes'.
+    func reducedValues(_ reduce: (inout [Float]) -> Void) -> [String: Float] {
         guard !order.isEmpty else { return [:] }
         let parts = order.map { sums[$0]! }
-        let host = Tensor.withoutGrad { Tensor.concatenate(parts.map { $0.to(parts[0].device) }, axis: 0) }.toArray()
+        var host = Tensor.withoutGrad { Tensor.concatenate(parts.map { $0.to(parts[0].device) }, axis: 0) }.toArray()
+        let sumCount = host.count
+        host += order.map { Float(samples[$0]!) }
+        reduce(&host)
         var logs: [String: Float] = [:]
         var start = 0
-        for (name, part) in zip(order, parts) {
-            logs[name] = results[name]!(Array(host[start..<(start + part.count)]), samples[name]!)
+        for (index, (name, part)) in zip(order, parts).enumerated() {
+            logs[name] = results[name]!(Array(host[start..<(start + part.count)]), Int(host[sumCount + index]))
             start += part.count
         }
         return logs

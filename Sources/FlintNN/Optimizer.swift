@@ -33,6 +33,8 @@ open class Optimizer {
     /// the gradients.
     public func step(_ parameters: [Parameter]) {
         iterations += 1
+        // In a data-parallel fit, the gradients become the global batch's first.
+        GradientReduction.current?.reduce(parameters.filter { $0.isTrainable && !$0.isFrozen })
         Tensor.withoutGrad {
             let withGrads = parameters.filter { $0.grad != nil && $0.isTrainable && !$0.isFrozen }
             let scale = clipNorm.map { clipScale(withGrads.map { $0.grad! }, maxNorm: $0) }

@@ -28,6 +28,9 @@ public final class Parameter {
     }
 
     public var grad: Tensor? { value.grad }
+
+    /// Replaces the accumulated gradient (data-parallel training sums it over processes).
+    func setGradient(_ gradient: Tensor) { value.setGrad(gradient) }
     public var count: Int { value.count }
     public var shape: [Int] { value.shape }
 

@@ -1,4 +1,5 @@
 import FlintCore
+import FlintDistributed
 import Foundation
 
 /// How `fit` reports progress.
@@ -67,6 +68,10 @@ extension Model {
         try checkData(training)
         if let validation { try checkData(validation) }
 
+        // Under mpirun: every rank takes its share of each global batch (see DataParallel).
+        let group = ProcessGroup.world
+        let parallel = group.isDistributed ? DataParallel(group: group) : nil
+        try parallel?.checkConfiguration(self, samples: training.count, batchSize: batchSize, epochs: epochs, seed: seed)
         fitCache.parameters = trainableParameters
         defer { fitCache.parameters = nil }
         let initialRate = optimizer?.learningRate
@@ -87,8 +92,18 @@ extension Model {
                 throw ModelError.invalidArgument("cannot resume: no checkpoint at \(resumeFrom.path)")
             }
         }
+        if let parallel {
+            // Rank 0's weights, optimizer state, epoch and history, whatever each rank resumed from.
+            parallel.broadcastState(of: self)
+            var position = [Float(start)]
+            group.broadcast(&position)
+            start = Int(position[0])
+            history = History(encoded: group.broadcast(bytes: history.encoded))
+        }
+        // Only rank 0 reports and writes files; callbacks that must see every rank say so.
+        let callbacks = group.rank == 0 ? callbacks : callbacks.filter(\.runsOnEveryRank)
         let steps = (training.count + batchSize - 1) / batchSize
-        let display = ProgressDisplay(verbosity: verbosity, epochs: epochs, steps: steps)
+        let display = ProgressDisplay(verbosity: group.rank == 0 ? verbosity : .silent, epochs: epochs, steps: steps)
         let batchCallbacks = callbacks.compactMap { $0 as? BatchCallback }
         for callback in callbacks { try callback.trainingBegan(model: self) }
         for epoch in start..<Swift.max(start, epochs) {
@@ -100,7 +115,14 @@ extension Model {
                 if let optimizer, let initialRate {
                     optimizer.learningRate = schedule.rate(epoch: Double(epoch) + Double(step) / Double(steps), initial: initialRate)
                 }
-                try trainStep(batch, logs: logs)
+                if let parallel {
+                    guard let share = parallel.share(of: batch) else { continue }
+                    try GradientReduction.$current.withValue(GradientReduction(group: group, weight: share.weight)) {
+                        try trainStep(share.batch, logs: logs)
+                    }
+                } else {
+                    try trainStep(batch, logs: logs)
+                }
                 display.stepEnded(step + 1) { logs.values() }
                 for callback in batchCallbacks {
                     callback.batchEnded(epoch * steps + step + 1) {
@@ -110,7 +132,8 @@ extension Model {
                     }
                 }
             }
-            var epochLogs = logs.values()
+            var epochLogs = logs.values(over: group)
+            parallel?.averageState(of: self)
             if let optimizer { epochLogs["learning_rate"] = optimizer.learningRate }
             if let validation {
                 for (key, value) in try evaluate(validation, batchSize: batchSize) { epochLogs["val_" + key] = value }
@@ -119,7 +142,10 @@ extension Model {
             display.epochEnded(epoch, logs: epochLogs)
             var stop = false
             for callback in callbacks where try callback.epochEnded(epoch, logs: epochLogs, model: self) { stop = true }
-            if stop { break }
+            // A stop decided on one rank (rank 0's callbacks) stops them all.
+            var flag: [Float] = [stop ? 1 : 0]
+            group.allMax(&flag)
+            if flag[0] > 0 { break }
         }
         for callback in callbacks { try callback.trainingEnded(model: self) }
         return history
@@ -140,11 +166,14 @@ extension Model {
         guard batchSize > 0 else { throw ModelError.invalidArgument("batchSize must be positive, got \(batchSize)") }
         _ = try builtOutputShape()
         try checkData(data)
+        // Under mpirun each rank evaluates its share and the totals are added up.
+        let group = ProcessGroup.world
+        let shard = group.isDistributed ? DataParallel(group: group).shard(of: data) : data
         let logs = StepLogs()
         try Tensor.withoutGrad {
-            for batch in data.batches(size: batchSize, on: device) { try testStep(batch, logs: logs) }
+            for batch in shard.batches(size: batchSize, on: device) { try testStep(batch, logs: logs) }
         }
-        return logs.values()
+        return logs.values(over: group)
     }
 
     /// The model's outputs for `x`, batch by batch, in evaluation mode and without recording gradients.
@@ -182,7 +211,10 @@ extension Model {
 
 /// Hooks into `fit`. Return `true` from `epochEnded` to stop training.
 /// Each may throw, which stops `fit` with that error. `model.history` holds the epochs so far.
+/// In a data-parallel run only rank 0 calls them, unless `runsOnEveryRank` is true (EarlyStopping
+/// must restore weights everywhere); a stop requested on rank 0 stops every rank.
 public protocol Callback: AnyObject {
+    var runsOnEveryRank: Bool { get }
     func trainingBegan(model: Model) throws
     func epochBegan(_ epoch: Int, model: Model) throws
     /// `logs` holds the epoch's loss, metrics, `learning_rate` and `val_` values.
@@ -191,6 +223,7 @@ public protocol Callback: AnyObject {
 }
 
 extension Callback {
+    public var runsOnEveryRank: Bool { false }
     public func trainingBegan(model: Model) {}
     public func epochBegan(_ epoch: Int, model: Model) {}
     public func trainingEnded(model: Model) {}
