@@ -27,7 +27,7 @@ struct Evaluate: ParsableCommand {
     var json = false
 
     func run() throws {
-        let target = try device.map(Device.named) ?? Device.default
+        let target = try chooseDevice(device)
         let saved = try SavedModel(URL(fileURLWithPath: weights), device: target)
         let name = dataset ?? saved.dataset?.rawValue ?? "mnist"
         guard let data = ImageDataset(rawValue: name) else { throw ValidationError("--dataset must be mnist or fashion-mnist, not '\(name)'") }

@@ -46,7 +46,7 @@ struct Predict: ParsableCommand {
     }
 
     func run() throws {
-        let target = try device.map(Device.named) ?? Device.default
+        let target = try chooseDevice(device)
         let saved = try SavedModel(URL(fileURLWithPath: weights), device: target)
         switch saved.kind {
         case .gan(let latent):

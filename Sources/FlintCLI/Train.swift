@@ -157,7 +157,7 @@ struct Train: ParsableCommand {
 
     func run() throws {
         let kind = trainableModels.first { $0.name == model }!
-        let target = try device.map(Device.named) ?? Device.default
+        let target = try chooseDevice(device)
         let watchers = try watch.watchers(title: "\(kind.name) on \(dataset ?? kind.defaultDataset)")
         var context = TrainContext(device: target, dataset: dataset ?? kind.defaultDataset, epochs: epochs ?? kind.defaultEpochs,
                                    batchSize: batchSize ?? kind.defaultBatchSize, seed: seed, data: DataDirectory(explicit: dataDir),
@@ -173,6 +173,7 @@ struct Train: ParsableCommand {
         results["device"] = target.identifier
         results["epochs"] = context.epochs
         results["seed"] = seed
+        results["world_size"] = ProcessGroup.world.size
         results["total_seconds"] = Date().timeIntervalSince(start)
         if json {
             let data = try JSONSerialization.data(withJSONObject: results, options: [.sortedKeys])

@@ -21,6 +21,8 @@ enum OpenBLAS {
     private static let prepared: Bool = {
         upgradeGenericCore()
         shortenThreadSpin()
+        // OpenBLAS read its thread count at load time; FLINT_THREADS may have been set since.
+        if ProcessInfo.processInfo.environment["FLINT_THREADS"] != nil { openblas_set_num_threads(Int32(Parallel.cores)) }
         return true
     }()
 

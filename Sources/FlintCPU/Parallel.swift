@@ -5,7 +5,10 @@ import Foundation
 /// Splitting work across cores with `DispatchQueue.concurrentPerform`. Every body runs with
 /// denormals flushed to zero (see `flushingDenormals`), on worker and calling threads alike.
 enum Parallel {
-    static let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// Threads to use: `FLINT_THREADS` when set (several processes sharing a machine, as ranks
+    /// of a distributed run do, each take their part), else every core.
+    static let cores = ProcessInfo.processInfo.environment["FLINT_THREADS"].flatMap(Int.init).map { max(1, $0) }
+        ?? max(1, ProcessInfo.processInfo.activeProcessorCount)
 
     /// Work smaller than this many elements runs on the calling thread.
     static let threshold = 65_536

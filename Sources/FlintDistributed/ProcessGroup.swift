@@ -51,6 +51,12 @@ public final class ProcessGroup: @unchecked Sendable {
             return .single
         }
         let path = environment["FLINT_MPI_LIBRARY"].flatMap { $0.isEmpty ? nil : $0 } ?? "libmpi.so.40"
+        // Open MPI's shared-memory transport copies large messages between processes with
+        // process_vm_readv, which containers commonly forbid (the job then fails with
+        // "Read -1 … errno = 14"); copying through shared buffers works everywhere.
+        if environment["OMPI_MCA_btl_vader_single_copy_mechanism"] == nil {
+            setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 0)
+        }
         do {
             let mpi = try MPILibrary(path: path)
             var provided: Int32 = 0
