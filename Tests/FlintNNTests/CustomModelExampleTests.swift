@@ -206,3 +206,21 @@ final class SignSGD: Optimizer {
         #expect(try SafeTensorsFile(contentsOf: folder.appendingPathComponent("mlp-torch.safetensors"))["1.weight"]?.shape == [128, 784])
     }
 }
+
+/// The README's process-group example, run as one process (the mpirun case is DistributedTests).
+@Suite struct ProcessGroupExample {
+    @Test func readmeProcessGroupExampleRuns() throws {
+        var rng = DataRNG(seed: 2)
+        let x = Tensor((0..<(512 * 4)).map { _ in rng.uniform() }, shape: [512, 4], on: .cpu)
+        let y = Tensor(int32: (0..<512).map { Int32($0 % 2) }, shape: [512], on: .cpu)
+        let model = try Sequential([Dense(8, activation: .relu), Dense(2)], inputShape: [4], device: .cpu)
+        try model.compile(optimizer: Adam(), loss: SparseCategoricalCrossEntropy(fromLogits: true))
+
+        let world = ProcessGroup.world                   // rank, size, localRank; a world of one without mpirun
+        let total = world.allSum(Tensor([Float(world.rank + 1)], shape: [1], on: .cpu))   // 1 + 2 + … on every rank
+        try model.fit(x, y, epochs: 5, batchSize: 256)   // under mpirun, data-parallel; alone, as usual
+
+        #expect(world.size == 1 && world.rank == 0 && total.toArray() == [1])
+        #expect(model.history.epochs.count == 5)
+    }
+}
