@@ -36,6 +36,10 @@ public struct TabularDataset: Sendable {
         self.classNames = classNames
     }
 
+    /// The most classes a label column of class indices may describe: `.indices` makes one class
+    /// per index up to the largest, so a stray huge index would otherwise ask for billions.
+    public static let maximumClassCount = 65_536
+
     /// Every column of `table` but `labelColumn` as features, that column as labels.
     public init(_ table: CSVTable, labelColumn: Int, labels encoding: LabelEncoding) throws {
         let featureColumns = (0..<table.columnCount).filter { $0 != labelColumn }
@@ -45,7 +49,7 @@ public struct TabularDataset: Sendable {
         let labels: [Int32], classNames: [String]
         switch encoding {
         case .indices:
-            labels = try table.classIndices(column: labelColumn)
+            labels = try table.classIndices(column: labelColumn, classCount: Self.maximumClassCount)
             classNames = (0...Int(labels.max() ?? 0)).map(String.init)
         case .names:
             (labels, classNames) = try table.encodedClasses(column: labelColumn)
@@ -107,7 +111,8 @@ extension TabularDataset {
         else {
             throw DataError.badLine(
                 path: url.path, line: 1,
-                reason: "expected scikit-learn's first line 'n_samples,n_features,class names…', found '\(meta.joined(separator: ","))'")
+                reason: "expected scikit-learn's first line 'n_samples,n_features,class names…', "
+                    + "found '\(DataError.excerpt(meta.joined(separator: ",")))'")
         }
         let classNames = Array(meta[2...])
         let table = try CSVTable(path: url.path, header: nil, records: records)
