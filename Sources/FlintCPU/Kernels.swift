@@ -50,10 +50,10 @@ enum Kernels {
     struct Reciprocal: UnaryKernel {
         @inline(__always) func callAsFunction(_ x: Float) -> Float { 1 / x }
     }
-    /// ±1 by sign; ±0 keep their sign and NaN gives 0, as OpenCL's `sign()` does.
+    /// ±1 by sign; ±0 keep their sign and NaN stays NaN (NumPy's rule, and the OpenCL kernel's).
     struct Sign: UnaryKernel {
         @inline(__always) func callAsFunction(_ x: Float) -> Float {
-            x > 0 ? 1 : x < 0 ? -1 : x == x ? x : 0
+            x > 0 ? 1 : x < 0 ? -1 : x
         }
     }
     /// NaN stays NaN (as in PyTorch and NumPy): `!(x <= 0)` is true for it.

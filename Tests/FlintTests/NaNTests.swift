@@ -2,7 +2,7 @@ import Flint
 import Foundation
 import Testing
 
-/// NaN propagates through relu, clamp, maximum and minimum as in PyTorch and NumPy: a NaN
+/// NaN propagates through relu, clamp, sign, maximum and minimum as in PyTorch and NumPy: a NaN
 /// input gives a NaN output, never a bound or the other operand (C's fmax/fmin drop it).
 extension Conformance {
     /// Float64 references that propagate NaN from either operand.
@@ -22,6 +22,8 @@ extension Conformance {
                 expectClose(x.clamped(min: -1, max: 1), ref.map { $0.isNaN ? .nan : Swift.min(Swift.max($0, -1), 1) },
                             "clamp on \(device), \(layout)")
                 expectClose(x.clamped(min: 0), ref.map { $0.isNaN ? .nan : Swift.max($0, 0) }, "clamp(min:) on \(device), \(layout)")
+                // Found by `flint doctor`: the CPU gave 0 and OpenCL NaN; NumPy's rule is NaN.
+                expectClose(x.sign(), ref.map { $0 > 0 ? 1 : $0 < 0 ? -1 : $0 }, "sign on \(device), \(layout)")
             }
             // PyTorch: with min > max every element becomes max.
             let finite = Tensor([-3, 0.5, 7], shape: [3], on: device)
