@@ -163,6 +163,13 @@ import Testing
         #expect(fine.classNames.count == 65_536)
     }
 
+    /// Found reviewing the fuzz targets: a header promising Int.max features overflowed `+ 1`.
+    @Test func scikitLearnHeaderWithHugeCountsIsAnError() {
+        for header in ["1,9223372036854775807,a", "9223372036854775807,1,a", "1,1,a\n1,2,3,4"] {
+            #expect(throws: DataError.self, "\(header)") { try TabularDataset(scikitLearnCSV: header + "\n1,0\n", path: "s.csv") }
+        }
+    }
+
     @Test func longFieldsAreTruncatedInMessages() throws {
         let huge = String(repeating: "x", count: 2_000_000)
         let error = Self.message { _ = try CSVTable(text: "a,b\n1,\(huge)\n").features(columns: [1]) }

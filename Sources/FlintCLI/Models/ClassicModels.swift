@@ -70,6 +70,8 @@ func evaluateClassifier<E: Estimator>(
     _ name: String, data: TabularDataset, context: TrainContext, folds k: Int = 5, make: () -> E
 ) throws -> [String: Any] where E.Target == Int32 {
     let split = try ScaledSplit(data, testFraction: 0.2, seed: context.seed)
+    // Folds first: too few rows for them is an error before any training, not after.
+    let folds = try KFold(k: k, shuffleSeed: context.seed).folds(count: split.train.count, stratifyBy: split.train.labels)
     print("Training \(name) on \(context.dataset) (\(split.train.count) train / \(split.test.count) test rows, "
           + "\(data.featureCount) features, \(data.classNames.count) classes) on \(context.device) — \(context.device.info.name)")
     let start = Date()
@@ -82,7 +84,6 @@ func evaluateClassifier<E: Estimator>(
                  trainAccuracy * 100, testAccuracy * 100, trainSeconds))
 
     let cvStart = Date()
-    let folds = try KFold(k: k, shuffleSeed: context.seed).folds(count: split.train.count, stratifyBy: split.train.labels)
     let scores = try crossValidate(folds: folds, features: split.train.features, featureCount: data.featureCount,
                                    targets: split.train.labels) { _ in StandardScaled(make()) }
     let cvSeconds = Date().timeIntervalSince(cvStart)
