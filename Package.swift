@@ -7,6 +7,8 @@ let package = Package(
         .library(name: "Flint", targets: ["Flint"]),
         .library(name: "FlintCore", targets: ["FlintCore"]),
         .library(name: "FlintBackend", targets: ["FlintBackend"]),
+        // The file readers on their own (the fuzzing package in Fuzz/ builds on them).
+        .library(name: "FlintData", targets: ["FlintData"]),
         .executable(name: "flint", targets: ["FlintCLI"]),
         .executable(name: "flint-bench", targets: ["FlintBench"]),
     ],

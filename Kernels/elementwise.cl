@@ -63,6 +63,13 @@
 
 inline float op_sign(float x) { return isnan(x) ? x : (x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : 0.0f)); }
 
+// relu, clamp, maximum and minimum keep NaN (as PyTorch and the CPU backend do); OpenCL's
+// fmax/fmin would return the other operand. !(x <= 0) is true for NaN.
+inline float op_relu(float x) { return !(x <= 0.0f) ? x : 0.0f; }
+inline float op_clamp(float x, float low, float high) { float y = x < low ? low : x; return y > high ? high : y; }
+inline float op_maximum(float a, float b) { return (a > b || isnan(a)) ? a : b; }
+inline float op_minimum(float a, float b) { return (a < b || isnan(a)) ? a : b; }
+
 #define UNARY_OPS(X)                                                                 \
     X(neg, -x)                                                                       \
     X(abs, fabs(x))                                                                  \
@@ -73,13 +80,13 @@ inline float op_sign(float x) { return isnan(x) ? x : (x > 0.0f ? 1.0f : (x < 0.
     X(square, x * x)                                                                 \
     X(reciprocal, 1.0f / x)                                                          \
     X(sign, op_sign(x))                                                              \
-    X(relu, x > 0.0f ? x : 0.0f)                                                     \
+    X(relu, op_relu(x))                                                              \
     X(sigmoid, 1.0f / (1.0f + exp(-x)))                                              \
     X(tanh, tanh(x))                                                                 \
     X(leaky_relu, x > 0.0f ? x : p0 * x)                                             \
     X(affine, x * p0 + p1)                                                           \
     X(pow, pow(x, p0))                                                               \
-    X(clamp, fmin(fmax(x, p0), p1))                                                  \
+    X(clamp, op_clamp(x, p0, p1))                                                  \
     X(erf, erf(x))                                                                   \
     X(softplus, fmax(x, 0.0f) + log1p(exp(-fabs(x))))                                \
     X(gelu, 0.5f * x * (1.0f + erf(x * 0.70710678118654752f)))                       \
@@ -111,8 +118,8 @@ UNARY_OPS(UNARY_KERNELS)
     X(mul, a * b)                                                                    \
     X(div, a / b)                                                                    \
     X(pow, pow(a, b))                                                                \
-    X(maximum, fmax(a, b))                                                           \
-    X(minimum, fmin(a, b))                                                           \
+    X(maximum, op_maximum(a, b))                                                     \
+    X(minimum, op_minimum(a, b))                                                     \
     X(equal, a == b ? 1.0f : 0.0f)                                                   \
     X(not_equal, a != b ? 1.0f : 0.0f)                                               \
     X(less, a < b ? 1.0f : 0.0f)                                                     \
@@ -150,7 +157,7 @@ BINARY_OPS(BINARY_KERNELS)
 // ---- Fused bias add + activation: y = f(a + b), scalar p0 (leaky slope) ------------------------
 
 #define ADD_THEN_OPS(X)                                                              \
-    X(relu, x > 0.0f ? x : 0.0f)                                                     \
+    X(relu, op_relu(x))                                                              \
     X(sigmoid, 1.0f / (1.0f + exp(-x)))                                              \
     X(tanh, tanh(x))                                                                 \
     X(leaky_relu, x > 0.0f ? x : p0 * x)

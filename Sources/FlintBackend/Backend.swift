@@ -112,6 +112,16 @@ public protocol Backend: AnyObject, Sendable {
     func synchronize()
     /// Counters of the backend's memory pool.
     var memoryStatistics: MemoryStatistics { get }
+    /// The largest `byteCount` one `allocate` can serve (OpenCL's `CL_DEVICE_MAX_MEM_ALLOC_SIZE`).
+    /// Allocating more is a programming error; callers check first to throw instead.
+    var maxAllocationBytes: Int { get }
+    /// Build times, failed programs and other facts about how the backend came up.
+    var diagnostics: BackendDiagnostics { get }
+}
+
+extension Backend {
+    public var maxAllocationBytes: Int { Int.max }
+    public var diagnostics: BackendDiagnostics { BackendDiagnostics() }
 }
 
 /// How a backend's allocator has behaved so far.

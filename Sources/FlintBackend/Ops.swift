@@ -9,7 +9,7 @@ public enum UnaryOp: Sendable, Hashable {
     case affine(scale: Float, shift: Float)
     /// `pow(x, exponent)` with C99 semantics (negative base and non-integer exponent give NaN).
     case pow(Float)
-    /// `min(max(x, low), high)`
+    /// `min(max(x, low), high)`, NaN staying NaN (as `relu`, `maximum` and `minimum` keep it)
     case clamp(low: Float, high: Float)
     /// The error function.
     case erf

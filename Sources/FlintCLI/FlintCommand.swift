@@ -7,10 +7,11 @@ struct FlintCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flint",
         abstract: "Flint: a deep-learning engine with OpenCL and OpenBLAS backends.",
-        subcommands: [Train.self, Evaluate.self, Predict.self, Inspect.self, Convert.self, Devices.self]
+        subcommands: [Train.self, Evaluate.self, Predict.self, Inspect.self, Convert.self, Devices.self, Doctor.self]
     )
 
     static func main() {
+        StandardStreams.flushEveryLine()
         prepareDistributedRun()
         main(nil as [String]?)
     }

@@ -118,10 +118,10 @@ struct Train: ParsableCommand {
     @Option(help: "Seed for weights and shuffling.")
     var seed: UInt64 = 0
 
-    @Option(help: "Folder holding <dataset>/ with the data files (searched first, before FLINT_DATA_DIR, /usr/share/datasets and ~/.cache/flint/datasets).")
+    @Option(help: "Folder holding <dataset>/ with the data files; the only place searched when given (otherwise FLINT_DATA_DIR, /usr/share/datasets, ~/.cache/flint/datasets).")
     var dataDir: String?
 
-    @Option(help: "Folder for pictures some models write.")
+    @Option(help: "Folder for pictures some models write (checked to be writable before training).")
     var output = "flint-output"
 
     @Flag(help: "End with one JSON line of results.")
@@ -157,6 +157,8 @@ struct Train: ParsableCommand {
 
     func run() throws {
         let kind = trainableModels.first { $0.name == model }!
+        // An unusable --output must fail now, not after hours of training.
+        try AtomicFile.checkWritableFolder(URL(fileURLWithPath: output))
         let target = try chooseDevice(device)
         let watchers = try watch.watchers(title: "\(kind.name) on \(dataset ?? kind.defaultDataset)")
         var context = TrainContext(device: target, dataset: dataset ?? kind.defaultDataset, epochs: epochs ?? kind.defaultEpochs,

@@ -29,6 +29,12 @@ final class BufferPool: Sendable {
         self.retainLimit = retainLimit
     }
 
+    /// Frees the pooled blocks. Every buffer holds the pool, so by now all blocks are back in it:
+    /// a discarded backend leaves nothing behind.
+    deinit {
+        trim()
+    }
+
     /// The block size serving a request of `byteCount` bytes.
     static func blockSize(for byteCount: Int) -> Int {
         precondition(byteCount >= 0, "CPUBackend.allocate: negative byte count \(byteCount)")

@@ -100,6 +100,9 @@ public final class CPUBackend: Backend, @unchecked Sendable {
 
     public var memoryStatistics: MemoryStatistics { pool.statistics }
 
+    /// The machine's memory: one buffer cannot be larger.
+    public var maxAllocationBytes: Int { Int(clamping: info.memoryBytes) }
+
     /// Frees every block the pool holds for reuse (memory in use is unaffected).
     public func trimMemoryPool() {
         pool.trim()

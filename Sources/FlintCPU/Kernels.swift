@@ -50,14 +50,15 @@ enum Kernels {
     struct Reciprocal: UnaryKernel {
         @inline(__always) func callAsFunction(_ x: Float) -> Float { 1 / x }
     }
-    /// ±1 by sign; ±0 keep their sign and NaN gives 0, as OpenCL's `sign()` does.
+    /// ±1 by sign; ±0 keep their sign and NaN stays NaN (NumPy's rule, and the OpenCL kernel's).
     struct Sign: UnaryKernel {
         @inline(__always) func callAsFunction(_ x: Float) -> Float {
-            x > 0 ? 1 : x < 0 ? -1 : x == x ? x : 0
+            x > 0 ? 1 : x < 0 ? -1 : x
         }
     }
+    /// NaN stays NaN (as in PyTorch and NumPy): `!(x <= 0)` is true for it.
     struct Relu: UnaryKernel {
-        @inline(__always) func callAsFunction(_ x: Float) -> Float { x > 0 ? x : 0 }
+        @inline(__always) func callAsFunction(_ x: Float) -> Float { !(x <= 0) ? x : 0 }
     }
     struct Sigmoid: UnaryKernel {
         @inline(__always) func callAsFunction(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
@@ -78,10 +79,15 @@ enum Kernels {
         let exponent: Float
         @inline(__always) func callAsFunction(_ x: Float) -> Float { powf(x, exponent) }
     }
+    /// `min(max(x, low), high)`, so `high` wins when `low > high` (PyTorch); NaN stays NaN,
+    /// where `fminf`/`fmaxf` would return a bound.
     struct Clamp: UnaryKernel {
         let low: Float
         let high: Float
-        @inline(__always) func callAsFunction(_ x: Float) -> Float { fminf(fmaxf(x, low), high) }
+        @inline(__always) func callAsFunction(_ x: Float) -> Float {
+            let raised = x < low ? low : x
+            return raised > high ? high : raised
+        }
     }
 
     struct Erf: UnaryKernel {
@@ -112,11 +118,13 @@ enum Kernels {
     struct PowBinary: BinaryKernel {
         @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { powf(a, b) }
     }
+    /// NaN in either operand gives NaN (PyTorch's `maximum`); `fmaxf` would drop it.
     struct Maximum: BinaryKernel {
-        @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { fmaxf(a, b) }
+        @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a > b || a.isNaN ? a : b }
     }
+    /// NaN in either operand gives NaN (PyTorch's `minimum`); `fminf` would drop it.
     struct Minimum: BinaryKernel {
-        @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { fminf(a, b) }
+        @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a < b || a.isNaN ? a : b }
     }
     struct Equal: BinaryKernel {
         @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a == b ? 1 : 0 }

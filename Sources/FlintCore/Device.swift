@@ -1,5 +1,6 @@
 import Foundation
 import FlintBackend
+import FlintOpenCL
 
 /// A place tensors live and ops run: the CPU backend or one OpenCL device.
 ///
@@ -106,6 +107,28 @@ public struct Device: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Throws `DeviceError.allocationTooLarge` when a tensor of `shape` would not fit in one
+    /// buffer on this device. Creating such a tensor stops the process (tensor ops cannot throw),
+    /// so code that sizes tensors from user input (a batch size) checks here first.
+    public func checkAllocation(shape: [Int], dtype: DType = .float32) throws {
+        let bytes = shape.reduce((1, false)) { product, dimension in
+            let (value, overflow) = product.0.multipliedReportingOverflow(by: Swift.max(dimension, 0))
+            return (value, product.1 || overflow)
+        }
+        let (count, overflow) = bytes.0.multipliedReportingOverflow(by: dtype.byteCount)
+        let limit = backend.maxAllocationBytes
+        if bytes.1 || overflow || count > limit {
+            throw DeviceError.allocationTooLarge(device: "\(identifier) (\(info.name))", shape: shape,
+                                                 requested: bytes.1 || overflow ? nil : count, limit: limit)
+        }
+    }
+
+    /// Kernel build times, failed programs and driver details, for reports such as `flint doctor`.
+    public var diagnostics: BackendDiagnostics { backend.diagnostics }
+
+    /// The OpenCL loader library Flint opened (or was asked to open) and, when none is usable, why.
+    public static var openCLLoader: (library: String, problem: String?) { OpenCLBackend.loaderStatus }
+
     private enum Scope {
         @TaskLocal static var device: Device?
     }
@@ -113,12 +136,19 @@ public struct Device: Hashable, Sendable, CustomStringConvertible {
 
 public enum DeviceError: Error, CustomStringConvertible, Equatable {
     case notFound(requested: String, available: [DeviceInfo])
+    /// A tensor of `shape` needs `requested` bytes (nil: more than `Int.max`) in one buffer, more
+    /// than the device's largest single allocation, `limit`.
+    case allocationTooLarge(device: String, shape: [Int], requested: Int?, limit: Int)
 
     public var description: String {
         switch self {
         case .notFound(let requested, let available):
             let list = available.map { "  \($0)" }.joined(separator: "\n")
             return "no device '\(requested)'. Use cpu, opencl or opencl:N; available devices:\n\(list)"
+        case .allocationTooLarge(let device, let shape, let requested, let limit):
+            let bytes = requested.map { "\($0) bytes" } ?? "more bytes than a 64-bit size can count"
+            return "a tensor of shape \(shape) needs \(bytes) in one buffer, but \(device) allows at most "
+                + "\(limit) bytes per buffer; use a smaller batch or model"
         }
     }
 }

@@ -3,6 +3,17 @@
 enum Shape {
     static func count(_ shape: [Int]) -> Int { shape.reduce(1, *) }
 
+    /// The element count, or nil when it overflows `Int` (dimensions sized from user input).
+    static func checkedCount(_ shape: [Int]) -> Int? {
+        var count = 1
+        for dimension in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+            if overflow { return nil }
+            count = product
+        }
+        return count
+    }
+
     static func contiguousStrides(_ shape: [Int]) -> [Int] {
         var strides = [Int](repeating: 1, count: shape.count)
         var running = 1

@@ -30,9 +30,14 @@ public struct Tensor: @unchecked Sendable {
 
     /// A new tensor with uninitialised contents.
     init(uninitializedShape shape: [Int], dtype: DType = .float32, backend: any Backend) {
-        let count = Shape.count(shape)
-        ensure(count < Int(Int32.max), "Tensor: \(count) elements exceed the 2^31 limit of one tensor")
-        self.init(buffer: backend.allocate(byteCount: Swift.max(count, 1) * dtype.byteCount),
+        let count = Shape.checkedCount(shape)
+        ensure(count.map { $0 < Int(Int32.max) } ?? false, "Tensor: shape \(shape) exceeds the 2^31 elements of one tensor")
+        let bytes = Swift.max(count!, 1) * dtype.byteCount
+        ensure(bytes <= backend.maxAllocationBytes,
+               "Tensor: shape \(shape) needs \(bytes) bytes in one buffer, but \(backend.info.identifier) (\(backend.info.name)) "
+                   + "allows at most \(backend.maxAllocationBytes); use a smaller batch or model "
+                   + "(Device.checkAllocation(shape:) reports this as an error)")
+        self.init(buffer: backend.allocate(byteCount: bytes),
                   backend: backend, shape: shape, dtype: dtype)
     }
 

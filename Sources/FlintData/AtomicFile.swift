@@ -67,6 +67,34 @@ public enum AtomicFile {
         try write(Data(text.utf8), to: url)
     }
 
+    /// Checks, before any work is done, that files can be written into `folder`: it must be a
+    /// folder (or not exist yet, with its nearest existing ancestor a writable folder), and a
+    /// small temporary file must write, flush and vanish there. Creates nothing that stays.
+    /// Throws `FileWriteError` with the reason ("Permission denied", "Read-only file system",
+    /// "No space left on device", "it is a file, not a folder").
+    public static func checkWritableFolder(_ folder: URL) throws {
+        var probeFolder = folder.standardizedFileURL
+        var isFolder: ObjCBool = false
+        while !FileManager.default.fileExists(atPath: probeFolder.path, isDirectory: &isFolder) {
+            let parent = probeFolder.deletingLastPathComponent()
+            if parent.path == probeFolder.path { break }
+            probeFolder = parent
+        }
+        guard isFolder.boolValue else {
+            let what = probeFolder.path == folder.standardizedFileURL.path ? "it is a file, not a folder" : "\(probeFolder.path) is a file, not a folder"
+            throw FileWriteError(path: folder.path, reason: what)
+        }
+        let probe = probeFolder.appendingPathComponent(".flint-probe.\(getpid()).\(UInt32.random(in: .min ... .max))\(temporarySuffix)")
+        let descriptor = open(probe.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw FileWriteError(path: folder.path, errno: errno) }
+        defer { unlink(probe.path) }
+        var byte: UInt8 = 0
+        let written = Foundation.write(descriptor, &byte, 1)
+        let failure = written == 1 && fsync(descriptor) == 0 ? nil : errno
+        close(descriptor)
+        if let failure { throw FileWriteError(path: folder.path, errno: failure) }
+    }
+
     /// Flushes a folder's entries (a rename or an unlink in it) to disk; best effort, since some
     /// file systems refuse `fsync` on folders.
     public static func syncFolder(_ folder: URL) {

@@ -1,15 +1,16 @@
 import CZlib
 import Foundation
 
-enum Gzip {
+/// gzip (RFC 1952) through zlib: the readers accept compressed files transparently.
+public enum Gzip {
     /// True when `data` starts with the gzip magic bytes.
-    static func isCompressed(_ data: Data) -> Bool {
+    public static func isCompressed(_ data: Data) -> Bool {
         data.count >= 2 && data[data.startIndex] == 0x1F && data[data.startIndex + 1] == 0x8B
     }
 
     /// Inflates a gzip stream (header fields such as the stored name and time are ignored).
-    /// Throws `DataError.corrupt` for a damaged or truncated stream.
-    static func decompress(_ data: Data, path: String) throws -> Data {
+    /// Throws `DataError.corrupt` for a damaged or truncated stream; `path` only labels messages.
+    public static func decompress(_ data: Data, path: String) throws -> Data {
         var stream = z_stream()
         // 16 + MAX_WBITS: expect and skip a gzip header.
         guard inflateInit2_(&stream, 16 + MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
@@ -17,7 +18,8 @@ enum Gzip {
         }
         defer { inflateEnd(&stream) }
         var output = Data()
-        let chunk = 1 << 20
+        // Output arrives in chunks of up to 1 MiB; small files need no megabyte of scratch.
+        let chunk = min(1 << 20, max(4096, data.count * 4))
         var buffer = [UInt8](repeating: 0, count: chunk)
         var status: Int32 = Z_OK
         try data.withUnsafeBytes { (input: UnsafeRawBufferPointer) in

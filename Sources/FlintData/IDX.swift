@@ -9,16 +9,12 @@ public struct IDXArray: Sendable {
 
     /// Reads an IDX file, gzipped or not. Throws `DataError` for missing, damaged or truncated files.
     public init(contentsOf url: URL) throws {
-        let raw: Data
-        do {
-            raw = try Data(contentsOf: url)
-        } catch {
-            throw DataError.unreadable(path: url.path, reason: error.localizedDescription)
-        }
+        let raw = try FileContents.read(url)
         let data = Gzip.isCompressed(raw) ? try Gzip.decompress(raw, path: url.path) : raw
         try self.init(data: data, path: url.path)
     }
 
+    /// Parses IDX bytes (not gzipped); `path` only labels error messages.
     public init(data: Data, path: String = "<memory>") throws {
         let bytes = [UInt8](data)
         guard bytes.count >= 4, bytes[0] == 0, bytes[1] == 0 else {
@@ -41,10 +37,19 @@ public struct IDXArray: Sendable {
             let at = 4 + 4 * axis
             return Int(bytes[at]) << 24 | Int(bytes[at + 1]) << 16 | Int(bytes[at + 2]) << 8 | Int(bytes[at + 3])
         }
-        let count = shape.reduce(1, *)
-        guard bytes.count - header >= count * width else {
-            throw DataError.corrupt(path: path, reason: "truncated: \(shape) needs \(count * width) bytes of data, found \(bytes.count - header)")
+        // Dimensions are up to 2³² − 1 each: their product can overflow Int, so it is checked
+        // before anything is allocated (the data must be in the file, which bounds the size).
+        var count = 1, overflow = false
+        for dimension in shape + [width] where !overflow {
+            (count, overflow) = count.multipliedReportingOverflow(by: dimension)
         }
+        guard !overflow else {
+            throw DataError.corrupt(path: path, reason: "the header's dimensions \(shape) multiply to more elements than any file can hold")
+        }
+        guard bytes.count - header >= count else {
+            throw DataError.corrupt(path: path, reason: "truncated: \(shape) needs \(count) bytes of data, found \(bytes.count - header)")
+        }
+        count /= width
         self.shape = shape
         if type == 0x08 {
             self.values = bytes[header..<(header + count)].map(Float.init)

@@ -31,24 +31,40 @@ public enum ImageDataset: String, CaseIterable, Sendable {
         }
     }
 
+    /// Side of every image in the family, in pixels.
+    public static let imageSide = 28
+
     /// Images scaled to [0, 1] (`count × 28 × 28`, row-major) and their labels 0…9.
+    ///
+    /// Both splits come from the same folder, which must hold all four files (see
+    /// `DataDirectory`). Throws `DataError` for a file that is not a set of 28×28 images with as
+    /// many whole-number labels in 0…9, or whose pixels are not finite.
     public func load(_ split: Split, from directory: DataDirectory = DataDirectory()) throws -> LabeledImages {
-        let names = ["\(split.filePrefix)-images-idx3-ubyte", "\(split.filePrefix)-labels-idx1-ubyte"]
-        let urls = try directory.locate(rawValue, files: names, hint: hint)
-        let images = try IDXArray(contentsOf: urls[0])
-        let labels = try IDXArray(contentsOf: urls[1])
-        guard images.shape.count == 3 else {
-            throw DataError.corrupt(path: urls[0].path, reason: "expected images of rank 3, found shape \(images.shape)")
+        let all = [Split.train, .test].flatMap { ["\($0.filePrefix)-images-idx3-ubyte", "\($0.filePrefix)-labels-idx1-ubyte"] }
+        let urls = try directory.locate(rawValue, files: all, hint: hint)
+        let (imagesURL, labelsURL) = split == .train ? (urls[0], urls[1]) : (urls[2], urls[3])
+        let images = try IDXArray(contentsOf: imagesURL)
+        let labels = try IDXArray(contentsOf: labelsURL)
+        let side = Self.imageSide
+        guard images.shape.count == 3, images.shape[1] == side, images.shape[2] == side else {
+            throw DataError.corrupt(path: imagesURL.path, reason: "expected \(side)×\(side) images (shape [count, \(side), \(side)]), found shape \(images.shape)")
         }
+        guard images.shape[0] > 0 else { throw DataError.corrupt(path: imagesURL.path, reason: "it holds no images") }
         guard labels.shape.count == 1, labels.shape[0] == images.shape[0] else {
-            throw DataError.corrupt(path: urls[1].path, reason: "\(labels.shape) labels for \(images.shape[0]) images")
+            throw DataError.corrupt(path: labelsURL.path, reason: "\(labels.shape) labels for \(images.shape[0]) images")
         }
-        if let bad = labels.values.first(where: { $0 < 0 || $0 > 9 }) {
-            throw DataError.corrupt(path: urls[1].path, reason: "label \(bad) is outside 0…9")
+        // `contains` is false for NaN, so a NaN label is caught here rather than trapping in Int32(_:).
+        if let index = labels.values.firstIndex(where: { !(0...9).contains($0) || $0 != $0.rounded() }) {
+            throw DataError.corrupt(path: labelsURL.path, reason: "label \(index) is \(labels.values[index]), not a class 0…9")
+        }
+        if let index = images.values.firstIndex(where: { !$0.isFinite }) {
+            let pixels = side * side
+            throw DataError.corrupt(
+                path: imagesURL.path,
+                reason: "image \(index / pixels), pixel (\(index % pixels / side), \(index % side)) is \(images.values[index]), not a finite number")
         }
         return LabeledImages(
-            pixels: images.values.map { $0 / 255 }, labels: labels.values.map { Int32($0) },
-            height: images.shape[1], width: images.shape[2])
+            pixels: images.values.map { $0 / 255 }, labels: labels.values.map { Int32($0) }, height: side, width: side)
     }
 }
 

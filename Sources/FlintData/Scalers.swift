@@ -5,7 +5,9 @@
 //
 // Misuse is a programming error and stops with a precondition message (as an out-of-range array
 // index does): transforming before `fit`, fitting on no rows, or passing a value count that is not
-// whole rows of the fitted `featureCount`. Values should be finite; NaN propagates.
+// whole rows of the fitted `featureCount`. Bad data is not misuse: `fit` and `transform` throw
+// `DataError.nonFinite` for NaN or an infinity, which would otherwise poison a whole column's
+// statistics (or a row's prediction) without a word.
 
 /// Centres each column on 0 and scales it to unit variance: `(x − mean) / std`.
 /// The std is the population one (ddof 0), as scikit-learn's; a constant column keeps scale 1
@@ -24,8 +26,9 @@ public struct StandardScaler: Sendable {
     /// Per-column divisors: the std, or 1 for constant columns.
     public var scale: [Float] { scales.map(Float.init) }
 
-    public mutating func fit(_ features: [Float], featureCount: Int) {
+    public mutating func fit(_ features: [Float], featureCount: Int) throws {
         let rows = checkedRows(features, featureCount: featureCount, caller: "StandardScaler.fit")
+        try checkFinite(features, featureCount: featureCount, caller: "StandardScaler.fit")
         var sums = [Double](repeating: 0, count: featureCount)
         for (i, x) in features.enumerated() { sums[i % featureCount] += Double(x) }
         means = sums.map { $0 / Double(rows) }
@@ -43,15 +46,16 @@ public struct StandardScaler: Sendable {
         }
     }
 
-    public func transform(_ features: [Float]) -> [Float] {
+    public func transform(_ features: [Float]) throws -> [Float] {
         precondition(isFitted, "StandardScaler.transform called before fit(_:featureCount:)")
         _ = checkedRows(features, featureCount: featureCount, caller: "StandardScaler.transform", allowEmpty: true)
+        try checkFinite(features, featureCount: featureCount, caller: "StandardScaler.transform")
         return features.enumerated().map { i, x in Float((Double(x) - means[i % featureCount]) / scales[i % featureCount]) }
     }
 
-    public mutating func fitTransform(_ features: [Float], featureCount: Int) -> [Float] {
-        fit(features, featureCount: featureCount)
-        return transform(features)
+    public mutating func fitTransform(_ features: [Float], featureCount: Int) throws -> [Float] {
+        try fit(features, featureCount: featureCount)
+        return try transform(features)
     }
 
     public func inverseTransform(_ features: [Float]) -> [Float] {
@@ -81,8 +85,9 @@ public struct MinMaxScaler: Sendable {
     public var dataMin: [Float] { minimums.map(Float.init) }
     public var dataMax: [Float] { maximums.map(Float.init) }
 
-    public mutating func fit(_ features: [Float], featureCount: Int) {
+    public mutating func fit(_ features: [Float], featureCount: Int) throws {
         _ = checkedRows(features, featureCount: featureCount, caller: "MinMaxScaler.fit")
+        try checkFinite(features, featureCount: featureCount, caller: "MinMaxScaler.fit")
         var low = [Double](repeating: .infinity, count: featureCount)
         var high = [Double](repeating: -.infinity, count: featureCount)
         for (i, x) in features.enumerated() {
@@ -95,9 +100,10 @@ public struct MinMaxScaler: Sendable {
         factors = zip(low, high).map { low, high in high > low ? width / (high - low) : 1 }
     }
 
-    public func transform(_ features: [Float]) -> [Float] {
+    public func transform(_ features: [Float]) throws -> [Float] {
         precondition(isFitted, "MinMaxScaler.transform called before fit(_:featureCount:)")
         _ = checkedRows(features, featureCount: featureCount, caller: "MinMaxScaler.transform", allowEmpty: true)
+        try checkFinite(features, featureCount: featureCount, caller: "MinMaxScaler.transform")
         let lower = Double(range.lowerBound)
         // Measuring from the minimum maps the training extremes exactly onto the range's ends.
         return features.enumerated().map { i, x in
@@ -105,9 +111,9 @@ public struct MinMaxScaler: Sendable {
         }
     }
 
-    public mutating func fitTransform(_ features: [Float], featureCount: Int) -> [Float] {
-        fit(features, featureCount: featureCount)
-        return transform(features)
+    public mutating func fitTransform(_ features: [Float], featureCount: Int) throws -> [Float] {
+        try fit(features, featureCount: featureCount)
+        return try transform(features)
     }
 
     public func inverseTransform(_ features: [Float]) -> [Float] {
@@ -118,6 +124,12 @@ public struct MinMaxScaler: Sendable {
             Float(minimums[i % featureCount] + (Double(x) - lower) / factors[i % featureCount])
         }
     }
+}
+
+/// Throws `DataError.nonFinite` for the first NaN or infinity, naming its row and column.
+private func checkFinite(_ features: [Float], featureCount: Int, caller: String) throws {
+    guard let index = features.firstIndex(where: { !$0.isFinite }) else { return }
+    throw DataError.nonFinite(source: caller, row: index / featureCount, column: index % featureCount, value: "\(features[index])")
 }
 
 /// The number of rows in `features`, stopping with a message naming `caller` when they are not whole rows.

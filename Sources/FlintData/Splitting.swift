@@ -52,16 +52,22 @@ extension MutableCollection where Self: RandomAccessCollection {
 /// always leaves at least one for training. With `labels`, each class goes to the test part in
 /// proportion: its test count is within 1 of `classCount × testCount / count`.
 /// Both lists come back in shuffled order, ready to train on.
+///
+/// - Throws: `DataError.cannotSplit` for fewer than 2 rows (each part needs one), a fraction
+///   outside the open interval (0, 1), or a label count that differs from `count`.
 public func trainTestSplit(
     count: Int, testFraction: Double, seed: UInt64, stratifyBy labels: [Int32]? = nil
-) -> (train: [Int], test: [Int]) {
-    precondition(count >= 0, "trainTestSplit: count must not be negative, got \(count)")
-    precondition(testFraction > 0 && testFraction < 1, "trainTestSplit: testFraction must lie strictly between 0 and 1, got \(testFraction)")
-    precondition(labels == nil || labels!.count == count, "trainTestSplit: \(labels?.count ?? 0) labels for \(count) samples")
-    guard count > 0 else { return ([], []) }
+) throws -> (train: [Int], test: [Int]) {
+    guard count >= 2 else {
+        throw DataError.cannotSplit(reason: "a train/test split needs at least 2 rows (one for each part), found \(count)")
+    }
+    guard testFraction > 0 && testFraction < 1 else {
+        throw DataError.cannotSplit(reason: "the test fraction must lie strictly between 0 and 1, got \(testFraction)")
+    }
+    try checkLabels(labels, count: count)
     // The small allowance keeps 0.1 × 30 (3.0000000000000004 in Double) at 3.
     var testCount = Int((testFraction * Double(count) - 1e-9).rounded(.up))
-    testCount = count == 1 ? 1 : min(max(testCount, 1), count - 1)
+    testCount = min(max(testCount, 1), count - 1)
 
     var generator = SplitMix64(seed: seed)
     var train: [Int] = [], test: [Int] = []
@@ -103,9 +109,14 @@ public struct KFold: Sendable {
     }
 
     /// The `k` folds; train and test indices each come back in increasing order.
-    public func folds(count: Int, stratifyBy labels: [Int32]? = nil) -> [(train: [Int], test: [Int])] {
-        precondition(count >= k, "KFold: \(k) folds need at least \(k) samples, got \(count)")
-        precondition(labels == nil || labels!.count == count, "KFold: \(labels?.count ?? 0) labels for \(count) samples")
+    ///
+    /// - Throws: `DataError.cannotSplit` when there are fewer rows than folds (a fold's test part
+    ///   would be empty) or the label count differs from `count`.
+    public func folds(count: Int, stratifyBy labels: [Int32]? = nil) throws -> [(train: [Int], test: [Int])] {
+        guard count >= k else {
+            throw DataError.cannotSplit(reason: "\(k)-fold cross-validation needs at least \(k) rows, found \(count)")
+        }
+        try checkLabels(labels, count: count)
         var generator = shuffleSeed.map(SplitMix64.init(seed:))
         var foldOf = [Int](repeating: 0, count: count)
         if let labels {
@@ -135,6 +146,13 @@ public struct KFold: Sendable {
             let train = foldOf.indices.filter { foldOf[$0] != fold }
             return (train, test)
         }
+    }
+}
+
+/// Throws unless `labels` is nil or has one label per row.
+private func checkLabels(_ labels: [Int32]?, count: Int) throws {
+    if let labels, labels.count != count {
+        throw DataError.cannotSplit(reason: "\(labels.count) labels for \(count) rows")
     }
 }
 

@@ -36,6 +36,10 @@ public struct TabularDataset: Sendable {
         self.classNames = classNames
     }
 
+    /// The most classes a label column of class indices may describe: `.indices` makes one class
+    /// per index up to the largest, so a stray huge index would otherwise ask for billions.
+    public static let maximumClassCount = 65_536
+
     /// Every column of `table` but `labelColumn` as features, that column as labels.
     public init(_ table: CSVTable, labelColumn: Int, labels encoding: LabelEncoding) throws {
         let featureColumns = (0..<table.columnCount).filter { $0 != labelColumn }
@@ -45,7 +49,7 @@ public struct TabularDataset: Sendable {
         let labels: [Int32], classNames: [String]
         switch encoding {
         case .indices:
-            labels = try table.classIndices(column: labelColumn)
+            labels = try table.classIndices(column: labelColumn, classCount: Self.maximumClassCount)
             classNames = (0...Int(labels.max() ?? 0)).map(String.init)
         case .names:
             (labels, classNames) = try table.encodedClasses(column: labelColumn)
@@ -78,7 +82,7 @@ extension TabularDataset {
             + "its first line is 150,4,setosa,versicolor,virginica) into one of these folders, "
             + "or pass --data-dir DIR with the file at DIR/iris/iris.csv."
         let url = try directory.locate("iris", files: ["iris.csv"], hint: hint)[0]
-        return try sklearnLayout(url)
+        return try TabularDataset(scikitLearnCSV: CSVTable.text(contentsOf: url), path: url.path)
     }
 
     /// The 8×8 handwritten digits (UCI optdigits test part, 1797 images) from scikit-learn's
@@ -96,28 +100,31 @@ extension TabularDataset {
             labels: try table.classIndices(column: 64, classCount: 10), classNames: (0...9).map(String.init))
     }
 
-    /// scikit-learn's bundled CSV layout: a `n_samples,n_features,class names…` line, then rows of
-    /// features and a class index.
-    static func sklearnLayout(_ url: URL) throws -> TabularDataset {
-        var records = try CSVTable.records(in: CSVTable.text(contentsOf: url), delimiter: ",", path: url.path)
-        guard !records.isEmpty else { throw DataError.corrupt(path: url.path, reason: "the file is empty") }
-        let meta = records.removeFirst().fields.map { $0.trimmingCharacters(in: .whitespaces) }
+    /// A table in scikit-learn's bundled CSV layout (iris.csv, wine_data.csv): a
+    /// `n_samples,n_features,class names…` line, then rows of features and a class index.
+    /// `path` only labels error messages.
+    public init(scikitLearnCSV text: String, path: String = "<memory>") throws {
+        var records = try CSVTable.records(in: text, delimiter: ",", path: path)
+        guard !records.isEmpty else { throw DataError.corrupt(path: path, reason: "the file is empty") }
+        let meta = records.removeFirst().fields.map { $0.trimmingSpaces() }
         guard meta.count >= 3, let rowCount = Int(meta[0]), let featureCount = Int(meta[1]), featureCount > 0,
             meta[2...].allSatisfy({ !$0.isEmpty })
         else {
             throw DataError.badLine(
-                path: url.path, line: 1,
-                reason: "expected scikit-learn's first line 'n_samples,n_features,class names…', found '\(meta.joined(separator: ","))'")
+                path: path, line: 1,
+                reason: "expected scikit-learn's first line 'n_samples,n_features,class names…', "
+                    + "found '\(DataError.excerpt(meta.joined(separator: ",")))'")
         }
         let classNames = Array(meta[2...])
-        let table = try CSVTable(path: url.path, header: nil, records: records)
-        guard table.rowCount == rowCount, table.columnCount == featureCount + 1 else {
+        let table = try CSVTable(path: path, header: nil, records: records)
+        // Compared as columnCount − 1: featureCount + 1 would trap for a first line claiming Int.max features.
+        guard table.rowCount == rowCount, table.columnCount - 1 == featureCount else {
             throw DataError.corrupt(
-                path: url.path,
+                path: path,
                 reason: "the first line promises \(rowCount) rows of \(featureCount) features and a label, "
                     + "found \(table.rowCount) rows of \(table.columnCount) columns")
         }
-        return TabularDataset(
+        self.init(
             features: try table.features(columns: 0..<featureCount), featureCount: featureCount,
             labels: try table.classIndices(column: featureCount, classCount: classNames.count), classNames: classNames)
     }

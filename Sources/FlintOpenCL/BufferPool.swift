@@ -67,6 +67,11 @@ final class BufferPool: @unchecked Sendable {
 
     func acquire(byteCount: Int) -> OpenCLBuffer {
         precondition(byteCount >= 0, "OpenCLBackend.allocate: negative byte count \(byteCount)")
+        // The driver would refuse anyway (CL_INVALID_BUFFER_SIZE); say what was asked and what
+        // the device allows. Callers that can throw check with `checkAllocation` first.
+        if byteCount > maxAllocation {
+            fatalError(OpenCLError.allocationTooLarge(requested: byteCount, limit: maxAllocation, device: deviceName).description)
+        }
         let block = blockSize(for: byteCount)
         let reused: cl_mem? = lock.withLock {
             guard let mem = free[block]?.popLast() else { return nil }

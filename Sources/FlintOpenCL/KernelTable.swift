@@ -45,8 +45,10 @@ struct KernelTable {
         "relu", "sigmoid", "tanh", "leaky_relu", "affine", "pow", "clamp", "erf", "softplus", "gelu", "silu",
     ]
 
-    init(_ kernels: [String: Kernel]) throws {
+    /// Looks up every kernel; those of `failedPrograms` get placeholders that must never launch.
+    init(_ kernels: [String: Kernel], failedPrograms: Set<String> = []) throws {
         func find(_ name: String, _ program: String) throws -> Kernel {
+            if failedPrograms.contains(program) { return Kernel(handle: nil, name: name) }
             guard let kernel = kernels[name] else { throw OpenCLError.missingKernel(name: name, program: program) }
             return kernel
         }
@@ -96,6 +98,20 @@ struct KernelTable {
         maxPoolBackward = try find("max_pool_backward", "conv")
         adamStep = try find("adam_step", "optim")
     }
+}
+
+extension KernelTable {
+    /// The primitives each program's kernels serve (every program stands alone: none launches
+    /// another's kernels).
+    static let primitivesByProgram: [String: Set<Primitive>] = [
+        "elementwise": [.unary, .binary, .select, .copy, .fill, .cast],
+        "reduce": [.reduce, .argmax, .softmax],
+        "index": [.gather, .scatterAdd],
+        "gemm": [.gemm],
+        "random": [.random],
+        "conv": [.im2col, .col2im, .maxPool2d, .maxPool2dBackward],
+        "optim": [.adamStep],
+    ]
 }
 
 extension BinaryOp {

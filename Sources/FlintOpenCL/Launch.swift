@@ -2,9 +2,11 @@ import COpenCL
 import FlintBackend
 import Foundation
 
-/// A cached `cl_kernel` and the name it is reported under when a launch fails.
+/// A cached `cl_kernel` and the name it is reported under when a launch fails. The handle is
+/// nil for kernels of a program that failed to build: their primitives run on the CPU backend
+/// (see `OpenCLBackend.unavailablePrimitives`), so launching one is a programming error.
 struct Kernel {
-    let handle: cl_kernel
+    let handle: cl_kernel?
     let name: String
 }
 
@@ -26,6 +28,9 @@ extension OpenCLBackend {
     /// objects are shared between threads. Failures are programming or driver errors: fatal.
     func launch(_ kernel: Kernel, global: [Int], local: [Int], _ args: [KernelArg]) {
         precondition(global.count == local.count && (1...3).contains(global.count))
+        guard kernel.handle != nil else {
+            fatalError("OpenCLBackend: kernel \(kernel.name) is unavailable on \(info.name): its program failed to build")
+        }
         var globalSize = [Int](repeating: 0, count: global.count)
         for d in global.indices {
             precondition(global[d] > 0, "\(kernel.name): empty launch")

@@ -13,6 +13,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     static let programNames = ["elementwise", "reduce", "index", "gemm", "random", "conv", "optim"]
 
     public let info: DeviceInfo
+    let platform: cl_platform_id
     let device: cl_device_id
     let context: cl_context
     let queue: cl_command_queue
@@ -25,6 +26,14 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     let kernels: KernelTable
     private let programs: [cl_program]
     private let allKernels: [cl_kernel]
+    /// The device's largest single buffer (`CL_DEVICE_MAX_MEM_ALLOC_SIZE`).
+    public let maxAllocationBytes: Int
+    /// Programs that failed to build (only when not strict), and why.
+    public let failedPrograms: [String: OpenCLError]
+    /// The primitives of `failedPrograms`, which this backend cannot run.
+    public let unavailablePrimitives: Set<Primitive>
+    /// Every program's build time, in build order (failed builds included).
+    let programBuilds: [(program: String, seconds: Double)]
 
     /// Every OpenCL device of every platform, in platform order then device order; empty when no
     /// OpenCL runtime or platform is installed.
@@ -34,12 +43,21 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
 
     /// Opens OpenCL device `deviceIndex` (its position in `devices()`) and builds every kernel.
     ///
-    /// - Parameter kernelsDirectory: a folder holding `NAME.cl` for every program; nil means the
-    ///   folder in the environment variable `FLINT_KERNELS_DIR` if set, else the sources embedded
-    ///   in the binary.
-    /// - Throws: `OpenCLError.noSuchDevice`, `.missingKernelSource`, `.buildFailed` (with the build
-    ///   log), `.missingKernel`, or `.call` when the driver refuses.
-    public init(deviceIndex: Int, kernelsDirectory: URL? = nil) throws {
+    /// A program that fails to build (an odd driver) does not fail the device unless
+    /// `strictKernels` is set: its primitives are listed in `unavailablePrimitives`, for the
+    /// caller to run elsewhere (FlintCore runs them on the CPU backend), and why is in
+    /// `diagnostics.failedPrograms`.
+    ///
+    /// - Parameters:
+    ///   - kernelsDirectory: a folder holding `NAME.cl` for every program; nil means the folder
+    ///     in the environment variable `FLINT_KERNELS_DIR` if set, else the sources embedded in
+    ///     the binary.
+    ///   - strictKernels: throw on the first program that fails to build; nil means true when
+    ///     the environment variable `FLINT_STRICT_KERNELS` is `1`.
+    /// - Throws: `OpenCLError.noSuchDevice`, `.missingKernelSource`, `.call` when the driver
+    ///   refuses a context or queue, and in strict mode `.buildFailed` (with the build log),
+    ///   `.emptyKernelSource` or `.missingKernel`.
+    public init(deviceIndex: Int, kernelsDirectory: URL? = nil, strictKernels: Bool? = nil) throws {
         let handles = Discovery.handles()
         guard handles.indices.contains(deviceIndex) else {
             throw OpenCLError.noSuchDevice(index: deviceIndex, available: handles.count)
@@ -47,14 +65,16 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         let handle = handles[deviceIndex]
         let info = Discovery.info(handle, index: deviceIndex)
         let sources = try Self.kernelSources(directory: kernelsDirectory)
+        let environment = ProcessInfo.processInfo.environment
+        let strict = strictKernels ?? (environment["FLINT_STRICT_KERNELS"] == "1")
 
         let maxWorkGroup: Int = Discovery.deviceValue(handle.device, CL_DEVICE_MAX_WORK_GROUP_SIZE) ?? 256
         let nativeWidth: cl_uint = Discovery.deviceValue(handle.device, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT) ?? 4
         let maxAllocation: cl_ulong = Discovery.deviceValue(handle.device, CL_DEVICE_MAX_MEM_ALLOC_SIZE) ?? 1 << 30
-        let profile = ProcessInfo.processInfo.environment["FLINT_OPENCL_PROFILE"].flatMap { $0.isEmpty ? nil : $0 }
+        let profile = environment["FLINT_OPENCL_PROFILE"].flatMap { $0.isEmpty ? nil : $0 }
         let tuning = Tuning(
             info: info, maxWorkGroupSize: maxWorkGroup, nativeFloatWidth: Int(nativeWidth), profile: profile)
-        let debug = Int(ProcessInfo.processInfo.environment["FLINT_DEBUG"] ?? "") ?? 0
+        let debug = Int(environment["FLINT_DEBUG"] ?? "") ?? 0
 
         var status: cl_int = CL_SUCCESS
         var properties: [cl_context_properties] = [
@@ -71,21 +91,39 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
 
         var programs: [cl_program] = []
         var kernelsByName: [String: Kernel] = [:]
+        var builds: [(program: String, seconds: Double)] = []
+        var failed: [String: OpenCLError] = [:]
         do {
             for name in Self.programNames {
                 let options = tuning.options(for: name)
                 let start = Date()
-                let program = try Self.build(
-                    name, source: sources[name]!, options: options, context: context, device: handle.device)
-                programs.append(program)
-                for kernel in try Self.createKernels(in: program) { kernelsByName[kernel.name] = kernel }
+                do {
+                    let program = try Self.build(
+                        name, source: sources[name]!, options: options, context: context, device: handle.device)
+                    programs.append(program)
+                    for kernel in try Self.createKernels(in: program) { kernelsByName[kernel.name] = kernel }
+                } catch let error as OpenCLError where !strict {
+                    failed[name] = error
+                }
+                let seconds = Date().timeIntervalSince(start)
+                builds.append((name, seconds))
                 if debug >= 1 {
-                    let ms = Int(Date().timeIntervalSince(start) * 1000)
+                    let outcome = failed[name] == nil ? "built" : "FAILED to build"
                     let detail = debug >= 3 ? " with '\(options)'" : ""
-                    FileHandle.standardError.write(Data("[flint] opencl:\(deviceIndex) built \(name).cl in \(ms) ms\(detail)\n".utf8))
+                    FileHandle.standardError.write(Data(
+                        "[flint] opencl:\(deviceIndex) \(outcome) \(name).cl in \(Int(seconds * 1000)) ms\(detail)\n".utf8))
                 }
             }
-            kernels = try KernelTable(kernelsByName)
+            // A program that built without a kernel the backend needs counts as failed too.
+            while true {
+                do {
+                    kernels = try KernelTable(kernelsByName, failedPrograms: Set(failed.keys))
+                    break
+                } catch let error as OpenCLError {
+                    guard !strict, case .missingKernel(_, let program) = error, failed[program] == nil else { throw error }
+                    failed[program] = error
+                }
+            }
         } catch {
             for kernel in kernelsByName.values { CL.clReleaseKernel(kernel.handle) }
             for program in programs { CL.clReleaseProgram(program) }
@@ -95,14 +133,19 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         }
 
         self.info = info
+        self.platform = handle.platform
         self.device = handle.device
         self.context = context
         self.queue = queue
         self.tuning = tuning
         self.debugLevel = debug
         self.programs = programs
-        self.allKernels = kernelsByName.values.map(\.handle)
-        self.pool = BufferPool(context: context, maxAllocation: Int(maxAllocation), deviceName: info.name)
+        self.allKernels = kernelsByName.values.compactMap(\.handle)
+        self.maxAllocationBytes = Int(clamping: maxAllocation)
+        self.pool = BufferPool(context: context, maxAllocation: Int(clamping: maxAllocation), deviceName: info.name)
+        self.failedPrograms = failed
+        self.unavailablePrimitives = failed.keys.reduce(into: []) { $0.formUnion(KernelTable.primitivesByProgram[$1] ?? []) }
+        self.programBuilds = builds
         if debug >= 1 {
             FileHandle.standardError.write(Data("[flint] using \(info)\n".utf8))
         }
@@ -119,40 +162,51 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
 
     // MARK: Kernel sources and programs
 
-    /// The source of every program, from a folder (argument or `FLINT_KERNELS_DIR`) or embedded.
-    static func kernelSources(directory: URL?) throws -> [String: String] {
+    /// The source of every program and where it came from (a path, or `<embedded>/NAME.cl`),
+    /// from a folder (argument or `FLINT_KERNELS_DIR`) or embedded.
+    static func kernelSources(directory: URL?) throws -> [String: KernelSource] {
         var folder = directory
         if folder == nil, let path = ProcessInfo.processInfo.environment["FLINT_KERNELS_DIR"], !path.isEmpty {
             folder = URL(fileURLWithPath: path, isDirectory: true)
         }
-        var sources: [String: String] = [:]
+        var sources: [String: KernelSource] = [:]
         for name in programNames {
             if let folder {
                 let url = folder.appendingPathComponent("\(name).cl")
                 guard let text = try? String(contentsOf: url, encoding: .utf8) else {
                     throw OpenCLError.missingKernelSource(path: url.path)
                 }
-                sources[name] = text
+                sources[name] = KernelSource(text: text, origin: url.path)
             } else {
                 guard let text = EmbeddedKernels.sources[name] else {
                     throw OpenCLError.missingKernelSource(path: "<embedded>/\(name).cl")
                 }
-                sources[name] = text
+                sources[name] = KernelSource(text: text, origin: "<embedded>/\(name).cl")
             }
         }
         return sources
     }
 
+    struct KernelSource {
+        var text: String
+        /// The file it was read from, for messages.
+        var origin: String
+    }
+
     static func build(
-        _ name: String, source: String, options: String, context: cl_context, device: cl_device_id
+        _ name: String, source: KernelSource, options: String, context: cl_context, device: cl_device_id
     ) throws -> cl_program {
+        // Drivers answer an empty program with a bare CL_INVALID_VALUE that names no file.
+        guard source.text.contains(where: { !$0.isWhitespace }) else {
+            throw OpenCLError.emptyKernelSource(path: source.origin)
+        }
         var status: cl_int = CL_SUCCESS
-        let created: cl_program? = source.withCString { text in
+        let created: cl_program? = source.text.withCString { text in
             var pointer: UnsafePointer<CChar>? = text
             return CL.clCreateProgramWithSource(context, 1, &pointer, nil, &status)
         }
         guard let program = created, status == CL_SUCCESS else {
-            throw OpenCLError.failed("clCreateProgramWithSource", status)
+            throw OpenCLError.failed("clCreateProgramWithSource(\(source.origin))", status)
         }
         var target: cl_device_id? = device
         status = CL.clBuildProgram(program, 1, &target, options, nil, nil)
@@ -192,6 +246,14 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
 
     public func allocate(byteCount: Int) -> any DeviceBuffer {
         pool.acquire(byteCount: byteCount)
+    }
+
+    /// Throws `OpenCLError.allocationTooLarge` when one buffer of `byteCount` bytes exceeds what
+    /// the device allows (`allocate` would stop the process instead).
+    public func checkAllocation(byteCount: Int) throws {
+        if byteCount > maxAllocationBytes {
+            throw OpenCLError.allocationTooLarge(requested: byteCount, limit: maxAllocationBytes, device: "\(info.identifier) (\(info.name))")
+        }
     }
 
     /// A pooled scratch buffer of `count` elements.

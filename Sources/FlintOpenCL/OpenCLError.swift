@@ -12,6 +12,10 @@ public enum OpenCLError: Error, CustomStringConvertible, Equatable {
     case missingKernelSource(path: String)
     /// A program built, but does not define a kernel the backend needs.
     case missingKernel(name: String, program: String)
+    /// A kernel source file holds nothing to compile.
+    case emptyKernelSource(path: String)
+    /// One buffer larger than the device's largest single allocation was asked for.
+    case allocationTooLarge(requested: Int, limit: Int, device: String)
 
     /// A failed call, with its status turned into the constant's name.
     static func failed(_ function: String, _ status: cl_int) -> OpenCLError {
@@ -123,6 +127,11 @@ public enum OpenCLError: Error, CustomStringConvertible, Equatable {
         case .missingKernel(let name, let program):
             return "OpenCL program '\(program)' built but defines no kernel '\(name)'; "
                 + "Kernels/\(program).cl is out of date with the backend."
+        case .emptyKernelSource(let path):
+            return "OpenCL kernel source \(path) is empty; restore it from Kernels/ or unset FLINT_KERNELS_DIR."
+        case .allocationTooLarge(let requested, let limit, let device):
+            return "\(device) cannot hold one buffer of \(requested) bytes: its largest single allocation "
+                + "(CL_DEVICE_MAX_MEM_ALLOC_SIZE) is \(limit) bytes. Use a smaller batch or model."
         }
     }
 }

@@ -8,20 +8,24 @@ enum CL {
     typealias ContextNotify = @convention(c) (UnsafePointer<CChar>?, UnsafeRawPointer?, Int, UnsafeMutableRawPointer?) -> Void
     typealias BuildNotify = @convention(c) (cl_program?, UnsafeMutableRawPointer?) -> Void
 
-    /// The library handle, as an address so the lazily opened global stays Sendable.
-    /// `FLINT_OPENCL_LIBRARY` names another loader (a path, or a name the dynamic linker finds).
-    private static let library: UInt? = {
-        let flags = RTLD_NOW | RTLD_LOCAL
-        let names = ProcessInfo.processInfo.environment["FLINT_OPENCL_LIBRARY"].map { [$0] } ?? ["libOpenCL.so.1", "libOpenCL.so"]
-        let handle = names.lazy.compactMap { dlopen($0, flags) }.first
-        return handle.map { UInt(bitPattern: $0) }
+    /// What opening the loader gave: the library handle (an address, so the lazily opened global
+    /// stays Sendable) and its name, or why there is none. Opened once per process; a problem
+    /// with a library the user named in `FLINT_OPENCL_LIBRARY` is said once on stderr.
+    static let loader: Loader = {
+        let loader = Loader.open(environment: ProcessInfo.processInfo.environment["FLINT_OPENCL_LIBRARY"])
+        if let warning = loader.warning {
+            FileHandle.standardError.write(Data("flint: \(warning)\n".utf8))
+        }
+        return loader
     }()
+
+    private static var library: UInt? { loader.handle }
 
     static var isAvailable: Bool { library != nil }
 
     private static func symbol<T>(_ name: String, as type: T.Type) -> T {
         guard let library, let pointer = dlsym(UnsafeMutableRawPointer(bitPattern: library), name) else {
-            fatalError("OpenCL: \(name) is missing from the OpenCL library")
+            fatalError("OpenCL: \(name) is missing from the OpenCL library (\(loader.name))")
         }
         return unsafeBitCast(pointer, to: type)
     }

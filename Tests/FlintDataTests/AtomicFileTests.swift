@@ -44,4 +44,27 @@ import Testing
         #expect(error?.description.contains(blocked.path) == true)
         #expect(try String(contentsOf: target, encoding: .utf8) == "old")
     }
+
+    /// `flint train --output` is checked before training: a folder that cannot take files is
+    /// an error with the reason, and the check leaves nothing behind.
+    @Test func writableFolderCheck() throws {
+        let folder = try freshFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try AtomicFile.checkWritableFolder(folder)
+        try AtomicFile.checkWritableFolder(folder.appendingPathComponent("not/yet/made"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).isEmpty)
+
+        let file = folder.appendingPathComponent("a-file")
+        try Data([1]).write(to: file)
+        #expect(throws: FileWriteError(path: file.path, reason: "it is a file, not a folder")) {
+            try AtomicFile.checkWritableFolder(file)
+        }
+        #expect(throws: FileWriteError(path: file.path + "/inside", reason: "\(file.path) is a file, not a folder")) {
+            try AtomicFile.checkWritableFolder(file.appendingPathComponent("inside"))
+        }
+        // /sys refuses new files even to root.
+        #expect(throws: FileWriteError(path: "/sys/flint-output", reason: "Permission denied")) {
+            try AtomicFile.checkWritableFolder(URL(fileURLWithPath: "/sys/flint-output"))
+        }
+    }
 }

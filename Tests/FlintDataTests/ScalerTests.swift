@@ -19,9 +19,9 @@ import Testing
     // Three columns: wide-ranging, offset, and constant.
     static let table: [Float] = [1, 100, 7, 2, 101, 7, 3, 103, 7, 10, 96, 7]
 
-    @Test func standardScalerCentresAndScales() {
+    @Test func standardScalerCentresAndScales() throws {
         var scaler = StandardScaler()
-        let scaled = scaler.fitTransform(Self.table, featureCount: 3)
+        let scaled = try scaler.fitTransform(Self.table, featureCount: 3)
         let (mean, std) = Self.columnStatistics(scaled, featureCount: 3)
         for c in 0..<2 {
             #expect(abs(mean[c]) < 1e-6)
@@ -37,10 +37,10 @@ import Testing
         #expect(Self.close(scaler.inverseTransform(scaled), Self.table))
     }
 
-    @Test func standardScalerUsesTrainingStatisticsOnTest() {
+    @Test func standardScalerUsesTrainingStatisticsOnTest() throws {
         var scaler = StandardScaler()
-        scaler.fit([0, 10, 2, 30], featureCount: 2)  // means 1, 20; stds 1, 10
-        #expect(scaler.transform([1, 20, 3, 0]) == [0, 0, 2, -2])
+        try scaler.fit([0, 10, 2, 30], featureCount: 2)  // means 1, 20; stds 1, 10
+        #expect(try scaler.transform([1, 20, 3, 0]) == [0, 0, 2, -2])
         #expect(scaler.featureCount == 2 && scaler.isFitted)
         #expect(!StandardScaler().isFitted)
     }
@@ -48,21 +48,21 @@ import Testing
     @Test func standardScalerOnRealIris() throws {
         guard let directory = sharedData("iris") else { return }
         let iris = try TabularDataset.iris(from: directory)
-        let (train, test) = trainTestSplit(count: iris.count, testFraction: 0.2, seed: 0, stratifyBy: iris.labels)
+        let (train, test) = try trainTestSplit(count: iris.count, testFraction: 0.2, seed: 0, stratifyBy: iris.labels)
         var scaler = StandardScaler()
-        let trainScaled = scaler.fitTransform(iris.subset(train).features, featureCount: 4)
+        let trainScaled = try scaler.fitTransform(iris.subset(train).features, featureCount: 4)
         let (mean, std) = Self.columnStatistics(trainScaled, featureCount: 4)
         #expect(mean.allSatisfy { abs($0) < 1e-5 } && std.allSatisfy { abs($0 - 1) < 1e-5 })
         // The test rows use the training statistics, so theirs are near but not exactly 0 and 1.
-        let testScaled = scaler.transform(iris.subset(test).features)
+        let testScaled = try scaler.transform(iris.subset(test).features)
         let testStats = Self.columnStatistics(testScaled, featureCount: 4)
         #expect(testStats.mean.allSatisfy { abs($0) < 0.5 } && testStats.mean.contains { abs($0) > 1e-4 })
         #expect(Self.close(scaler.inverseTransform(testScaled), iris.subset(test).features))
     }
 
-    @Test func minMaxScalerMapsOntoTheRange() {
+    @Test func minMaxScalerMapsOntoTheRange() throws {
         var scaler = MinMaxScaler()
-        let scaled = scaler.fitTransform(Self.table, featureCount: 3)
+        let scaled = try scaler.fitTransform(Self.table, featureCount: 3)
         for c in 0..<2 {
             let column = stride(from: c, to: scaled.count, by: 3).map { scaled[$0] }
             #expect(column.min() == 0 && column.max() == 1)
@@ -72,16 +72,16 @@ import Testing
         #expect(Self.close(scaler.inverseTransform(scaled), Self.table))
 
         var symmetric = MinMaxScaler(range: -1...1)
-        let wide = symmetric.fitTransform(Self.table, featureCount: 3)
+        let wide = try symmetric.fitTransform(Self.table, featureCount: 3)
         #expect(Array(wide[0..<3]) == [-1, Float(-1 + 2 * 4.0 / 7), -1])
         #expect(Self.close(symmetric.inverseTransform(wide), Self.table))
     }
 
-    @Test func minMaxScalerUsesTrainingExtremesOnTest() {
+    @Test func minMaxScalerUsesTrainingExtremesOnTest() throws {
         var scaler = MinMaxScaler()
-        scaler.fit([0, 10, 4, 20], featureCount: 2)
+        try scaler.fit([0, 10, 4, 20], featureCount: 2)
         // Beyond the training range is not clipped; the constant-free columns scale by 1/4 and 1/10.
-        #expect(scaler.transform([2, 15, 8, 0]) == [0.5, 0.5, 2, -1])
-        #expect(scaler.transform([]) == [])
+        #expect(try scaler.transform([2, 15, 8, 0]) == [0.5, 0.5, 2, -1])
+        #expect(try scaler.transform([]) == [])
     }
 }

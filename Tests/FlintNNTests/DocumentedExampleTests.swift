@@ -10,10 +10,10 @@ import Testing
         let folder = shared.path
         // Tabular data, scikit-learn style, from a folder holding iris/iris.csv.
         let iris = try TabularDataset.iris(from: DataDirectory(explicit: folder))
-        let (train, test) = trainTestSplit(count: iris.count, testFraction: 0.2, seed: 0, stratifyBy: iris.labels)
+        let (train, test) = try trainTestSplit(count: iris.count, testFraction: 0.2, seed: 0, stratifyBy: iris.labels)
         var scaler = StandardScaler()
-        let xTrain = scaler.fitTransform(iris.subset(train).features, featureCount: 4)
-        let xTest = scaler.transform(iris.subset(test).features)
+        let xTrain = try scaler.fitTransform(iris.subset(train).features, featureCount: 4)
+        let xTest = try scaler.transform(iris.subset(test).features)
         let model = LogisticRegression(device: .cpu)
         try model.fit(xTrain, featureCount: 4, targets: iris.subset(train).labels)
         print(try model.score(xTest, targets: iris.subset(test).labels))

@@ -136,7 +136,7 @@ private func blobs(perClass: Int, seed: UInt64, spread: Float = 0.5) -> ([Float]
     func crossValidateScoresEachFoldOnDevice(device: Device) throws {
         let (features, labels) = blobs(perClass: 30, seed: 23)
         // FlintData's folds have exactly the shape crossValidate takes.
-        let folds = KFold(k: 3, shuffleSeed: 7).folds(count: 90, stratifyBy: labels)
+        let folds = try KFold(k: 3, shuffleSeed: 7).folds(count: 90, stratifyBy: labels)
         var made: [Int] = []
         let scores = try crossValidate(folds: folds, features: features, featureCount: 2, targets: labels) { fold in
             made.append(fold)

@@ -51,16 +51,21 @@ struct DeviceTests {
         return folder
     }
 
-    @Test("a kernel with a compile error fails init with the build log")
-    func buildFailure() throws {
-        let folder = try kernelsCopy()
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let file = folder.appendingPathComponent("reduce.cl")
+    /// Appends a kernel with a compile error to `program`.cl in `folder`.
+    func breakProgram(_ program: String, in folder: URL) throws {
+        let file = folder.appendingPathComponent("\(program).cl")
         var source = try String(contentsOf: file, encoding: .utf8)
         source += "\n__kernel void broken(__global float *x) { x[0] = flint_undeclared_identifier; }\n"
         try source.write(to: file, atomically: true, encoding: .utf8)
+    }
+
+    @Test("in strict mode a kernel with a compile error fails init with the build log")
+    func buildFailure() throws {
+        let folder = try kernelsCopy()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try breakProgram("reduce", in: folder)
         do {
-            _ = try OpenCLBackend(deviceIndex: 0, kernelsDirectory: folder)
+            _ = try OpenCLBackend(deviceIndex: 0, kernelsDirectory: folder, strictKernels: true)
             Issue.record("init succeeded with a broken kernel")
         } catch let error as OpenCLError {
             guard case .buildFailed(let program, let options, let log) = error else {
@@ -72,6 +77,52 @@ struct DeviceTests {
             #expect(log.contains("flint_undeclared_identifier"))
             #expect(error.description.contains("reduce") && error.description.contains(log))
         }
+    }
+
+    @Test("otherwise a program that fails to build leaves the device up, its primitives listed as unavailable")
+    func buildFailureFallsBack() throws {
+        let folder = try kernelsCopy()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try breakProgram("conv", in: folder)
+        let backend = try OpenCLBackend(deviceIndex: 0, kernelsDirectory: folder, strictKernels: false)
+        #expect(backend.unavailablePrimitives == [.im2col, .col2im, .maxPool2d, .maxPool2dBackward])
+        #expect(Array(backend.failedPrograms.keys) == ["conv"])
+        let failure = try #require(backend.diagnostics.failedPrograms.first)
+        #expect(failure.program == "conv" && failure.reason.contains("conv.cl did not compile")
+                && failure.reason.contains("flint_undeclared_identifier"), "\(failure.reason)")
+        // The other programs work.
+        let x = backend.upload([1, 2, 3])
+        let out = backend.allocate(byteCount: 4)
+        backend.reduce(.sum, x, offset: 0, layout: AxisLayout(outer: 1, length: 3, inner: 1), out: out)
+        #expect(backend.floats(out, count: 1) == [6])
+        #expect(backend.diagnostics.programBuilds.map(\.program) == ["elementwise", "reduce", "index", "gemm", "random", "conv", "optim"])
+    }
+
+    @Test("an empty kernel file is an error that names it")
+    func emptyKernelFile() throws {
+        let folder = try kernelsCopy()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = folder.appendingPathComponent("optim.cl")
+        try Data("\n  \n".utf8).write(to: file)
+        #expect(throws: OpenCLError.emptyKernelSource(path: file.path)) {
+            _ = try OpenCLBackend(deviceIndex: 0, kernelsDirectory: folder, strictKernels: true)
+        }
+        #expect(OpenCLError.emptyKernelSource(path: file.path).description.contains(file.path))
+        let backend = try OpenCLBackend(deviceIndex: 0, kernelsDirectory: folder, strictKernels: false)
+        #expect(backend.unavailablePrimitives == [.adamStep])
+    }
+
+    @Test("an allocation beyond the device's largest buffer is a typed error saying both sizes")
+    func allocationTooLarge() throws {
+        let backend = try TestDevice.backend()
+        let limit = backend.maxAllocationBytes
+        #expect(limit > 0 && limit < Int.max)
+        try backend.checkAllocation(byteCount: limit)
+        #expect(throws: OpenCLError.allocationTooLarge(requested: limit + 1, limit: limit, device: "opencl:0 (\(backend.info.name))")) {
+            try backend.checkAllocation(byteCount: limit + 1)
+        }
+        let message = OpenCLError.allocationTooLarge(requested: limit + 1, limit: limit, device: "opencl:0").description
+        #expect(message.contains("\(limit + 1) bytes") && message.contains("is \(limit) bytes"), "\(message)")
     }
 
     @Test("a kernels folder missing a file names the path; a complete one works")

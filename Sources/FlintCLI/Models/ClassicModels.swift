@@ -50,15 +50,16 @@ struct ScaledSplit {
     let train: TabularDataset
     let test: TabularDataset
     let scaler: StandardScaler
-    var trainFeatures: [Float] { scaler.transform(train.features) }
-    var testFeatures: [Float] { scaler.transform(test.features) }
+    let trainFeatures: [Float]
+    let testFeatures: [Float]
 
-    init(_ data: TabularDataset, testFraction: Double, seed: UInt64) {
-        let (trainRows, testRows) = trainTestSplit(count: data.count, testFraction: testFraction, seed: seed, stratifyBy: data.labels)
+    init(_ data: TabularDataset, testFraction: Double, seed: UInt64) throws {
+        let (trainRows, testRows) = try trainTestSplit(count: data.count, testFraction: testFraction, seed: seed, stratifyBy: data.labels)
         train = data.subset(trainRows)
         test = data.subset(testRows)
         var scaler = StandardScaler()
-        scaler.fit(train.features, featureCount: data.featureCount)
+        trainFeatures = try scaler.fitTransform(train.features, featureCount: data.featureCount)
+        testFeatures = try scaler.transform(test.features)
         self.scaler = scaler
     }
 }
@@ -68,7 +69,9 @@ struct ScaledSplit {
 func evaluateClassifier<E: Estimator>(
     _ name: String, data: TabularDataset, context: TrainContext, folds k: Int = 5, make: () -> E
 ) throws -> [String: Any] where E.Target == Int32 {
-    let split = ScaledSplit(data, testFraction: 0.2, seed: context.seed)
+    let split = try ScaledSplit(data, testFraction: 0.2, seed: context.seed)
+    // Folds first: too few rows for them is an error before any training, not after.
+    let folds = try KFold(k: k, shuffleSeed: context.seed).folds(count: split.train.count, stratifyBy: split.train.labels)
     print("Training \(name) on \(context.dataset) (\(split.train.count) train / \(split.test.count) test rows, "
           + "\(data.featureCount) features, \(data.classNames.count) classes) on \(context.device) — \(context.device.info.name)")
     let start = Date()
@@ -81,7 +84,6 @@ func evaluateClassifier<E: Estimator>(
                  trainAccuracy * 100, testAccuracy * 100, trainSeconds))
 
     let cvStart = Date()
-    let folds = KFold(k: k, shuffleSeed: context.seed).folds(count: split.train.count, stratifyBy: split.train.labels)
     let scores = try crossValidate(folds: folds, features: split.train.features, featureCount: data.featureCount,
                                    targets: split.train.labels) { _ in StandardScaled(make()) }
     let cvSeconds = Date().timeIntervalSince(cvStart)
@@ -132,7 +134,7 @@ enum LinearRegressionModel: TrainableModel {
         }
         let width = trueCoefficients.count
         let (features, targets) = synthetic(seed: context.seed)
-        let (trainRows, testRows) = trainTestSplit(count: rows, testFraction: 0.2, seed: context.seed)
+        let (trainRows, testRows) = try trainTestSplit(count: rows, testFraction: 0.2, seed: context.seed)
         let trainX = selectRows(features, featureCount: width, trainRows), testX = selectRows(features, featureCount: width, testRows)
         let trainY = trainRows.map { targets[$0] }, testY = testRows.map { targets[$0] }
         print("Training \(name) on \(trainRows.count) synthetic rows (\(width) features, noise σ = \(noise)) on "
@@ -265,20 +267,25 @@ enum RegularizationModel: TrainableModel {
             throw ModelError.invalidArgument("\(name) trains on digits, not '\(context.dataset)'")
         }
         let data = try TabularDataset.digits(from: context.data)
+        guard data.count > trainingRows + validationRows else {
+            throw DataError.cannotSplit(
+                reason: "\(name) needs more than \(trainingRows + validationRows) digits (\(trainingRows) to train, "
+                    + "\(validationRows) to validate, the rest to test), found \(data.count)")
+        }
         // Stratified: test = everything but 450 rows; those 450 split into 150 training and 300 validation rows.
-        let (kept, testRows) = trainTestSplit(count: data.count, testFraction: 1 - Double(trainingRows + validationRows) / Double(data.count),
+        let (kept, testRows) = try trainTestSplit(count: data.count, testFraction: 1 - Double(trainingRows + validationRows) / Double(data.count),
                                               seed: context.seed, stratifyBy: data.labels)
         let pool = data.subset(kept)
-        let (trainPart, validationPart) = trainTestSplit(count: pool.count, testFraction: Double(validationRows) / Double(pool.count),
+        let (trainPart, validationPart) = try trainTestSplit(count: pool.count, testFraction: Double(validationRows) / Double(pool.count),
                                                          seed: context.seed &+ 1, stratifyBy: pool.labels)
         let train = pool.subset(trainPart), validation = pool.subset(validationPart), test = data.subset(testRows)
         var scaler = StandardScaler()
-        scaler.fit(train.features, featureCount: data.featureCount)
-        func tensors(_ part: TabularDataset) -> (Tensor, Tensor) {
-            (Tensor(scaler.transform(part.features), shape: [part.count, part.featureCount], on: .cpu),
+        try scaler.fit(train.features, featureCount: data.featureCount)
+        func tensors(_ part: TabularDataset) throws -> (Tensor, Tensor) {
+            (Tensor(try scaler.transform(part.features), shape: [part.count, part.featureCount], on: .cpu),
              Tensor(int32: part.labels, shape: [part.count], on: .cpu))
         }
-        let (xTrain, yTrain) = tensors(train), (xVal, yVal) = tensors(validation), (xTest, yTest) = tensors(test)
+        let (xTrain, yTrain) = try tensors(train), (xVal, yVal) = try tensors(validation), (xTest, yTest) = try tensors(test)
         let batchSize = Swift.min(context.batchSize, 32)
         print("Training a \(data.featureCount)→\(hidden)→\(hidden)→10 MLP on \(train.count) digits (validation \(validation.count), "
               + "test \(test.count)) on \(context.device) — \(context.device.info.name), batch \(batchSize), up to \(context.epochs) epochs")
