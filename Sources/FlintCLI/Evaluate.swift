@@ -29,6 +29,7 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         let target = try chooseDevice(device)
         let saved = try SavedModel(URL(fileURLWithPath: weights), device: target)
+        if case .table(let table) = saved.kind { return try evaluate(table, saved: saved, device: target) }
         let name = dataset ?? saved.dataset?.rawValue ?? "mnist"
         guard let data = ImageDataset(rawValue: name) else { throw ValidationError("--dataset must be mnist or fashion-mnist, not '\(name)'") }
         let test = try data.load(.test, from: DataDirectory(explicit: dataDir))
@@ -53,8 +54,32 @@ struct Evaluate: ParsableCommand {
             results["reconstruction_mse"] = Double(mse)
         case .gan:
             throw ValidationError("a GAN has no test metric; draw samples with flint predict --weights \(weights)")
+        case .table:
+            break
         }
         if json { try printJSONLine(results) }
+    }
+}
+
+extension Evaluate {
+    /// Test accuracy of a table classifier on the rows `flint train` held out (same split seed).
+    func evaluate(_ table: TableModel, saved: SavedModel, device: Device) throws {
+        let name = dataset ?? saved.file.metadata["dataset"] ?? "iris"
+        let folder = DataDirectory(explicit: dataDir)
+        let data: TabularDataset
+        switch name {
+        case "iris": data = try TabularDataset.iris(from: folder)
+        case "digits": data = try TabularDataset.digits(from: folder)
+        default: throw ValidationError("--dataset must be iris or digits for \(saved.name), not '\(name)'")
+        }
+        let seed = saved.file.metadata["seed"].flatMap(UInt64.init) ?? 0
+        let (accuracy, rows) = try table.accuracy(on: data, seed: seed)
+        print(String(format: "%@ on %@ test rows (%d, split seed %llu, %@): accuracy %.2f%%", saved.name, name, rows, seed,
+                     device.identifier, accuracy * 100))
+        if json {
+            try printJSONLine(["model": saved.name, "dataset": name, "device": device.identifier, "weights": weights,
+                               "samples": rows, "test_accuracy": Double(accuracy)])
+        }
     }
 }
 

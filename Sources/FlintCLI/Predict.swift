@@ -57,6 +57,8 @@ struct Predict: ParsableCommand {
             return
         case .autoencoder:
             throw ValidationError("predict classifies pictures; the autoencoder's reconstructions are drawn by flint train --model autoencoder")
+        case .table(let table):
+            return try predictRows(table)
         case .classifier, .sequential:
             break
         }
@@ -129,5 +131,40 @@ struct Predict: ParsableCommand {
         }
         let maximum = Swift.max(array.values.max() ?? 1, 1)
         return (array.values.map { $0 / (maximum > 1 ? 255 : 1) }, nil)
+    }
+
+    /// Classifies the feature rows of CSV files (the model's feature count per row, or one more:
+    /// a label, first or last, as in scikit-learn's files).
+    func predictRows(_ table: TableModel) throws {
+        guard !inputs.isEmpty else { throw ValidationError("give at least one CSV file of feature rows") }
+        for path in inputs {
+            var csv = try CSVTable(contentsOf: URL(fileURLWithPath: path), hasHeader: false)
+            if let first = csv.rows.first?.first, Float(first.trimmingCharacters(in: .whitespaces)) == nil {
+                csv = try CSVTable(contentsOf: URL(fileURLWithPath: path), hasHeader: true)
+            }
+            let features = table.featureCount
+            guard csv.columnCount == features || csv.columnCount == features + 1 else {
+                throw ValidationError("\(path) has \(csv.columnCount) columns; the model takes \(features) features per row (or a label and \(features))")
+            }
+            // A label column is the last (scikit-learn's layout).
+            let rows = try csv.features(columns: 0..<features)
+            let labels = csv.columnCount > features ? try csv.features(columns: [features]).map { Int($0) } : nil
+            let probabilities = try table.probabilities(rows)
+            let width = probabilities.count / Swift.max(csv.rowCount, 1)
+            for row in 0..<csv.rowCount {
+                let scores = Array(probabilities[(row * width)..<((row + 1) * width)])
+                let ranked = scores.indices.sorted { scores[$0] > scores[$1] }
+                func name(_ index: Int) -> String { index < table.classes.count ? table.classes[index] : String(index) }
+                if json {
+                    var object: [String: Any] = ["input": path, "index": row, "class": ranked[0], "name": name(ranked[0]),
+                                                 "probabilities": scores.map(Double.init)]
+                    if let labels { object["label"] = labels[row] }
+                    try printJSONLine(object)
+                } else {
+                    let guesses = ranked.prefix(top).map { String(format: "%@ %.3f", name($0), scores[$0]) }
+                    print("\(path)[\(row)]: \(guesses.joined(separator: ", "))" + (labels.map { "  (label \($0[row]))" } ?? ""))
+                }
+            }
+        }
     }
 }

@@ -15,6 +15,8 @@ struct SavedModel {
         case gan(latent: Int)
         /// A network imported from a PyTorch module list, with its per-sample input shape.
         case sequential([Int])
+        /// A table classifier with its scaler and classes.
+        case table(TableModel)
     }
 
     let url: URL
@@ -31,7 +33,7 @@ struct SavedModel {
     init(_ url: URL, device: Device) throws {
         self.url = url
         file = try SafeTensorsFile(contentsOf: url)
-        guard file.metadata["format"] == "flint", let name = file.metadata["model"] else {
+        guard ["flint", "pytorch"].contains(file.metadata["format"]), let name = file.metadata["model"] else {
             throw ValidationError("\(url.path) was not saved by `flint train --save` (its metadata names no model)")
         }
         self.name = name
@@ -46,6 +48,12 @@ struct SavedModel {
         mean = try number("input_mean", 0)
         std = try number("input_std", 1)
         let pixels = height * width
+        if TableModel.names.contains(name) {
+            let table = try TableModel(file, device: device)
+            kind = .table(table)
+            network = table.network
+            return
+        }
         if let classifier = imageClassifiers.first(where: { $0.name == name }) {
             kind = .classifier(classifier)
             network = Sequential(classifier.layers())
@@ -83,6 +91,8 @@ struct SavedModel {
             return Tensor(pixels, shape: [count, height * width], on: .cpu)
         case .sequential(let shape):
             return Tensor(pixels.map { ($0 - mean) / std }, shape: [count] + shape, on: .cpu)
+        case .table(let table):
+            return Tensor(pixels, shape: [count, table.featureCount], on: .cpu)
         }
     }
 

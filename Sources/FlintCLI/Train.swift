@@ -18,6 +18,8 @@ struct ModelEntry: Sendable {
     /// Whether the model trains with `fit`: then `--save`, `--checkpoint-dir`, `--resume`,
     /// `--plot`, `--log` and `--tensorboard` apply.
     let acceptsCallbacks: Bool
+    /// Whether `--save` applies (every model that trains with `fit`, and the table classifiers).
+    let savesWeights: Bool
     let run: @Sendable (TrainContext) throws -> [String: Any]
 }
 
@@ -35,6 +37,8 @@ protocol TrainableModel: SendableMetatype {
     /// True when `run` trains with `fit`, passing `context.callbacks` and `context.resume` (false
     /// unless the model says so).
     static var acceptsCallbacks: Bool { get }
+    /// True when the model honours `--save` without training through `fit` (the table classifiers).
+    static var savesWeights: Bool { get }
     /// Trains and returns the results for the report (at least the metric reached).
     static func run(_ context: TrainContext) throws -> [String: Any]
 }
@@ -43,10 +47,12 @@ extension TrainableModel {
     static var defaultEpochs: Int { 5 }
     static var defaultBatchSize: Int { 128 }
     static var acceptsCallbacks: Bool { false }
+    static var savesWeights: Bool { acceptsCallbacks }
 
     static var entry: ModelEntry {
         ModelEntry(name: name, summary: summary, defaultDataset: defaultDataset, defaultEpochs: defaultEpochs,
-                   defaultBatchSize: defaultBatchSize, acceptsCallbacks: acceptsCallbacks, run: { try run($0) })
+                   defaultBatchSize: defaultBatchSize, acceptsCallbacks: acceptsCallbacks, savesWeights: savesWeights,
+                   run: { try run($0) })
     }
 }
 
@@ -146,8 +152,11 @@ struct Train: ParsableCommand {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be positive") }
         let kind = trainableModels.first { $0.name == model }!
-        if !kind.acceptsCallbacks, save != nil || checkpointDir != nil || resume != nil {
-            throw ValidationError("--save, --checkpoint-dir and --resume are not supported for \(model) (it does not train with fit)")
+        if !kind.acceptsCallbacks, checkpointDir != nil || resume != nil {
+            throw ValidationError("--checkpoint-dir and --resume are not supported for \(model) (it does not train with fit)")
+        }
+        if !kind.savesWeights, save != nil {
+            throw ValidationError("--save is not supported for \(model) (it compares several fits rather than training one model)")
         }
         // Find out now, not after an hour of training, that results cannot be written.
         if let save { try checkWritableFolder(URL(fileURLWithPath: save).deletingLastPathComponent(), option: "--save") }

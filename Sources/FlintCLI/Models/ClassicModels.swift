@@ -67,7 +67,7 @@ struct ScaledSplit {
 /// Trains a classifier on a scaled stratified split, then cross-validates the same recipe (scaling
 /// inside each fold) with stratified k-fold on the training rows. Prints and returns the results.
 func evaluateClassifier<E: Estimator>(
-    _ name: String, data: TabularDataset, context: TrainContext, folds k: Int = 5, make: () -> E
+    _ name: String, data: TabularDataset, context: TrainContext, folds k: Int = 5, model: String, make: () -> E
 ) throws -> [String: Any] where E.Target == Int32 {
     let split = try ScaledSplit(data, testFraction: 0.2, seed: context.seed)
     // Folds first: too few rows for them is an error before any training, not after.
@@ -82,6 +82,10 @@ func evaluateClassifier<E: Estimator>(
     let testAccuracy = try estimator.score(split.testFeatures, targets: split.test.labels)
     print(String(format: "Train accuracy: %.2f%%  test accuracy: %.2f%%  (trained in %.2f s)",
                  trainAccuracy * 100, testAccuracy * 100, trainSeconds))
+    if let saveURL = context.saveURL, let network = (estimator as? NetworkEstimator)?.network {
+        try TableModel.save(network, to: saveURL, model: model, context: context, scaler: split.scaler, classes: data.classNames)
+        print("Saved weights to \(saveURL.path)")
+    }
 
     let cvStart = Date()
     let scores = try crossValidate(folds: folds, features: split.train.features, featureCount: data.featureCount,
@@ -192,6 +196,7 @@ enum LinearRegressionModel: TrainableModel {
 /// Multinomial logistic regression on iris (or digits): stratified 80/20 split, features
 /// standardised with the training rows' statistics, then 5-fold stratified cross-validation.
 enum LogisticRegressionModel: TrainableModel {
+    static let savesWeights = true
     static let name = "logistic-regression"
     static let summary = "LogisticRegression (softmax, Adam) on scaled iris or digits; test accuracy + 5-fold stratified CV"
     static let defaultDataset = "iris"
@@ -199,7 +204,7 @@ enum LogisticRegressionModel: TrainableModel {
 
     static func run(_ context: TrainContext) throws -> [String: Any] {
         let data = try loadClassificationTable(context, model: name)
-        var results = try evaluateClassifier("multinomial logistic regression", data: data, context: context) {
+        var results = try evaluateClassifier("multinomial logistic regression", data: data, context: context, model: name) {
             LogisticRegression(learningRate: 0.05, epochs: context.epochs, batchSize: context.batchSize,
                                device: context.device, seed: context.seed)
         }
@@ -213,6 +218,7 @@ enum LogisticRegressionModel: TrainableModel {
 /// scikit-learn's `MLPClassifier` recipe (one hidden layer of 100 ReLUs, Adam 1e-3, alpha 1e-4)
 /// on scaled digits (or iris), with test accuracy and 5-fold stratified cross-validation.
 enum MLPClassifierModel: TrainableModel {
+    static let savesWeights = true
     static let name = "mlp-classifier"
     static let summary = "MLPClassifier(hidden [100], ReLU, Adam 1e-3, alpha 1e-4) on scaled digits or iris; test accuracy + 5-fold CV"
     static let defaultDataset = "digits"
@@ -221,7 +227,7 @@ enum MLPClassifierModel: TrainableModel {
 
     static func run(_ context: TrainContext) throws -> [String: Any] {
         let data = try loadClassificationTable(context, model: name)
-        return try evaluateClassifier("MLPClassifier [100]", data: data, context: context) {
+        return try evaluateClassifier("MLPClassifier [100]", data: data, context: context, model: name) {
             MLPClassifier(hiddenLayerSizes: [100], activation: .relu, learningRate: 1e-3, batchSize: context.batchSize,
                           epochs: context.epochs, alpha: 1e-4, seed: context.seed, device: context.device)
         }
@@ -330,3 +336,11 @@ enum RegularizationModel: TrainableModel {
         return results
     }
 }
+
+/// Estimators whose fitted model is a network that can be saved.
+protocol NetworkEstimator {
+    var network: Sequential? { get }
+}
+
+extension LogisticRegression: NetworkEstimator {}
+extension MLPClassifier: NetworkEstimator {}
