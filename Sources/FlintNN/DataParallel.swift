@@ -6,15 +6,17 @@ import Foundation
 /// every rank holds the whole model, takes its share of each global batch (the shuffle is the
 /// same everywhere: same seed), and before each optimizer step the gradients are summed over the
 /// ranks, each weighted by its share of the batch, so the step is the one a single process
-/// would take on the whole global batch. Gradients travel in flattened buckets of a few MiB, in
+/// would take on the whole global batch. Gradients travel in flattened buckets of about 1 MiB, in
 /// the same parameter order on every rank; they are reduced after backward, not overlapped with
 /// it. BatchNorm uses each rank's own batch statistics (as PyTorch's DDP without SyncBatchNorm)
 /// and its moving statistics are averaged at the end of every epoch.
 struct DataParallel {
     let group: ProcessGroup
 
-    /// Bucket size for gradient all-reduces, in floats (4 MiB).
-    static let bucketFloats = 1 << 20
+    /// Bucket size for gradient all-reduces, in floats (1 MiB): Open MPI's shared-memory transport
+    /// ran 1 MiB all-reduces at about 2 GB/s here but fell to a fifth of that from 4 MiB
+    /// (`flint-bench distributed`).
+    static let bucketFloats = 1 << 18
 
     /// Stops every rank with the same error when they disagree about the run.
     func checkConfiguration(_ model: Model, samples: Int, batchSize: Int, epochs: Int, seed: UInt64) throws {
@@ -144,8 +146,12 @@ final class GradientReduction: @unchecked Sendable {
                 pending.removeAll(keepingCapacity: true)
             }
             for parameter in parameters {
-                let local = parameter.grad.map { ($0 * weight).toArray() } ?? [Float](repeating: 0, count: parameter.count)
-                bucket += local
+                // Weighted on the host while copying into the bucket: no extra device pass.
+                if let grad = parameter.grad {
+                    bucket += grad.toArray().map { $0 * weight }
+                } else {
+                    bucket += repeatElement(0, count: parameter.count)
+                }
                 pending.append(parameter)
                 if bucket.count >= DataParallel.bucketFloats { flush() }
             }
