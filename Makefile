@@ -5,7 +5,7 @@ SWIFT ?= swift
 SYSTEM_PACKAGES := pocl-opencl-icd ocl-icd-opencl-dev opencl-headers libopenblas-dev zlib1g-dev python3 python3-venv openmpi-bin
 RELEASE := $(SWIFT) build -c release
 
-.PHONY: deps build test interop-check interop tensorboard-check bench bench-peers devices demo clean
+.PHONY: deps build test interop-check interop tensorboard-check bench bench-peers devices doctor demo fuzz sanitize soak clean
 
 deps:
 	@missing=""; \
@@ -66,6 +66,11 @@ devices: deps
 	$(RELEASE) --product flint
 	.build/release/flint devices
 
+# Every primitive on each device against the CPU backend, with kernel build times and driver details.
+doctor: deps
+	$(RELEASE) --product flint
+	.build/release/flint doctor
+
 bench: deps
 	$(RELEASE) --product flint-bench
 	.build/release/flint-bench ops
@@ -93,5 +98,27 @@ demo: deps
 	fi
 	.build/release/flint train --model mlp --dataset $(DATASET) --epochs $(EPOCHS)
 
+# libFuzzer on the IDX, gzip and CSV readers (with AddressSanitizer), FUZZ_SECONDS each (default 60),
+# from the seeds in Fuzz/Corpus; builds into .build-fuzz. Fails if a reader crashes.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	SWIFT="$(SWIFT)" FUZZ_SECONDS=$(FUZZ_SECONDS) Fuzz/run.sh
+
+# The test suite under AddressSanitizer and LeakSanitizer (separate build in .build-asan). Leaks
+# are suppressed only where Sanitizers/lsan-suppressions.txt says why (libraries not ours).
+# use_sigaltstack=0: ASan's own alternate signal stack per thread collides with the one the
+# Swift runtime's backtracer installs, and ASan then dies unmapping a stack it does not own.
+ASAN_TEST_ENV := ASAN_OPTIONS=detect_leaks=1:use_sigaltstack=0 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/Sanitizers/lsan-suppressions.txt:print_suppressions=0 FLINT_REQUIRE_OPENCL=1
+sanitize: deps
+	$(SWIFT) build --build-tests --scratch-path .build-asan -Xswiftc -sanitize=address
+	$(ASAN_TEST_ENV) $(SWIFT) test --skip-build --scratch-path .build-asan
+
+# Trains for SOAK_SECONDS (default an hour) sampling RSS; fails if memory grows more than 5%
+# after the first epoch (see scripts/soak.sh for the knobs).
+SOAK_SECONDS ?= 3600
+soak: deps
+	SWIFT="$(SWIFT)" SOAK_SECONDS=$(SOAK_SECONDS) scripts/soak.sh
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz .build-asan

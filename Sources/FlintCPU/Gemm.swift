@@ -61,8 +61,13 @@ extension CPUBackend {
         let small = m * n * k < 64 * 64 * 64
         if batch > 1 && small && c.batchStride >= footprint && batch * m * n * k >= 1 << 18 {
             Parallel.forEachTask(batch, work: Int.max, product)
-        } else {
+        } else if small {
             Parallel.flushingDenormals { for batchIndex in 0..<batch { product(batchIndex) } }
+        } else {
+            // OpenBLAS threads this product: one caller at a time (see `OpenBLAS.threadedProducts`).
+            OpenBLAS.threadedProducts.withLock { _ in
+                Parallel.flushingDenormals { for batchIndex in 0..<batch { product(batchIndex) } }
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 import CBLAS
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,6 +12,14 @@ enum OpenBLAS {
         guard let raw = openblas_get_config() else { return "" }
         return String(cString: raw).trimmingCharacters(in: .whitespacesAndNewlines)
     }
+
+    /// Taken around every product OpenBLAS runs on its worker threads (64³ multiply-adds and
+    /// more). Its thread server (0.3.x, pthreads) serves one caller's product at a time and a
+    /// second caller waits for the workers with `sched_yield`, so two trainings in one process
+    /// spun against each other: at once they took 2.7–3.8x as long as one after the other
+    /// (`flint-bench concurrency`, MLP steps on 2 cores); with `OPENBLAS_NUM_THREADS=1` 1.07x.
+    /// Taking turns here blocks instead of spinning; a lone caller never waits.
+    static let threadedProducts = Mutex<Void>(())
 
     /// Applies `upgradeGenericCore()` and `shortenThreadSpin()` once per process, before
     /// FlintCPU's first BLAS call.

@@ -9,7 +9,6 @@ extension OpenCLBackend {
             failedPrograms[name].map { (program: name, reason: Self.summary(of: $0)) }
         }
         var details: [(name: String, value: String)] = [
-            ("OpenCL loader", CL.loader.name),
             ("platform version", Discovery.platformString(platform, CL_PLATFORM_VERSION)),
             ("device version", Discovery.deviceString(device, CL_DEVICE_VERSION)),
             ("OpenCL C", Discovery.deviceString(device, CL_DEVICE_OPENCL_C_VERSION)),
