@@ -16,7 +16,7 @@ enum ClassifierReport {
     static func run(_ network: Sequential, name: String, dataset: ImageDataset, test: LabeledImages, inputs: Tensor,
                     context: TrainContext) throws -> [String: Any] {
         let predicted = try network.predict(inputs, batchSize: 500).argmax(axis: 1).toInt32Array()
-        let matrix = try ConfusionMatrix(predicted: predicted, actual: test.labels, classCount: network.outputShape.last ?? 0,
+        let matrix = try ConfusionMatrix(predicted: predicted, actual: test.labels, classCount: network.outputShape?.last ?? 0,
                                          classNames: dataset == .mnist ? nil : dataset.classNames)
         print(matrix.table)
         print(matrix.report)

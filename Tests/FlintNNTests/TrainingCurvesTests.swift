@@ -155,7 +155,7 @@ final class FileProbe: Callback {
     let read: () throws -> String
     var seen: [String] = []
     init(_ read: @escaping () throws -> String) { self.read = read }
-    func epochEnded(_ epoch: Int, logs: [String: Float], model: Sequential) -> Bool {
+    func epochEnded(_ epoch: Int, logs: [String: Float], model: Model) -> Bool {
         seen.append((try? read()) ?? "")
         return false
     }

@@ -57,9 +57,11 @@ extension ImageClassifier {
         let throughput = Double(train.count * context.epochs) / trainSeconds
         print(String(format: "Test accuracy: %.2f%%  test loss: %.4f  (trained in %.1f s, %.0f samples/s)",
                      accuracy * 100, loss, trainSeconds, throughput))
-        try network.fit(xTrain, yTrain, epochs: context.epochs, batchSize: context.batchSize,
-                        validationData: context.watchers.callbacks.isEmpty ? nil : (xTest, yTest), callbacks: context.callbacks,
-                        schedule: schedule(epochs: context.epochs), seed: context.seed, resumeFrom: context.resume)
+        try context.saveIfAsked(network, model: name, extra: ["input_mean": "\(mean)", "input_std": "\(std)",
+                                                                "height": String(train.height), "width": String(train.width)])
+        let report = try ClassifierReport.run(network, name: name, dataset: dataset, test: test, inputs: xTest, context: context)
+        return report.merging(["test_accuracy": Double(accuracy), "test_loss": Double(loss), "train_seconds": trainSeconds,
+                               "samples_per_second": throughput, "batch_size": context.batchSize]) { $1 }
     }
 }
 

@@ -34,7 +34,7 @@ public final class TensorBoard: BatchCallback {
     /// The event files written so far.
     public var files: [URL] { [train.url] + (validation.map { [$0.url] } ?? []) }
 
-    public func epochEnded(_ epoch: Int, logs: [String: Float], model: Sequential) -> Bool {
+    public func epochEnded(_ epoch: Int, logs: [String: Float], model: Model) -> Bool {
         let trainValues = logs.filter { !$0.key.hasPrefix("val_") }.sorted { $0.key < $1.key }
             .map { (tag: "epoch_" + $0.key, value: $0.value) }
         let validationValues = logs.filter { $0.key.hasPrefix("val_") }.sorted { $0.key < $1.key }

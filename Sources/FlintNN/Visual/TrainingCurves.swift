@@ -45,15 +45,15 @@ public final class TrainingCurves: Callback {
         self.title = title
     }
 
-    public func trainingBegan(model: Sequential) { history = History() }
+    public func trainingBegan(model: Model) { history = History() }
 
-    public func epochEnded(_ epoch: Int, logs: [String: Float], model: Sequential) -> Bool {
+    public func epochEnded(_ epoch: Int, logs: [String: Float], model: Model) -> Bool {
         history.append(logs)
         draw()
         return false
     }
 
-    public func trainingEnded(model: Sequential) { draw() }
+    public func trainingEnded(model: Model) { draw() }
 
     private func draw() {
         do {

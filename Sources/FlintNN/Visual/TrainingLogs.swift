@@ -28,7 +28,7 @@ public final class CSVLogger: Callback {
         }
     }
 
-    public func epochEnded(_ epoch: Int, logs: [String: Float], model: Sequential) -> Bool {
+    public func epochEnded(_ epoch: Int, logs: [String: Float], model: Model) -> Bool {
         var text = ""
         if columns == nil {
             columns = TrainingLogs.orderedKeys(logs)
@@ -66,7 +66,7 @@ public final class JSONLinesLogger: Callback {
         file = try AppendingFile(url: url, truncate: !append)
     }
 
-    public func epochEnded(_ epoch: Int, logs: [String: Float], model: Sequential) -> Bool {
+    public func epochEnded(_ epoch: Int, logs: [String: Float], model: Model) -> Bool {
         do {
             try file.append(Self.line(epoch: epoch + 1, logs: logs))
         } catch {
