@@ -1,4 +1,5 @@
 import FlintCore
+import FlintData
 import Foundation
 
 /// How `fit` reports progress.
@@ -42,14 +43,42 @@ extension Model {
         let data = try Dataset(inputs: inputs, targets: y)
         try buildIfNeeded(for: data, seed: seed)
         // Keras takes the validation split from the end, before shuffling.
-        let (training, heldOut) = data.split(holdingOut: validationSplit)
+        let (training, heldOut) = try data.split(holdingOut: validationSplit)
         var validation: Dataset? = heldOut.count > 0 ? heldOut : nil
         if let (vx, vy) = validationData { validation = try Dataset(inputs: vx, targets: vy) }
         return try fit(training, epochs: epochs, batchSize: batchSize, shuffle: shuffle, validation: validation,
                        callbacks: callbacks, schedule: schedule, verbosity: verbosity, seed: seed, resumeFrom: resumeFrom)
     }
 
-    /// Trains on a dataset, validating on `validation` after every epoch.
+    /// Trains on samples read by index (an IDX or CSV file, tensors, a dataset of your own):
+    /// batches of `batchSize`, reshuffled every epoch from `seed` (the same batches on every
+    /// device), assembled and uploaded `prefetch` batches ahead on a background thread.
+    @discardableResult
+    public func fit(
+        _ training: some SampleDataset, epochs: Int = 1, batchSize: Int = 32, shuffle: Bool = true,
+        validation: (any SampleDataset)? = nil, callbacks: [Callback] = [], schedule: LearningRateSchedule = .constant,
+        verbosity: Verbosity = .automatic, seed: UInt64 = 0, resumeFrom: URL? = nil, prefetch: Int = 2
+    ) throws -> History {
+        try fit(Dataset(training), epochs: epochs, batchSize: batchSize, shuffle: shuffle,
+                validation: try validation.map { try Dataset($0) }, callbacks: callbacks, schedule: schedule,
+                verbosity: verbosity, seed: seed, resumeFrom: resumeFrom, prefetch: prefetch)
+    }
+
+    /// Trains on a dataset that makes its own batches (a stream, say), as they come.
+    @discardableResult
+    public func fit(
+        _ training: some BatchDataset, epochs: Int = 1, validation: (any BatchDataset)? = nil,
+        callbacks: [Callback] = [], schedule: LearningRateSchedule = .constant,
+        verbosity: Verbosity = .automatic, seed: UInt64 = 0, resumeFrom: URL? = nil, prefetch: Int = 2
+    ) throws -> History {
+        try fit(Dataset(batches: training), epochs: epochs, validation: try validation.map { try Dataset(batches: $0) },
+                callbacks: callbacks, schedule: schedule, verbosity: verbosity, seed: seed, resumeFrom: resumeFrom, prefetch: prefetch)
+    }
+
+    /// Trains on a dataset, validating on `validation` after every epoch. `batchSize` and
+    /// `shuffle` apply to sample datasets (epoch `e` is ordered by `Shuffler(seed: seed &+ e)`); a
+    /// batch dataset's batches are used as they come. `prefetch` batches are assembled and
+    /// uploaded ahead on a background thread (0: each when its step starts, on this thread).
     ///
     /// With `resumeFrom` (a checkpoint file, or a folder whose newest checkpoint is used; a folder
     /// without one starts afresh) the weights, optimizer state, random generators and history
@@ -59,9 +88,11 @@ extension Model {
     public func fit(
         _ training: Dataset, epochs: Int = 1, batchSize: Int = 32, shuffle: Bool = true, validation: Dataset? = nil,
         callbacks: [Callback] = [], schedule: LearningRateSchedule = .constant,
-        verbosity: Verbosity = .automatic, seed: UInt64 = 0, resumeFrom: URL? = nil
+        verbosity: Verbosity = .automatic, seed: UInt64 = 0, resumeFrom: URL? = nil, prefetch: Int = 2
     ) throws -> History {
-        guard epochs >= 0, batchSize > 0 else { throw ModelError.invalidArgument("epochs must be ≥ 0 and batchSize > 0") }
+        guard epochs >= 0, batchSize > 0, prefetch >= 0 else {
+            throw ModelError.invalidArgument("epochs and prefetch must be ≥ 0 and batchSize > 0")
+        }
         guard training.count > 0 else { throw ModelError.invalidArgument("no training samples (after the validation split)") }
         try buildIfNeeded(for: training, seed: seed)
         try checkData(training)
@@ -86,7 +117,10 @@ extension Model {
                 throw ModelError.invalidArgument("cannot resume: no checkpoint at \(resumeFrom.path)")
             }
         }
-        let steps = (training.count + batchSize - 1) / batchSize
+        // The batch source is the one place batches come from: a sharded source (one part of
+        // each global batch per process) plugs in here.
+        let source = training.batchSource(size: batchSize, shuffleSeed: shuffle ? seed : nil)
+        let steps = Swift.max(source.batchCount, 1)
         let display = ProgressDisplay(verbosity: verbosity, epochs: epochs, steps: steps)
         let batchCallbacks = callbacks.compactMap { $0 as? BatchCallback }
         for callback in callbacks { try callback.trainingBegan(model: self) }
@@ -94,15 +128,17 @@ extension Model {
             let logs = StepLogs()
             display.epochBegan(epoch)
             for callback in callbacks { try callback.epochBegan(epoch, model: self) }
-            let batches = training.batches(size: batchSize, shuffleSeed: shuffle ? seed &+ UInt64(epoch) : nil, on: device)
-            for (step, batch) in batches.enumerated() {
+            let batches = try Prefetcher(source, epoch: epoch, device: device, depth: prefetch)
+            var step = 0
+            while let batch = try batches.next() {
                 if let optimizer, let initialRate {
                     optimizer.learningRate = schedule.rate(epoch: Double(epoch) + Double(step) / Double(steps), initial: initialRate)
                 }
                 try trainStep(batch, logs: logs)
-                display.stepEnded(step + 1) { logs.values() }
+                step += 1
+                display.stepEnded(step) { logs.values() }
                 for callback in batchCallbacks {
-                    callback.batchEnded(epoch * steps + step + 1) {
+                    callback.batchEnded(epoch * steps + step) {
                         var values = logs.values()
                         if let optimizer { values["learning_rate"] = optimizer.learningRate }
                         return values
@@ -112,7 +148,7 @@ extension Model {
             var epochLogs = logs.values()
             if let optimizer { epochLogs["learning_rate"] = optimizer.learningRate }
             if let validation {
-                for (key, value) in try evaluate(validation, batchSize: batchSize) { epochLogs["val_" + key] = value }
+                for (key, value) in try evaluate(validation, batchSize: batchSize, prefetch: prefetch) { epochLogs["val_" + key] = value }
             }
             history.append(epochLogs)
             display.epochEnded(epoch, logs: epochLogs)
@@ -134,14 +170,25 @@ extension Model {
         try evaluate(try Dataset(inputs: inputs, targets: y), batchSize: batchSize)
     }
 
-    /// Loss and metrics over a dataset, in evaluation mode.
-    public func evaluate(_ data: Dataset, batchSize: Int = 128) throws -> [String: Float] {
-        guard batchSize > 0 else { throw ModelError.invalidArgument("batchSize must be positive, got \(batchSize)") }
+    /// Loss and metrics over samples read by index, in batches of `batchSize`, in evaluation mode.
+    public func evaluate(_ data: some SampleDataset, batchSize: Int = 128, prefetch: Int = 2) throws -> [String: Float] {
+        try evaluate(Dataset(data), batchSize: batchSize, prefetch: prefetch)
+    }
+
+    /// Loss and metrics over a dataset's own batches, in evaluation mode.
+    public func evaluate(_ data: some BatchDataset, prefetch: Int = 2) throws -> [String: Float] {
+        try evaluate(Dataset(batches: data), prefetch: prefetch)
+    }
+
+    /// Loss and metrics over a dataset, in evaluation mode (`batchSize` applies to sample datasets).
+    public func evaluate(_ data: Dataset, batchSize: Int = 128, prefetch: Int = 2) throws -> [String: Float] {
+        guard batchSize > 0, prefetch >= 0 else { throw ModelError.invalidArgument("batchSize must be positive and prefetch ≥ 0") }
         _ = try builtOutputShape()
         try checkData(data)
         let logs = StepLogs()
+        let batches = try Prefetcher(data.batchSource(size: batchSize), epoch: 0, device: device, depth: prefetch)
         try Tensor.withoutGrad {
-            for batch in data.batches(size: batchSize, on: device) { try testStep(batch, logs: logs) }
+            while let batch = try batches.next() { try testStep(batch, logs: logs) }
         }
         return logs.values()
     }
@@ -153,12 +200,23 @@ extension Model {
 
     /// The model's outputs for several inputs, batch by batch, in evaluation mode.
     public func predict(_ inputs: [Tensor], batchSize: Int = 128) throws -> Tensor {
-        guard batchSize > 0 else { throw ModelError.invalidArgument("batchSize must be positive, got \(batchSize)") }
-        let data = try Dataset(inputs: inputs)
+        try predict(try Dataset(inputs: inputs), batchSize: batchSize)
+    }
+
+    /// The model's outputs for samples read by index (targets, if any, are ignored), in order.
+    public func predict(_ data: some SampleDataset, batchSize: Int = 128, prefetch: Int = 2) throws -> Tensor {
+        try predict(Dataset(data), batchSize: batchSize, prefetch: prefetch)
+    }
+
+    /// The model's outputs for every sample of a dataset, in order, in evaluation mode.
+    public func predict(_ data: Dataset, batchSize: Int = 128, prefetch: Int = 2) throws -> Tensor {
+        guard batchSize > 0, prefetch >= 0 else { throw ModelError.invalidArgument("batchSize must be positive and prefetch ≥ 0") }
         let outputShape = try builtOutputShape()
         try checkInputs(data)
-        let outputs = Tensor.withoutGrad {
-            data.batches(size: batchSize, on: device).map { self($0.inputs) }
+        let batches = try Prefetcher(data.batchSource(size: batchSize), epoch: 0, device: device, depth: prefetch)
+        var outputs: [Tensor] = []
+        try Tensor.withoutGrad {
+            while let batch = try batches.next() { outputs.append(self(batch.inputs)) }
         }
         return outputs.isEmpty ? .zeros([0] + outputShape, on: device) : Tensor.concatenate(outputs, axis: 0)
     }
