@@ -46,6 +46,10 @@ public struct Dataset: Sendable {
         if let target = layout.target, target.isInt32 && !target.type.isInteger {
             throw DatasetError.invalidConversion("the targets hold \(target.type) values, which cannot become int32 class indices")
         }
+        self.init(checked: source, layout: layout)
+    }
+
+    private init(checked source: Source, layout: SampleLayout) {
         self.source = source
         self.layout = layout
     }
@@ -68,16 +72,17 @@ public struct Dataset: Sendable {
     public var targetType: DType? { layout.target.map { $0.isInt32 ? .int32 : .float32 } }
 
     /// The first `count - n` samples and the last `n`, where `n = ⌊count · fraction⌋` (Keras'
-    /// `validation_split` takes the end, unshuffled). Sample datasets only.
-    public func split(holdingOut fraction: Float) throws -> (Dataset, Dataset) {
+    /// `validation_split` takes the end, unshuffled). Sample datasets only: split a stream
+    /// before batching it.
+    public func split(holdingOut fraction: Float) -> (Dataset, Dataset) {
         guard case .samples(let samples) = source else {
-            throw ModelError.invalidArgument("a batch dataset cannot be split by samples; split the data before batching it")
+            preconditionFailure("Dataset.split: a batch dataset cannot be split by samples; split the data before batching it")
         }
         let kept = count - Int(Float(count) * fraction)
-        func parts<D: SampleDataset>(_ data: D) throws -> (Dataset, Dataset) {
-            (try Dataset(source: .samples(data.take(kept)), layout: layout), try Dataset(source: .samples(data.skip(kept)), layout: layout))
+        func parts<D: SampleDataset>(_ data: D) -> (Dataset, Dataset) {
+            (Dataset(checked: .samples(data.take(kept)), layout: layout), Dataset(checked: .samples(data.skip(kept)), layout: layout))
         }
-        return try parts(samples)
+        return parts(samples)
     }
 
     /// The batches of one epoch: for a sample dataset, batches of `size` (the last may be smaller)
@@ -132,7 +137,7 @@ public struct Dataset: Sendable {
     }
 
     /// One batch on a device: every input (`[count] + inputShapes[i]`) and the targets.
-    public struct Batch: @unchecked Sendable {
+    public struct Batch: Sendable {
         /// Every input of the batch.
         public let inputs: [Tensor]
         /// The batch's targets, nil for a dataset without targets.

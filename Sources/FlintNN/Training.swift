@@ -43,7 +43,7 @@ extension Model {
         let data = try Dataset(inputs: inputs, targets: y)
         try buildIfNeeded(for: data, seed: seed)
         // Keras takes the validation split from the end, before shuffling.
-        let (training, heldOut) = try data.split(holdingOut: validationSplit)
+        let (training, heldOut) = data.split(holdingOut: validationSplit)
         var validation: Dataset? = heldOut.count > 0 ? heldOut : nil
         if let (vx, vy) = validationData { validation = try Dataset(inputs: vx, targets: vy) }
         return try fit(training, epochs: epochs, batchSize: batchSize, shuffle: shuffle, validation: validation,

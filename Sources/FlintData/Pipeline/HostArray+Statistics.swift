@@ -35,10 +35,13 @@ struct Moments {
                     for i in (4 * quads)..<bytes.count { lane[Int(bytes[i])] &+= 1 }
                 }
                 for v in 0..<256 { byteHistogram[v] += lanes[v] + lanes[256 + v] + lanes[512 + v] + lanes[768 + v] }
-            case .int32:
-                for value in bytes.bindMemory(to: Int32.self) { sum += Double(value); squares += Double(value) * Double(value) }
-            case .float32:
-                for value in bytes.bindMemory(to: Float.self) { sum += Double(value); squares += Double(value) * Double(value) }
+            case .int32, .float32:
+                for i in 0..<array.count {
+                    let value = array.type == .int32 ? Double(bytes.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self))
+                        : Double(bytes.loadUnaligned(fromByteOffset: 4 * i, as: Float.self))
+                    sum += value
+                    squares += value * value
+                }
             }
         }
     }

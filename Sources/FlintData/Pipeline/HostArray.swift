@@ -128,10 +128,10 @@ public struct HostArray: Sendable {
     public var floats: [Float] {
         withUnsafeBytes { bytes in
             switch type {
-            case .uint8: bytes.bindMemory(to: UInt8.self).map(Float.init)
-            case .int8: bytes.bindMemory(to: Int8.self).map(Float.init)
-            case .int32: bytes.bindMemory(to: Int32.self).map(Float.init)
-            case .float32: Array(bytes.bindMemory(to: Float.self))
+            case .uint8: bytes.map(Float.init)
+            case .int8: bytes.map { Float(Int8(bitPattern: $0)) }
+            case .int32: (0..<count).map { Float(bytes.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self)) }
+            case .float32: (0..<count).map { bytes.loadUnaligned(fromByteOffset: 4 * $0, as: Float.self) }
             }
         }
     }
@@ -141,9 +141,9 @@ public struct HostArray: Sendable {
         precondition(type.isInteger, "HostArray.int32s: the array holds \(type)")
         return withUnsafeBytes { bytes in
             switch type {
-            case .uint8: bytes.bindMemory(to: UInt8.self).map(Int32.init)
-            case .int8: bytes.bindMemory(to: Int8.self).map(Int32.init)
-            default: Array(bytes.bindMemory(to: Int32.self))
+            case .uint8: bytes.map(Int32.init)
+            case .int8: bytes.map { Int32(Int8(bitPattern: $0)) }
+            default: (0..<count).map { bytes.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self) }
             }
         }
     }
