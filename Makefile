@@ -2,7 +2,7 @@
 # (Debian/Ubuntu: apt-get, as root or through sudo).
 
 SWIFT ?= swift
-SYSTEM_PACKAGES := pocl-opencl-icd ocl-icd-opencl-dev opencl-headers libopenblas-dev zlib1g-dev
+SYSTEM_PACKAGES := pocl-opencl-icd ocl-icd-opencl-dev opencl-headers libopenblas-dev zlib1g-dev libdeflate0
 RELEASE := $(SWIFT) build -c release
 
 .PHONY: deps build test tensorboard-check bench bench-peers devices demo clean

@@ -6,7 +6,7 @@ import Testing
 /// streamed from disk batch by batch. The limit is an address-space limit (`prlimit --as`) set to
 /// what the same command needs on a tiny file plus half the large file's size, so the file can
 /// neither be mapped nor read whole; training must still finish and learn. In `make test` the
-/// file is 94 MiB; docs/data.md gives the figures at full scale.
+/// file is 90 MiB; docs/data.md gives the figures at full scale.
 @Suite struct LargerThanMemory {
     static let flint: URL? = {
         let folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
