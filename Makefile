@@ -2,7 +2,7 @@
 # (Debian/Ubuntu: apt-get, as root or through sudo).
 
 SWIFT ?= swift
-SYSTEM_PACKAGES := pocl-opencl-icd ocl-icd-opencl-dev opencl-headers libopenblas-dev zlib1g-dev python3 python3-venv openmpi-bin
+SYSTEM_PACKAGES := pocl-opencl-icd ocl-icd-opencl-dev opencl-headers libopenblas-dev zlib1g-dev libdeflate0 python3 python3-venv openmpi-bin
 RELEASE := $(SWIFT) build -c release
 
 .PHONY: deps build test interop-check interop tensorboard-check bench bench-peers devices doctor demo fuzz sanitize soak clean

@@ -1,4 +1,4 @@
-// Element-wise kernels: unary map, binary zip, select, copy, fill and cast.
+// Element-wise kernels: unary map, binary zip, select, copy, fill, cast and upload conversion.
 //
 // Every operation comes in two shapes, stamped out by the macros below:
 //   *_linear   operand element i lives at off + i * stride (stride 1 for contiguous, 0 for a
@@ -233,6 +233,30 @@ __kernel void cast_float_to_int(__global const float *src, int soff, int n, __gl
 
 __kernel void cast_int_to_float(__global const int *src, int soff, int n, __global float *out) {
     FOR_EACH_LINEAR({ out[i] = convert_float(src[soff + i]); })
+}
+
+// ---- Upload conversion: host elements to float32 x * scale + shift -----------------------------
+// Batches of byte images travel as bytes and become model inputs here in one pass. The product
+// and the sum are rounded separately, never contracted into an fma, as on the CPU backend.
+
+__kernel void upload_from_uint8(__global const uchar *src, int n, float scale, float shift, __global float *out) {
+#pragma OPENCL FP_CONTRACT OFF
+    FOR_EACH_LINEAR({ float p = convert_float(src[i]) * scale; out[i] = p + shift; })
+}
+
+__kernel void upload_from_int8(__global const char *src, int n, float scale, float shift, __global float *out) {
+#pragma OPENCL FP_CONTRACT OFF
+    FOR_EACH_LINEAR({ float p = convert_float(src[i]) * scale; out[i] = p + shift; })
+}
+
+__kernel void upload_from_int32(__global const int *src, int n, float scale, float shift, __global float *out) {
+#pragma OPENCL FP_CONTRACT OFF
+    FOR_EACH_LINEAR({ float p = convert_float(src[i]) * scale; out[i] = p + shift; })
+}
+
+__kernel void upload_from_float32(__global const float *src, int n, float scale, float shift, __global float *out) {
+#pragma OPENCL FP_CONTRACT OFF
+    FOR_EACH_LINEAR({ float p = src[i] * scale; out[i] = p + shift; })
 }
 
 // ---- Tiled copy: transposes and other copies whose innermost dimension is strided ----------

@@ -6,7 +6,7 @@ struct FlintBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flint-bench",
         abstract: "Measure Flint's backends side by side (build with -c release).",
-        subcommands: [Ops.self, Models.self, Distributed.self, Concurrency.self]
+        subcommands: [Ops.self, Models.self, DataLoading.self, Distributed.self, Concurrency.self]
     )
 }
 

@@ -2,8 +2,9 @@ import ArgumentParser
 import Flint
 import Foundation
 
-/// Whole-model throughput: training steps of the MLP and the seed CNN, and MLP inference
-/// latency (batch 1) and throughput (batch 256), on each device, after warm-up.
+/// Whole-model throughput: training steps of the MLP and the seed CNN (with and without batch
+/// prefetching), and MLP inference latency (batch 1) and throughput (batch 256), on each device,
+/// after warm-up.
 struct Models: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Benchmark model training and inference on each device.")
 
@@ -20,16 +21,17 @@ struct Models: ParsableCommand {
         let wanted = Set(models.split(separator: ",").map(String.init))
         for device in try options.selectedDevices() {
             if wanted.contains("mlp") {
-                rows.append(try training(.mlp, on: device))
+                rows += try training(.mlp, on: device)
                 rows += try inference(on: device)
             }
-            if wanted.contains("cnn") { rows.append(try training(.cnn, on: device)) }
+            if wanted.contains("cnn") { rows += try training(.cnn, on: device) }
             if !options.json { FileHandle.standardError.write(Data("measured \(device)\n".utf8)) }
         }
         if options.json {
             rows.forEach { print($0.jsonLine) }
         } else {
             print(TextTable(header: ModelMeasurement.header, rows: rows.map(\.tableRow)).rendered)
+            printPrefetchOverlap(rows)
         }
         if compare { printComparison(rows) }
     }
@@ -49,35 +51,52 @@ struct Models: ParsableCommand {
         return model
     }
 
-    /// Samples per second of `fit` over synthetic MNIST-shaped data (host batches uploaded each step, as in real training).
-    private func training(_ kind: Kind, on device: Device) throws -> ModelMeasurement {
+    /// Samples per second of `fit` over synthetic MNIST-shaped byte images, standardised per
+    /// batch on the device as `flint train` does, with batches prefetched on a background thread
+    /// (the default) and made on the training thread (`prefetch: 0`). The two are timed
+    /// alternately, so load from other processes touches both alike; each row also gives the
+    /// median time per step.
+    private func training(_ kind: Kind, on device: Device) throws -> [ModelMeasurement] {
         let model = try makeModel(kind, on: device)
         let batch = 128
         let steps = kind == .mlp ? 64 : 8
-        let shape = kind == .mlp ? [batch * steps, 28, 28] : [batch * steps, 28, 28, 1]
-        let x = Tensor.uniform(shape, seed: 3, on: .cpu)
-        let y = Tensor(int32: (0..<(batch * steps)).map { Int32($0 % 10) }, shape: [batch * steps], on: .cpu)
+        let count = batch * steps
+        var state: UInt64 = 3
+        let pixels = (0..<(count * 784)).map { _ -> UInt8 in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return UInt8(truncatingIfNeeded: state >> 56)
+        }
+        let labels = (0..<count).map { Int32($0 % 10) }
+        let shape = kind == .mlp ? [count, 28, 28] : [count, 28, 28, 1]
+        let data = try ArrayDataset(HostArray(uint8: pixels, shape: shape), target: HostArray(int32: labels, shape: [count]))
+            .normalized(scale: 1 / (255 * 0.3081), shift: -0.1307 / 0.3081)
         let warmStart = DispatchTime.now().uptimeNanoseconds
-        try model.fit(x.slice(axis: 0, 0..<batch), y.slice(axis: 0, 0..<batch), epochs: 1, batchSize: batch, verbosity: .silent)
+        try model.fit(data.take(batch), epochs: 1, batchSize: batch, verbosity: .silent)
         device.backend.synchronize()
         let firstStep = Double(DispatchTime.now().uptimeNanoseconds - warmStart) / 1e6
-        try model.fit(x, y, epochs: 1, batchSize: batch, verbosity: .silent)  // warm-up: pools and caches fill
-        var samples: [Double] = []
+        try model.fit(data, epochs: 1, batchSize: batch, verbosity: .silent)  // warm-up: pools and caches fill
+        var seconds: [Int: [Double]] = [2: [], 0: []]
         var allocations = 0
         var spent = 0.0
-        while samples.count < 3 || (spent < options.seconds && samples.count < 20) {
-            let before = device.backend.memoryStatistics.allocations
-            let start = DispatchTime.now().uptimeNanoseconds
-            try model.fit(x, y, epochs: 1, batchSize: batch, verbosity: .silent)
-            device.backend.synchronize()
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            allocations = device.backend.memoryStatistics.allocations - before
-            samples.append(Double(batch * steps) / seconds)
-            spent += seconds
+        while seconds[0]!.count < 3 || (spent < options.seconds && seconds[0]!.count < 20) {
+            for depth in [2, 0] {
+                let before = device.backend.memoryStatistics.allocations
+                let start = DispatchTime.now().uptimeNanoseconds
+                try model.fit(data, epochs: 1, batchSize: batch, verbosity: .silent, prefetch: depth)
+                device.backend.synchronize()
+                let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                if depth == 2 { allocations = device.backend.memoryStatistics.allocations - before }
+                seconds[depth]!.append(elapsed)
+                spent += elapsed
+            }
         }
-        return ModelMeasurement(device: device.identifier, model: kind.rawValue, workload: "train",
-                                samplesPerSecond: samples.sorted()[samples.count / 2], firstMilliseconds: firstStep,
-                                allocationsPerStep: Double(allocations) / Double(steps))
+        return [2, 0].map { depth in
+            let median = seconds[depth]!.sorted()[seconds[depth]!.count / 2]
+            return ModelMeasurement(device: device.identifier, model: kind.rawValue, workload: depth == 2 ? "train" : "train_no_prefetch",
+                                    samplesPerSecond: Double(count) / median, firstMilliseconds: firstStep,
+                                    allocationsPerStep: depth == 2 ? Double(allocations) / Double(steps) : nil,
+                                    stepMilliseconds: median / Double(steps) * 1000)
+        }
     }
 
     private func inference(on device: Device) throws -> [ModelMeasurement] {
@@ -90,6 +109,21 @@ struct Models: ParsableCommand {
                                     samplesPerSecond: perSecond, firstMilliseconds: timing.first,
                                     latencyMicroseconds: batch == 1 ? timing.median * 1000 : nil)
         }
+    }
+
+    /// Per device and model: the time per step with batches made on the training thread, with
+    /// them prefetched, and the share of the step the background thread took off it.
+    private func printPrefetchOverlap(_ rows: [ModelMeasurement]) {
+        let table = rows.filter { $0.workload == "train" }.compactMap { row -> [String]? in
+            guard let with = row.stepMilliseconds,
+                  let without = rows.first(where: { $0.device == row.device && $0.model == row.model && $0.workload == "train_no_prefetch" })?
+                      .stepMilliseconds else { return nil }
+            return [row.device, row.model, String(format: "%.2f", without), String(format: "%.2f", with),
+                    String(format: "%+.1f%%", (without - with) / without * 100)]
+        }
+        guard !table.isEmpty else { return }
+        print("\nPrefetching (batches assembled and uploaded on a background thread while the step computes):")
+        print(TextTable(header: ["device", "model", "ms/step without", "ms/step with", "saved"], rows: table).rendered)
     }
 
     private func printComparison(_ rows: [ModelMeasurement]) {
@@ -114,11 +148,13 @@ struct ModelMeasurement {
     var latencyMicroseconds: Double? = nil
     /// New device allocations per training step in steady state (0 when the pool serves everything).
     var allocationsPerStep: Double? = nil
+    /// Median time per training step.
+    var stepMilliseconds: Double? = nil
 
-    static let header = ["device", "model", "workload", "samples/s", "latency µs", "first ms", "allocs/step"]
+    static let header = ["device", "model", "workload", "samples/s", "ms/step", "latency µs", "first ms", "allocs/step"]
 
     var tableRow: [String] {
-        [device, model, workload, String(format: "%.0f", samplesPerSecond),
+        [device, model, workload, String(format: "%.0f", samplesPerSecond), stepMilliseconds.map { String(format: "%.2f", $0) } ?? "",
          latencyMicroseconds.map { String(format: "%.1f", $0) } ?? "", String(format: "%.1f", firstMilliseconds),
          allocationsPerStep.map { String(format: "%.2f", $0) } ?? ""]
     }
@@ -129,6 +165,7 @@ struct ModelMeasurement {
                                      "first_ms": (firstMilliseconds * 1000).rounded() / 1000]
         if let latencyMicroseconds { object["latency_us"] = (latencyMicroseconds * 10).rounded() / 10 }
         if let allocationsPerStep { object["allocations_per_step"] = allocationsPerStep }
+        if let stepMilliseconds { object["step_ms"] = (stepMilliseconds * 1000).rounded() / 1000 }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }

@@ -25,6 +25,12 @@ public protocol Backend: AnyObject, Sendable {
     func fill(_ buffer: any DeviceBuffer, offset: Int, count: Int, bits: UInt32)
     /// Converts `count` contiguous elements between float32 and int32 (float → int truncates toward zero).
     func cast(_ src: any DeviceBuffer, offset: Int, count: Int, from: DType, to: DType, out: any DeviceBuffer)
+    /// Writes host elements stored as `type` (`bytes.count / type.byteCount` of them) to `out` as
+    /// float32 `x · scale + shift`, the product and the sum each rounded to float32 (never fused),
+    /// so every backend gives the same values. Batches of byte images travel as bytes and are
+    /// cast, scaled and shifted in one pass on the device. The default converts on the host and
+    /// writes floats (`composedUpload`).
+    func upload(converting bytes: UnsafeRawBufferPointer, as type: HostScalar, scale: Float, shift: Float, to out: any DeviceBuffer)
 
     // MARK: Element-wise (float32)
 

@@ -13,26 +13,27 @@ enum ClassifierReport {
     /// First-layer units or filters shown.
     static let unitsShown = 32
 
-    static func run(_ network: Sequential, name: String, dataset: ImageDataset, test: LabeledImages, inputs: Tensor,
-                    context: TrainContext) throws -> [String: Any] {
-        let predicted = try network.predict(inputs, batchSize: 500).argmax(axis: 1).toInt32Array()
-        let matrix = try ConfusionMatrix(predicted: predicted, actual: test.labels, classCount: network.outputShape?.last ?? 0,
+    static func run(_ network: Sequential, name: String, dataset: ImageDataset, test: IDXDataset, inputs: some SampleDataset,
+                    batchSize: Int, context: TrainContext) throws -> [String: Any] {
+        let predicted = try network.predict(inputs, batchSize: batchSize).argmax(axis: 1).toInt32Array()
+        let labels = try test.labels()
+        let matrix = try ConfusionMatrix(predicted: predicted, actual: labels, classCount: network.outputShape?.last ?? 0,
                                          classNames: dataset == .mnist ? nil : dataset.classNames)
         print(matrix.table)
         print(matrix.report)
 
         var results: [String: Any] = ["macro_f1": matrix.average(weighted: false).f1]
         var pictures: [(tag: String, image: PixelImage, url: URL)] = []
-        let pixels = test.height * test.width
-        let wrong = (0..<test.count).filter { predicted[$0] != test.labels[$0] }.prefix(misclassifiedShown)
+        let (height, width) = (test.inputs.shape[1], test.inputs.shape[2])
+        let wrong = (0..<test.count).filter { predicted[$0] != labels[$0] }.prefix(misclassifiedShown)
         if !wrong.isEmpty {
-            let images = wrong.map { Array(test.pixels[($0 * pixels)..<(($0 + 1) * pixels)]) }
-            let grid = try ImageGrid.image(images, height: test.height, width: test.width, columns: 8, scale: 2,
-                                           captions: wrong.map { "\(test.labels[$0]) as \(predicted[$0])" })
+            let images = try wrong.map { try test.inputValues(at: $0, scale: 1 / 255) }
+            let grid = try ImageGrid.image(images, height: height, width: width, columns: 8, scale: 2,
+                                           captions: wrong.map { "\(labels[$0]) as \(predicted[$0])" })
             pictures.append(("misclassified", grid, context.outputDirectory.appendingPathComponent("\(name)-misclassified.png")))
         }
-        if let (weights, height, width, scale) = firstLayerWeights(network, imageHeight: test.height, imageWidth: test.width) {
-            let grid = try ImageGrid.image(weights, height: height, width: width, columns: 8, range: -1...1, scale: scale, separator: 1)
+        if let (weights, tileHeight, tileWidth, scale) = firstLayerWeights(network, imageHeight: height, imageWidth: width) {
+            let grid = try ImageGrid.image(weights, height: tileHeight, width: tileWidth, columns: 8, range: -1...1, scale: scale, separator: 1)
             pictures.append(("first_layer", grid, context.outputDirectory.appendingPathComponent("\(name)-first-layer.png")))
         }
         for picture in pictures {

@@ -1,4 +1,5 @@
 import FlintCore
+import FlintData
 import FlintDistributed
 import Foundation
 
@@ -74,29 +75,6 @@ struct DataParallel {
         }
     }
 
-    /// This rank's share of a global batch: an even split, earlier ranks taking one more row when
-    /// it does not divide. Nil when the batch is too small to give every rank a row (the last
-    /// batch of an epoch; it is skipped by every rank).
-    func share(of batch: Dataset.Batch) -> (batch: Dataset.Batch, weight: Float)? {
-        let count = batch.count
-        guard count >= group.size else { return nil }
-        let base = count / group.size, extra = count % group.size
-        let start = group.rank * base + Swift.min(group.rank, extra)
-        let length = base + (group.rank < extra ? 1 : 0)
-        let rows = batch.rows[(batch.rows.startIndex + start)..<(batch.rows.startIndex + start + length)]
-        return (Dataset.Batch(dataset: batch.dataset, rows: rows, device: batch.device), Float(length) / Float(count))
-    }
-
-    /// This rank's contiguous share of a dataset, for sharded evaluation (the whole dataset when
-    /// it has fewer samples than ranks).
-    func shard(of data: Dataset) -> Dataset {
-        guard data.count >= group.size else { return data }
-        let base = data.count / group.size, extra = data.count % group.size
-        let start = group.rank * base + Swift.min(group.rank, extra)
-        let length = base + (group.rank < extra ? 1 : 0)
-        return Dataset(inputs: data.inputs, targets: data.targets, rows: Array(data.rows[start..<(start + length)]))
-    }
-
     /// Averages BatchNorm-style state over the ranks.
     func averageState(of model: Model) {
         for parameter in model.stateParameters {
@@ -109,6 +87,32 @@ struct DataParallel {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         return hash
+    }
+}
+
+/// How a process takes its share of every global batch under data parallelism: an even split,
+/// earlier ranks taking one more row when it does not divide.
+enum BatchShard: Sendable {
+    /// Training: a batch too small to give every rank a row (an epoch's last) is skipped by all.
+    case training(ProcessGroup)
+    /// Evaluation: every sample counts once; a batch smaller than the group goes to rank 0.
+    case evaluation(ProcessGroup)
+
+    /// This rank's rows of `batch` and their fraction of it; nil when it has none.
+    func share(of batch: HostBatch) -> (HostBatch, Float)? {
+        let group: ProcessGroup
+        switch self {
+        case .training(let g), .evaluation(let g): group = g
+        }
+        let count = batch.count
+        guard count >= group.size else {
+            if case .evaluation = self, group.rank == 0 { return (batch, 1) }
+            return nil
+        }
+        let base = count / group.size, extra = count % group.size
+        let start = group.rank * base + Swift.min(group.rank, extra)
+        let length = base + (group.rank < extra ? 1 : 0)
+        return (batch.rows(start..<(start + length)), Float(length) / Float(count))
     }
 }
 

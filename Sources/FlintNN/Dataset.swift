@@ -1,15 +1,23 @@
 import FlintCore
+import FlintData
 
-/// Inputs (one or several) and optional targets kept on the host and served as device batches,
-/// with seeded shuffling. `fit`, `evaluate` and `predict` use it; it works just as well in a
-/// hand-written loop:
+/// The data `fit`, `evaluate` and `predict` run on: any `SampleDataset` (read by index,
+/// batched and shuffled by `fit`) or `BatchDataset` (batches made by the dataset itself), with
+/// the layout of its samples checked once. Data stays on the host in its stored type; each batch
+/// is uploaded, converted on the device, while the previous step computes.
 ///
-///     for batch in dataset.batches(size: 64, shuffleSeed: UInt64(epoch), on: device) { … }
-public struct Dataset {
-    let inputs: [HostSamples]
-    let targets: HostSamples?
-    /// The sample indices this dataset covers (a split is a range of another's samples).
-    let rows: [Int]
+///     let data = try Dataset(x, y)                                 // tensors
+///     let images = try Dataset(ImageDataset.mnist.samples(.train)) // an IDX file, bytes
+///     try data.batches(size: 64, shuffleSeed: 1, on: device).forEach { batch in … }
+public struct Dataset: Sendable {
+    enum Source: Sendable {
+        case samples(any SampleDataset)
+        case batches(any BatchDataset)
+    }
+
+    let source: Source
+    /// What every sample looks like: element types, shapes and conversions.
+    public let layout: SampleLayout
 
     /// One input tensor and its targets (nil for models that need none), sample-major.
     public init(_ x: Tensor, _ y: Tensor? = nil) throws {
@@ -18,70 +26,164 @@ public struct Dataset {
 
     /// Several inputs of the same number of samples, and their targets.
     public init(inputs: [Tensor], targets: Tensor? = nil) throws {
-        guard let first = inputs.first else { throw ModelError.invalidArgument("a dataset needs at least one input") }
-        guard inputs.allSatisfy({ $0.rank >= 1 }) else {
-            throw ModelError.invalidArgument("inputs must have a sample axis, got shapes \(inputs.map(\.shape))")
-        }
-        let count = first.shape[0]
-        guard inputs.allSatisfy({ $0.shape[0] == count }) else {
-            throw ModelError.invalidArgument("inputs hold different numbers of samples: \(inputs.map { $0.shape[0] })")
-        }
-        if let targets {
-            guard targets.rank >= 1, targets.shape[0] == count else {
-                throw ModelError.targetMismatch(reason: "\(count) samples but \(targets.shape.first ?? 0) targets")
-            }
-        }
-        self.init(inputs: inputs.map(HostSamples.init), targets: targets.map(HostSamples.init), rows: Array(0..<count))
+        try self.init(TensorDataset(inputs: inputs, targets: targets))
     }
 
-    init(inputs: [HostSamples], targets: HostSamples?, rows: [Int]) {
-        self.inputs = inputs
-        self.targets = targets
-        self.rows = rows
+    /// Samples read by index: `fit` batches and shuffles them.
+    public init(_ samples: some SampleDataset) throws {
+        try self.init(source: .samples(samples), layout: samples.layout())
     }
 
-    public var count: Int { rows.count }
+    /// Batches made by the dataset: used as they come (`fit`'s batch size and shuffling do not apply).
+    public init(batches: some BatchDataset) throws {
+        try self.init(source: .batches(batches), layout: batches.layout())
+    }
+
+    init(source: Source, layout: SampleLayout) throws {
+        for (i, array) in layout.inputs.enumerated() where array.isInt32 && !array.type.isInteger {
+            throw DatasetError.invalidConversion("input \(i) holds \(array.type) values, which cannot become int32")
+        }
+        if let target = layout.target, target.isInt32 && !target.type.isInteger {
+            throw DatasetError.invalidConversion("the targets hold \(target.type) values, which cannot become int32 class indices")
+        }
+        self.init(checked: source, layout: layout)
+    }
+
+    private init(checked source: Source, layout: SampleLayout) {
+        self.source = source
+        self.layout = layout
+    }
+
+    /// The number of samples (in one epoch, for a batch dataset).
+    public var count: Int {
+        switch source {
+        case .samples(let samples): samples.count
+        case .batches(let batches): batches.count
+        }
+    }
+
     /// The per-sample shape of each input.
-    public var inputShapes: [[Int]] { inputs.map(\.sampleShape) }
+    public var inputShapes: [[Int]] { layout.inputs.map(\.shape) }
     /// The per-sample shape of the first input.
-    public var inputShape: [Int] { inputs[0].sampleShape }
+    public var inputShape: [Int] { inputShapes[0] }
     /// The per-sample shape of the targets, nil without targets.
-    public var targetShape: [Int]? { targets?.sampleShape }
-    public var targetType: DType? { targets?.dtype }
+    public var targetShape: [Int]? { layout.target?.shape }
+    /// The type of the target tensors, nil without targets.
+    public var targetType: DType? { layout.target.map { $0.isInt32 ? .int32 : .float32 } }
 
     /// The first `count - n` samples and the last `n`, where `n = ⌊count · fraction⌋` (Keras'
-    /// `validation_split` takes the end, unshuffled).
+    /// `validation_split` takes the end, unshuffled). Sample datasets only: split a stream
+    /// before batching it.
     public func split(holdingOut fraction: Float) -> (Dataset, Dataset) {
-        let held = Int(Float(count) * fraction)
-        return (Dataset(inputs: inputs, targets: targets, rows: Array(rows[..<(count - held)])),
-                Dataset(inputs: inputs, targets: targets, rows: Array(rows[(count - held)...])))
+        guard case .samples(let samples) = source else {
+            preconditionFailure("Dataset.split: a batch dataset cannot be split by samples; split the data before batching it")
+        }
+        let kept = count - Int(Float(count) * fraction)
+        func parts<D: SampleDataset>(_ data: D) -> (Dataset, Dataset) {
+            (Dataset(checked: .samples(data.take(kept)), layout: layout), Dataset(checked: .samples(data.skip(kept)), layout: layout))
+        }
+        return parts(samples)
     }
 
-    /// Batches of `size` (the last may be smaller) in order, or shuffled reproducibly by `shuffleSeed`.
-    public func batches(size: Int, shuffleSeed: UInt64? = nil, on device: Device) -> [Batch] {
-        ensure(size > 0, "batches: size must be positive, got \(size)")
-        var order = rows
-        if let shuffleSeed {
-            var shuffler = Shuffler(seed: shuffleSeed)
-            order = shuffler.permutation(rows.count).map { rows[$0] }
-        }
-        return stride(from: 0, to: order.count, by: size).map {
-            Batch(dataset: self, rows: order[$0..<Swift.min($0 + size, order.count)], device: device)
+    /// The batches of one epoch: for a sample dataset, batches of `size` (the last may be smaller)
+    /// in order or in the order `Shuffler(seed: shuffleSeed &+ epoch)` gives, as `fit` makes
+    /// them; a batch dataset's own batches otherwise.
+    public func batchSource(size: Int, shuffleSeed: UInt64? = nil) -> any BatchDataset {
+        precondition(size > 0, "batches: size must be positive, got \(size)")
+        switch source {
+        case .samples(let samples):
+            func batched<D: SampleDataset>(_ data: D) -> any BatchDataset { data.batched(size, shuffleSeed: shuffleSeed) }
+            return batched(samples)
+        case .batches(let batches):
+            return batches
         }
     }
 
-    /// A batch's rows, uploaded to the device when asked for (each access uploads again).
-    public struct Batch {
-        let dataset: Dataset
-        let rows: ArraySlice<Int>
+    /// The batches of `epoch` on `device`, each uploaded when the iteration reaches it.
+    /// A dataset that fails to read stops the program with its error there; use the iterator's
+    /// `nextBatch()` to handle such errors instead.
+    public func batches(size: Int, shuffleSeed: UInt64? = nil, epoch: Int = 0, on device: Device) -> Batches {
+        Batches(source: batchSource(size: size, shuffleSeed: shuffleSeed), epoch: epoch, device: device)
+    }
+
+    /// One epoch of batches, uploaded one at a time; see `Dataset.batches(size:shuffleSeed:epoch:on:)`.
+    public struct Batches: Sequence {
+        let source: any BatchDataset
+        let epoch: Int
         let device: Device
 
-        public var count: Int { rows.count }
-        /// Every input of the batch, `[count] + inputShapes[i]` each.
-        public var inputs: [Tensor] { dataset.inputs.map { $0.batch(rows, on: device) } }
-        /// The first input of the batch.
-        public var input: Tensor { dataset.inputs[0].batch(rows, on: device) }
+        public func makeIterator() -> Iterator { Iterator(batches: self) }
+
+        public struct Iterator: IteratorProtocol {
+            let batches: Batches
+            var host: (any BatchIterator)?
+
+            init(batches: Batches) { self.batches = batches }
+
+            /// The next batch, or nil at the end; throws what the dataset throws.
+            public mutating func nextBatch() throws -> Batch? {
+                if host == nil { host = try batches.source.makeBatchIterator(epoch: batches.epoch) }
+                return try host!.next().map { try Batch($0, on: batches.device) }
+            }
+
+            public mutating func next() -> Batch? {
+                do {
+                    return try nextBatch()
+                } catch {
+                    fatalError("Dataset.batches: \(error)")
+                }
+            }
+        }
+    }
+
+    /// One batch on a device: every input (`[count] + inputShapes[i]`) and the targets.
+    public struct Batch: Sendable {
+        /// Every input of the batch.
+        public let inputs: [Tensor]
         /// The batch's targets, nil for a dataset without targets.
-        public var targets: Tensor? { dataset.targets?.batch(rows, on: device) }
+        public let targets: Tensor?
+        /// This process's rows as a fraction of the global batch, under data-parallel training.
+        var shareOfGlobalBatch: Float = 1
+
+        public init(inputs: [Tensor], targets: Tensor? = nil) {
+            precondition(!inputs.isEmpty, "Dataset.Batch: a batch needs at least one input")
+            self.inputs = inputs
+            self.targets = targets
+        }
+
+        /// Uploads a host batch: each array converted as its layout says (byte images cast,
+        /// scaled and shifted on the device in one pass).
+        public init(_ host: HostBatch, on device: Device) throws {
+            self.init(inputs: try host.inputs.map { try Self.tensor($0, on: device) }, targets: try host.target.map { try Self.tensor($0, on: device) })
+        }
+
+        /// The number of samples.
+        public var count: Int { inputs[0].shape[0] }
+        /// The first input of the batch.
+        public var input: Tensor { inputs[0] }
+
+        static func tensor(_ array: HostArray, on device: Device) throws -> Tensor {
+            switch array.conversion {
+            case .float(let scale, let shift):
+                return array.withUnsafeBytes { Tensor(converting: $0, as: array.type.hostScalar, shape: array.shape, scale: scale, shift: shift, on: device) }
+            case .int32:
+                switch array.type {
+                case .int32: return array.withUnsafeBytes { Tensor(int32Bytes: $0, shape: array.shape, on: device) }
+                case .uint8, .int8: return Tensor(int32: array.int32s, shape: array.shape, on: device)
+                case .float32: throw DatasetError.invalidConversion("float32 values cannot become an int32 tensor")
+                }
+            }
+        }
+    }
+}
+
+extension ElementType {
+    var hostScalar: HostScalar {
+        switch self {
+        case .uint8: .uint8
+        case .int8: .int8
+        case .int32: .int32
+        case .float32: .float32
+        }
     }
 }

@@ -1,4 +1,5 @@
 import FlintCore
+import FlintData
 import Foundation
 
 // scikit-learn style estimators: `fit`, `predict`, `score` on host tables, trained on any device.

@@ -1,4 +1,5 @@
 import FlintCore
+import FlintData
 import FlintDistributed
 import Foundation
 
@@ -50,7 +51,35 @@ extension Model {
                        callbacks: callbacks, schedule: schedule, verbosity: verbosity, seed: seed, resumeFrom: resumeFrom)
     }
 
-    /// Trains on a dataset, validating on `validation` after every epoch.
+    /// Trains on samples read by index (an IDX or CSV file, tensors, a dataset of your own):
+    /// batches of `batchSize`, reshuffled every epoch from `seed` (the same batches on every
+    /// device), assembled and uploaded `prefetch` batches ahead on a background thread.
+    @discardableResult
+    public func fit(
+        _ training: some SampleDataset, epochs: Int = 1, batchSize: Int = 32, shuffle: Bool = true,
+        validation: (any SampleDataset)? = nil, callbacks: [Callback] = [], schedule: LearningRateSchedule = .constant,
+        verbosity: Verbosity = .automatic, seed: UInt64 = 0, resumeFrom: URL? = nil, prefetch: Int = 2
+    ) throws -> History {
+        try fit(Dataset(training), epochs: epochs, batchSize: batchSize, shuffle: shuffle,
+                validation: try validation.map { try Dataset($0) }, callbacks: callbacks, schedule: schedule,
+                verbosity: verbosity, seed: seed, resumeFrom: resumeFrom, prefetch: prefetch)
+    }
+
+    /// Trains on a dataset that makes its own batches (a stream, say), as they come.
+    @discardableResult
+    public func fit(
+        _ training: some BatchDataset, epochs: Int = 1, validation: (any BatchDataset)? = nil,
+        callbacks: [Callback] = [], schedule: LearningRateSchedule = .constant,
+        verbosity: Verbosity = .automatic, seed: UInt64 = 0, resumeFrom: URL? = nil, prefetch: Int = 2
+    ) throws -> History {
+        try fit(Dataset(batches: training), epochs: epochs, validation: try validation.map { try Dataset(batches: $0) },
+                callbacks: callbacks, schedule: schedule, verbosity: verbosity, seed: seed, resumeFrom: resumeFrom, prefetch: prefetch)
+    }
+
+    /// Trains on a dataset, validating on `validation` after every epoch. `batchSize` and
+    /// `shuffle` apply to sample datasets (epoch `e` is ordered by `Shuffler(seed: seed &+ e)`); a
+    /// batch dataset's batches are used as they come. `prefetch` batches are assembled and
+    /// uploaded ahead on a background thread (0: each when its step starts, on this thread).
     ///
     /// With `resumeFrom` (a checkpoint file, or a folder whose newest checkpoint is used; a folder
     /// that does not exist yet or holds none starts afresh, so the same call serves the first run) the weights, optimizer state, random generators and history
@@ -60,9 +89,11 @@ extension Model {
     public func fit(
         _ training: Dataset, epochs: Int = 1, batchSize: Int = 32, shuffle: Bool = true, validation: Dataset? = nil,
         callbacks: [Callback] = [], schedule: LearningRateSchedule = .constant,
-        verbosity: Verbosity = .automatic, seed: UInt64 = 0, resumeFrom: URL? = nil
+        verbosity: Verbosity = .automatic, seed: UInt64 = 0, resumeFrom: URL? = nil, prefetch: Int = 2
     ) throws -> History {
-        guard epochs >= 0, batchSize > 0 else { throw ModelError.invalidArgument("epochs must be ≥ 0 and batchSize > 0") }
+        guard epochs >= 0, batchSize > 0, prefetch >= 0 else {
+            throw ModelError.invalidArgument("epochs and prefetch must be ≥ 0 and batchSize > 0")
+        }
         guard training.count > 0 else { throw ModelError.invalidArgument("no training samples (after the validation split)") }
         try buildIfNeeded(for: training, seed: seed)
         try checkData(training)
@@ -102,7 +133,9 @@ extension Model {
         }
         // Only rank 0 reports and writes files; callbacks that must see every rank say so.
         let callbacks = group.rank == 0 ? callbacks : callbacks.filter(\.runsOnEveryRank)
-        let steps = (training.count + batchSize - 1) / batchSize
+        // Every rank reads the same global batches (same seed) and uploads only its share.
+        let source = training.batchSource(size: batchSize, shuffleSeed: shuffle ? seed : nil)
+        let steps = Swift.max(source.batchCount, 1)
         let display = ProgressDisplay(verbosity: group.rank == 0 ? verbosity : .silent, epochs: epochs, steps: steps)
         let batchCallbacks = callbacks.compactMap { $0 as? BatchCallback }
         for callback in callbacks { try callback.trainingBegan(model: self) }
@@ -110,22 +143,24 @@ extension Model {
             let logs = StepLogs()
             display.epochBegan(epoch)
             for callback in callbacks { try callback.epochBegan(epoch, model: self) }
-            let batches = training.batches(size: batchSize, shuffleSeed: shuffle ? seed &+ UInt64(epoch) : nil, on: device)
-            for (step, batch) in batches.enumerated() {
+            let batches = try Prefetcher(source, epoch: epoch, device: device, depth: prefetch,
+                                         shard: parallel.map { .training($0.group) })
+            var step = 0
+            while let batch = try batches.next() {
                 if let optimizer, let initialRate {
                     optimizer.learningRate = schedule.rate(epoch: Double(epoch) + Double(step) / Double(steps), initial: initialRate)
                 }
                 if let parallel {
-                    guard let share = parallel.share(of: batch) else { continue }
-                    try GradientReduction.$current.withValue(GradientReduction(group: group, weight: share.weight)) {
-                        try trainStep(share.batch, logs: logs)
+                    try GradientReduction.$current.withValue(GradientReduction(group: parallel.group, weight: batch.shareOfGlobalBatch)) {
+                        try trainStep(batch, logs: logs)
                     }
                 } else {
                     try trainStep(batch, logs: logs)
                 }
-                display.stepEnded(step + 1) { logs.values() }
+                step += 1
+                display.stepEnded(step) { logs.values() }
                 for callback in batchCallbacks {
-                    callback.batchEnded(epoch * steps + step + 1) {
+                    callback.batchEnded(epoch * steps + step) {
                         var values = logs.values()
                         if let optimizer { values["learning_rate"] = optimizer.learningRate }
                         return values
@@ -136,7 +171,7 @@ extension Model {
             parallel?.averageState(of: self)
             if let optimizer { epochLogs["learning_rate"] = optimizer.learningRate }
             if let validation {
-                for (key, value) in try evaluate(validation, batchSize: batchSize) { epochLogs["val_" + key] = value }
+                for (key, value) in try evaluate(validation, batchSize: batchSize, prefetch: prefetch) { epochLogs["val_" + key] = value }
             }
             history.append(epochLogs)
             display.epochEnded(epoch, logs: epochLogs)
@@ -161,17 +196,28 @@ extension Model {
         try evaluate(try Dataset(inputs: inputs, targets: y), batchSize: batchSize)
     }
 
-    /// Loss and metrics over a dataset, in evaluation mode.
-    public func evaluate(_ data: Dataset, batchSize: Int = 128) throws -> [String: Float] {
-        guard batchSize > 0 else { throw ModelError.invalidArgument("batchSize must be positive, got \(batchSize)") }
+    /// Loss and metrics over samples read by index, in batches of `batchSize`, in evaluation mode.
+    public func evaluate(_ data: some SampleDataset, batchSize: Int = 128, prefetch: Int = 2) throws -> [String: Float] {
+        try evaluate(Dataset(data), batchSize: batchSize, prefetch: prefetch)
+    }
+
+    /// Loss and metrics over a dataset's own batches, in evaluation mode.
+    public func evaluate(_ data: some BatchDataset, prefetch: Int = 2) throws -> [String: Float] {
+        try evaluate(Dataset(batches: data), prefetch: prefetch)
+    }
+
+    /// Loss and metrics over a dataset, in evaluation mode (`batchSize` applies to sample datasets).
+    public func evaluate(_ data: Dataset, batchSize: Int = 128, prefetch: Int = 2) throws -> [String: Float] {
+        guard batchSize > 0, prefetch >= 0 else { throw ModelError.invalidArgument("batchSize must be positive and prefetch ≥ 0") }
         _ = try builtOutputShape()
         try checkData(data)
         // Under mpirun each rank evaluates its share and the totals are added up.
         let group = ProcessGroup.world
-        let shard = group.isDistributed ? DataParallel(group: group).shard(of: data) : data
         let logs = StepLogs()
+        let batches = try Prefetcher(data.batchSource(size: batchSize), epoch: 0, device: device, depth: prefetch,
+                                     shard: group.isDistributed ? .evaluation(group) : nil)
         try Tensor.withoutGrad {
-            for batch in shard.batches(size: batchSize, on: device) { try testStep(batch, logs: logs) }
+            while let batch = try batches.next() { try testStep(batch, logs: logs) }
         }
         return logs.values(over: group)
     }
@@ -183,12 +229,23 @@ extension Model {
 
     /// The model's outputs for several inputs, batch by batch, in evaluation mode.
     public func predict(_ inputs: [Tensor], batchSize: Int = 128) throws -> Tensor {
-        guard batchSize > 0 else { throw ModelError.invalidArgument("batchSize must be positive, got \(batchSize)") }
-        let data = try Dataset(inputs: inputs)
+        try predict(try Dataset(inputs: inputs), batchSize: batchSize)
+    }
+
+    /// The model's outputs for samples read by index (targets, if any, are ignored), in order.
+    public func predict(_ data: some SampleDataset, batchSize: Int = 128, prefetch: Int = 2) throws -> Tensor {
+        try predict(Dataset(data), batchSize: batchSize, prefetch: prefetch)
+    }
+
+    /// The model's outputs for every sample of a dataset, in order, in evaluation mode.
+    public func predict(_ data: Dataset, batchSize: Int = 128, prefetch: Int = 2) throws -> Tensor {
+        guard batchSize > 0, prefetch >= 0 else { throw ModelError.invalidArgument("batchSize must be positive and prefetch ≥ 0") }
         let outputShape = try builtOutputShape()
         try checkInputs(data)
-        let outputs = Tensor.withoutGrad {
-            data.batches(size: batchSize, on: device).map { self($0.inputs) }
+        let batches = try Prefetcher(data.batchSource(size: batchSize), epoch: 0, device: device, depth: prefetch)
+        var outputs: [Tensor] = []
+        try Tensor.withoutGrad {
+            while let batch = try batches.next() { outputs.append(self(batch.inputs)) }
         }
         return outputs.isEmpty ? .zeros([0] + outputShape, on: device) : Tensor.concatenate(outputs, axis: 0)
     }

@@ -38,6 +38,8 @@ struct KernelTable {
     let maxPool: Kernel
     let maxPoolBackward: Kernel
     let adamStep: Kernel
+    /// `upload_from_TYPE`: host elements to float32 `x · scale + shift`, per `HostScalar`.
+    let upload: [HostScalar: Kernel]
 
     /// Kernel names of the unary ops (`unary_NAME_linear`, `unary_NAME_strided`).
     static let unaryNames = [
@@ -97,6 +99,7 @@ struct KernelTable {
         maxPool = try find("max_pool", "conv")
         maxPoolBackward = try find("max_pool_backward", "conv")
         adamStep = try find("adam_step", "optim")
+        upload = try Dictionary(uniqueKeysWithValues: HostScalar.allCases.map { ($0, try find("upload_from_\($0)", "elementwise")) })
     }
 }
 

@@ -3,9 +3,9 @@ import Foundation
 import Testing
 
 /// The custom-model examples of README.md and docs/models.md, run as written on small data.
-/// `documentedCodeIsCompiledHere` checks that every Swift block of those pages appears in this
-/// file, ReadmeExampleTests.swift or DocumentedExampleTests.swift, so the pages cannot drift
-/// from what is compiled.
+/// `documentedCodeIsCompiledHere` checks that every Swift block of those pages and docs/data.md
+/// appears in this file, ReadmeExampleTests.swift, DocumentedExampleTests.swift or
+/// DataPipelineExampleTests.swift, so the pages cannot drift from what is compiled.
 @Suite struct CustomModelExamples {
     @Test func readmeResidualAndTwoInputModel() throws {
         var rng = DataRNG(seed: 5)
@@ -125,9 +125,10 @@ import Testing
         func lines(_ text: String) -> [String] {
             text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("import ") }
         }
-        let compiled = try ["CustomModelExampleTests.swift", "ReadmeExampleTests.swift", "DocumentedExampleTests.swift"]
+        let compiled = try ["CustomModelExampleTests.swift", "ReadmeExampleTests.swift", "DocumentedExampleTests.swift",
+                            "DataPipelineExampleTests.swift"]
             .map { lines(try String(contentsOf: here.appendingPathComponent($0), encoding: .utf8)) }
-        for page in ["README.md", "docs/models.md"] {
+        for page in ["README.md", "docs/models.md", "docs/data.md"] {
             let text = try String(contentsOf: root.appendingPathComponent(page), encoding: .utf8)
             let blocks = text.components(separatedBy: "```swift\n").dropFirst().map { $0.components(separatedBy: "```")[0] }
             #expect(!blocks.isEmpty)

@@ -20,20 +20,6 @@ import Testing
         Device.with(.cpu) { #expect(Tensor.arange(0, 5).square().toArray() == [0, 1, 4, 9, 16]) }
     }
 
-    /// The training example, compiled but not run (it trains on the full MNIST set).
-    func trainingExample() throws {
-        let train = try ImageDataset.mnist.load(.train)
-        let x = Tensor(train.pixels, shape: [train.count, 28, 28], on: .cpu)
-        let y = Tensor(int32: train.labels, shape: [train.count], on: .cpu)
-        let model = try Sequential([Flatten(), Dense(128, activation: .relu), Dropout(0.2), Dense(10)],
-                                   inputShape: [28, 28], device: try Device.default)
-        try model.compile(optimizer: Adam(learningRate: 1e-3),
-                          loss: SparseCategoricalCrossEntropy(fromLogits: true), metrics: [.accuracy])
-        let history = try model.fit(x, y, epochs: 5, batchSize: 128, validationSplit: 0.1,
-                                    callbacks: [EarlyStopping(monitor: "val_loss", patience: 2)])
-        print(model.summary, history["val_accuracy"])
-    }
-
     /// docs/models.md's sequence and regularisation snippets, compiled.
     func modelZooSnippets(x: Tensor, y: Tensor) throws {
         // Sequences: a GRU over MNIST rows, Keras style.
