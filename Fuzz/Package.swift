@@ -12,6 +12,8 @@ let package = Package(
         .executableTarget(name: "FuzzIDX", dependencies: ["FuzzSupport", .product(name: "FlintData", package: "Flint")]),
         .executableTarget(name: "FuzzGzip", dependencies: ["FuzzSupport", .product(name: "FlintData", package: "Flint")]),
         .executableTarget(name: "FuzzCSV", dependencies: ["FuzzSupport", .product(name: "FlintData", package: "Flint")]),
+        .executableTarget(name: "FuzzIDXFile", dependencies: ["FuzzSupport", .product(name: "FlintData", package: "Flint")]),
+        .executableTarget(name: "FuzzSafeTensors", dependencies: ["FuzzSupport", .product(name: "FlintData", package: "Flint")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # make fuzz: builds the libFuzzer targets (with AddressSanitizer) into .build-fuzz and runs each
 # reader for FUZZ_SECONDS (default 60), starting from the committed seeds in Fuzz/Corpus and
-# the inputs earlier runs found (.build-fuzz/corpus). Prints executions and crashes per reader
+# the inputs earlier runs found (.build-fuzz/corpus). FUZZ_RUNS=N also stops a reader after N
+# executions; FUZZ_READERS picks readers. Prints executions and crashes per reader
 # and fails if any reader crashed; a crashing input is kept in .build-fuzz/artifacts/.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 SWIFT=${SWIFT:-swift}
 SECONDS_EACH=${FUZZ_SECONDS:-60}
-READERS=${FUZZ_READERS:-"idx gzip csv"}
+READERS=${FUZZ_READERS:-"idx idxfile gzip csv safetensors"}
 # Allocation stacks of depth 2 and a small quarantine: several times more executions per second,
 # and a crash found this way is rerun with full reports (the command is printed).
 export ASAN_OPTIONS=${ASAN_OPTIONS:-malloc_context_size=2:quarantine_size_mb=16}
@@ -20,14 +21,15 @@ status=0
 summary=()
 for reader in $READERS; do
     case $reader in
-        idx) target=FuzzIDX ;; gzip) target=FuzzGzip ;; csv) target=FuzzCSV ;;
-        *) echo "unknown reader '$reader' (idx, gzip, csv)"; exit 2 ;;
+        idx) target=FuzzIDX ;; idxfile) target=FuzzIDXFile ;; gzip) target=FuzzGzip ;; csv) target=FuzzCSV ;;
+        safetensors) target=FuzzSafeTensors ;;
+        *) echo "unknown reader '$reader' (idx, idxfile, gzip, csv, safetensors)"; exit 2 ;;
     esac
     mkdir -p ".build-fuzz/corpus/$reader" .build-fuzz/artifacts
     log=".build-fuzz/$reader.log"
     echo "== $target for ${SECONDS_EACH} s (log: $log)"
     ".build-fuzz/release/$target" ".build-fuzz/corpus/$reader" "Fuzz/Corpus/$reader" \
-        -max_total_time="$SECONDS_EACH" -print_final_stats=1 -artifact_prefix=".build-fuzz/artifacts/$reader-" >"$log" 2>&1
+        -max_total_time="$SECONDS_EACH" ${FUZZ_RUNS:+-runs=$FUZZ_RUNS} -print_final_stats=1 -artifact_prefix=".build-fuzz/artifacts/$reader-" >"$log" 2>&1
     code=$?
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)

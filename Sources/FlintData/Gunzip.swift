@@ -22,11 +22,14 @@ enum Gunzip {
     /// Whether libdeflate was found.
     static var hasLibDeflate: Bool { LibDeflate.shared != nil }
 
-    /// The uncompressed size the last gzip member's trailer states (modulo 2³²).
+    /// The uncompressed size the last gzip member's trailer states (modulo 2³²); nil when that
+    /// is more than deflate can produce from this many bytes (at most 1032 to 1), since the
+    /// trailer is unchecked input: a 32-byte file claiming 4 GiB must not be allocated for.
     static func expectedSize(_ compressed: UnsafeRawBufferPointer) -> Int? {
         guard compressed.count >= 18 else { return nil }
         let tail = compressed.count - 4
-        return (0..<4).reduce(0) { $0 | Int(compressed[tail + $1]) << (8 * $1) }
+        let size = (0..<4).reduce(0) { $0 | Int(compressed[tail + $1]) << (8 * $1) }
+        return size <= compressed.count * 1032 ? size : nil
     }
 
     /// zlib into an allocation of `size` bytes; nil when the stream holds more or less than that.

@@ -141,16 +141,18 @@ struct IDXHeader {
         byteCount = 4 + 4 * rank
         guard rank > 0, bytes.count >= byteCount else { throw DataError.corrupt(path: path, reason: "header is truncated") }
         shape = (0..<rank).map { axis in (0..<4).reduce(0) { $0 << 8 | Int(bytes[4 + 4 * axis + $1]) } }
-        // Each dimension may be up to 2³² − 1: multiply without overflowing before trusting the size.
-        var total = width, overflow = false
-        for dimension in shape where !overflow { (total, overflow) = total.multipliedReportingOverflow(by: dimension) }
+        // Each dimension may be up to 2³² − 1: multiply without overflowing before trusting the
+        // size, a row's size on its own too (a first dimension of 0 would hide its overflow).
+        var row = width, total = 0, overflow = false
+        for dimension in shape.dropFirst() where !overflow { (row, overflow) = row.multipliedReportingOverflow(by: dimension) }
+        if !overflow { (total, overflow) = row.multipliedReportingOverflow(by: shape[0]) }
         guard !overflow else {
             throw DataError.corrupt(path: path, reason: "the header's dimensions \(shape) multiply to more elements than any file can hold")
         }
         guard available - byteCount >= total else {
             throw DataError.corrupt(path: path, reason: "truncated: \(shape) needs \(total) bytes of data, found \(Swift.max(available - byteCount, 0))")
         }
-        rowElements = shape.dropFirst().reduce(1, *)
+        rowElements = row / width
     }
 
     /// The elements in `storage` (header first unless `dataOffset` says otherwise), multi-byte

@@ -48,6 +48,32 @@ import Testing
         #expect(throws: DataError.self) { try truncated.withUnsafeBytes { try Gunzip.decode($0, path: "x", allowLibDeflate: false) } }
     }
 
+    /// Found by fuzzing: a 32-byte gzip file whose trailer claimed 2.8 GB had that much allocated
+    /// before a byte was decoded. The trailer is now believed only up to deflate's 1032:1 ratio.
+    @Test func anImplausibleGzipTrailerIsNotAllocatedFor() throws {
+        var bomb = try IDXReading.gzip(IDXReading.idx(shape: [2, 2], values: [1, 2, 3, 4]))
+        let honest = bomb.withUnsafeBytes(Gunzip.expectedSize)
+        #expect(honest == 4 + 4 * 2 + 4)
+        bomb.replaceSubrange((bomb.count - 4)..<bomb.count, with: [0x08, 0x00, 0x00, 0xA9])   // 2.83e9 bytes
+        #expect(bomb.withUnsafeBytes(Gunzip.expectedSize) == nil)
+        let url = try Self.temporary(bomb, name: "bomb.gz")
+        defer { try? FileManager.default.removeItem(at: url) }
+        // The streaming decoder finds the real size disagreeing with the trailer: an error, not 2.8 GB.
+        #expect(throws: DataError.self) { try IDXFile(contentsOf: url) }
+    }
+
+    /// Found by fuzzing: a first dimension of 0 hid the overflow of the others' product, which
+    /// then trapped when a row's size was computed.
+    @Test func anEmptyFileWithHugeRowsIsAnError() throws {
+        var header: [UInt8] = [0, 0, 0x09, 4]
+        for dimension: UInt32 in [0, 0x4646_4646, 0x4646_4646, 0x4646_4646] { header += withUnsafeBytes(of: dimension.bigEndian, Array.init) }
+        let url = try Self.temporary(Data(header), name: "huge-rows.idx")
+        defer { try? FileManager.default.removeItem(at: url) }
+        for access in [IDXFile.Access.automatic, .memory, .disk] {
+            #expect(throws: DataError.self) { try IDXFile(contentsOf: url, access: access) }
+        }
+    }
+
     @Test func multiByteElementsAreDecodedFromBigEndian() throws {
         func file(_ code: UInt8, _ elements: [[UInt8]]) -> Data {
             Data([0, 0, code, 1, 0, 0, 0, UInt8(elements.count)] + elements.flatMap { $0 })
