@@ -39,17 +39,13 @@ public struct IDXArray: Sendable {
         }
         // Dimensions are up to 2³² − 1 each: their product can overflow Int, so it is checked
         // before anything is allocated (the data must be in the file, which bounds the size).
-        var count = 1, overflow = false
-        for dimension in shape + [width] where !overflow {
-            (count, overflow) = count.multipliedReportingOverflow(by: dimension)
-        }
-        guard !overflow else {
+        guard let elements = ElementCount.of(shape, elementBytes: width) else {
             throw DataError.corrupt(path: path, reason: "the header's dimensions \(shape) multiply to more elements than any file can hold")
         }
-        guard bytes.count - header >= count else {
-            throw DataError.corrupt(path: path, reason: "truncated: \(shape) needs \(count) bytes of data, found \(bytes.count - header)")
+        guard bytes.count - header >= elements * width else {
+            throw DataError.corrupt(path: path, reason: "truncated: \(shape) needs \(elements * width) bytes of data, found \(bytes.count - header)")
         }
-        count /= width
+        let count = elements
         self.shape = shape
         if type == 0x08 {
             self.values = bytes[header..<(header + count)].map(Float.init)

@@ -141,18 +141,15 @@ struct IDXHeader {
         byteCount = 4 + 4 * rank
         guard rank > 0, bytes.count >= byteCount else { throw DataError.corrupt(path: path, reason: "header is truncated") }
         shape = (0..<rank).map { axis in (0..<4).reduce(0) { $0 << 8 | Int(bytes[4 + 4 * axis + $1]) } }
-        // Each dimension may be up to 2³² − 1: multiply without overflowing before trusting the
-        // size, a row's size on its own too (a first dimension of 0 would hide its overflow).
-        var row = width, total = 0, overflow = false
-        for dimension in shape.dropFirst() where !overflow { (row, overflow) = row.multipliedReportingOverflow(by: dimension) }
-        if !overflow { (total, overflow) = row.multipliedReportingOverflow(by: shape[0]) }
-        guard !overflow else {
+        // Each dimension may be up to 2³² − 1: the size is checked before it is trusted.
+        guard let elements = ElementCount.of(shape, elementBytes: width) else {
             throw DataError.corrupt(path: path, reason: "the header's dimensions \(shape) multiply to more elements than any file can hold")
         }
+        let total = elements * width
         guard available - byteCount >= total else {
             throw DataError.corrupt(path: path, reason: "truncated: \(shape) needs \(total) bytes of data, found \(Swift.max(available - byteCount, 0))")
         }
-        rowElements = row / width
+        rowElements = shape.dropFirst().reduce(1, *)
     }
 
     /// The elements in `storage` (header first unless `dataOffset` says otherwise), multi-byte

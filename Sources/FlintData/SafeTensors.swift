@@ -105,13 +105,12 @@ public struct SafeTensorsFile: Sendable {
             }
             guard case .array(let dims)? = field("shape") else { throw corrupt("tensor '\(shown)' has no shape") }
             var shape: [Int] = []
-            var elements = 1
             for dim in dims {
                 guard case .integer(let size) = dim, size >= 0 else { throw corrupt("tensor '\(shown)' has an invalid shape") }
-                let (product, overflow) = elements.multipliedReportingOverflow(by: size)
-                guard !overflow else { throw corrupt("tensor '\(shown)' has a shape whose element count overflows") }
                 shape.append(size)
-                elements = product
+            }
+            guard let elements = ElementCount.of(shape, elementBytes: dtype.byteCount) else {
+                throw corrupt("tensor '\(shown)' has a shape whose element count overflows")
             }
             guard case .array(let offsets)? = field("data_offsets"), offsets.count == 2,
                   case .integer(let begin) = offsets[0], case .integer(let end) = offsets[1], begin >= 0, begin <= end else {

@@ -62,16 +62,18 @@ import Testing
         #expect(throws: DataError.self) { try IDXFile(contentsOf: url) }
     }
 
-    /// Found by fuzzing: a first dimension of 0 hid the overflow of the others' product, which
-    /// then trapped when a row's size was computed.
-    @Test func anEmptyFileWithHugeRowsIsAnError() throws {
-        var header: [UInt8] = [0, 0, 0x09, 4]
-        for dimension: UInt32 in [0, 0x4646_4646, 0x4646_4646, 0x4646_4646] { header += withUnsafeBytes(of: dimension.bigEndian, Array.init) }
+    /// Found by fuzzing: a dimension of 0 hid the overflow of the others' product, which then
+    /// trapped where sizes were multiplied in another order (a row's size, a host array's bytes).
+    @Test(arguments: [[0, 0x4646_4646, 0x4646_4646, 0x4646_4646], [0x7E46_4646, 0x461F_0000, 0x1F00, 0, 0x7F80_0000]])
+    func aZeroDimensionDoesNotHideAnOverflow(dimensions: [UInt32]) throws {
+        var header: [UInt8] = [0, 0, 0x09, UInt8(dimensions.count)]
+        for dimension in dimensions { header += withUnsafeBytes(of: dimension.bigEndian, Array.init) }
         let url = try Self.temporary(Data(header), name: "huge-rows.idx")
         defer { try? FileManager.default.removeItem(at: url) }
         for access in [IDXFile.Access.automatic, .memory, .disk] {
             #expect(throws: DataError.self) { try IDXFile(contentsOf: url, access: access) }
         }
+        #expect(throws: DataError.self) { try IDXArray(data: Data(header)) }
     }
 
     @Test func multiByteElementsAreDecodedFromBigEndian() throws {
