@@ -74,6 +74,11 @@ struct TrainContext {
     var checkpointDirectory: URL? = nil
     /// A checkpoint file or folder to resume from (`--resume`).
     var resume: URL? = nil
+    /// The optimizer's learning rate (`--learning-rate`), replacing the model's own.
+    var learningRate: Float? = nil
+
+    /// The learning rate to train with: `--learning-rate`, else the model's `default`.
+    func rate(_ default: Float) -> Float { learningRate ?? `default` }
 
     /// Says where training resumes from, when it does.
     func announceResume() {
@@ -130,6 +135,9 @@ struct Train: ParsableCommand {
     @Option(help: "Folder for pictures some models write (checked to be writable before training).")
     var output = "flint-output"
 
+    @Option(help: "The optimizer's learning rate (default: the model's own).")
+    var learningRate: Float?
+
     @Flag(help: "End with one JSON line of results.")
     var json = false
 
@@ -151,6 +159,9 @@ struct Train: ParsableCommand {
         }
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be positive") }
+        if let learningRate, !(learningRate > 0 && learningRate.isFinite) {
+            throw ValidationError("--learning-rate must be a positive number, got \(learningRate)")
+        }
         let kind = trainableModels.first { $0.name == model }!
         if !kind.acceptsCallbacks, checkpointDir != nil || resume != nil {
             throw ValidationError("--checkpoint-dir and --resume are not supported for \(model) (it does not train with fit)")
@@ -176,8 +187,22 @@ struct Train: ParsableCommand {
         context.saveURL = save.map { URL(fileURLWithPath: $0) }
         context.checkpointDirectory = checkpointDir.map { URL(fileURLWithPath: $0) }
         context.resume = resume.map { URL(fileURLWithPath: $0) }
+        context.learningRate = learningRate
         let start = Date()
-        var results = try kind.run(context)
+        var results: [String: Any]
+        do {
+            results = try kind.run(context)
+            results["status"] = "ok"
+        } catch let diverged as TrainingDiverged where json {
+            // The JSON line is printed whatever happens, so a script sees what went wrong.
+            results = ["status": "diverged", "error": diverged.description, "diverged_epoch": diverged.epoch + 1,
+                       "diverged_step": diverged.step ?? NSNull(), "test_accuracy": NSNull(), "test_loss": NSNull()]
+            try? watchers.finish()
+            try printJSONLine(jsonSafe(results.merging(["model": kind.name, "dataset": context.dataset, "device": target.identifier,
+                                                         "epochs": context.epochs, "seed": seed, "world_size": ProcessGroup.world.size,
+                                                         "total_seconds": Date().timeIntervalSince(start)]) { $1 }))
+            throw diverged
+        }
         try watchers.finish()
         results["model"] = kind.name
         results["dataset"] = context.dataset
@@ -186,11 +211,22 @@ struct Train: ParsableCommand {
         results["seed"] = seed
         results["world_size"] = ProcessGroup.world.size
         results["total_seconds"] = Date().timeIntervalSince(start)
-        if json {
-            let data = try JSONSerialization.data(withJSONObject: results, options: [.sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
+        if json { try printJSONLine(jsonSafe(results)) }
+    }
+}
+
+/// `results` with every number that is not finite as null, which JSON can hold (NaN cannot).
+func jsonSafe(_ results: [String: Any]) -> [String: Any] {
+    func safe(_ value: Any) -> Any {
+        switch value {
+        case let number as Double where !number.isFinite: NSNull()
+        case let number as Float where !number.isFinite: NSNull()
+        case let nested as [String: Any]: nested.mapValues(safe)
+        case let array as [Any]: array.map(safe)
+        default: value
         }
     }
+    return results.mapValues(safe)
 }
 
 /// Creates `folder` if needed and checks that files can be written there.

@@ -59,6 +59,11 @@ public final class EarlyStopping: Callback {
 
     public func epochEnded(_ epoch: Int, logs: [String: Float], model: Model) -> Bool {
         guard let value = logs[monitor] else { return false }
+        // NaN compares false with everything: it would never count as worse, so say it is.
+        guard value.isFinite else {
+            stoppedEpoch = epoch
+            return true
+        }
         let score = maximise ? -value : value
         if score < best - minDelta {
             best = score

@@ -1,11 +1,19 @@
 import FlintCore
+import FlintData
 
 /// A training objective: the mean over the batch of a per-sample loss.
 public protocol Loss: Sendable {
     var name: String { get }
     /// Checks that `targets` of per-sample shape `targetShape` fit outputs of `outputShape`.
     func validate(outputShape: [Int], targetShape: [Int], targetType: DType) throws
+    /// Checks a batch's target values before they are uploaded (labels within the classes, say);
+    /// `fit` and `evaluate` call it on the thread that assembles batches. The default accepts all.
+    func checkTargets(_ targets: HostArray, outputShape: [Int]) throws
     func callAsFunction(_ predictions: Tensor, _ targets: Tensor) -> Tensor
+}
+
+extension Loss {
+    public func checkTargets(_ targets: HostArray, outputShape: [Int]) throws {}
 }
 
 /// `mean((p - y)²)`
@@ -95,6 +103,14 @@ public struct SparseCategoricalCrossEntropy: Loss {
         try checkLabelSmoothing(labelSmoothing)
         guard outputShape.count == 1, targetType == .int32, targetShape.isEmpty || targetShape == [1] else {
             throw ModelError.targetMismatch(reason: "sparse categorical cross-entropy needs outputs of shape [classes] and one int32 label per sample, got outputs \(outputShape) and targets \(targetType) \(targetShape)")
+        }
+    }
+
+    /// A label outside the classes would be gathered as nothing at all (PyTorch and Keras raise).
+    public func checkTargets(_ targets: HostArray, outputShape: [Int]) throws {
+        guard let classes = outputShape.last else { return }
+        if let label = targets.int32s.first(where: { $0 < 0 || Int($0) >= classes }) {
+            throw ModelError.targetMismatch(reason: "label \(label) is outside the model's \(classes) classes (0…\(classes - 1))")
         }
     }
 

@@ -98,6 +98,9 @@ public final class StepLogs {
     /// Whether anything has been recorded.
     public var isEmpty: Bool { order.isEmpty }
 
+    /// The device total of `name` so far (a new tensor after every record).
+    func runningTotal(_ name: String) -> Tensor? { sums[name] }
+
     /// The names recorded so far, in first-recorded order.
     public var names: [String] { order }
 

@@ -30,6 +30,9 @@ open class Model: Layer {
     /// The epochs of the current (or last) `fit`, resumed ones included; callbacks read it and
     /// checkpoints save it. `fit` replaces it when it starts.
     public var history = History()
+    /// What `fit` does when a loss turns NaN or infinite: by default it stops with
+    /// `TrainingDiverged` and the weights of the start of that epoch.
+    public var onNonFiniteLoss: NonFiniteLossPolicy = .stop
     /// The parameters the default step updates, found once per `fit` instead of every step. Kept
     /// in a box, where reflection does not look: they are not the model's own properties.
     let fitCache = FitCache()

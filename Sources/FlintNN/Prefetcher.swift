@@ -22,16 +22,18 @@ final class Prefetcher {
     private var inline: ShardedIterator?
 
     /// With `shard`, each batch is cut to this process's share before it is uploaded.
-    init(_ source: any BatchDataset, epoch: Int, device: Device, depth: Int, shard: BatchShard? = nil) throws {
+    /// `check` sees each host batch before it is cut and uploaded (its error ends the epoch).
+    init(_ source: any BatchDataset, epoch: Int, device: Device, depth: Int, shard: BatchShard? = nil,
+         check: (@Sendable (HostBatch) throws -> Void)? = nil) throws {
         self.device = device
         guard depth > 0 else {
             queue = nil
-            inline = ShardedIterator(base: try source.makeBatchIterator(epoch: epoch), shard: shard)
+            inline = ShardedIterator(base: try source.makeBatchIterator(epoch: epoch), shard: shard, check: check)
             return
         }
         let queue = Queue(depth: depth)
         self.queue = queue
-        let thread = Thread { queue.produce(source, epoch: epoch, device: device, shard: shard) }
+        let thread = Thread { queue.produce(source, epoch: epoch, device: device, shard: shard, check: check) }
         thread.name = "flint-prefetch"
         thread.start()
     }
@@ -80,9 +82,10 @@ final class Prefetcher {
             condition.unlock()
         }
 
-        func produce(_ source: any BatchDataset, epoch: Int, device: Device, shard: BatchShard?) {
+        func produce(_ source: any BatchDataset, epoch: Int, device: Device, shard: BatchShard?,
+                     check: (@Sendable (HostBatch) throws -> Void)?) {
             do {
-                var iterator = ShardedIterator(base: try source.makeBatchIterator(epoch: epoch), shard: shard)
+                var iterator = ShardedIterator(base: try source.makeBatchIterator(epoch: epoch), shard: shard, check: check)
                 while waitForRoom() {
                     guard let batch = try iterator.next(on: device) else { break }
                     condition.lock()
@@ -115,10 +118,12 @@ final class Prefetcher {
 private struct ShardedIterator {
     var base: any BatchIterator
     let shard: BatchShard?
+    let check: (@Sendable (HostBatch) throws -> Void)?
 
     /// The next batch with rows for this process, uploaded; nil at the end of the epoch.
     mutating func next(on device: Device) throws -> Dataset.Batch? {
         while let host = try base.next() {
+            try check?(host)
             guard let shard else { return try Dataset.Batch(host, on: device) }
             guard let (rows, share) = shard.share(of: host) else { continue }
             var batch = try Dataset.Batch(rows, on: device)

@@ -138,13 +138,16 @@ extension Model {
         let steps = Swift.max(source.batchCount, 1)
         let display = ProgressDisplay(verbosity: group.rank == 0 ? verbosity : .silent, epochs: epochs, steps: steps)
         let batchCallbacks = callbacks.compactMap { $0 as? BatchCallback }
+        // Ranks of a data-parallel run decide together, on the reduced values at each epoch's end.
+        let watch = DivergenceWatch(policy: onNonFiniteLoss, tracksSteps: parallel == nil)
         for callback in callbacks { try callback.trainingBegan(model: self) }
-        for epoch in start..<Swift.max(start, epochs) {
+        training: for epoch in start..<Swift.max(start, epochs) {
             let logs = StepLogs()
+            watch.epochBegan(self)
             display.epochBegan(epoch)
             for callback in callbacks { try callback.epochBegan(epoch, model: self) }
             let batches = try Prefetcher(source, epoch: epoch, device: device, depth: prefetch,
-                                         shard: parallel.map { .training($0.group) })
+                                         shard: parallel.map { .training($0.group) }, check: targetCheck())
             var step = 0
             while let batch = try batches.next() {
                 if let optimizer, let initialRate {
@@ -158,7 +161,22 @@ extension Model {
                     try trainStep(batch, logs: logs)
                 }
                 step += 1
-                display.stepEnded(step) { logs.values() }
+                // The losses are read only when progress is, or after the watch's window of steps.
+                let due = watch.stepEnded(step, logs: logs)
+                var diverged: TrainingDiverged?, read = false
+                display.stepEnded(step) {
+                    let values = logs.values()
+                    if parallel == nil { (diverged, read) = (watch.check(values, epoch: epoch, model: self), true) }
+                    return values
+                }
+                if due && !read { diverged = watch.check(logs.values(), epoch: epoch, model: self) }
+                if let diverged {
+                    batches.finish()
+                    if watch.policy == .stop { throw diverged }
+                    history.append(logs.values())
+                    display.epochEnded(epoch, logs: logs.values())
+                    break training
+                }
                 for callback in batchCallbacks {
                     callback.batchEnded(epoch * steps + step) {
                         var values = logs.values()
@@ -168,6 +186,12 @@ extension Model {
                 }
             }
             var epochLogs = logs.values(over: group)
+            if let diverged = watch.check(epochLogs, epoch: epoch, model: self) {
+                if watch.policy == .stop { throw diverged }
+                history.append(epochLogs)
+                display.epochEnded(epoch, logs: epochLogs)
+                break training
+            }
             parallel?.averageState(of: self)
             if let optimizer { epochLogs["learning_rate"] = optimizer.learningRate }
             if let validation {
@@ -184,6 +208,15 @@ extension Model {
         }
         for callback in callbacks { try callback.trainingEnded(model: self) }
         return history
+    }
+
+    /// The compiled loss's check of every batch's targets (labels within the classes), run
+    /// where batches are assembled: on the host, before upload, with no read of the device.
+    func targetCheck() -> (@Sendable (HostBatch) throws -> Void)? {
+        guard let loss, let outputShape = try? builtOutputShape() else { return nil }
+        return { batch in
+            if let target = batch.target { try loss.checkTargets(target, outputShape: outputShape) }
+        }
     }
 
     /// Loss and metrics over `x`, `y` in evaluation mode.
@@ -215,7 +248,7 @@ extension Model {
         let group = ProcessGroup.world
         let logs = StepLogs()
         let batches = try Prefetcher(data.batchSource(size: batchSize), epoch: 0, device: device, depth: prefetch,
-                                     shard: group.isDistributed ? .evaluation(group) : nil)
+                                     shard: group.isDistributed ? .evaluation(group) : nil, check: targetCheck())
         try Tensor.withoutGrad {
             while let batch = try batches.next() { try testStep(batch, logs: logs) }
         }

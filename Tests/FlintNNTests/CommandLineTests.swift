@@ -135,3 +135,44 @@ import Testing
         }
     }
 }
+
+/// `flint train` on a run that diverges: the JSON line is still printed, with the status, where
+/// it diverged and nulls for what could not be measured, and the command fails.
+@Suite struct TrainCommandDivergence {
+    /// A tiny MNIST-shaped folder: 256 training and 64 test images of random bytes.
+    static func tinyMNIST() throws -> URL {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("flint-tiny-\(UUID().uuidString)")
+        let mnist = folder.appendingPathComponent("mnist")
+        try FileManager.default.createDirectory(at: mnist, withIntermediateDirectories: true)
+        var rng = DataRNG(seed: 11)
+        func idx(_ dims: [Int], _ values: [UInt8]) -> Data {
+            var data = Data([0, 0, 0x08, UInt8(dims.count)])
+            for dim in dims { data += withUnsafeBytes(of: UInt32(dim).bigEndian) { Data($0) } }
+            return data + Data(values)
+        }
+        for (prefix, count) in [("train", 256), ("t10k", 64)] {
+            try idx([count, 28, 28], (0..<(count * 784)).map { _ in UInt8(rng.next() % 256) })
+                .write(to: mnist.appendingPathComponent("\(prefix)-images-idx3-ubyte"))
+            try idx([count], (0..<count).map { _ in UInt8(rng.next() % 10) }).write(to: mnist.appendingPathComponent("\(prefix)-labels-idx1-ubyte"))
+        }
+        return folder
+    }
+
+    @Test(.enabled(if: CommandLineTool.flint != nil, "the flint binary is not built next to the tests"))
+    func jsonIsPrintedWhenTrainingDiverges() throws {
+        let folder = try Self.tinyMNIST()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let result = try CommandLineTool.run(["train", "--model", "mlp", "--epochs", "2", "--learning-rate", "1e30", "--json", "--device", "cpu",
+                                              "--data-dir", folder.path, "--output", folder.appendingPathComponent("out").path])
+        #expect(result.status == 1 && !result.signalled, "\(result.error)")
+        let last = result.output.split(separator: "\n").last.map(String.init) ?? ""
+        let json = try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any]
+        #expect(json?["status"] as? String == "diverged", "\(last)")
+        #expect(json?["diverged_epoch"] as? Int == 1 && json?["diverged_step"] as? Int != nil, "\(last)")
+        #expect(json?["test_accuracy"] is NSNull)
+        #expect(result.error.contains("training diverged") && result.error.split(separator: "\n").count == 1, "\(result.error)")
+
+        let bad = try CommandLineTool.run(["train", "--model", "mlp", "--learning-rate", "-1", "--data-dir", folder.path])
+        #expect(bad.status != 0 && !bad.signalled && bad.error.contains("--learning-rate"), "\(bad.error)")
+    }
+}

@@ -59,7 +59,7 @@ enum AutoencoderModel: TrainableModel {
 
         let network = DenseAutoencoder(pixels: pixels)
         try network.build(inputShape: [pixels], device: context.device, seed: context.seed)
-        try network.compile(optimizer: Adam(learningRate: 1e-3))
+        try network.compile(optimizer: Adam(learningRate: context.rate(1e-3)))
         print("Training \(name) on \(dataset.rawValue) (\(train.count) samples) on \(context.device) — \(context.device.info.name)")
         print(network.summary)
 

@@ -144,7 +144,7 @@ enum LinearRegressionModel: TrainableModel {
         print("Training \(name) on \(trainRows.count) synthetic rows (\(width) features, noise σ = \(noise)) on "
               + "\(context.device) — \(context.device.info.name)")
 
-        let model = LinearRegression(learningRate: 0.05, epochs: context.epochs, batchSize: Swift.min(context.batchSize, 64),
+        let model = LinearRegression(learningRate: context.rate(0.05), epochs: context.epochs, batchSize: Swift.min(context.batchSize, 64),
                                      device: context.device, seed: context.seed)
         let start = Date()
         try model.fit(trainX, featureCount: width, targets: trainY)
@@ -205,7 +205,7 @@ enum LogisticRegressionModel: TrainableModel {
     static func run(_ context: TrainContext) throws -> [String: Any] {
         let data = try loadClassificationTable(context, model: name)
         var results = try evaluateClassifier("multinomial logistic regression", data: data, context: context, model: name) {
-            LogisticRegression(learningRate: 0.05, epochs: context.epochs, batchSize: context.batchSize,
+            LogisticRegression(learningRate: context.rate(0.05), epochs: context.epochs, batchSize: context.batchSize,
                                device: context.device, seed: context.seed)
         }
         results["target_test_accuracy"] = context.dataset == "iris" ? 0.95 : nil
@@ -228,7 +228,7 @@ enum MLPClassifierModel: TrainableModel {
     static func run(_ context: TrainContext) throws -> [String: Any] {
         let data = try loadClassificationTable(context, model: name)
         return try evaluateClassifier("MLPClassifier [100]", data: data, context: context, model: name) {
-            MLPClassifier(hiddenLayerSizes: [100], activation: .relu, learningRate: 1e-3, batchSize: context.batchSize,
+            MLPClassifier(hiddenLayerSizes: [100], activation: .relu, learningRate: context.rate(1e-3), batchSize: context.batchSize,
                           epochs: context.epochs, alpha: 1e-4, seed: context.seed, device: context.device)
         }
     }
@@ -263,7 +263,7 @@ enum RegularizationModel: TrainableModel {
              Dense(hidden, activation: .relu, kernelRegularizer: regularizer),
              Dense(classes, kernelRegularizer: regularizer)],
             inputShape: [features], device: context.device, seed: context.seed)
-        try network.compile(optimizer: Adam(learningRate: 1e-3), loss: SparseCategoricalCrossEntropy(fromLogits: true),
+        try network.compile(optimizer: Adam(learningRate: context.rate(1e-3)), loss: SparseCategoricalCrossEntropy(fromLogits: true),
                             metrics: [.accuracy])
         return network
     }

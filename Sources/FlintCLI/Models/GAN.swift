@@ -17,15 +17,17 @@ final class GAN: Model {
     let latent: Int
     let generator: Sequential
     let discriminator: Sequential
-    let generatorOptimizer = Adam(learningRate: 2e-4, beta1: 0.5)
-    let discriminatorOptimizer = Adam(learningRate: 2e-4, beta1: 0.5)
+    let generatorOptimizer: Adam
+    let discriminatorOptimizer: Adam
     private let noise: RandomGenerator
     private let bce = BinaryCrossEntropy(fromLogits: true)
     /// Label tensors per batch size (the last batch of an epoch is smaller).
     private var labelCache: [Int: (real: Tensor, fake: Tensor, ones: Tensor)] = [:]
 
-    init(latent: Int, pixels: Int, noiseSeed: UInt64) {
+    init(latent: Int, pixels: Int, noiseSeed: UInt64, learningRate: Float = 2e-4) {
         self.latent = latent
+        generatorOptimizer = Adam(learningRate: learningRate, beta1: 0.5)
+        discriminatorOptimizer = Adam(learningRate: learningRate, beta1: 0.5)
         generator = Sequential([Dense(256), LeakyReLU(slope: 0.2), BatchNormalization(momentum: 0.8),
                                 Dense(512), LeakyReLU(slope: 0.2), BatchNormalization(momentum: 0.8),
                                 Dense(pixels, activation: .tanh)])
@@ -134,7 +136,7 @@ enum GANModel: TrainableModel {
         // each batch is uploaded when used.
         let real = Tensor(train.pixels.map { $0 * 2 - 1 }, shape: [train.count, pixels], on: .cpu)
 
-        let gan = GAN(latent: latent, pixels: pixels, noiseSeed: context.seed &+ 0x6A4E)
+        let gan = GAN(latent: latent, pixels: pixels, noiseSeed: context.seed &+ 0x6A4E, learningRate: context.rate(2e-4))
         try gan.build(pixels: pixels, device: device, seed: context.seed)
         let grid = SampleGrid(noise: Tensor.normal([samples, latent], seed: context.seed &+ 0xF1ED, on: device),
                               height: train.height, width: train.width, folder: context.outputDirectory)

@@ -43,7 +43,7 @@ extension ImageClassifier {
 
         let network = try Sequential(layers(), inputShape: shape, device: context.device, seed: context.seed)
         context.announceResume()
-        try network.compile(optimizer: Adam(learningRate: learningRate),
+        try network.compile(optimizer: Adam(learningRate: context.rate(learningRate)),
                             loss: SparseCategoricalCrossEntropy(fromLogits: true, labelSmoothing: labelSmoothing),
                             metrics: [.accuracy])
         print("Training \(name) on \(dataset.rawValue) (\(train.count) samples) on \(context.device) — \(context.device.info.name)")
