@@ -40,7 +40,7 @@ let package = Package(
         // Tensors, devices and ops, on top of whichever backend a device selects.
         .target(name: "FlintCore", dependencies: ["FlintBackend", "FlintCPU", "FlintOpenCL"]),
         // Datasets on the host: IDX (MNIST family, gzip handled), search paths, errors.
-        .target(name: "FlintData", dependencies: ["CZlib"]),
+        .target(name: "FlintData", dependencies: ["CZlib", "FlintBackend"]),
         // Process groups over MPI (Open MPI opened at run time; a world of one without it).
         .target(name: "FlintDistributed", dependencies: ["FlintCore"]),
         // Layers, losses, optimizers and the Keras-style training loop.

@@ -1,3 +1,4 @@
+import FlintBackend
 // Per-column feature scaling on row-major `[Float]` tables, after scikit-learn's scalers.
 //
 // Fit on the training rows only, then transform training and test rows with those statistics,
@@ -47,7 +48,7 @@ public struct StandardScaler: Sendable {
     }
 
     public func transform(_ features: [Float]) throws -> [Float] {
-        precondition(isFitted, "StandardScaler.transform called before fit(_:featureCount:)")
+        ensure(isFitted, "StandardScaler.transform called before fit(_:featureCount:)")
         _ = checkedRows(features, featureCount: featureCount, caller: "StandardScaler.transform", allowEmpty: true)
         try checkFinite(features, featureCount: featureCount, caller: "StandardScaler.transform")
         return features.enumerated().map { i, x in Float((Double(x) - means[i % featureCount]) / scales[i % featureCount]) }
@@ -59,7 +60,7 @@ public struct StandardScaler: Sendable {
     }
 
     public func inverseTransform(_ features: [Float]) -> [Float] {
-        precondition(isFitted, "StandardScaler.inverseTransform called before fit(_:featureCount:)")
+        ensure(isFitted, "StandardScaler.inverseTransform called before fit(_:featureCount:)")
         _ = checkedRows(features, featureCount: featureCount, caller: "StandardScaler.inverseTransform", allowEmpty: true)
         return features.enumerated().map { i, x in Float(Double(x) * scales[i % featureCount] + means[i % featureCount]) }
     }
@@ -75,7 +76,7 @@ public struct MinMaxScaler: Sendable {
     private var maximums: [Double] = []
 
     public init(range: ClosedRange<Float> = 0...1) {
-        precondition(range.lowerBound < range.upperBound, "MinMaxScaler: the target range \(range) is empty")
+        ensure(range.lowerBound < range.upperBound, "MinMaxScaler: the target range \(range) is empty")
         self.range = range
     }
 
@@ -101,7 +102,7 @@ public struct MinMaxScaler: Sendable {
     }
 
     public func transform(_ features: [Float]) throws -> [Float] {
-        precondition(isFitted, "MinMaxScaler.transform called before fit(_:featureCount:)")
+        ensure(isFitted, "MinMaxScaler.transform called before fit(_:featureCount:)")
         _ = checkedRows(features, featureCount: featureCount, caller: "MinMaxScaler.transform", allowEmpty: true)
         try checkFinite(features, featureCount: featureCount, caller: "MinMaxScaler.transform")
         let lower = Double(range.lowerBound)
@@ -117,7 +118,7 @@ public struct MinMaxScaler: Sendable {
     }
 
     public func inverseTransform(_ features: [Float]) -> [Float] {
-        precondition(isFitted, "MinMaxScaler.inverseTransform called before fit(_:featureCount:)")
+        ensure(isFitted, "MinMaxScaler.inverseTransform called before fit(_:featureCount:)")
         _ = checkedRows(features, featureCount: featureCount, caller: "MinMaxScaler.inverseTransform", allowEmpty: true)
         let lower = Double(range.lowerBound)
         return features.enumerated().map { i, x in
@@ -134,10 +135,10 @@ private func checkFinite(_ features: [Float], featureCount: Int, caller: String)
 
 /// The number of rows in `features`, stopping with a message naming `caller` when they are not whole rows.
 private func checkedRows(_ features: [Float], featureCount: Int, caller: String, allowEmpty: Bool = false) -> Int {
-    precondition(featureCount > 0, "\(caller): featureCount must be positive, got \(featureCount)")
-    precondition(
+    ensure(featureCount > 0, "\(caller): featureCount must be positive, got \(featureCount)")
+    ensure(
         features.count % featureCount == 0,
         "\(caller): \(features.count) values are not whole rows of \(featureCount) features")
-    precondition(allowEmpty || !features.isEmpty, "\(caller): needs at least one row")
+    ensure(allowEmpty || !features.isEmpty, "\(caller): needs at least one row")
     return features.count / featureCount
 }

@@ -76,7 +76,7 @@ public struct Dataset: Sendable {
     /// before batching it.
     public func split(holdingOut fraction: Float) -> (Dataset, Dataset) {
         guard case .samples(let samples) = source else {
-            preconditionFailure("Dataset.split: a batch dataset cannot be split by samples; split the data before batching it")
+            fatalError("Dataset.split: a batch dataset cannot be split by samples; split the data before batching it")
         }
         let kept = count - Int(Float(count) * fraction)
         func parts<D: SampleDataset>(_ data: D) -> (Dataset, Dataset) {
@@ -89,7 +89,7 @@ public struct Dataset: Sendable {
     /// in order or in the order `Shuffler(seed: shuffleSeed &+ epoch)` gives, as `fit` makes
     /// them; a batch dataset's own batches otherwise.
     public func batchSource(size: Int, shuffleSeed: UInt64? = nil) -> any BatchDataset {
-        precondition(size > 0, "batches: size must be positive, got \(size)")
+        ensure(size > 0, "batches: size must be positive, got \(size)")
         switch source {
         case .samples(let samples):
             func batched<D: SampleDataset>(_ data: D) -> any BatchDataset { data.batched(size, shuffleSeed: shuffleSeed) }
@@ -146,7 +146,7 @@ public struct Dataset: Sendable {
         var shareOfGlobalBatch: Float = 1
 
         public init(inputs: [Tensor], targets: Tensor? = nil) {
-            precondition(!inputs.isEmpty, "Dataset.Batch: a batch needs at least one input")
+            ensure(!inputs.isEmpty, "Dataset.Batch: a batch needs at least one input")
             self.inputs = inputs
             self.targets = targets
         }

@@ -1,3 +1,4 @@
+import FlintBackend
 /// One sample: its inputs (one per model input) and its target (nil for models that need none),
 /// each a `HostArray` of the sample's own shape, without a batch axis.
 public struct Sample: Sendable {
@@ -5,7 +6,7 @@ public struct Sample: Sendable {
     public var target: HostArray?
 
     public init(inputs: [HostArray], target: HostArray? = nil) {
-        precondition(!inputs.isEmpty, "Sample: a sample needs at least one input")
+        ensure(!inputs.isEmpty, "Sample: a sample needs at least one input")
         self.inputs = inputs
         self.target = target
     }
@@ -37,9 +38,9 @@ public struct HostBatch: Sendable {
 
     /// Arrays that all hold the same number of rows, the samples.
     public init(inputs: [HostArray], target: HostArray? = nil) {
-        precondition(!inputs.isEmpty, "HostBatch: a batch needs at least one input")
+        ensure(!inputs.isEmpty, "HostBatch: a batch needs at least one input")
         let rows = inputs[0].shape.first ?? 0
-        precondition((inputs + (target.map { [$0] } ?? [])).allSatisfy { !$0.shape.isEmpty && $0.shape[0] == rows },
+        ensure((inputs + (target.map { [$0] } ?? [])).allSatisfy { !$0.shape.isEmpty && $0.shape[0] == rows },
                      "HostBatch: arrays of shapes \(inputs.map(\.shape)) and \(target?.shape ?? []) do not all hold \(rows) rows")
         self.inputs = inputs
         self.target = target

@@ -1,3 +1,4 @@
+import FlintBackend
 extension SampleDataset {
     /// Each sample passed through `transform` (augmentation, feature engineering), when it is read.
     public func map(_ transform: @escaping @Sendable (Sample) throws -> Sample) -> MappedSamples<Self> {
@@ -40,7 +41,7 @@ extension SampleDataset {
     /// Batches of `size` (the last smaller, unless `dropRemainder`), in order or, with
     /// `shuffleSeed`, in the order of `Shuffler(seed: shuffleSeed &+ epoch)`: what `fit` does.
     public func batched(_ size: Int, shuffleSeed: UInt64? = nil, dropRemainder: Bool = false) -> BatchedSamples<Self> {
-        precondition(size > 0, "batched: the batch size must be positive, got \(size)")
+        ensure(size > 0, "batched: the batch size must be positive, got \(size)")
         return BatchedSamples(base: self, size: size, shuffleSeed: shuffleSeed, dropRemainder: dropRemainder)
     }
 }

@@ -22,8 +22,8 @@ public struct ConfusionMatrix: Equatable, Sendable {
 
     /// An empty matrix; classes are named by their index unless `classNames` are given.
     public init(classCount: Int, classNames: [String]? = nil) {
-        precondition(classCount > 0, "ConfusionMatrix: classCount must be positive, got \(classCount)")
-        precondition(classNames == nil || classNames!.count == classCount,
+        ensure(classCount > 0, "ConfusionMatrix: classCount must be positive, got \(classCount)")
+        ensure(classNames == nil || classNames!.count == classCount,
                      "ConfusionMatrix: \(classNames?.count ?? 0) names for \(classCount) classes")
         self.classNames = classNames ?? (0..<classCount).map(String.init)
         counts = Array(repeating: Array(repeating: 0, count: classCount), count: classCount)
@@ -54,7 +54,7 @@ public struct ConfusionMatrix: Equatable, Sendable {
     }
 
     public mutating func add(actual: Int, predicted: Int) {
-        precondition((0..<classCount).contains(actual) && (0..<classCount).contains(predicted),
+        ensure((0..<classCount).contains(actual) && (0..<classCount).contains(predicted),
                      "ConfusionMatrix: class \(actual) or \(predicted) outside 0..<\(classCount)")
         counts[actual][predicted] += 1
     }
