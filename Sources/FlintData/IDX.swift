@@ -9,8 +9,7 @@ public struct IDXArray: Sendable {
 
     /// Reads an IDX file, gzipped or not. Throws `DataError` for missing, damaged or truncated files.
     public init(contentsOf url: URL) throws {
-        let raw = try FileContents.read(url)
-        let data = Gzip.isCompressed(raw) ? try Gzip.decompress(raw, path: url.path) : raw
+        let data = try FileContents.readDecompressing(url)
         try self.init(data: data, path: url.path)
     }
 

@@ -1,3 +1,4 @@
+import FlintBackend
 /// SplitMix64 (Steele, Lea & Flood 2014, the seeding generator of Java's SplittableRandom and
 /// xoshiro): tiny, fast and statistically sound for shuffling. Written out here, together with
 /// `nextIndex(below:)` and `fisherYatesShuffle(using:)`, because the standard library does not
@@ -18,10 +19,15 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         return z ^ (z >> 31)
     }
 
+    /// Uniform in [0, 1): the top 53 bits of a draw, every value a multiple of 2⁻⁵³.
+    public mutating func nextUnit() -> Double {
+        Double(next() >> 11) * 0x1p-53
+    }
+
     /// Uniform in `0..<bound`. Draws below 2⁶⁴ mod `bound` are redrawn so that every result is
     /// equally likely (a bare `%` would favour small values).
     public mutating func nextIndex(below bound: Int) -> Int {
-        precondition(bound > 0, "SplitMix64.nextIndex(below:): bound must be positive, got \(bound)")
+        ensure(bound > 0, "SplitMix64.nextIndex(below:): bound must be positive, got \(bound)")
         let bound = UInt64(bound)
         let threshold = (0 &- bound) % bound
         var draw = next()
@@ -103,7 +109,7 @@ public struct KFold: Sendable {
     public let shuffleSeed: UInt64?
 
     public init(k: Int, shuffleSeed: UInt64? = nil) {
-        precondition(k >= 2, "KFold: k must be at least 2, got \(k)")
+        ensure(k >= 2, "KFold: k must be at least 2, got \(k)")
         self.k = k
         self.shuffleSeed = shuffleSeed
     }

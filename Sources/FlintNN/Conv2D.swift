@@ -53,8 +53,8 @@ public final class Conv2D: Layer {
         }
         let channels = inputShape[2]
         let receptive = kernelSize.0 * kernelSize.1
-        let window = WindowSize(kernel: kernelSize, strides: strides, padding: padding, dilation: dilation)
-        guard let geometry = window.output(height: inputShape[0], width: inputShape[1]) else {
+        guard let geometry = WindowPlacement(height: inputShape[0], width: inputShape[1], kernel: kernelSize,
+                                             strides: strides, dilation: dilation, padding: padding) else {
             throw ModelError.incompatibleShape(layer: "Conv2D(\(filters))", inputShape: inputShape,
                                                reason: "a \(kernelSize) kernel does not fit with \(padding) padding")
         }
@@ -72,34 +72,4 @@ public final class Conv2D: Layer {
                          bias: bias?.value)
     }
 
-}
-
-/// Output size of a sliding window, computed the same way as the tensor ops, so layers can
-/// check shapes when the model is built.
-struct WindowSize {
-    let kernel: (Int, Int)
-    let strides: (Int, Int)
-    let padding: Padding
-    let dilation: (Int, Int)
-
-    func output(height: Int, width: Int) -> (outHeight: Int, outWidth: Int)? {
-        func size(_ n: Int, _ k: Int, _ s: Int, _ d: Int, _ before: Int, _ after: Int) -> Int? {
-            let span = d * (k - 1) + 1
-            guard k > 0, s > 0, d > 0, n + before + after >= span else { return nil }
-            return (n + before + after - span) / s + 1
-        }
-        switch padding {
-        case .valid:
-            guard let h = size(height, kernel.0, strides.0, dilation.0, 0, 0),
-                  let w = size(width, kernel.1, strides.1, dilation.1, 0, 0) else { return nil }
-            return (h, w)
-        case .same:
-            guard strides.0 > 0, strides.1 > 0 else { return nil }
-            return ((height + strides.0 - 1) / strides.0, (width + strides.1 - 1) / strides.1)
-        case .explicit(let t, let b, let l, let r):
-            guard let h = size(height, kernel.0, strides.0, dilation.0, t, b),
-                  let w = size(width, kernel.1, strides.1, dilation.1, l, r) else { return nil }
-            return (h, w)
-        }
-    }
 }

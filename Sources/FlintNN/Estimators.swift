@@ -67,6 +67,120 @@ private func classLabels(_ y: Tensor) throws -> [Int32] {
 
 // MARK: - Shared plumbing
 
+/// How an estimator trains its network: the settings every estimator has.
+public struct EstimatorTraining: Sendable {
+    /// Adam's (initial) learning rate.
+    public var learningRate: Float
+    /// Passes over the training rows.
+    public var epochs: Int
+    /// Rows per gradient step.
+    public var batchSize: Int
+    /// Where the network trains.
+    public var device: Device
+    /// Seeds the initial weights and the shuffles: the same seed gives the same model.
+    public var seed: UInt64
+    /// What `fit` prints.
+    public var verbosity: Verbosity
+
+    /// Settings with the given values.
+    public init(learningRate: Float, epochs: Int, batchSize: Int, device: Device, seed: UInt64, verbosity: Verbosity) {
+        self.learningRate = learningRate
+        self.epochs = epochs
+        self.batchSize = batchSize
+        self.device = device
+        self.seed = seed
+        self.verbosity = verbosity
+    }
+}
+
+/// An estimator that trains a network with ``EstimatorTraining`` settings, which it exposes as
+/// properties of its own (`estimator.epochs`).
+public protocol NetworkEstimator: Estimator {
+    /// The training settings.
+    var training: EstimatorTraining { get set }
+}
+
+extension NetworkEstimator {
+    /// Adam's (initial) learning rate.
+    public var learningRate: Float {
+        get { training.learningRate }
+        set { training.learningRate = newValue }
+    }
+    /// Passes over the training rows.
+    public var epochs: Int {
+        get { training.epochs }
+        set { training.epochs = newValue }
+    }
+    /// Rows per gradient step.
+    public var batchSize: Int {
+        get { training.batchSize }
+        set { training.batchSize = newValue }
+    }
+    /// Where the network trains.
+    public var device: Device {
+        get { training.device }
+        set { training.device = newValue }
+    }
+    /// Seeds the initial weights and the shuffles.
+    public var seed: UInt64 {
+        get { training.seed }
+        set { training.seed = newValue }
+    }
+    /// What `fit` prints.
+    public var verbosity: Verbosity {
+        get { training.verbosity }
+        set { training.verbosity = newValue }
+    }
+
+    /// The trainer for these settings.
+    func networkTraining(schedule: LearningRateSchedule = .constant) -> NetworkTraining {
+        NetworkTraining(epochs: epochs, batchSize: batchSize, device: device, seed: seed, verbosity: verbosity, schedule: schedule)
+    }
+}
+
+/// A classifier whose predictions and score follow from its class probabilities.
+public protocol ProbabilisticClassifier: Estimator where Target == Int32 {
+    /// The number of classes seen by `fit`.
+    var classCount: Int { get }
+    /// Class probabilities, `rows × classCount` row-major.
+    ///
+    /// - Parameter features: Rows of the width seen by `fit`, row-major.
+    /// - Returns: One probability per class and row.
+    /// - Throws: `ModelError.notCompiled` before `fit`; `ModelError.invalidArgument` for rows of
+    ///   another width.
+    func predictProbabilities(_ features: [Float]) throws -> [Float]
+}
+
+extension ProbabilisticClassifier {
+    /// The most likely class of each row (the first on ties).
+    ///
+    /// - Parameter features: Rows of the width seen by `fit`, row-major.
+    /// - Returns: One class index per row.
+    /// - Throws: As ``predictProbabilities(_:)``.
+    public func predict(_ features: [Float]) throws -> [Int32] {
+        mostLikelyClasses(try predictProbabilities(features), classes: classCount)
+    }
+
+    /// The fraction of rows classified correctly.
+    ///
+    /// - Parameters:
+    ///   - features: Rows of the width seen by `fit`, row-major.
+    ///   - targets: The true class of each row.
+    /// - Returns: Accuracy in [0, 1].
+    /// - Throws: As ``predictProbabilities(_:)``.
+    public func score(_ features: [Float], targets: [Int32]) throws -> Float {
+        accuracyScore(targets, try predict(features))
+    }
+}
+
+/// The logits of a fitted classifier's `network` for `features`; nil for no rows.
+func classifierLogits(_ network: Sequential?, _ features: [Float], caller: String) throws -> Tensor? {
+    let rows = try predictionRows(features, featureCount: network?.inputShapes.first?[0], caller: caller)
+    guard let network else { throw ModelError.notCompiled }
+    guard rows > 0 else { return nil }
+    return try network.predict(Tensor(features, shape: [rows, network.inputShapes[0][0]], on: .cpu), batchSize: 1024)
+}
+
 /// The number of rows of a `featureCount`-wide table, after checking it has `targetCount` of them.
 func checkedRowCount(_ features: [Float], featureCount: Int, targetCount: Int, caller: String) throws -> Int {
     guard featureCount > 0 else { throw ModelError.invalidArgument("\(caller): featureCount must be positive, got \(featureCount)") }
@@ -145,15 +259,11 @@ private func denseWeights(_ layer: Layer) -> (kernel: [Float], bias: [Float]?) {
 /// Features and targets are standardised internally before training (and the learned weights mapped
 /// back), so gradient descent converges at the same pace whatever the columns' units; `coefficients`
 /// and `intercept` are on the original scale, as scikit-learn's `coef_` and `intercept_`.
-public final class LinearRegression: Estimator {
+public final class LinearRegression: NetworkEstimator {
     public typealias Target = Float
+    /// Whether to learn an intercept (else the line passes through the origin).
     public var fitIntercept: Bool
-    public var learningRate: Float
-    public var epochs: Int
-    public var batchSize: Int
-    public var device: Device
-    public var seed: UInt64
-    public var verbosity: Verbosity
+    public var training: EstimatorTraining
 
     /// One weight per feature (empty before `fit`).
     public private(set) var coefficients: [Float] = []
@@ -166,12 +276,8 @@ public final class LinearRegression: Estimator {
         device: Device = .current, seed: UInt64 = 0, verbosity: Verbosity = .silent
     ) {
         self.fitIntercept = fitIntercept
-        self.learningRate = learningRate
-        self.epochs = epochs
-        self.batchSize = batchSize
-        self.device = device
-        self.seed = seed
-        self.verbosity = verbosity
+        training = EstimatorTraining(learningRate: learningRate, epochs: epochs, batchSize: batchSize, device: device,
+                                     seed: seed, verbosity: verbosity)
     }
 
     public func fit(_ features: [Float], featureCount: Int, targets: [Float]) throws {
@@ -183,9 +289,7 @@ public final class LinearRegression: Estimator {
         let x = features.enumerated().map { i, v in Float((Double(v) - xShift[i % featureCount]) / xScale[i % featureCount]) }
         let y = targets.map { Float((Double($0) - yShift) / yScale) }
 
-        let training = NetworkTraining(epochs: epochs, batchSize: batchSize, device: device, seed: seed, verbosity: verbosity,
-                                       schedule: .cosine(period: epochs, minimum: 0))
-        let (network, history) = try training.train(
+        let (network, history) = try networkTraining(schedule: .cosine(period: epochs, minimum: 0)).train(
             [Dense(1, useBias: fitIntercept)], featureCount: featureCount, x: x,
             y: Tensor(y, shape: [rows, 1], on: .cpu), loss: MeanSquaredError(), optimizer: Adam(learningRate: learningRate))
         let (kernel, bias) = denseWeights(network.layers[0])
@@ -243,16 +347,13 @@ private func columnStatistics(_ values: [Float], width: Int, centre: Bool) -> (s
 /// mean loss; scikit-learn's `C` corresponds to `l2 = 1 / (2 · C · rows)`. The default 0 is
 /// unpenalised (scikit-learn's `penalty=None`). Scale the features first (e.g. FlintData's
 /// `StandardScaler`), as scikit-learn recommends.
-public final class LogisticRegression: Estimator {
+public final class LogisticRegression: NetworkEstimator, ProbabilisticClassifier {
     public typealias Target = Int32
+    /// The L2 factor on the weights (not the intercepts); 0 for none.
     public var l2: Float
+    /// Whether to learn intercepts.
     public var fitIntercept: Bool
-    public var learningRate: Float
-    public var epochs: Int
-    public var batchSize: Int
-    public var device: Device
-    public var seed: UInt64
-    public var verbosity: Verbosity
+    public var training: EstimatorTraining
 
     /// The number of classes seen by `fit` (the largest label + 1, at least 2).
     public private(set) var classCount = 0
@@ -272,12 +373,8 @@ public final class LogisticRegression: Estimator {
     ) {
         self.l2 = l2
         self.fitIntercept = fitIntercept
-        self.learningRate = learningRate
-        self.epochs = epochs
-        self.batchSize = batchSize
-        self.device = device
-        self.seed = seed
-        self.verbosity = verbosity
+        training = EstimatorTraining(learningRate: learningRate, epochs: epochs, batchSize: batchSize, device: device,
+                                     seed: seed, verbosity: verbosity)
     }
 
     public func fit(_ features: [Float], featureCount: Int, targets: [Int32]) throws {
@@ -285,8 +382,7 @@ public final class LogisticRegression: Estimator {
         let classes = try distinctClassCount(of: targets, caller: "LogisticRegression.fit")
         let outputs = classes == 2 ? 1 : classes
         let layer = Dense(outputs, useBias: fitIntercept, kernelInitializer: .zeros, kernelRegularizer: l2 > 0 ? .l2(l2) : nil)
-        let training = NetworkTraining(epochs: epochs, batchSize: batchSize, device: device, seed: seed, verbosity: verbosity,
-                                       schedule: .cosine(period: epochs, minimum: learningRate / 100))
+        let training = networkTraining(schedule: .cosine(period: epochs, minimum: learningRate / 100))
         let (network, history): (Sequential, History)
         if classes == 2 {
             (network, history) = try training.train(
@@ -308,24 +404,11 @@ public final class LogisticRegression: Estimator {
 
     /// Class probabilities, `rows × classCount` row-major (two columns `1 − p, p` for a binary model).
     public func predictProbabilities(_ features: [Float]) throws -> [Float] {
-        let rows = try predictionRows(features, featureCount: network?.inputShapes.first?[0], caller: "LogisticRegression.predictProbabilities")
-        guard let network else { throw ModelError.notCompiled }
-        guard rows > 0 else { return [] }
-        let logits = try network.predict(Tensor(features, shape: [rows, network.inputShapes[0][0]], on: .cpu), batchSize: 1024)
+        guard let logits = try classifierLogits(network, features, caller: "LogisticRegression.predictProbabilities") else { return [] }
         if classCount == 2 {
             return Tensor.withoutGrad { logits.sigmoid().toArray() }.flatMap { [1 - $0, $0] }
         }
         return Tensor.withoutGrad { logits.softmax(axis: -1).toArray() }
-    }
-
-    public func predict(_ features: [Float]) throws -> [Int32] {
-        let probabilities = try predictProbabilities(features)
-        return mostLikelyClasses(probabilities, classes: classCount)
-    }
-
-    /// The fraction of rows classified correctly.
-    public func score(_ features: [Float], targets: [Int32]) throws -> Float {
-        accuracyScore(targets, try predict(features))
     }
 }
 
@@ -351,21 +434,19 @@ func mostLikelyClasses(_ rows: [Float], classes: Int) -> [Int32] {
 /// and `n_iter_no_change`, though scikit-learn watches validation accuracy), keeping the best weights.
 /// Without it every one of `epochs` epochs runs (scikit-learn's `max_iter`; no `tol` test on the
 /// training loss).
-public final class MLPClassifier: Estimator {
+public final class MLPClassifier: NetworkEstimator, ProbabilisticClassifier {
     public typealias Target = Int32
+    /// Units of each hidden layer.
     public var hiddenLayerSizes: [Int]
+    /// The hidden layers' activation.
     public var activation: Activation
-    public var learningRate: Float
-    public var batchSize: Int
-    public var epochs: Int
+    public var training: EstimatorTraining
+    /// scikit-learn's L2 strength.
     public var alpha: Float
     public var earlyStopping: Bool
     public var validationFraction: Float
     public var patience: Int
     public var tolerance: Float
-    public var device: Device
-    public var seed: UInt64
-    public var verbosity: Verbosity
 
     public private(set) var classCount = 0
     public private(set) var network: Sequential?
@@ -380,17 +461,13 @@ public final class MLPClassifier: Estimator {
     ) {
         self.hiddenLayerSizes = hiddenLayerSizes
         self.activation = activation
-        self.learningRate = learningRate
-        self.batchSize = batchSize
-        self.epochs = epochs
+        training = EstimatorTraining(learningRate: learningRate, epochs: epochs, batchSize: batchSize, device: device,
+                                     seed: seed, verbosity: verbosity)
         self.alpha = alpha
         self.earlyStopping = earlyStopping
         self.validationFraction = validationFraction
         self.patience = patience
         self.tolerance = tolerance
-        self.device = device
-        self.seed = seed
-        self.verbosity = verbosity
     }
 
     public func fit(_ features: [Float], featureCount: Int, targets: [Int32]) throws {
@@ -423,7 +500,7 @@ public final class MLPClassifier: Estimator {
         let penalty: Regularizer? = alpha > 0 ? .l2(alpha / (2 * Float(effectiveBatch))) : nil
         let layers: [Layer] = hiddenLayerSizes.map { Dense($0, activation: activation, kernelRegularizer: penalty) }
             + [Dense(classes, kernelRegularizer: penalty)]
-        let training = NetworkTraining(epochs: epochs, batchSize: batchSize, device: device, seed: seed, verbosity: verbosity)
+        let training = networkTraining()
         let callbacks: [Callback] = earlyStopping ? [EarlyStopping(monitor: "val_loss", patience: patience, minDelta: tolerance, restoreBestWeights: true)] : []
         let (network, history) = try training.train(
             layers, featureCount: featureCount, x: trainX, y: Tensor(int32: trainY, shape: [trainY.count], on: .cpu),
@@ -436,19 +513,7 @@ public final class MLPClassifier: Estimator {
 
     /// Class probabilities, `rows × classCount` row-major.
     public func predictProbabilities(_ features: [Float]) throws -> [Float] {
-        let rows = try predictionRows(features, featureCount: network?.inputShapes.first?[0], caller: "MLPClassifier.predictProbabilities")
-        guard let network else { throw ModelError.notCompiled }
-        guard rows > 0 else { return [] }
-        let logits = try network.predict(Tensor(features, shape: [rows, network.inputShapes[0][0]], on: .cpu), batchSize: 1024)
+        guard let logits = try classifierLogits(network, features, caller: "MLPClassifier.predictProbabilities") else { return [] }
         return Tensor.withoutGrad { logits.softmax(axis: -1).toArray() }
-    }
-
-    public func predict(_ features: [Float]) throws -> [Int32] {
-        mostLikelyClasses(try predictProbabilities(features), classes: classCount)
-    }
-
-    /// The fraction of rows classified correctly.
-    public func score(_ features: [Float], targets: [Int32]) throws -> Float {
-        accuracyScore(targets, try predict(features))
     }
 }

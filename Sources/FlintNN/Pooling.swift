@@ -72,8 +72,8 @@ private func pooledShape(_ inputShape: [Int], layer: String, poolSize: (Int, Int
     guard inputShape.count == 3 else {
         throw ModelError.incompatibleShape(layer: layer, inputShape: inputShape, reason: "needs (height, width, channels) samples")
     }
-    let window = WindowSize(kernel: poolSize, strides: strides, padding: padding, dilation: (1, 1))
-    guard let out = window.output(height: inputShape[0], width: inputShape[1]) else {
+    guard let out = WindowPlacement(height: inputShape[0], width: inputShape[1], kernel: poolSize, strides: strides,
+                                    dilation: (1, 1), padding: padding) else {
         throw ModelError.incompatibleShape(layer: layer, inputShape: inputShape, reason: "a \(poolSize) window does not fit")
     }
     return [out.outHeight, out.outWidth, inputShape[2]]
