@@ -4,8 +4,8 @@ import Synchronization
 ///
 /// Unlike `precondition`, the message is printed in optimised builds too: a user of a release
 /// binary must learn which op failed and why. Use it for checks after which the code cannot go
-/// on (an index that would read outside a buffer); use ``checkArgument(_:_:file:line:)`` where the
-/// caller can return a placeholder, so that ``withError(_:)`` can turn the failure into an error.
+/// on (an index that would read outside a buffer); use `checkArgument(_:_:file:line:)` where the
+/// caller can return a placeholder, so that `withError(_:)` can turn the failure into an error.
 ///
 /// - Parameters:
 ///   - condition: What must hold.
@@ -18,8 +18,8 @@ public func ensure(_ condition: @autoclosure () -> Bool, _ message: @autoclosure
 
 /// Checks an argument that a caller can recover from.
 ///
-/// Outside a ``withError(_:)`` scope a failure stops the program with `message`, as
-/// ``ensure(_:_:file:line:)`` does. Inside one it records the failure (the scope throws it when
+/// Outside a `withError(_:)` scope a failure stops the program with `message`, as
+/// `ensure(_:_:file:line:)` does. Inside one it records the failure (the scope throws it when
 /// its body returns) and answers `false`, and the caller returns a placeholder result without
 /// running any work.
 ///
@@ -34,7 +34,7 @@ public func checkArgument(_ condition: @autoclosure () -> Bool, _ message: @auto
     return false
 }
 
-/// Reports an argument check that failed: records it inside a ``withError(_:)`` scope (the
+/// Reports an argument check that failed: records it inside a `withError(_:)` scope (the
 /// caller then returns a placeholder), stops the program with `message` outside one.
 ///
 /// - Parameter message: What went wrong, naming the operation and the values involved.
@@ -43,7 +43,7 @@ public func failArgument(_ message: @autoclosure () -> String, file: StaticStrin
     scope.record(ArgumentError(message: message(), file: "\(file)", line: line))
 }
 
-/// An argument check that failed inside a ``withError(_:)`` scope: an impossible shape, an axis
+/// An argument check that failed inside a `withError(_:)` scope: an impossible shape, an axis
 /// out of range. `message` is the text the check would otherwise have stopped with.
 public struct ArgumentError: Error, Equatable, Sendable, CustomStringConvertible {
     /// What went wrong, naming the operation and the values involved.
@@ -90,7 +90,7 @@ public func withError<Result>(_ body: () throws -> Result) throws -> Result {
     return result
 }
 
-/// The `async` form of ``withError(_:)``.
+/// The `async` form of `withError(_:)`.
 ///
 /// - Parameter body: The work to guard.
 /// - Returns: What `body` returns, when no check failed.
@@ -107,7 +107,7 @@ public func withError<Result>(_ body: () async throws -> Result) async throws ->
     return result
 }
 
-/// The failures recorded in one ``withError(_:)`` scope. Child tasks share it, hence the lock.
+/// The failures recorded in one `withError(_:)` scope. Child tasks share it, hence the lock.
 public final class ErrorScope: Sendable {
     /// The innermost scope around the running code, if any.
     @TaskLocal public static var current: ErrorScope?

@@ -19,7 +19,9 @@ public struct CSVTable: Sendable {
     /// quoted line breaks).
     let lines: [Int]
 
+    /// The number of data rows (the header excluded).
     public var rowCount: Int { rows.count }
+    /// The number of columns.
     public var columnCount: Int { columnNames.count }
 
     /// Reads a table, gzipped or not (told apart by the gzip magic, not the file name).

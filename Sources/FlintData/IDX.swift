@@ -3,6 +3,7 @@ import Foundation
 /// The IDX format of the MNIST family: a magic number (two zero bytes, an element type,
 /// a dimension count), big-endian 32-bit dimensions, then the elements. Files may be gzipped.
 public struct IDXArray: Sendable {
+    /// The dimensions from the header.
     public let shape: [Int]
     /// Elements as Float (unsigned bytes keep their 0…255 values).
     public let values: [Float]

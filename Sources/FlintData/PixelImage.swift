@@ -4,14 +4,20 @@ import FlintBackend
 public struct PixelImage: Equatable, Sendable {
     /// How many bytes make one pixel.
     public enum Format: Int, Sendable {
+        /// One byte per pixel.
         case grey = 1
+        /// Red, green and blue bytes per pixel.
         case rgb = 3
 
+        /// Bytes per pixel.
         public var channels: Int { rawValue }
     }
 
+    /// Pixels across.
     public let width: Int
+    /// Pixels down.
     public let height: Int
+    /// Grey or RGB.
     public let format: Format
     /// `height × width × format.channels` bytes.
     public var pixels: [UInt8]

@@ -7,10 +7,14 @@ import FlintBackend
 public struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
+    /// A generator whose draws depend on `seed` alone.
+    ///
+    /// - Parameter seed: Any value; the same seed gives the same draws everywhere.
     public init(seed: UInt64) {
         state = seed
     }
 
+    /// The next 64 random bits.
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
@@ -104,10 +108,16 @@ public func trainTestSplit(
 /// one the indices are shuffled first. Stratified folds deal each class round-robin over the folds,
 /// so every class's count in a test part is within one of `classCount / k`.
 public struct KFold: Sendable {
+    /// The number of folds.
     public let k: Int
     /// `nil`: keep the indices' order.
     public let shuffleSeed: UInt64?
 
+    /// K-fold splitting.
+    ///
+    /// - Parameters:
+    ///   - k: The number of folds, at least 2.
+    ///   - shuffleSeed: Shuffles the indices first when given; nil keeps their order.
     public init(k: Int, shuffleSeed: UInt64? = nil) {
         ensure(k >= 2, "KFold: k must be at least 2, got \(k)")
         self.k = k

@@ -6,11 +6,14 @@ import Foundation
 public struct TabularDataset: Sendable {
     /// `count × featureCount` values, row-major.
     public var features: [Float]
+    /// Values per row.
     public var featureCount: Int
     /// Class indices into `classNames`.
     public var labels: [Int32]
+    /// The name of each class, in label order.
     public var classNames: [String]
 
+    /// The number of rows.
     public var count: Int { labels.count }
 
     /// How a label column is written.

@@ -3,19 +3,44 @@ import FlintCore
 /// A 2-D convolution over `(height, width, channels)` samples (Keras' layout), with a kernel
 /// of shape `[kernelHeight, kernelWidth, inChannels, filters]`.
 public final class Conv2D: Layer {
+    /// Output channels.
     public let filters: Int
+    /// The window's height and width.
     public let kernelSize: (Int, Int)
+    /// Steps between window positions, down and across.
     public let strides: (Int, Int)
+    /// How the border is treated.
     public let padding: Padding
+    /// Distance between the window's taps (1: adjacent).
     public let dilation: (Int, Int)
+    /// Applied to the output, fused with the bias where possible; nil for none.
     public let activation: Activation?
+    /// Whether a bias per filter is added.
     public let useBias: Bool
+    /// How the kernel starts.
     public let kernelInitializer: Initializer
+    /// How the bias starts.
     public let biasInitializer: Initializer
+    /// A penalty on the kernel added to the loss; nil for none.
     public let kernelRegularizer: Regularizer?
+    /// The kernel, `[kernelHeight, kernelWidth, inChannels, filters]`; set when the layer is built.
     public private(set) var kernel: Parameter!
+    /// The bias, `[filters]`; nil without `useBias`.
     public private(set) var bias: Parameter?
 
+    /// A convolution layer; the input channels come from the first input it sees.
+    ///
+    /// - Parameters:
+    ///   - filters: Output channels.
+    ///   - kernelSize: The window's height and width.
+    ///   - strides: Steps between window positions.
+    ///   - padding: `.valid` (only whole windows), `.same` (`ceil(size / stride)` positions) or explicit.
+    ///   - dilation: Distance between taps.
+    ///   - activation: Applied to the output; nil for none.
+    ///   - useBias: Whether to add a bias per filter.
+    ///   - kernelInitializer: How the kernel starts (Glorot uniform by default).
+    ///   - biasInitializer: How the bias starts (zeros by default).
+    ///   - kernelRegularizer: A penalty on the kernel; nil for none.
     public init(
         _ filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1), padding: Padding = .valid,
         dilation: (Int, Int) = (1, 1), activation: Activation? = nil, useBias: Bool = true,

@@ -3,7 +3,9 @@ import FlintBackend
 /// conversion that turns it into a tensor when its batch is made. A sample's array has the
 /// sample's shape; a batch's has the batch size in front. Slicing rows shares the storage.
 public struct HostArray: Sendable {
+    /// How the elements are stored.
     public let type: ElementType
+    /// The dimensions.
     public let shape: [Int]
     /// How the array becomes a tensor (float32 scaled and shifted, or int32).
     public var conversion: TensorConversion
@@ -56,6 +58,7 @@ public struct HostArray: Sendable {
 
     /// Number of elements.
     public var count: Int { shape.reduce(1, *) }
+    /// The bytes the elements take.
     public var byteCount: Int { count * type.byteCount }
 
     /// The array's bytes, valid inside `body`.
