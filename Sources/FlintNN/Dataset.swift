@@ -112,8 +112,10 @@ public struct Dataset: Sendable {
         let epoch: Int
         let device: Device
 
+        /// A pass over the batches.
         public func makeIterator() -> Iterator { Iterator(batches: self) }
 
+        /// Reads, converts and uploads one batch at a time.
         public struct Iterator: IteratorProtocol {
             let batches: Batches
             var host: (any BatchIterator)?
@@ -126,6 +128,7 @@ public struct Dataset: Sendable {
                 return try host!.next().map { try Batch($0, on: batches.device) }
             }
 
+            /// The next batch, or nil at the end; a dataset error stops the program (use `nextBatch()` to catch it).
             public mutating func next() -> Batch? {
                 do {
                     return try nextBatch()
@@ -145,6 +148,11 @@ public struct Dataset: Sendable {
         /// This process's rows as a fraction of the global batch, under data-parallel training.
         var shareOfGlobalBatch: Float = 1
 
+        /// A batch of `inputs` and `targets`.
+        ///
+        /// - Parameters:
+        ///   - inputs: One tensor per model input, the samples along the first axis.
+        ///   - targets: The targets, or nil.
         public init(inputs: [Tensor], targets: Tensor? = nil) {
             ensure(!inputs.isEmpty, "Dataset.Batch: a batch needs at least one input")
             self.inputs = inputs
@@ -165,7 +173,7 @@ public struct Dataset: Sendable {
         static func tensor(_ array: HostArray, on device: Device) throws -> Tensor {
             switch array.conversion {
             case .float(let scale, let shift):
-                return array.withUnsafeBytes { Tensor(converting: $0, as: array.type.hostScalar, shape: array.shape, scale: scale, shift: shift, on: device) }
+                return array.withUnsafeBytes { Tensor(converting: $0, as: array.type, shape: array.shape, scale: scale, shift: shift, on: device) }
             case .int32:
                 switch array.type {
                 case .int32: return array.withUnsafeBytes { Tensor(int32Bytes: $0, shape: array.shape, on: device) }
@@ -173,17 +181,6 @@ public struct Dataset: Sendable {
                 case .float32: throw DatasetError.invalidConversion("float32 values cannot become an int32 tensor")
                 }
             }
-        }
-    }
-}
-
-extension ElementType {
-    var hostScalar: HostScalar {
-        switch self {
-        case .uint8: .uint8
-        case .int8: .int8
-        case .int32: .int32
-        case .float32: .float32
         }
     }
 }
