@@ -69,7 +69,7 @@ public struct ArgumentError: Error, Equatable, Sendable, CustomStringConvertible
 /// ```
 ///
 /// The scope is task-local: it covers `body` and the tasks it starts, on whatever thread they
-/// run, and no other thread. A failed op runs no work and returns a placeholder of the shape
+/// run, and no other thread. A failed op skips its work and returns a placeholder of the shape
 /// it would have had, filled with NaN; later ops run on it, gradients are not propagated and
 /// optimizer steps are skipped, so parameters keep their values. The first failure is thrown
 /// when `body` returns (before any error `body` throws itself). Checks that cannot yield a
