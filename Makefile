@@ -5,7 +5,7 @@ SWIFT ?= swift
 SYSTEM_PACKAGES := pocl-opencl-icd ocl-icd-opencl-dev opencl-headers libopenblas-dev zlib1g-dev libdeflate0 python3 python3-venv openmpi-bin
 RELEASE := $(SWIFT) build -c release
 
-.PHONY: deps build test interop-check interop tensorboard-check bench bench-peers devices doctor demo fuzz sanitize soak clean
+.PHONY: deps build test docs interop-check interop tensorboard-check bench bench-peers devices doctor demo fuzz sanitize soak clean
 
 deps:
 	@missing=""; \
@@ -119,6 +119,17 @@ sanitize: deps
 SOAK_SECONDS ?= 3600
 soak: deps
 	SWIFT="$(SWIFT)" SOAK_SECONDS=$(SOAK_SECONDS) scripts/soak.sh
+
+# DocC for the modules users import (swift-docc-plugin): one archive each under
+# .build/plugins/Swift-DocC/outputs. Any DocC warning fails the target; then the share of
+# public declarations with a /// comment, per module.
+DOCS_TARGETS := Flint FlintCore FlintNN FlintData
+docs: deps
+	@mkdir -p .build
+	@status=0; $(SWIFT) package --disable-sandbox generate-documentation $(DOCS_TARGETS:%=--target %) \
+		> .build/docs.log 2>&1 || status=$$?; cat .build/docs.log; exit $$status
+	@if grep -n "warning:" .build/docs.log; then echo "make docs: the DocC warnings above must be fixed"; exit 1; fi
+	@python3 scripts/doc_coverage.py
 
 clean:
 	rm -rf .build .build-fuzz .build-asan

@@ -14,6 +14,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // `swift package generate-documentation` (make docs); used by no target.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // System libraries: the OpenCL ICD loader and OpenBLAS.
@@ -40,7 +42,7 @@ let package = Package(
         // Tensors, devices and ops, on top of whichever backend a device selects.
         .target(name: "FlintCore", dependencies: ["FlintBackend", "FlintCPU", "FlintOpenCL"]),
         // Datasets on the host: IDX (MNIST family, gzip handled), search paths, errors.
-        .target(name: "FlintData", dependencies: ["CZlib"]),
+        .target(name: "FlintData", dependencies: ["CZlib", "FlintBackend"]),
         // Process groups over MPI (Open MPI opened at run time; a world of one without it).
         .target(name: "FlintDistributed", dependencies: ["FlintCore"]),
         // Layers, losses, optimizers and the Keras-style training loop.

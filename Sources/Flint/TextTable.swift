@@ -2,14 +2,22 @@ import Foundation
 
 /// A plain-text table with aligned columns, for command-line reports.
 public struct TextTable: Sendable {
+    /// The column titles.
     public var header: [String]
+    /// The rows, one string per column.
     public var rows: [[String]]
 
+    /// A table with `header` and, optionally, its rows.
+    ///
+    /// - Parameters:
+    ///   - header: The column titles.
+    ///   - rows: The rows so far; append more to `rows`.
     public init(header: [String], rows: [[String]] = []) {
         self.header = header
         self.rows = rows
     }
 
+    /// The table as aligned text lines, ready to print.
     public var rendered: String {
         let widths = header.indices.map { column in
             ([header] + rows).map { column < $0.count ? $0[column].count : 0 }.max() ?? 0

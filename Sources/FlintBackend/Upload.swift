@@ -1,16 +1,21 @@
 /// The element types host data may be stored in when a backend converts it to float32 on upload.
-public enum HostScalar: Sendable, Hashable, CaseIterable {
+/// FlintData's `HostArray` keeps its elements in these types too (as `ElementType`).
+public enum HostScalar: String, Sendable, Hashable, CaseIterable {
     case uint8
     case int8
     case int32
     case float32
 
+    /// Bytes per element.
     public var byteCount: Int {
         switch self {
         case .uint8, .int8: 1
         case .int32, .float32: 4
         }
     }
+
+    /// True for the integer types, which can become int32 class indices.
+    public var isInteger: Bool { self != .float32 }
 
     /// Element `index` of `bytes` as a Float, exactly (every value of these types but int32
     /// beyond 2²⁴ is a Float).

@@ -18,7 +18,7 @@ extension DoctorCheck {
     /// ±infinity and ±0 planted at fixed places when `specials` is set.
     static func values(_ count: Int, seed: UInt64, specials: Bool = true, low: Double = -3, high: Double = 3) -> [Float] {
         var generator = SplitMix64(seed: seed)
-        var values = (0..<count).map { _ in Float(low + (high - low) * Double(generator.next() >> 11) * 0x1p-53) }
+        var values = (0..<count).map { _ in Float(low + (high - low) * generator.nextUnit()) }
         if specials && count >= 16 {
             for (index, special) in [Float.nan, .infinity, -.infinity, 0, -0.0].enumerated() { values[index * 3 + 1] = special }
         }

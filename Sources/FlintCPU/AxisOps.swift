@@ -18,7 +18,7 @@ extension CPUBackend {
         let input = cpuBuffer(x, "reduce")
         let output = cpuBuffer(out, "reduce")
         checkLayout(layout, "reduce")
-        precondition(layout.length >= 1, "CPUBackend.reduce: empty reduction axis in \(layout)")
+        ensure(layout.length >= 1, "CPUBackend.reduce: empty reduction axis in \(layout)")
         checkRange(input, offset: offset, count: layout.count, "reduce", "input")
         checkRange(output, offset: 0, count: layout.outer * layout.inner, "reduce", "output")
         guard layout.count > 0 else { return }
@@ -80,7 +80,7 @@ extension CPUBackend {
         let input = cpuBuffer(x, "argmax")
         let output = cpuBuffer(out, "argmax")
         checkLayout(layout, "argmax")
-        precondition(layout.length >= 1, "CPUBackend.argmax: empty axis in \(layout)")
+        ensure(layout.length >= 1, "CPUBackend.argmax: empty axis in \(layout)")
         checkRange(input, offset: offset, count: layout.count, "argmax", "input")
         checkRange(output, offset: 0, count: layout.outer * layout.inner, "argmax", "output")
         guard layout.count > 0 else { return }
@@ -226,7 +226,7 @@ extension CPUBackend {
         let indexBuffer = cpuBuffer(indices, "gather")
         let output = cpuBuffer(out, "gather")
         checkLayout(layout, "gather")
-        precondition(indexLength >= 0, "CPUBackend.gather: negative indexLength \(indexLength)")
+        ensure(indexLength >= 0, "CPUBackend.gather: negative indexLength \(indexLength)")
         let count = layout.outer * indexLength * layout.inner
         checkRange(input, offset: offset, count: layout.count, "gather", "input")
         checkRange(indexBuffer, offset: indicesOffset, count: count, "gather", "indices")
@@ -266,7 +266,7 @@ extension CPUBackend {
         let indexBuffer = cpuBuffer(indices, "scatterAdd")
         let output = cpuBuffer(out, "scatterAdd")
         checkLayout(layout, "scatterAdd")
-        precondition(indexLength >= 0, "CPUBackend.scatterAdd: negative indexLength \(indexLength)")
+        ensure(indexLength >= 0, "CPUBackend.scatterAdd: negative indexLength \(indexLength)")
         let count = layout.outer * indexLength * layout.inner
         checkRange(source, offset: srcOffset, count: count, "scatterAdd", "src")
         checkRange(indexBuffer, offset: indicesOffset, count: count, "scatterAdd", "indices")
@@ -297,7 +297,7 @@ extension CPUBackend {
     // MARK: Helpers
 
     func checkLayout(_ layout: AxisLayout, _ primitive: StaticString) {
-        precondition(
+        ensure(
             layout.outer >= 0 && layout.length >= 0 && layout.inner >= 0,
             "CPUBackend.\(primitive): negative extent in \(layout)")
     }

@@ -37,9 +37,9 @@ final class BufferPool: Sendable {
 
     /// The block size serving a request of `byteCount` bytes.
     static func blockSize(for byteCount: Int) -> Int {
-        precondition(byteCount >= 0, "CPUBackend.allocate: negative byte count \(byteCount)")
+        ensure(byteCount >= 0, "CPUBackend.allocate: negative byte count \(byteCount)")
         if byteCount <= minimumBlockSize { return minimumBlockSize }
-        precondition(byteCount <= Int.max / 2, "CPUBackend.allocate: \(byteCount) bytes is too large")
+        ensure(byteCount <= Int.max / 2, "CPUBackend.allocate: \(byteCount) bytes is too large")
         return 1 << (Int.bitWidth - (byteCount - 1).leadingZeroBitCount)
     }
 

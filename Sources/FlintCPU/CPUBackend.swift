@@ -32,7 +32,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
 
     public func write(_ bytes: UnsafeRawBufferPointer, to buffer: any DeviceBuffer, byteOffset: Int) {
         let target = cpuBuffer(buffer, "write")
-        precondition(
+        ensure(
             byteOffset >= 0 && byteOffset <= target.byteCount - bytes.count,
             "CPUBackend.write: bytes \(byteOffset)..<\(byteOffset + bytes.count) exceed the buffer's \(target.byteCount) bytes")
         guard let source = bytes.baseAddress, bytes.count > 0 else { return }
@@ -41,7 +41,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
 
     public func read(_ buffer: any DeviceBuffer, byteOffset: Int, into bytes: UnsafeMutableRawBufferPointer) {
         let source = cpuBuffer(buffer, "read")
-        precondition(
+        ensure(
             byteOffset >= 0 && byteOffset <= source.byteCount - bytes.count,
             "CPUBackend.read: bytes \(byteOffset)..<\(byteOffset + bytes.count) exceed the buffer's \(source.byteCount) bytes")
         guard let target = bytes.baseAddress, bytes.count > 0 else { return }

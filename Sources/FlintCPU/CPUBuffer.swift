@@ -35,7 +35,7 @@ extension CPUBackend {
     @inline(__always)
     func cpuBuffer(_ buffer: any DeviceBuffer, _ primitive: StaticString) -> CPUBuffer {
         guard let cpu = buffer as? CPUBuffer else {
-            preconditionFailure("CPUBackend.\(primitive): buffer \(type(of: buffer)) does not belong to the CPU backend")
+            fatalError("CPUBackend.\(primitive): buffer \(type(of: buffer)) does not belong to the CPU backend")
         }
         return cpu
     }
@@ -45,7 +45,7 @@ extension CPUBackend {
     func checkRange(
         _ buffer: CPUBuffer, offset: Int, count: Int, _ primitive: StaticString, _ what: StaticString
     ) {
-        precondition(
+        ensure(
             offset >= 0 && count >= 0 && offset <= buffer.elementCount - count,
             "CPUBackend.\(primitive): \(what) elements \(offset)..<\(offset + count) exceed the buffer's \(buffer.elementCount) elements")
     }

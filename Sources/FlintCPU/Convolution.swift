@@ -107,7 +107,7 @@ extension CPUBackend {
     }
 
     func checkGeometry(_ g: ConvGeometry, _ primitive: StaticString) {
-        precondition(
+        ensure(
             min(g.batch, g.height, g.width, g.channels, g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth,
                 g.dilationHeight, g.dilationWidth, g.outHeight, g.outWidth) >= 1 && min(g.padTop, g.padLeft) >= 0,
             "CPUBackend.\(primitive): invalid geometry \(g)")

@@ -6,10 +6,10 @@ extension CPUBackend {
         m: Int, n: Int, k: Int, batch: Int, alpha: Float,
         _ a: MatrixOperand, _ b: MatrixOperand, beta: Float, _ c: MatrixOperand
     ) {
-        precondition(
+        ensure(
             m >= 0 && n >= 0 && k >= 0 && batch >= 0,
             "CPUBackend.gemm: negative size m \(m), n \(n), k \(k), batch \(batch)")
-        precondition(
+        ensure(
             max(m, n, k) <= Int(Int32.max),
             "CPUBackend.gemm: m \(m), n \(n), k \(k) exceed BLAS's 32-bit sizes")
         guard m > 0, n > 0, batch > 0 else { return }
@@ -17,7 +17,7 @@ extension CPUBackend {
         let right = cpuBuffer(b.buffer, "gemm")
         let output = cpuBuffer(c.buffer, "gemm")
         checkMatrix(c, output, rows: m, columns: n, batch: batch, "C")
-        precondition(
+        ensure(
             (n == 1 || c.colStride == 1) && (m == 1 || c.rowStride >= n),
             "CPUBackend.gemm: C (\(m)×\(n)) needs colStride 1 and rowStride >= \(n); got rowStride \(c.rowStride), colStride \(c.colStride)")
         let ldc = m == 1 ? n : c.rowStride
@@ -84,7 +84,7 @@ extension CPUBackend {
         if (rows == 1 || matrix.rowStride == 1) && (columns == 1 || matrix.colStride >= rows) {
             return (CblasTrans, columns == 1 ? rows : matrix.colStride)
         }
-        preconditionFailure(
+        fatalError(
             "CPUBackend.gemm: \(name) (\(rows)×\(columns)) with rowStride \(matrix.rowStride), colStride \(matrix.colStride) is neither row-major (colStride 1, rowStride >= \(columns)) nor column-major (rowStride 1, colStride >= \(rows))")
     }
 
@@ -98,7 +98,7 @@ extension CPUBackend {
             let span = (extent - 1) * stride
             if span < 0 { low += span } else { high += span }
         }
-        precondition(
+        ensure(
             low >= 0 && high < buffer.elementCount,
             "CPUBackend.gemm: \(name) (batch \(batch) of \(rows)×\(columns), offset \(matrix.offset), strides \(matrix.batchStride)/\(matrix.rowStride)/\(matrix.colStride)) reaches elements \(low)...\(high) of a buffer of \(buffer.elementCount)")
     }

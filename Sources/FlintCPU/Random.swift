@@ -9,7 +9,7 @@ extension CPUBackend {
         _ out: any DeviceBuffer, count: Int, distribution: RandomDistribution, seed: UInt64, counterOffset: UInt64
     ) {
         let output = cpuBuffer(out, "random")
-        precondition(count >= 0, "CPUBackend.random: negative count \(count)")
+        ensure(count >= 0, "CPUBackend.random: negative count \(count)")
         checkRange(output, offset: 0, count: count, "random", "output")
         guard count > 0 else { return }
         let dst = output.floats

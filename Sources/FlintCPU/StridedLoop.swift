@@ -19,42 +19,16 @@ struct StridedLoop {
 
     /// `operands[k]` = operand `k`'s element offset and strides aligned to `shape`.
     init(shape original: [Int], operands: [(offset: Int, strides: [Int])]) {
-        precondition(operands.count <= Self.operandLimit)
-        var extents: [Int] = []
-        var steps: [Int] = []
-        extents.reserveCapacity(original.count)
-        steps.reserveCapacity(original.count * 4)
-        var total = 1
-        for d in original.indices {
-            let extent = original[d]
-            total *= extent
-            guard extent != 1 else { continue }
-            let s0 = operands.count > 0 ? operands[0].strides[d] : 0
-            let s1 = operands.count > 1 ? operands[1].strides[d] : 0
-            let s2 = operands.count > 2 ? operands[2].strides[d] : 0
-            let s3 = operands.count > 3 ? operands[3].strides[d] : 0
-            // Merge into the previous (outer) dimension when it steps exactly over this one.
-            let b = steps.count - 4
-            if b >= 0 && steps[b] == s0 &* extent && steps[b + 1] == s1 &* extent
-                && steps[b + 2] == s2 &* extent && steps[b + 3] == s3 &* extent
-            {
-                extents[extents.count - 1] *= extent
-                (steps[b], steps[b + 1], steps[b + 2], steps[b + 3]) = (s0, s1, s2, s3)
-            } else {
-                extents.append(extent)
-                steps.append(s0)
-                steps.append(s1)
-                steps.append(s2)
-                steps.append(s3)
-            }
+        ensure(operands.count <= Self.operandLimit, "StridedLoop: at most \(Self.operandLimit) operands, got \(operands.count)")
+        let merged = mergeDimensions(shape: original, strides: operands.map(\.strides))
+        // Interleaved, four per dimension (absent operands step 0), for the row loops.
+        var steps = [Int](repeating: 0, count: merged.shape.count * 4)
+        for (k, operandStrides) in merged.strides.enumerated() {
+            for (d, stride) in operandStrides.enumerated() { steps[d * 4 + k] = stride }
         }
-        if extents.isEmpty {
-            extents = [1]
-            steps = [0, 0, 0, 0]
-        }
-        shape = extents
+        shape = merged.shape
         strides = steps
-        count = total
+        count = original.reduce(1, *)
         offsets = (
             operands.count > 0 ? operands[0].offset : 0, operands.count > 1 ? operands[1].offset : 0,
             operands.count > 2 ? operands[2].offset : 0, operands.count > 3 ? operands[3].offset : 0
@@ -140,17 +114,17 @@ extension CPUBackend {
         _ operand: StridedOperand, _ buffer: CPUBuffer, shape: [Int],
         _ primitive: StaticString, _ name: StaticString
     ) {
-        precondition(
+        ensure(
             operand.strides.count == shape.count,
             "CPUBackend.\(primitive): \(name) has \(operand.strides.count) strides for shape \(shape)")
         var low = operand.offset, high = operand.offset
         for (extent, stride) in zip(shape, operand.strides) {
-            precondition(extent >= 0, "CPUBackend.\(primitive): negative extent in shape \(shape)")
+            ensure(extent >= 0, "CPUBackend.\(primitive): negative extent in shape \(shape)")
             guard extent > 1 else { continue }
             let span = (extent - 1) * stride
             if span < 0 { low += span } else { high += span }
         }
-        precondition(
+        ensure(
             low >= 0 && high < buffer.elementCount,
             "CPUBackend.\(primitive): \(name) (offset \(operand.offset), strides \(operand.strides), shape \(shape)) reaches elements \(low)...\(high) of a buffer of \(buffer.elementCount)")
     }

@@ -70,6 +70,9 @@ extension Tensor {
     /// Back-propagates from this tensor: a scalar (seeded with 1) or any tensor with an explicit
     /// `gradient` of its shape. Gradients add up on the leaves.
     public func backward(_ gradient: Tensor? = nil) {
+        // Inside a `withError` scope that has failed, the loss is a placeholder: leave the
+        // gradients as they are.
+        if ErrorScope.hasFailed { return }
         guard let root = node else {
             fatalError("backward: tensor of shape \(shape) does not require grad")
         }

@@ -8,14 +8,20 @@ import FlintOpenCL
 /// `FLINT_DEVICE` (`cpu`, `opencl`, `opencl:N`) and otherwise prefers an OpenCL GPU, and
 /// `Device.with(_:_:)` overrides the device for a scope.
 public struct Device: Hashable, Sendable, CustomStringConvertible {
+    /// What the backend reports about the device: kind, index, name, platform, memory.
     public let info: DeviceInfo
 
+    /// The device `info` describes; it opens (and builds its kernels) on first use.
+    ///
+    /// - Parameter info: One of the descriptions `Device.available` lists.
     public init(info: DeviceInfo) { self.info = info }
 
+    /// Whether both name the same device (same kind and index).
     public static func == (lhs: Device, rhs: Device) -> Bool {
         lhs.info.kind == rhs.info.kind && lhs.info.index == rhs.info.index
     }
 
+    /// Hashes the kind and index, what `==` compares.
     public func hash(into hasher: inout Hasher) {
         hasher.combine(info.kind)
         hasher.combine(info.index)
@@ -23,7 +29,9 @@ public struct Device: Hashable, Sendable, CustomStringConvertible {
 
     /// `cpu` or `opencl:N`: what `Device.named(_:)` and `FLINT_DEVICE` accept.
     public var identifier: String { info.identifier }
+    /// The identifier, `cpu` or `opencl:N`.
     public var description: String { identifier }
+    /// Whether the device is an OpenCL one (a GPU, or PoCL's CPU device).
     public var isOpenCL: Bool { info.kind == .opencl }
 
     /// The CPU backend (OpenBLAS); always present.
@@ -134,12 +142,15 @@ public struct Device: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+/// Why a device could not be had, or could not hold a tensor.
 public enum DeviceError: Error, CustomStringConvertible, Equatable {
+    /// No device goes by the name `requested`; `available` lists those that do.
     case notFound(requested: String, available: [DeviceInfo])
     /// A tensor of `shape` needs `requested` bytes (nil: more than `Int.max`) in one buffer, more
     /// than the device's largest single allocation, `limit`.
     case allocationTooLarge(device: String, shape: [Int], requested: Int?, limit: Int)
 
+    /// A message a user can act on, listing the devices or naming both sizes.
     public var description: String {
         switch self {
         case .notFound(let requested, let available):

@@ -3,9 +3,13 @@ import Synchronization
 /// A seeded source of random tensors. Each draw reserves a fresh range of Philox counters,
 /// so a sequence of draws is reproducible from the seed alone and identical on every device.
 public final class RandomGenerator: Sendable {
+    /// The seed every draw derives from.
     public let seed: UInt64
     private let nextBlock = Mutex<UInt64>(0)
 
+    /// A generator whose draws depend on `seed` alone.
+    ///
+    /// - Parameter seed: Any value; the same seed gives the same tensors on every device.
     public init(seed: UInt64) {
         self.seed = seed
     }

@@ -57,21 +57,6 @@ enum Shape {
     /// Drops size-1 dimensions and merges neighbours that every operand walks contiguously,
     /// so `[64, 128]` + `[128]` becomes a 1-D launch when possible. Never returns rank 0.
     static func coalesce(shape: [Int], strides operands: [[Int]]) -> (shape: [Int], strides: [[Int]]) {
-        var outShape: [Int] = []
-        var outStrides: [[Int]] = Array(repeating: [], count: operands.count)
-        for axis in shape.indices where shape[axis] != 1 {
-            if let last = outShape.indices.last,
-               operands.indices.allSatisfy({ outStrides[$0][last] == operands[$0][axis] * shape[axis] }) {
-                outShape[last] *= shape[axis]
-                for k in operands.indices { outStrides[k][last] = operands[k][axis] }
-            } else {
-                outShape.append(shape[axis])
-                for k in operands.indices { outStrides[k].append(operands[k][axis]) }
-            }
-        }
-        if outShape.isEmpty {
-            return ([1], Array(repeating: [0], count: operands.count))
-        }
-        return (outShape, outStrides)
+        mergeDimensions(shape: shape, strides: operands)
     }
 }

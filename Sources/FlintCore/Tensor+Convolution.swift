@@ -20,8 +20,9 @@ extension Tensor {
     /// (Keras' kernel layout). Returns `[batch, outHeight, outWidth, outChannels]`.
     public func conv2d(_ filter: Tensor, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
                        dilation: (Int, Int) = (1, 1)) -> Tensor {
-        ensure(rank == 4 && filter.rank == 4 && filter.shape[2] == shape[3],
-               "conv2d: input \(shape) must be [batch, height, width, channels] and filter \(filter.shape) [kh, kw, \(rank == 4 ? shape[3] : 0), out]")
+        guard checkArgument(rank == 4 && filter.rank == 4 && filter.shape[2] == shape[3],
+                            "conv2d: input \(shape) must be [batch, height, width, channels] and filter \(filter.shape) [kh, kw, \(rank == 4 ? shape[3] : 0), out]")
+        else { return .placeholder(shape, on: device) }
         let geometry = windowGeometry(kernel: (filter.shape[0], filter.shape[1]), strides: strides, padding: padding,
                                       dilation: dilation, op: "conv2d")
         let columns = unfolded(geometry, padValue: 0)
@@ -96,28 +97,17 @@ extension Tensor {
         ensure(rank == 4, "\(op): input must be [batch, height, width, channels], got \(shape)")
         ensure(kernel.0 > 0 && kernel.1 > 0 && strides.0 > 0 && strides.1 > 0 && dilation.0 > 0 && dilation.1 > 0,
                "\(op): window \(kernel), strides \(strides) and dilation \(dilation) must be positive")
-        let (height, width) = (shape[1], shape[2])
-        let span = (dilation.0 * (kernel.0 - 1) + 1, dilation.1 * (kernel.1 - 1) + 1)
-        var (top, left, outHeight, outWidth) = (0, 0, 0, 0)
-        switch padding {
-        case .valid:
-            (outHeight, outWidth) = ((height - span.0) / strides.0 + 1, (width - span.1) / strides.1 + 1)
-            if height < span.0 || width < span.1 { (outHeight, outWidth) = (0, 0) }
-        case .same:
-            (outHeight, outWidth) = ((height + strides.0 - 1) / strides.0, (width + strides.1 - 1) / strides.1)
-            top = Swift.max((outHeight - 1) * strides.0 + span.0 - height, 0) / 2
-            left = Swift.max((outWidth - 1) * strides.1 + span.1 - width, 0) / 2
-        case .explicit(let t, let b, let l, let r):
+        if case .explicit(let t, let b, let l, let r) = padding {
             ensure(t >= 0 && b >= 0 && l >= 0 && r >= 0, "\(op): padding must not be negative, got \(padding)")
-            (top, left) = (t, l)
-            (outHeight, outWidth) = ((height + t + b - span.0) / strides.0 + 1, (width + l + r - span.1) / strides.1 + 1)
-            if height + t + b < span.0 || width + l + r < span.1 { (outHeight, outWidth) = (0, 0) }
         }
-        ensure(outHeight > 0 && outWidth > 0,
-               "\(op): a \(kernel) window with dilation \(dilation) does not fit input \(shape) with \(padding) padding")
+        let (height, width) = (shape[1], shape[2])
+        guard let placement = WindowPlacement(height: height, width: width, kernel: kernel, strides: strides,
+                                              dilation: dilation, padding: padding) else {
+            fatalError("\(op): a \(kernel) window with dilation \(dilation) does not fit input \(shape) with \(padding) padding")
+        }
         return ConvGeometry(batch: shape[0], height: height, width: width, channels: shape[3],
                             kernelHeight: kernel.0, kernelWidth: kernel.1, strideHeight: strides.0, strideWidth: strides.1,
-                            dilationHeight: dilation.0, dilationWidth: dilation.1, padTop: top, padLeft: left,
-                            outHeight: outHeight, outWidth: outWidth)
+                            dilationHeight: dilation.0, dilationWidth: dilation.1, padTop: placement.padTop,
+                            padLeft: placement.padLeft, outHeight: placement.outHeight, outWidth: placement.outWidth)
     }
 }

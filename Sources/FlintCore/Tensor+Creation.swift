@@ -30,18 +30,41 @@ extension Tensor {
         }
     }
 
+    /// A tensor of zeros, filled on the device.
+    ///
+    /// - Parameters:
+    ///   - shape: The dimensions.
+    ///   - dtype: `float32` (the default) or `int32`.
+    ///   - device: Where the tensor lives; the current device by default.
     public static func zeros(_ shape: [Int], dtype: DType = .float32, on device: Device = .current) -> Tensor {
         filled(shape, bits: 0, dtype: dtype, device: device)
     }
 
+    /// A float32 tensor of ones, filled on the device.
+    ///
+    /// - Parameters:
+    ///   - shape: The dimensions.
+    ///   - device: Where the tensor lives; the current device by default.
     public static func ones(_ shape: [Int], on device: Device = .current) -> Tensor {
         full(shape, value: Float(1), on: device)
     }
 
+    /// A float32 tensor with every element `value`, filled on the device.
+    ///
+    /// - Parameters:
+    ///   - shape: The dimensions.
+    ///   - value: The element value.
+    ///   - device: Where the tensor lives; the current device by default.
     public static func full(_ shape: [Int], value: Float, on device: Device = .current) -> Tensor {
         filled(shape, bits: value.bitPattern, dtype: .float32, device: device)
     }
 
+    /// An int32 tensor with every element `value`, filled on the device.
+    ///
+    /// - Parameters:
+    ///   - shape: The dimensions.
+    ///   - value: The element value.
+    ///   - device: Where the tensor lives; the current device by default.
     public static func full(_ shape: [Int], value: Int32, on device: Device = .current) -> Tensor {
         filled(shape, bits: UInt32(bitPattern: value), dtype: .int32, device: device)
     }

@@ -17,7 +17,8 @@ extension Tensor {
         other.requireFloat(op.rawValue)
         requireSameDevice(other, op.rawValue)
         guard let outShape = Shape.broadcast(shape, other.shape) else {
-            fatalError("\(op.rawValue): shapes \(shape) and \(other.shape) are not broadcastable")
+            failArgument("\(op.rawValue): shapes \(shape) and \(other.shape) are not broadcastable")
+            return .placeholder(shape, on: device)
         }
         let result = Tensor(uninitializedShape: outShape, backend: backend)
         guard result.count > 0 else { return result }
@@ -49,19 +50,28 @@ extension Tensor {
         return y.recorded(name, [self]) { [self] g in [g * derivative(self.detached(), y)] }
     }
 
+    /// The absolute value of each element.
     public func abs() -> Tensor { unary(.abs, "abs") { x, _ in x.sign() } }
+    /// `eˣ` of each element.
     public func exp() -> Tensor { unary(.exp, "exp") { _, y in y } }
+    /// The natural logarithm of each element (NaN below zero, -∞ at zero).
     public func log() -> Tensor { unary(.log, "log") { x, _ in x.reciprocal() } }
+    /// The square root of each element (NaN below zero).
     public func sqrt() -> Tensor { unary(.sqrt, "sqrt") { _, y in 0.5 / y } }
+    /// `1 / √x` of each element.
     public func rsqrt() -> Tensor { unary(.rsqrt, "rsqrt") { _, y in y.pow(3) * -0.5 } }
+    /// `x²` of each element.
     public func square() -> Tensor { unary(.square, "square") { x, _ in x * 2 } }
+    /// `1 / x` of each element.
     public func reciprocal() -> Tensor { unary(.reciprocal, "reciprocal") { _, y in -y.square() } }
     /// -1, 0 or 1; its gradient is zero, so none flows back.
     public func sign() -> Tensor { mapped(.sign, name: "sign") }
+    /// `max(x, 0)` of each element; the gradient at 0 is 0, as in PyTorch.
     public func relu() -> Tensor { unary(.relu, "relu") { x, _ in x .> 0 } }
+    /// The logistic function `1 / (1 + e⁻ˣ)` of each element.
     public func sigmoid() -> Tensor { unary(.sigmoid, "sigmoid") { _, y in y * (1 - y) } }
+    /// The hyperbolic tangent of each element.
     public func tanh() -> Tensor { unary(.tanh, "tanh") { _, y in 1 - y.square() } }
-    /// `x` where positive, `slope * x` elsewhere (PyTorch's default slope).
     /// The error function; its derivative is `2/√π · e^(-x²)`.
     public func erf() -> Tensor { unary(.erf, "erf") { x, _ in (-x.square()).exp() * 1.1283791670955126 } }
     /// `log(1 + eˣ)`, overflow-free; its derivative is `sigmoid(x)`.
@@ -81,12 +91,23 @@ extension Tensor {
         }
     }
 
+    /// `x` where positive, `slope · x` elsewhere.
+    ///
+    /// - Parameter slope: The factor below zero; 0.01 is PyTorch's default.
     public func leakyRelu(slope: Float = 0.01) -> Tensor {
         unary(.leakyRelu(slope: slope), "leakyRelu") { x, _ in (x .> 0) * (1 - slope) + slope }
     }
+    /// Each element raised to `exponent`.
+    ///
+    /// - Parameter exponent: The power, the same for every element.
     public func pow(_ exponent: Float) -> Tensor {
         unary(.pow(exponent), "pow") { x, _ in x.pow(exponent - 1) * exponent }
     }
+    /// Each element limited to `low...high`; the gradient flows only where the element was inside.
+    ///
+    /// - Parameters:
+    ///   - low: The smallest value kept.
+    ///   - high: The largest value kept.
     public func clamped(min low: Float = -.infinity, max high: Float = .infinity) -> Tensor {
         unary(.clamp(low: low, high: high), "clamp") { x, _ in (x .>= low) * (x .<= high) }
     }
@@ -118,28 +139,43 @@ extension Tensor {
         }
     }
 
+    /// The element-wise sum; the shapes broadcast (NumPy's rules).
     public static func + (a: Tensor, b: Tensor) -> Tensor {
         differentiable(a, b, .add, da: { _, _, _, g in g }, db: { _, _, _, g in g })
     }
+    /// The element-wise difference; the shapes broadcast.
     public static func - (a: Tensor, b: Tensor) -> Tensor {
         differentiable(a, b, .sub, da: { _, _, _, g in g }, db: { _, _, _, g in -g })
     }
+    /// The element-wise product; the shapes broadcast.
     public static func * (a: Tensor, b: Tensor) -> Tensor {
         differentiable(a, b, .mul, da: { _, b, _, g in g * b }, db: { a, _, _, g in g * a })
     }
+    /// The element-wise quotient; the shapes broadcast.
     public static func / (a: Tensor, b: Tensor) -> Tensor {
         differentiable(a, b, .div, da: { _, b, _, g in g / b }, db: { _, b, y, g in -(g * y / b) })
     }
 
+    /// `b` added to every element.
     public static func + (a: Tensor, b: Float) -> Tensor { a.affine(scale: 1, shift: b, "add") }
+    /// `b` subtracted from every element.
     public static func - (a: Tensor, b: Float) -> Tensor { a.affine(scale: 1, shift: -b, "sub") }
+    /// Every element times `b`.
     public static func * (a: Tensor, b: Float) -> Tensor { a.affine(scale: b, shift: 0, "mul") }
+    /// Every element divided by `b`.
     public static func / (a: Tensor, b: Float) -> Tensor { a / a.scalar(b) }
+    /// `a` added to every element.
     public static func + (a: Float, b: Tensor) -> Tensor { b + a }
+    /// `a` minus each element.
     public static func - (a: Float, b: Tensor) -> Tensor { b.affine(scale: -1, shift: a, "sub") }
+    /// `a` times every element.
     public static func * (a: Float, b: Tensor) -> Tensor { b * a }
+    /// `a` divided by each element.
     public static func / (a: Float, b: Tensor) -> Tensor { b.scalar(a) / b }
 
+    /// Each element raised to the matching element of `exponent`; the shapes broadcast.
+    ///
+    /// - Parameter exponent: The powers.
     public func pow(_ exponent: Tensor) -> Tensor {
         Tensor.differentiable(self, exponent, .pow,
                               da: { a, b, _, g in g * b * a.pow(b - 1) }, db: { a, _, y, g in g * y * a.log() })
@@ -154,17 +190,29 @@ extension Tensor {
     }
 
     // Comparisons give float32 masks (1 where true, 0 where false), spelled like SIMD's; no gradient.
+    /// 1 where the elements are equal, else 0; the shapes broadcast.
     public static func .== (a: Tensor, b: Tensor) -> Tensor { a.zipped(b, .equal) }
+    /// 1 where the elements differ, else 0; the shapes broadcast.
     public static func .!= (a: Tensor, b: Tensor) -> Tensor { a.zipped(b, .notEqual) }
+    /// 1 where `a` is less than `b`, else 0; the shapes broadcast.
     public static func .< (a: Tensor, b: Tensor) -> Tensor { a.zipped(b, .less) }
+    /// 1 where `a` is less than or equal to `b`, else 0; the shapes broadcast.
     public static func .<= (a: Tensor, b: Tensor) -> Tensor { a.zipped(b, .lessEqual) }
+    /// 1 where `a` is greater than `b`, else 0; the shapes broadcast.
     public static func .> (a: Tensor, b: Tensor) -> Tensor { a.zipped(b, .greater) }
+    /// 1 where `a` is greater than or equal to `b`, else 0; the shapes broadcast.
     public static func .>= (a: Tensor, b: Tensor) -> Tensor { a.zipped(b, .greaterEqual) }
+    /// 1 where an element equals `b`, else 0.
     public static func .== (a: Tensor, b: Float) -> Tensor { a.zipped(a.scalar(b), .equal) }
+    /// 1 where an element differs from `b`, else 0.
     public static func .!= (a: Tensor, b: Float) -> Tensor { a.zipped(a.scalar(b), .notEqual) }
+    /// 1 where an element is less than `b`, else 0.
     public static func .< (a: Tensor, b: Float) -> Tensor { a.zipped(a.scalar(b), .less) }
+    /// 1 where an element is at most `b`, else 0.
     public static func .<= (a: Tensor, b: Float) -> Tensor { a.zipped(a.scalar(b), .lessEqual) }
+    /// 1 where an element is greater than `b`, else 0.
     public static func .> (a: Tensor, b: Float) -> Tensor { a.zipped(a.scalar(b), .greater) }
+    /// 1 where an element is at least `b`, else 0.
     public static func .>= (a: Tensor, b: Float) -> Tensor { a.zipped(a.scalar(b), .greaterEqual) }
 
     /// `condition != 0 ? a : b` element-wise, all three broadcast together.
@@ -174,7 +222,8 @@ extension Tensor {
             condition.requireSameDevice(t, "where")
         }
         guard let ab = Shape.broadcast(a.shape, b.shape), let outShape = Shape.broadcast(condition.shape, ab) else {
-            fatalError("where: shapes \(condition.shape), \(a.shape) and \(b.shape) are not broadcastable")
+            failArgument("where: shapes \(condition.shape), \(a.shape) and \(b.shape) are not broadcastable")
+            return .placeholder(a.shape, on: a.device)
         }
         let result = Tensor(uninitializedShape: outShape, backend: a.backend)
         guard result.count > 0 else { return result }

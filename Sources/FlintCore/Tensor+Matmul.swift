@@ -8,7 +8,9 @@ extension Tensor {
         requireFloat("matmul")
         other.requireFloat("matmul")
         requireSameDevice(other, "matmul")
-        ensure(rank >= 1 && other.rank >= 1, "matmul: scalars are not matrices (shapes \(shape) and \(other.shape))")
+        guard checkArgument(rank >= 1 && other.rank >= 1, "matmul: scalars are not matrices (shapes \(shape) and \(other.shape))") else {
+            return .placeholder([], on: device)
+        }
         var a = rank == 1 ? unsqueezed(axis: 0) : self
         var b = other.rank == 1 ? other.unsqueezed(axis: 1) : other
         if transposeSelf { a = a.transposed() }
@@ -16,7 +18,8 @@ extension Tensor {
         let (m, k) = (a.shape[a.rank - 2], a.shape[a.rank - 1])
         let (k2, n) = (b.shape[b.rank - 2], b.shape[b.rank - 1])
         guard k == k2, let batchShape = Shape.broadcast(Array(a.shape.dropLast(2)), Array(b.shape.dropLast(2))) else {
-            fatalError("matmul: shapes \(a.shape) and \(b.shape) do not multiply (inner \(k) vs \(k2), batch must broadcast)")
+            failArgument("matmul: shapes \(a.shape) and \(b.shape) do not multiply (inner \(k) vs \(k2), batch must broadcast)")
+            return .placeholder(Array(a.shape.dropLast(2)) + [m, n], on: device)
         }
         var outShape = batchShape + [m, n]
         let result: Tensor

@@ -6,6 +6,11 @@ extension Tensor {
         reduced(.sum, axes: axes, keepDims: keepDims, name: "sum")
     }
 
+    /// Sum along one axis (negative counts from the end).
+    ///
+    /// - Parameters:
+    ///   - axis: The axis to reduce.
+    ///   - keepDims: Whether to keep the axis with size 1, so the result broadcasts against `self`.
     public func sum(axis: Int, keepDims: Bool = false) -> Tensor { sum(axes: [axis], keepDims: keepDims) }
 
     /// Mean over `axes` (all axes when nil).
@@ -15,18 +20,43 @@ extension Tensor {
         return total / Float(reducedCount)
     }
 
+    /// Mean along one axis (negative counts from the end).
+    ///
+    /// - Parameters:
+    ///   - axis: The axis to reduce.
+    ///   - keepDims: Whether to keep the axis with size 1.
     public func mean(axis: Int, keepDims: Bool = false) -> Tensor { mean(axes: [axis], keepDims: keepDims) }
 
+    /// Maximum over `axes` (all axes when nil).
+    ///
+    /// - Parameters:
+    ///   - axes: The axes to reduce; nil for all.
+    ///   - keepDims: Whether to keep the reduced axes with size 1.
     public func max(axes: [Int]? = nil, keepDims: Bool = false) -> Tensor {
         reduced(.max, axes: axes, keepDims: keepDims, name: "max")
     }
 
+    /// Maximum along one axis.
+    ///
+    /// - Parameters:
+    ///   - axis: The axis to reduce.
+    ///   - keepDims: Whether to keep the axis with size 1.
     public func max(axis: Int, keepDims: Bool = false) -> Tensor { max(axes: [axis], keepDims: keepDims) }
 
+    /// Minimum over `axes` (all axes when nil).
+    ///
+    /// - Parameters:
+    ///   - axes: The axes to reduce; nil for all.
+    ///   - keepDims: Whether to keep the reduced axes with size 1.
     public func min(axes: [Int]? = nil, keepDims: Bool = false) -> Tensor {
         reduced(.min, axes: axes, keepDims: keepDims, name: "min")
     }
 
+    /// Minimum along one axis.
+    ///
+    /// - Parameters:
+    ///   - axis: The axis to reduce.
+    ///   - keepDims: Whether to keep the axis with size 1.
     public func min(axis: Int, keepDims: Bool = false) -> Tensor { min(axes: [axis], keepDims: keepDims) }
 
     /// Index (int32) of the first largest element along `axis`, or in the flattened tensor when nil.

@@ -23,14 +23,14 @@ extension Tensor {
     public func reshaped(to newShape: [Int]) -> Tensor {
         var resolved = newShape
         let inferred = newShape.indices.filter { newShape[$0] == -1 }
-        ensure(inferred.count <= 1, "reshape: more than one -1 in \(newShape)")
-        if let axis = inferred.first {
-            let known = newShape.filter { $0 != -1 }.reduce(1, *)
-            ensure(known > 0 && count % known == 0, "reshape: cannot reshape \(shape) to \(newShape)")
-            resolved[axis] = count / known
-        }
-        ensure(resolved.allSatisfy { $0 >= 0 } && Shape.count(resolved) == count,
-                     "reshape: cannot reshape \(shape) (\(count) elements) to \(newShape)")
+        let known = newShape.filter { $0 != -1 }.reduce(1, *)
+        guard checkArgument(inferred.count <= 1, "reshape: more than one -1 in \(newShape)"),
+              checkArgument(inferred.isEmpty || (known > 0 && count % known == 0), "reshape: cannot reshape \(shape) to \(newShape)")
+        else { return .placeholder(newShape, dtype: dtype, on: device) }
+        if let axis = inferred.first { resolved[axis] = count / known }
+        guard checkArgument(resolved.allSatisfy { $0 >= 0 } && Shape.count(resolved) == count,
+                            "reshape: cannot reshape \(shape) (\(count) elements) to \(newShape)")
+        else { return .placeholder(resolved, dtype: dtype, on: device) }
         let source = contiguous()
         return source.view(shape: resolved, strides: Shape.contiguousStrides(resolved), offset: source.offset)
             .recorded("reshape", [source]) { [shape] g in [g.reshaped(to: shape)] }
@@ -116,7 +116,9 @@ extension Tensor {
 
     /// This tensor broadcast to `target` (NumPy rules) without copying: broadcast axes get stride 0.
     public func expanded(to target: [Int]) -> Tensor {
-        ensure(Shape.broadcast(shape, target) == target, "expand: cannot broadcast \(shape) to \(target)")
+        guard checkArgument(Shape.broadcast(shape, target) == target, "expand: cannot broadcast \(shape) to \(target)") else {
+            return .placeholder(target, dtype: dtype, on: device)
+        }
         return view(shape: target, strides: Shape.broadcastStrides(shape: shape, strides: strides, to: target), offset: offset)
             .recorded("expand", [self]) { [shape] g in [g.unbroadcast(to: shape)] }
     }
@@ -129,8 +131,9 @@ extension Tensor {
         for t in tensors.dropFirst() {
             first.requireSameDevice(t, "concatenate")
             ensure(t.dtype == first.dtype, "concatenate: mixes \(first.dtype) and \(t.dtype)")
-            ensure(t.rank == first.rank && t.shape.indices.allSatisfy { $0 == a || t.shape[$0] == first.shape[$0] },
-                         "concatenate: shapes \(first.shape) and \(t.shape) differ outside axis \(axis)")
+            guard checkArgument(t.rank == first.rank && t.shape.indices.allSatisfy { $0 == a || t.shape[$0] == first.shape[$0] },
+                                "concatenate: shapes \(first.shape) and \(t.shape) differ outside axis \(axis)")
+            else { return .placeholder(first.shape, dtype: first.dtype, on: first.device) }
         }
         var outShape = first.shape
         outShape[a] = tensors.reduce(0) { $0 + $1.shape[a] }

@@ -5,11 +5,13 @@ import FlintBackend
 ///
 /// Tensors are values: ops return new tensors and never modify their inputs.
 public struct Tensor: @unchecked Sendable {
+    /// The size of each axis, outermost first; `[]` for a scalar.
     public let shape: [Int]
     /// Element strides per axis; 0 marks a broadcast axis.
     public let strides: [Int]
     /// Element offset of the first element within `buffer`.
     public let offset: Int
+    /// The element type: `float32`, or `int32` for class indices.
     public let dtype: DType
     let buffer: any DeviceBuffer
     let backend: any Backend
@@ -41,9 +43,13 @@ public struct Tensor: @unchecked Sendable {
                   backend: backend, shape: shape, dtype: dtype)
     }
 
+    /// The device the elements live on, where every op on this tensor runs.
     public var device: Device { Device(info: backend.info) }
+    /// The number of axes.
     public var rank: Int { shape.count }
+    /// The number of elements.
     public var count: Int { Shape.count(shape) }
+    /// Whether some axis has size 0.
     public var isEmpty: Bool { count == 0 }
 
     /// True when elements are laid out row-major without gaps (size-1 axes ignored).
@@ -69,6 +75,7 @@ public struct Tensor: @unchecked Sendable {
 }
 
 extension Tensor: CustomStringConvertible {
+    /// The shape, dtype, device and up to 64 elements (read back from the device).
     public var description: String {
         let values: [String]
         switch dtype {

@@ -5,6 +5,7 @@ import Foundation
 /// system (no buffering in the process), so a reader, or the file after the process is killed,
 /// has every complete row written so far. Whole-file replacements use `AtomicFile` instead.
 public final class AppendingFile {
+    /// The file appended to.
     public let url: URL
     private var descriptor: Int32
 

@@ -128,9 +128,16 @@ public enum AtomicFile {
 
 /// A file Flint could not save; the previous contents of the target, if any, are untouched.
 public struct FileWriteError: Error, CustomStringConvertible, LocalizedError, Equatable {
+    /// The file that could not be written.
     public let path: String
+    /// Why, as the system says it.
     public let reason: String
 
+    /// An error for `path`.
+    ///
+    /// - Parameters:
+    ///   - path: The file.
+    ///   - reason: Why it could not be written.
     public init(path: String, reason: String) {
         self.path = path
         self.reason = reason
@@ -140,6 +147,8 @@ public struct FileWriteError: Error, CustomStringConvertible, LocalizedError, Eq
         self.init(path: path, reason: String(cString: strerror(code)))
     }
 
+    /// The path and the reason, in one line.
     public var description: String { "cannot write \(path): \(reason)" }
+    /// The same as `description`.
     public var errorDescription: String? { description }
 }

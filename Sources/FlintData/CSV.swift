@@ -1,3 +1,4 @@
+import FlintBackend
 import Foundation
 
 /// A delimited text table (RFC 4180 CSV), read whole into memory: fine for the small tabular
@@ -18,7 +19,9 @@ public struct CSVTable: Sendable {
     /// quoted line breaks).
     let lines: [Int]
 
+    /// The number of data rows (the header excluded).
     public var rowCount: Int { rows.count }
+    /// The number of columns.
     public var columnCount: Int { columnNames.count }
 
     /// Reads a table, gzipped or not (told apart by the gzip magic, not the file name).
@@ -155,8 +158,7 @@ public struct CSVTable: Sendable {
     }
 
     static func text(contentsOf url: URL) throws -> String {
-        let raw = try FileContents.read(url)
-        let data = Gzip.isCompressed(raw) ? try Gzip.decompress(raw, path: url.path) : raw
+        let data = try FileContents.readDecompressing(url)
         guard let text = String(data: data, encoding: .utf8) else {
             throw DataError.corrupt(path: url.path, reason: "not UTF-8 text (save the table as UTF-8 CSV)")
         }
@@ -166,7 +168,7 @@ public struct CSVTable: Sendable {
     /// Splits `text` into records of fields, RFC 4180 style, remembering each record's first line.
     static func records(in text: String, delimiter: Character, path: String) throws -> [Record] {
         let quote: Unicode.Scalar = "\"", newline: Unicode.Scalar = "\n", carriageReturn: Unicode.Scalar = "\r"
-        precondition(
+        ensure(
             delimiter.unicodeScalars.count == 1 && !["\"", "\n", "\r"].contains(delimiter),
             "CSVTable: the delimiter must be one character other than a quote or a line break, got \(delimiter.debugDescription)")
         let separator = delimiter.unicodeScalars.first!

@@ -40,9 +40,13 @@ public struct CSVDataset: SampleDataset {
         rows = try ArrayDataset(features, target: targets)
     }
 
+    /// The number of samples.
     public var count: Int { rows.count }
+    /// Sample `index`, for `index` in `0..<count`.
     public func sample(at index: Int) throws -> Sample { try rows.sample(at: index) }
+    /// The samples at `indices` stacked into one batch, in that order.
     public func batch(at indices: [Int]) throws -> HostBatch { try rows.batch(at: indices) }
+    /// What every sample looks like.
     public func layout() throws -> SampleLayout { try rows.layout() }
 }
 
@@ -53,6 +57,7 @@ extension TabularDataset: SampleDataset {
         return Sample(Array(features[(index * featureCount)..<((index + 1) * featureCount)]), label: labels[index])
     }
 
+    /// The samples at `indices` stacked into one batch, in that order.
     public func batch(at indices: [Int]) throws -> HostBatch {
         try indices.forEach(checkIndex)
         var picked: [Float] = []
@@ -62,6 +67,7 @@ extension TabularDataset: SampleDataset {
                          target: HostArray(int32: indices.map { labels[$0] }, shape: [indices.count]))
     }
 
+    /// What every sample looks like.
     public func layout() throws -> SampleLayout {
         SampleLayout(inputs: [ArrayLayout(type: .float32, shape: [featureCount])], target: ArrayLayout(type: .int32, shape: []))
     }

@@ -6,10 +6,16 @@ import Foundation
 /// else `~/.cache/flint/datasets`). A dataset `NAME` is the folder `ROOT/NAME`, and every file
 /// of a dataset (all its splits) comes from that one folder.
 public struct DataDirectory: Sendable {
+    /// The folders searched, in order.
     public let roots: [URL]
     /// True when the roots are one folder the user named, which must then hold the dataset.
     public let isExplicit: Bool
 
+    /// The search path for an explicit folder, else from the environment.
+    ///
+    /// - Parameters:
+    ///   - explicit: A folder the user named (`--data-dir`), then the only place searched.
+    ///   - environment: Where `FLINT_DATA_DIR` and `XDG_CACHE_HOME` are read; the process's by default.
     public init(explicit: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) {
         if let explicit, !explicit.isEmpty {
             roots = [URL(fileURLWithPath: explicit)]

@@ -18,6 +18,7 @@ public enum DataError: Error, CustomStringConvertible, Equatable {
     /// The rows cannot be split as asked (too few rows for the folds, a fraction outside 0…1).
     case cannotSplit(reason: String)
 
+    /// A one-line message naming the file and what is wrong.
     public var description: String {
         switch self {
         case .notFound(let dataset, let searched, let hint):

@@ -13,6 +13,7 @@ import Foundation
 /// TensorBoard reads every file whose name contains `tfevents` in a run folder;
 /// `tensorboard --logdir DIR` shows one run per folder below DIR.
 public final class EventFileWriter {
+    /// The event file written.
     public let url: URL
     private let file: AppendingFile
     nonisolated(unsafe) private static var opened = 0
@@ -62,6 +63,10 @@ public enum TensorBoardEvent {
         return record
     }
 
+    /// The event that opens every file, naming the format's version.
+    ///
+    /// - Parameter wallTime: Seconds since 1970.
+    /// - Returns: The serialised `Event` message.
     public static func fileVersion(wallTime: Double) -> Data {
         var event = Protobuf()
         event.double(1, wallTime)
@@ -69,6 +74,13 @@ public enum TensorBoardEvent {
         return event.data
     }
 
+    /// An event holding scalar summaries.
+    ///
+    /// - Parameters:
+    ///   - values: Each value with its tag (`loss`, `val_accuracy`).
+    ///   - step: The global step they belong to.
+    ///   - wallTime: Seconds since 1970.
+    /// - Returns: The serialised `Event` message.
     public static func scalars(_ values: [(tag: String, value: Float)], step: Int, wallTime: Double) -> Data {
         var summary = Protobuf()
         for (tag, value) in values {
@@ -80,6 +92,14 @@ public enum TensorBoardEvent {
         return event(summary, step: step, wallTime: wallTime)
     }
 
+    /// An event holding one image summary, encoded as PNG.
+    ///
+    /// - Parameters:
+    ///   - image: The picture.
+    ///   - tag: Its name in TensorBoard.
+    ///   - step: The global step it belongs to.
+    ///   - wallTime: Seconds since 1970.
+    /// - Returns: The serialised `Event` message.
     public static func image(_ image: PixelImage, tag: String, step: Int, wallTime: Double) -> Data {
         var picture = Protobuf()
         picture.varint(1, UInt64(image.height))

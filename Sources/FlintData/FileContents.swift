@@ -25,6 +25,13 @@ enum FileContents {
         }
     }
 
+    /// The bytes of `url`, gunzipped when they start with gzip's magic bytes: how the readers
+    /// of whole files (CSV, IDX arrays) take compressed files transparently.
+    static func readDecompressing(_ url: URL) throws -> Data {
+        let raw = try read(url)
+        return Gzip.isCompressed(raw) ? try Gzip.decompress(raw, path: url.path) : raw
+    }
+
     private static func reason(_ code: Int32) -> String {
         String(cString: strerror(code))
     }

@@ -3,14 +3,14 @@ import Foundation
 /// The IDX format of the MNIST family: a magic number (two zero bytes, an element type,
 /// a dimension count), big-endian 32-bit dimensions, then the elements. Files may be gzipped.
 public struct IDXArray: Sendable {
+    /// The dimensions from the header.
     public let shape: [Int]
     /// Elements as Float (unsigned bytes keep their 0…255 values).
     public let values: [Float]
 
     /// Reads an IDX file, gzipped or not. Throws `DataError` for missing, damaged or truncated files.
     public init(contentsOf url: URL) throws {
-        let raw = try FileContents.read(url)
-        let data = Gzip.isCompressed(raw) ? try Gzip.decompress(raw, path: url.path) : raw
+        let data = try FileContents.readDecompressing(url)
         try self.init(data: data, path: url.path)
     }
 

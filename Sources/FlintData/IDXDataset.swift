@@ -7,7 +7,9 @@ import Foundation
 ///     let train = try IDXDataset(inputs: imagesURL, targets: labelsURL)
 ///     try model.fit(train.normalized(scale: 1 / 255), epochs: 5, batchSize: 64)
 public struct IDXDataset: SampleDataset {
+    /// The file of inputs, one row per sample.
     public let inputs: IDXFile
+    /// The file of targets, one row per sample; nil for none.
     public let targets: IDXFile?
 
     /// Reads both files' headers (see `IDXFile.Access` for where the elements are kept).
@@ -25,17 +27,21 @@ public struct IDXDataset: SampleDataset {
         self.targets = targets
     }
 
+    /// The number of samples.
     public var count: Int { inputs.count }
 
+    /// Sample `index`, for `index` in `0..<count`.
     public func sample(at index: Int) throws -> Sample {
         let batch = try self.batch(at: [index])
         return Sample(inputs: [batch.inputs[0].row(0)], target: batch.target?.row(0))
     }
 
+    /// The samples at `indices` stacked into one batch, in that order.
     public func batch(at indices: [Int]) throws -> HostBatch {
         HostBatch(inputs: [try inputs.rows(at: indices)], target: try targets.map { try convertedTargets($0.rows(at: indices)) })
     }
 
+    /// What every sample looks like.
     public func layout() throws -> SampleLayout {
         SampleLayout(inputs: [ArrayLayout(type: inputs.type, shape: inputs.sampleShape)],
                      target: targets.map { ArrayLayout(type: $0.type, shape: $0.sampleShape, conversion: $0.type.isInteger ? .int32 : .float) })

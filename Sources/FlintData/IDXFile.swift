@@ -21,9 +21,11 @@ public struct IDXFile: Sendable {
         case disk
     }
 
+    /// The file.
     public let url: URL
     /// The dimensions from the header; the first counts the samples.
     public let shape: [Int]
+    /// How the elements are stored (bytes for MNIST's images and labels).
     public let type: ElementType
     let rows: Rows
 
@@ -32,6 +34,13 @@ public struct IDXFile: Sendable {
         case disk(DiskRows)
     }
 
+    /// Opens an IDX file, gzipped or not, and checks its header.
+    ///
+    /// - Parameters:
+    ///   - url: The file.
+    ///   - access: Where the elements are kept; `.automatic` maps, decodes or reads per batch as fits.
+    /// - Throws: `DataError` for a missing, unreadable, damaged or truncated file, or one too large
+    ///   for the memory limit.
     public init(contentsOf url: URL, access: Access = .automatic) throws {
         self.url = url
         let file = try OpenFile(url)
@@ -75,7 +84,7 @@ public struct IDXFile: Sendable {
         }
     }
 
-    /// The number of samples.
+    /// The number of rows, the first dimension.
     public var count: Int { shape[0] }
     /// The shape of one sample.
     public var sampleShape: [Int] { Array(shape.dropFirst()) }

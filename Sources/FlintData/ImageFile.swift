@@ -3,8 +3,11 @@ import Foundation
 
 /// A grey-level picture with values in [0, 1], row-major.
 public struct GreyImage: Sendable, Equatable {
+    /// Pixels across.
     public let width: Int
+    /// Pixels down.
     public let height: Int
+    /// `height × width` values in [0, 1], row-major from the top.
     public let pixels: [Float]
 }
 
@@ -15,6 +18,11 @@ public enum ImageFile {
     /// The largest picture accepted, in pixels (the size is checked before anything is allocated).
     public static let maximumPixels = 1 << 26
 
+    /// Reads a PGM or PNG file as grey levels.
+    ///
+    /// - Parameter url: The file.
+    /// - Returns: The picture.
+    /// - Throws: `DataError` for a missing, unsupported or damaged file.
     public static func read(contentsOf url: URL) throws -> GreyImage {
         let data: Data
         do {
@@ -25,6 +33,13 @@ public enum ImageFile {
         return try decode(data, path: url.path)
     }
 
+    /// Decodes PGM or PNG bytes as grey levels.
+    ///
+    /// - Parameters:
+    ///   - data: The file's bytes.
+    ///   - path: Labels error messages.
+    /// - Returns: The picture.
+    /// - Throws: `DataError` for unsupported or damaged data.
     public static func decode(_ data: Data, path: String = "<memory>") throws -> GreyImage {
         let bytes = [UInt8](data)
         if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return try png(bytes, path: path) }

@@ -2,16 +2,22 @@ import Foundation
 
 /// The MNIST family of 28×28 grey-level image sets, read from the original IDX files.
 public enum ImageDataset: String, CaseIterable, Sendable {
+    /// Handwritten digits.
     case mnist
+    /// Zalando's clothing images.
     case fashionMNIST = "fashion-mnist"
 
+    /// The 60,000 training or 10,000 test images.
     public enum Split: String, Sendable {
+        /// The training images.
         case train
+        /// The test images.
         case test
 
         var filePrefix: String { self == .train ? "train" : "t10k" }
     }
 
+    /// The names of the ten classes, in label order.
     public var classNames: [String] {
         switch self {
         case .mnist: (0...9).map(String.init)
@@ -72,9 +78,13 @@ public enum ImageDataset: String, CaseIterable, Sendable {
 public struct LabeledImages: Sendable {
     /// `count × height × width` values in [0, 1], row-major.
     public var pixels: [Float]
+    /// One class label per image.
     public var labels: [Int32]
+    /// Image height in pixels.
     public var height: Int
+    /// Image width in pixels.
     public var width: Int
 
+    /// The number of images.
     public var count: Int { labels.count }
 }

@@ -1,3 +1,4 @@
+import FlintBackend
 import CZlib
 import Foundation
 
@@ -85,7 +86,7 @@ public enum PNG {
         var output = [UInt8](repeating: 0, count: Int(size))
         let status = compress2(&output, &size, bytes, uLong(bytes.count), Z_BEST_COMPRESSION)
         // compressBound guarantees room, so only an allocation failure inside zlib can get here.
-        precondition(status == Z_OK, "PNG: zlib compress2 failed with status \(status)")
+        ensure(status == Z_OK, "PNG: zlib compress2 failed with status \(status)")
         return Data(output[..<Int(size)])
     }
 

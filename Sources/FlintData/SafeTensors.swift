@@ -7,6 +7,7 @@ public enum SafeTensorsDType: String, Sendable, CaseIterable {
     case i32 = "I32", u32 = "U32", f32 = "F32"
     case f64 = "F64", i64 = "I64", u64 = "U64"
 
+    /// Bytes per element.
     public var byteCount: Int {
         switch self {
         case .bool, .u8, .i8, .f8e5m2, .f8e4m3: 1
@@ -28,18 +29,24 @@ public enum SafeTensorsDType: String, Sendable, CaseIterable {
 public struct SafeTensorsFile: Sendable {
     /// One tensor's entry in the header.
     public struct Entry: Sendable, Equatable {
+        /// The tensor's name in the file.
         public let name: String
+        /// The element type.
         public let dtype: SafeTensorsDType
+        /// The dimensions.
         public let shape: [Int]
         /// Byte range within the data section.
         public let range: Range<Int>
 
+        /// The number of elements.
         public var count: Int { shape.reduce(1, *) }
     }
 
     /// Tensors in the order of their data.
     public let entries: [Entry]
+    /// The header's `__metadata__` strings.
     public let metadata: [String: String]
+    /// The file's path, for messages.
     public let path: String
     private let storage: Data
     private let dataStart: Int
@@ -63,6 +70,12 @@ public struct SafeTensorsFile: Sendable {
         try self.init(data: data, path: url.path)
     }
 
+    /// Parses a whole safetensors file held in memory.
+    ///
+    /// - Parameters:
+    ///   - data: The file's bytes.
+    ///   - path: Labels error messages.
+    /// - Throws: `DataError.corrupt` for anything the specification forbids.
     public init(data: Data, path: String = "<memory>") throws {
         func corrupt(_ reason: String) -> DataError { DataError.corrupt(path: path, reason: reason) }
         guard data.count >= 8 else { throw corrupt("\(data.count) bytes is too short for a safetensors file (no 8-byte header length)") }
@@ -144,6 +157,7 @@ public struct SafeTensorsFile: Sendable {
         self.dataStart = headerEnd
     }
 
+    /// The entry named `name`, if any.
     public subscript(name: String) -> Entry? { entries.first { $0.name == name } }
 
     /// The raw little-endian bytes of `entry`.
@@ -190,11 +204,22 @@ public struct SafeTensorsFile: Sendable {
 
     /// One tensor to write: its name, dtype, shape and packed little-endian bytes.
     public struct Tensor: Sendable {
+        /// The tensor's name.
         public let name: String
+        /// The element type.
         public let dtype: SafeTensorsDType
+        /// The dimensions.
         public let shape: [Int]
+        /// The packed little-endian elements.
         public let bytes: Data
 
+        /// A tensor to write.
+        ///
+        /// - Parameters:
+        ///   - name: Its name in the file.
+        ///   - dtype: The element type.
+        ///   - shape: The dimensions.
+        ///   - bytes: The packed little-endian elements, as many as the shape needs.
         public init(name: String, dtype: SafeTensorsDType, shape: [Int], bytes: Data) {
             self.name = name
             self.dtype = dtype

@@ -1,3 +1,4 @@
+import FlintBackend
 /// SplitMix64 (Steele, Lea & Flood 2014, the seeding generator of Java's SplittableRandom and
 /// xoshiro): tiny, fast and statistically sound for shuffling. Written out here, together with
 /// `nextIndex(below:)` and `fisherYatesShuffle(using:)`, because the standard library does not
@@ -6,10 +7,14 @@
 public struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
+    /// A generator whose draws depend on `seed` alone.
+    ///
+    /// - Parameter seed: Any value; the same seed gives the same draws everywhere.
     public init(seed: UInt64) {
         state = seed
     }
 
+    /// The next 64 random bits.
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
@@ -18,10 +23,15 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         return z ^ (z >> 31)
     }
 
+    /// Uniform in [0, 1): the top 53 bits of a draw, every value a multiple of 2⁻⁵³.
+    public mutating func nextUnit() -> Double {
+        Double(next() >> 11) * 0x1p-53
+    }
+
     /// Uniform in `0..<bound`. Draws below 2⁶⁴ mod `bound` are redrawn so that every result is
     /// equally likely (a bare `%` would favour small values).
     public mutating func nextIndex(below bound: Int) -> Int {
-        precondition(bound > 0, "SplitMix64.nextIndex(below:): bound must be positive, got \(bound)")
+        ensure(bound > 0, "SplitMix64.nextIndex(below:): bound must be positive, got \(bound)")
         let bound = UInt64(bound)
         let threshold = (0 &- bound) % bound
         var draw = next()
@@ -98,12 +108,18 @@ public func trainTestSplit(
 /// one the indices are shuffled first. Stratified folds deal each class round-robin over the folds,
 /// so every class's count in a test part is within one of `classCount / k`.
 public struct KFold: Sendable {
+    /// The number of folds.
     public let k: Int
     /// `nil`: keep the indices' order.
     public let shuffleSeed: UInt64?
 
+    /// K-fold splitting.
+    ///
+    /// - Parameters:
+    ///   - k: The number of folds, at least 2.
+    ///   - shuffleSeed: Shuffles the indices first when given; nil keeps their order.
     public init(k: Int, shuffleSeed: UInt64? = nil) {
-        precondition(k >= 2, "KFold: k must be at least 2, got \(k)")
+        ensure(k >= 2, "KFold: k must be at least 2, got \(k)")
         self.k = k
         self.shuffleSeed = shuffleSeed
     }

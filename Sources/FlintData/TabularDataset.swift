@@ -1,3 +1,4 @@
+import FlintBackend
 import Foundation
 
 /// Rows of features with integer class labels, on the host: the shape of scikit-learn's small
@@ -5,11 +6,14 @@ import Foundation
 public struct TabularDataset: Sendable {
     /// `count × featureCount` values, row-major.
     public var features: [Float]
+    /// Values per row.
     public var featureCount: Int
     /// Class indices into `classNames`.
     public var labels: [Int32]
+    /// The name of each class, in label order.
     public var classNames: [String]
 
+    /// The number of rows.
     public var count: Int { labels.count }
 
     /// How a label column is written.
@@ -23,11 +27,11 @@ public struct TabularDataset: Sendable {
     /// The shapes must agree and every label must index `classNames`; a mismatch is a programming
     /// error (the loaders validate file contents and throw instead).
     public init(features: [Float], featureCount: Int, labels: [Int32], classNames: [String]) {
-        precondition(featureCount > 0, "TabularDataset: featureCount must be positive, got \(featureCount)")
-        precondition(
+        ensure(featureCount > 0, "TabularDataset: featureCount must be positive, got \(featureCount)")
+        ensure(
             features.count == labels.count * featureCount,
             "TabularDataset: \(features.count) feature values are not \(labels.count) rows of \(featureCount)")
-        precondition(
+        ensure(
             labels.allSatisfy { $0 >= 0 && Int($0) < classNames.count },
             "TabularDataset: a label is outside 0..<\(classNames.count) (the number of class names)")
         self.features = features
@@ -64,7 +68,7 @@ public struct TabularDataset: Sendable {
         var picked: [Float] = []
         picked.reserveCapacity(indices.count * featureCount)
         for index in indices {
-            precondition(labels.indices.contains(index), "TabularDataset.subset: index \(index) is outside 0..<\(count)")
+            ensure(labels.indices.contains(index), "TabularDataset.subset: index \(index) is outside 0..<\(count)")
             picked += features[(index * featureCount)..<((index + 1) * featureCount)]
         }
         return TabularDataset(

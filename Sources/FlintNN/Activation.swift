@@ -10,11 +10,17 @@ import FlintCore
 ///         static let mish = Activation(name: "mish") { x in x * x.softplus().tanh() }
 ///     }
 public struct Activation: Sendable, Hashable, CustomStringConvertible {
+    /// The name, with any arguments (`leaky_relu(0.2)`): what equality compares and summaries show.
     public let name: String
     private let function: @Sendable (Tensor) -> Tensor
     /// The same function as one that fuses with a preceding bias add, for the built-ins that can.
     let fused: FusedActivation?
 
+    /// An activation of your own; it runs unfused.
+    ///
+    /// - Parameters:
+    ///   - name: A name unique to this function and its arguments.
+    ///   - function: The element-wise function, built from differentiable tensor ops.
     public init(name: String, _ function: @escaping @Sendable (Tensor) -> Tensor) {
         self.init(name: name, fused: nil, function)
     }
@@ -25,14 +31,21 @@ public struct Activation: Sendable, Hashable, CustomStringConvertible {
         self.function = function
     }
 
+    /// The function applied to `x`.
     public func callAsFunction(_ x: Tensor) -> Tensor { function(x) }
 
+    /// The name.
     public var description: String { name }
+    /// Whether both have the same name.
     public static func == (a: Activation, b: Activation) -> Bool { a.name == b.name }
+    /// Hashes the name.
     public func hash(into hasher: inout Hasher) { hasher.combine(name) }
 
+    /// `max(x, 0)`.
     public static let relu = Activation(name: "relu", fused: .relu) { $0.relu() }
+    /// `1 / (1 + e⁻ˣ)`.
     public static let sigmoid = Activation(name: "sigmoid", fused: .sigmoid) { $0.sigmoid() }
+    /// The hyperbolic tangent.
     public static let tanh = Activation(name: "tanh", fused: .tanh) { $0.tanh() }
     /// Softmax along the last axis.
     public static let softmax = Activation(name: "softmax") { $0.softmax(axis: -1) }
@@ -45,6 +58,7 @@ public struct Activation: Sendable, Hashable, CustomStringConvertible {
     public static let softplus = Activation(name: "softplus") { $0.softplus() }
     /// `x · sigmoid(x)`; `swish` is the same function under its other name.
     public static let silu = Activation(name: "silu") { $0.silu() }
+    /// `silu` under its other name.
     public static let swish = Activation(name: "silu") { $0.silu() }
 
     /// `x > 0 ? x : slope · x`
@@ -62,31 +76,46 @@ public struct Activation: Sendable, Hashable, CustomStringConvertible {
 
 /// A layer that applies an activation function element-wise (softmax along the last axis).
 public class ActivationLayer: Layer {
+    /// The function applied.
     public let activation: Activation
 
+    /// A layer applying `activation`.
+    ///
+    /// - Parameter activation: The element-wise function.
     public init(_ activation: Activation) { self.activation = activation }
 
     public override func makeParameters(inputShape: [Int], context: BuildContext) throws -> [Int] { inputShape }
     public override func forward(_ input: Tensor, training: Bool) -> Tensor { activation(input) }
 }
 
+/// `max(x, 0)` as a layer.
 public final class ReLU: ActivationLayer {
+    /// A ReLU layer.
     public init() { super.init(.relu) }
 }
 
 /// Leaky ReLU; the default slope is Keras' 0.3 (PyTorch uses 0.01).
 public final class LeakyReLU: ActivationLayer {
+    /// A leaky ReLU layer.
+    ///
+    /// - Parameter slope: The factor below zero.
     public init(slope: Float = 0.3) { super.init(.leakyRelu(slope: slope)) }
 }
 
+/// The logistic function as a layer.
 public final class Sigmoid: ActivationLayer {
+    /// A sigmoid layer.
     public init() { super.init(.sigmoid) }
 }
 
+/// The hyperbolic tangent as a layer.
 public final class Tanh: ActivationLayer {
+    /// A tanh layer.
     public init() { super.init(.tanh) }
 }
 
+/// Softmax along the last axis as a layer.
 public final class Softmax: ActivationLayer {
+    /// A softmax layer.
     public init() { super.init(.softmax) }
 }

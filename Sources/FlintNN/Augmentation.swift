@@ -41,6 +41,7 @@ public final class RandomTranslation: Layer {
     public let heightBounds: (lower: Float, upper: Float)
     /// Lower and upper shift, as fractions of the width, in [-1, 1].
     public let widthBounds: (lower: Float, upper: Float)
+    /// What fills the pixels shifted in.
     public let fillMode: FillMode
     private var generator: RandomGenerator?
 
@@ -90,13 +91,19 @@ public final class RandomTranslation: Layer {
 /// Randomly mirrors each training image, each allowed axis with probability ½ (Keras
 /// `RandomFlip`). Identity in evaluation. Takes `[height, width, channels]` samples.
 public final class RandomFlip: Layer {
+    /// Which axes may be mirrored.
     public enum Mode: Sendable, Hashable {
+        /// Left–right, up–down, or either.
         case horizontal, vertical, horizontalAndVertical
     }
 
+    /// Which axes may be mirrored.
     public let mode: Mode
     private var generator: RandomGenerator?
 
+    /// Random flips along `mode`'s axes.
+    ///
+    /// - Parameter mode: Which axes may be mirrored.
     public init(_ mode: Mode = .horizontalAndVertical) {
         self.mode = mode
     }

@@ -6,11 +6,17 @@ import FlintCore
 /// normalise with the moving statistics. Works after Dense (`[batch, features]`) and Conv2D
 /// (`[batch, height, width, channels]`) layers.
 public final class BatchNormalization: Layer {
+    /// The weight of the old moving statistics in each update (Keras' convention).
     public let momentum: Float
+    /// Added to the variance before the square root.
     public let epsilon: Float
+    /// The learned scale, `[features]`.
     public private(set) var gamma: Parameter!
+    /// The learned shift, `[features]`.
     public private(set) var beta: Parameter!
+    /// The moving mean used in evaluation (state, not trained).
     public private(set) var movingMean: Parameter!
+    /// The moving variance used in evaluation (state, not trained).
     public private(set) var movingVariance: Parameter!
 
     /// Keras' defaults (PyTorch's `momentum=0.1` is `momentum: 0.9` here; its `eps` is 1e-5).

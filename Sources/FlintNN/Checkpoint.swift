@@ -125,15 +125,30 @@ public struct Checkpoint {
 /// with `monitor`, the weights of the best epoch so far as `best.safetensors`. Writes are
 /// crash-safe, and a failed write stops `fit` with the error rather than losing it silently.
 public final class ModelCheckpoint: Callback {
+    /// Whether `monitor` improves downwards, upwards, or as its name says (`acc` upwards).
     public enum Mode: Sendable { case min, max, auto }
 
+    /// Where checkpoints go.
     public let directory: URL
+    /// Epochs between full checkpoints.
     public let every: Int
+    /// How many full checkpoints to keep; nil keeps all.
     public let keepLast: Int?
+    /// The logged value whose best epoch is saved as `best.safetensors`; nil for none.
     public let monitor: String?
+    /// Which way `monitor` improves.
     public let mode: Mode
+    /// The best value of `monitor` so far.
     public private(set) var bestValue: Float?
 
+    /// Checkpoints into `directory`.
+    ///
+    /// - Parameters:
+    ///   - directory: Where checkpoints go.
+    ///   - every: Epochs between full checkpoints.
+    ///   - keepLast: How many to keep; nil keeps all.
+    ///   - monitor: A logged value whose best epoch is kept as `best.safetensors`.
+    ///   - mode: Which way `monitor` improves.
     public init(directory: URL, every: Int = 1, keepLast: Int? = nil, monitor: String? = nil, mode: Mode = .auto) {
         self.directory = directory
         self.every = Swift.max(every, 1)
@@ -160,6 +175,9 @@ public final class ModelCheckpoint: Callback {
         guard access(directory.path, W_OK) == 0 else { throw FileWriteError(path: directory.path, reason: "the folder is not writable") }
     }
 
+    /// Writes the checkpoints due after `epoch`; never asks to stop.
+    ///
+    /// - Throws: The write's error, which stops `fit`.
     public func epochEnded(_ epoch: Int, logs: [String: Float], model: Model) throws -> Bool {
         if (epoch + 1) % every == 0 {
             try Checkpoint.write(model, epoch: epoch + 1, history: model.history,

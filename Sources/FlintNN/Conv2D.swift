@@ -3,19 +3,44 @@ import FlintCore
 /// A 2-D convolution over `(height, width, channels)` samples (Keras' layout), with a kernel
 /// of shape `[kernelHeight, kernelWidth, inChannels, filters]`.
 public final class Conv2D: Layer {
+    /// Output channels.
     public let filters: Int
+    /// The window's height and width.
     public let kernelSize: (Int, Int)
+    /// Steps between window positions, down and across.
     public let strides: (Int, Int)
+    /// How the border is treated.
     public let padding: Padding
+    /// Distance between the window's taps (1: adjacent).
     public let dilation: (Int, Int)
+    /// Applied to the output, fused with the bias where possible; nil for none.
     public let activation: Activation?
+    /// Whether a bias per filter is added.
     public let useBias: Bool
+    /// How the kernel starts.
     public let kernelInitializer: Initializer
+    /// How the bias starts.
     public let biasInitializer: Initializer
+    /// A penalty on the kernel added to the loss; nil for none.
     public let kernelRegularizer: Regularizer?
+    /// The kernel, `[kernelHeight, kernelWidth, inChannels, filters]`; set when the layer is built.
     public private(set) var kernel: Parameter!
+    /// The bias, `[filters]`; nil without `useBias`.
     public private(set) var bias: Parameter?
 
+    /// A convolution layer; the input channels come from the first input it sees.
+    ///
+    /// - Parameters:
+    ///   - filters: Output channels.
+    ///   - kernelSize: The window's height and width.
+    ///   - strides: Steps between window positions.
+    ///   - padding: `.valid` (only whole windows), `.same` (`ceil(size / stride)` positions) or explicit.
+    ///   - dilation: Distance between taps.
+    ///   - activation: Applied to the output; nil for none.
+    ///   - useBias: Whether to add a bias per filter.
+    ///   - kernelInitializer: How the kernel starts (Glorot uniform by default).
+    ///   - biasInitializer: How the bias starts (zeros by default).
+    ///   - kernelRegularizer: A penalty on the kernel; nil for none.
     public init(
         _ filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1), padding: Padding = .valid,
         dilation: (Int, Int) = (1, 1), activation: Activation? = nil, useBias: Bool = true,
@@ -53,8 +78,8 @@ public final class Conv2D: Layer {
         }
         let channels = inputShape[2]
         let receptive = kernelSize.0 * kernelSize.1
-        let window = WindowSize(kernel: kernelSize, strides: strides, padding: padding, dilation: dilation)
-        guard let geometry = window.output(height: inputShape[0], width: inputShape[1]) else {
+        guard let geometry = WindowPlacement(height: inputShape[0], width: inputShape[1], kernel: kernelSize,
+                                             strides: strides, dilation: dilation, padding: padding) else {
             throw ModelError.incompatibleShape(layer: "Conv2D(\(filters))", inputShape: inputShape,
                                                reason: "a \(kernelSize) kernel does not fit with \(padding) padding")
         }
@@ -72,34 +97,4 @@ public final class Conv2D: Layer {
                          bias: bias?.value)
     }
 
-}
-
-/// Output size of a sliding window, computed the same way as the tensor ops, so layers can
-/// check shapes when the model is built.
-struct WindowSize {
-    let kernel: (Int, Int)
-    let strides: (Int, Int)
-    let padding: Padding
-    let dilation: (Int, Int)
-
-    func output(height: Int, width: Int) -> (outHeight: Int, outWidth: Int)? {
-        func size(_ n: Int, _ k: Int, _ s: Int, _ d: Int, _ before: Int, _ after: Int) -> Int? {
-            let span = d * (k - 1) + 1
-            guard k > 0, s > 0, d > 0, n + before + after >= span else { return nil }
-            return (n + before + after - span) / s + 1
-        }
-        switch padding {
-        case .valid:
-            guard let h = size(height, kernel.0, strides.0, dilation.0, 0, 0),
-                  let w = size(width, kernel.1, strides.1, dilation.1, 0, 0) else { return nil }
-            return (h, w)
-        case .same:
-            guard strides.0 > 0, strides.1 > 0 else { return nil }
-            return ((height + strides.0 - 1) / strides.0, (width + strides.1 - 1) / strides.1)
-        case .explicit(let t, let b, let l, let r):
-            guard let h = size(height, kernel.0, strides.0, dilation.0, t, b),
-                  let w = size(width, kernel.1, strides.1, dilation.1, l, r) else { return nil }
-            return (h, w)
-        }
-    }
 }

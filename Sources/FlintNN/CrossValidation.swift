@@ -1,3 +1,4 @@
+import FlintCore
 import Foundation
 
 /// Fits a fresh estimator on each fold's training rows and scores it on the fold's test rows:
@@ -32,7 +33,7 @@ public func crossValidate<E: Estimator>(
 /// perfect predictions, 0 for always predicting the mean, negative for worse. Constant targets give
 /// 1 when predicted exactly and 0 otherwise, as scikit-learn does.
 public func r2Score(_ truth: [Float], _ predicted: [Float]) -> Float {
-    precondition(truth.count == predicted.count, "r2Score: \(truth.count) targets but \(predicted.count) predictions")
+    ensure(truth.count == predicted.count, "r2Score: \(truth.count) targets but \(predicted.count) predictions")
     guard !truth.isEmpty else { return .nan }
     let mean = truth.reduce(0.0) { $0 + Double($1) } / Double(truth.count)
     let residual = zip(truth, predicted).reduce(0.0) { $0 + (Double($1.0) - Double($1.1)) * (Double($1.0) - Double($1.1)) }
@@ -43,14 +44,14 @@ public func r2Score(_ truth: [Float], _ predicted: [Float]) -> Float {
 
 /// The fraction of predictions equal to the truth.
 public func accuracyScore(_ truth: [Int32], _ predicted: [Int32]) -> Float {
-    precondition(truth.count == predicted.count, "accuracyScore: \(truth.count) labels but \(predicted.count) predictions")
+    ensure(truth.count == predicted.count, "accuracyScore: \(truth.count) labels but \(predicted.count) predictions")
     guard !truth.isEmpty else { return .nan }
     return Float(zip(truth, predicted).filter { $0 == $1 }.count) / Float(truth.count)
 }
 
 /// The mean of `(y − ŷ)²`.
 public func meanSquaredError(_ truth: [Float], _ predicted: [Float]) -> Float {
-    precondition(truth.count == predicted.count, "meanSquaredError: \(truth.count) targets but \(predicted.count) predictions")
+    ensure(truth.count == predicted.count, "meanSquaredError: \(truth.count) targets but \(predicted.count) predictions")
     guard !truth.isEmpty else { return .nan }
     return Float(zip(truth, predicted).reduce(0.0) { $0 + (Double($1.0) - Double($1.1)) * (Double($1.0) - Double($1.1)) } / Double(truth.count))
 }

@@ -76,7 +76,7 @@ public struct Dataset: Sendable {
     /// before batching it.
     public func split(holdingOut fraction: Float) -> (Dataset, Dataset) {
         guard case .samples(let samples) = source else {
-            preconditionFailure("Dataset.split: a batch dataset cannot be split by samples; split the data before batching it")
+            fatalError("Dataset.split: a batch dataset cannot be split by samples; split the data before batching it")
         }
         let kept = count - Int(Float(count) * fraction)
         func parts<D: SampleDataset>(_ data: D) -> (Dataset, Dataset) {
@@ -89,7 +89,7 @@ public struct Dataset: Sendable {
     /// in order or in the order `Shuffler(seed: shuffleSeed &+ epoch)` gives, as `fit` makes
     /// them; a batch dataset's own batches otherwise.
     public func batchSource(size: Int, shuffleSeed: UInt64? = nil) -> any BatchDataset {
-        precondition(size > 0, "batches: size must be positive, got \(size)")
+        ensure(size > 0, "batches: size must be positive, got \(size)")
         switch source {
         case .samples(let samples):
             func batched<D: SampleDataset>(_ data: D) -> any BatchDataset { data.batched(size, shuffleSeed: shuffleSeed) }
@@ -112,8 +112,10 @@ public struct Dataset: Sendable {
         let epoch: Int
         let device: Device
 
+        /// A pass over the batches.
         public func makeIterator() -> Iterator { Iterator(batches: self) }
 
+        /// Reads, converts and uploads one batch at a time.
         public struct Iterator: IteratorProtocol {
             let batches: Batches
             var host: (any BatchIterator)?
@@ -126,6 +128,7 @@ public struct Dataset: Sendable {
                 return try host!.next().map { try Batch($0, on: batches.device) }
             }
 
+            /// The next batch, or nil at the end; a dataset error stops the program (use `nextBatch()` to catch it).
             public mutating func next() -> Batch? {
                 do {
                     return try nextBatch()
@@ -145,8 +148,13 @@ public struct Dataset: Sendable {
         /// This process's rows as a fraction of the global batch, under data-parallel training.
         var shareOfGlobalBatch: Float = 1
 
+        /// A batch of `inputs` and `targets`.
+        ///
+        /// - Parameters:
+        ///   - inputs: One tensor per model input, the samples along the first axis.
+        ///   - targets: The targets, or nil.
         public init(inputs: [Tensor], targets: Tensor? = nil) {
-            precondition(!inputs.isEmpty, "Dataset.Batch: a batch needs at least one input")
+            ensure(!inputs.isEmpty, "Dataset.Batch: a batch needs at least one input")
             self.inputs = inputs
             self.targets = targets
         }
@@ -165,7 +173,7 @@ public struct Dataset: Sendable {
         static func tensor(_ array: HostArray, on device: Device) throws -> Tensor {
             switch array.conversion {
             case .float(let scale, let shift):
-                return array.withUnsafeBytes { Tensor(converting: $0, as: array.type.hostScalar, shape: array.shape, scale: scale, shift: shift, on: device) }
+                return array.withUnsafeBytes { Tensor(converting: $0, as: array.type, shape: array.shape, scale: scale, shift: shift, on: device) }
             case .int32:
                 switch array.type {
                 case .int32: return array.withUnsafeBytes { Tensor(int32Bytes: $0, shape: array.shape, on: device) }
@@ -173,17 +181,6 @@ public struct Dataset: Sendable {
                 case .float32: throw DatasetError.invalidConversion("float32 values cannot become an int32 tensor")
                 }
             }
-        }
-    }
-}
-
-extension ElementType {
-    var hostScalar: HostScalar {
-        switch self {
-        case .uint8: .uint8
-        case .int8: .int8
-        case .int32: .int32
-        case .float32: .float32
         }
     }
 }

@@ -3,15 +3,32 @@ import FlintCore
 /// A fully connected layer: `activation(x · W + b)` with `W` of shape `[inputs, units]`
 /// (Keras' kernel layout). Inputs of rank > 1 are transformed along their last axis.
 public final class Dense: Layer {
+    /// Output features.
     public let units: Int
+    /// Applied to the output, fused with the bias where possible; nil for none.
     public let activation: Activation?
+    /// Whether a bias per unit is added.
     public let useBias: Bool
+    /// How the kernel starts.
     public let kernelInitializer: Initializer
+    /// How the bias starts.
     public let biasInitializer: Initializer
+    /// A penalty on the kernel added to the loss; nil for none.
     public let kernelRegularizer: Regularizer?
+    /// The weights, `[inputs, units]`; set when the layer is built.
     public private(set) var kernel: Parameter!
+    /// The bias, `[units]`; nil without `useBias`.
     public private(set) var bias: Parameter?
 
+    /// A fully connected layer; the input size comes from the first input it sees.
+    ///
+    /// - Parameters:
+    ///   - units: Output features.
+    ///   - activation: Applied to the output; nil for none.
+    ///   - useBias: Whether to add a bias per unit.
+    ///   - kernelInitializer: How the kernel starts (Glorot uniform by default).
+    ///   - biasInitializer: How the bias starts (zeros by default).
+    ///   - kernelRegularizer: A penalty on the kernel; nil for none.
     public init(
         _ units: Int, activation: Activation? = nil, useBias: Bool = true,
         kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,

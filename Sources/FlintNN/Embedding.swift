@@ -8,14 +8,27 @@ import FlintCore
 /// With `maskZero`, index 0 is padding and its vectors are zeros (no gradient reaches row 0), so
 /// a following recurrent layer with `maskValue: 0` skips those steps.
 public final class Embedding: Layer {
+    /// The number of indices, the table's rows.
     public let inputDimension: Int
+    /// The vector length, the table's columns.
     public let outputDimension: Int
+    /// Whether index 0 is padding, read as zeros.
     public let maskZero: Bool
+    /// How the table starts.
     public let embeddingsInitializer: Initializer
+    /// A penalty on the table added to the loss; nil for none.
     public let embeddingsRegularizer: Regularizer?
     /// `[inputDimension, outputDimension]`.
     public private(set) var embeddings: Parameter!
 
+    /// An embedding table.
+    ///
+    /// - Parameters:
+    ///   - inputDimension: The number of indices.
+    ///   - outputDimension: The vector length.
+    ///   - maskZero: Whether index 0 is padding.
+    ///   - embeddingsInitializer: How the table starts (uniform in ±0.05 by default).
+    ///   - embeddingsRegularizer: A penalty on the table; nil for none.
     public init(
         _ inputDimension: Int, _ outputDimension: Int, maskZero: Bool = false,
         embeddingsInitializer: Initializer = .uniform(low: -0.05, high: 0.05), embeddingsRegularizer: Regularizer? = nil

@@ -145,6 +145,7 @@ public enum ImageGridError: Error, Equatable, CustomStringConvertible {
     case captionCount(images: Int, captions: Int)
     case notPNG(path: String)
 
+    /// A one-line message a user can act on.
     public var description: String {
         switch self {
         case .noImages: "ImageGrid: no images to write"
@@ -162,5 +163,6 @@ public enum ImageGridError: Error, Equatable, CustomStringConvertible {
 }
 
 extension ImageGridError: LocalizedError {
+    /// The same as `description`.
     public var errorDescription: String? { description }
 }

@@ -12,6 +12,7 @@ import FlintCore
 ///         }
 ///     }
 public struct Initializer: Sendable, Hashable, CustomStringConvertible {
+    /// The name, with any arguments: what equality compares.
     public let name: String
     private let fill: @Sendable ([Int], Int, Int, RandomGenerator, Device) -> Tensor
 
@@ -22,19 +23,34 @@ public struct Initializer: Sendable, Hashable, CustomStringConvertible {
         self.fill = fill
     }
 
+    /// A new tensor of `shape` filled by this initialiser.
+    ///
+    /// - Parameters:
+    ///   - shape: The weight's shape.
+    ///   - fanIn: Inputs per output unit (at least 1 is used).
+    ///   - fanOut: Outputs per input unit (at least 1 is used).
+    ///   - generator: The source of random numbers.
+    ///   - device: Where the tensor lives.
+    /// - Returns: The filled tensor.
     public func make(_ shape: [Int], fanIn: Int, fanOut: Int, generator: RandomGenerator, on device: Device) -> Tensor {
         let tensor = fill(shape, Swift.max(fanIn, 1), Swift.max(fanOut, 1), generator, device)
         ensure(tensor.shape == shape, "Initializer \(name) made shape \(tensor.shape), expected \(shape)")
         return tensor
     }
 
+    /// The name.
     public var description: String { name }
+    /// Whether both have the same name.
     public static func == (a: Initializer, b: Initializer) -> Bool { a.name == b.name }
+    /// Hashes the name.
     public func hash(into hasher: inout Hasher) { hasher.combine(name) }
 
+    /// All zeros.
     public static let zeros = Initializer(name: "zeros") { shape, _, _, _, device in .zeros(shape, on: device) }
+    /// All ones.
     public static let ones = Initializer(name: "ones") { shape, _, _, _, device in .ones(shape, on: device) }
 
+    /// Every element `value`.
     public static func constant(_ value: Float) -> Initializer {
         Initializer(name: "constant(\(value))") { shape, _, _, _, device in .full(shape, value: value, on: device) }
     }
@@ -61,12 +77,14 @@ public struct Initializer: Sendable, Hashable, CustomStringConvertible {
         .normal(shape, standardDeviation: (2 / Float(fanIn)).squareRoot(), generator: generator, on: device)
     }
 
+    /// Uniform in `[low, high)`.
     public static func uniform(low: Float, high: Float) -> Initializer {
         Initializer(name: "uniform(\(low), \(high))") { shape, _, _, generator, device in
             .uniform(shape, low: low, high: high, generator: generator, on: device)
         }
     }
 
+    /// Normal with the given mean and standard deviation.
     public static func normal(mean: Float, standardDeviation: Float) -> Initializer {
         Initializer(name: "normal(\(mean), \(standardDeviation))") { shape, _, _, generator, device in
             .normal(shape, mean: mean, standardDeviation: standardDeviation, generator: generator, on: device)

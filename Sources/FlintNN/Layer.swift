@@ -3,9 +3,16 @@ import FlintCore
 /// What a layer gets when it is built: where to put its parameters and the generator that
 /// initialises them (so the same seed gives the same weights on every device).
 public struct BuildContext {
+    /// Where the parameters go.
     public let device: Device
+    /// Initialises the parameters, seeded by the model.
     public let generator: RandomGenerator
 
+    /// A context for building on `device` with `generator`.
+    ///
+    /// - Parameters:
+    ///   - device: Where the parameters go.
+    ///   - generator: Initialises them.
     public init(device: Device, generator: RandomGenerator) {
         self.device = device
         self.generator = generator
@@ -30,6 +37,7 @@ public struct BuildContext {
 open class Layer: Module {
     /// The per-sample input and output shapes, once built.
     public private(set) var inputShape: [Int]?
+    /// The per-sample output shape, once built.
     public private(set) var outputShape: [Int]?
 
     /// Whether the layer has made its parameters.
@@ -159,6 +167,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case unreachableParameters([String])
     case invalidArgument(String)
 
+    /// What went wrong, for a user.
     public var description: String {
         switch self {
         case .incompatibleShape(let layer, let shape, let reason):

@@ -5,14 +5,23 @@ import FlintCore
 /// sample's features, the same in training and evaluation. ε is Keras' 1e-3 by default
 /// (PyTorch's `LayerNorm` uses 1e-5).
 public final class LayerNormalization: Layer {
+    /// Added to the variance before the square root.
     public let epsilon: Float
+    /// Whether a learned shift β is added.
     public let center: Bool
+    /// Whether a learned scale γ multiplies.
     public let scale: Bool
     /// `[features]`, or nil without `scale`.
     public private(set) var gamma: Parameter?
     /// `[features]`, or nil without `center`.
     public private(set) var beta: Parameter?
 
+    /// Layer normalisation.
+    ///
+    /// - Parameters:
+    ///   - epsilon: Added to the variance; Keras' 1e-3 by default.
+    ///   - center: Whether to learn a shift β.
+    ///   - scale: Whether to learn a scale γ.
     public init(epsilon: Float = 1e-3, center: Bool = true, scale: Bool = true) {
         self.epsilon = epsilon
         self.center = center

@@ -10,14 +10,21 @@ import Foundation
 ///         static let warmUp = LearningRateSchedule(name: "warm_up") { epoch, initial in initial * Float(min(epoch, 1)) }
 ///     }
 public struct LearningRateSchedule: Sendable, CustomStringConvertible {
+    /// The name history and summaries show.
     public let name: String
     private let function: @Sendable (Double, Float) -> Float
 
+    /// A schedule of your own.
+    ///
+    /// - Parameters:
+    ///   - name: A name for logs.
+    ///   - rate: The rate at a fractional epoch, given the initial rate.
     public init(name: String, _ rate: @escaping @Sendable (_ epoch: Double, _ initial: Float) -> Float) {
         self.name = name
         self.function = rate
     }
 
+    /// The name.
     public var description: String { name }
 
     /// The rate at `epoch` (fractional: 1.5 is half-way through the second epoch).
@@ -26,6 +33,7 @@ public struct LearningRateSchedule: Sendable, CustomStringConvertible {
     /// The rate at the start of whole epoch `epoch`.
     public func rate(epoch: Int, initial: Float) -> Float { function(Double(epoch), initial) }
 
+    /// The initial rate throughout.
     public static let constant = LearningRateSchedule(name: "constant") { _, initial in initial }
 
     /// Multiply by `gamma` every `stepSize` whole epochs (PyTorch StepLR).

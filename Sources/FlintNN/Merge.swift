@@ -56,8 +56,12 @@ public final class Multiply: Merge {
 /// Its inputs joined along `axis` (of the per-sample shape; -1, the last, by default), Keras'
 /// `Concatenate`. The other axes must agree.
 public final class Concatenate: Merge {
+    /// The per-sample axis joined along; negative counts from the end.
     public let axis: Int
 
+    /// Concatenation along `axis`.
+    ///
+    /// - Parameter axis: Of the per-sample shape; -1, the last, by default.
     public init(axis: Int = -1) { self.axis = axis }
 
     override func outputShape(for shapes: [[Int]]) throws -> [Int] {

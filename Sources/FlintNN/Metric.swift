@@ -33,6 +33,7 @@ public struct Metric: Sendable, CustomStringConvertible {
         self.init(name: name, statistics: batchSum) { totals, samples in samples > 0 ? totals[0] / Float(samples) : .nan }
     }
 
+    /// The name.
     public var description: String { name }
 
     /// Fraction of correct predictions: argmax for several outputs (targets as labels or
@@ -66,6 +67,7 @@ public final class StepLogs {
     private var samples: [String: Int] = [:]
     private var results: [String: @Sendable ([Float], Int) -> Float] = [:]
 
+    /// Empty logs.
     public init() {}
 
     /// Adds a batch mean (a rank-0 tensor) weighted by the batch's `count` samples; the epoch's

@@ -25,7 +25,9 @@ open class Model: Layer {
     public private(set) var inputShapes: [[Int]] = []
     /// What `compile` set.
     public internal(set) var optimizer: Optimizer?
+    /// The loss `compile` set.
     public internal(set) var loss: (any Loss)?
+    /// The metrics `compile` set.
     public internal(set) var metrics: [Metric] = []
     /// The epochs of the current (or last) `fit`, resumed ones included; callbacks read it and
     /// checkpoints save it. `fit` replaces it when it starts.

@@ -17,6 +17,7 @@ import FlintCore
 /// Parameters are either trainable or state (`Parameter.isTrainable`); `freeze()` stops the
 /// optimizer from updating a sub-tree without removing it from saving or counting.
 open class Module {
+    /// A module with no parameters of its own yet.
     public init() {}
 
     /// A short type name for summaries ("Dense", "Sequential").

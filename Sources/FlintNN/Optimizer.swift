@@ -6,6 +6,7 @@ import FlintCore
 /// on the parameters' device and are saved with checkpoints.
 ///
 ///     final class SignSGD: Optimizer {
+/// `w − lr · g`, with momentum and weight decay as configured.
 ///         public override func update(_ parameter: Parameter, gradient: Tensor) -> Tensor {
 ///             parameter.value - gradient.sign() * learningRate
 ///         }
@@ -18,6 +19,11 @@ open class Optimizer {
     /// Steps taken so far (Adam's bias correction counts them); restored with checkpoints.
     public var iterations = 0
 
+    /// An optimizer with a learning rate and optional gradient clipping.
+    ///
+    /// - Parameters:
+    ///   - learningRate: The step size.
+    ///   - clipNorm: The largest global gradient norm; nil for no clipping.
     public init(learningRate: Float, clipNorm: Float? = nil) {
         self.learningRate = learningRate
         self.clipNorm = clipNorm
@@ -32,6 +38,8 @@ open class Optimizer {
     /// Applies one update to every parameter in `parameters` that has a gradient, then clears
     /// the gradients.
     public func step(_ parameters: [Parameter]) {
+        // A `withError` scope that has failed computed its gradients from placeholders.
+        if ErrorScope.hasFailed { return }
         iterations += 1
         // In a data-parallel fit, the gradients become the global batch's first.
         GradientReduction.current?.reduce(parameters.filter { $0.isTrainable && !$0.isFrozen })
@@ -87,10 +95,21 @@ open class Optimizer {
 /// `b = μ·b + g` (starting at `g`), the step uses `b`, or `g + μ·b` with Nesterov.
 /// `weightDecay` adds `λ·w` to the gradient.
 public final class SGD: Optimizer {
+    /// The momentum μ; 0 for plain SGD.
     public let momentum: Float
+    /// Whether the step looks ahead along the momentum (Nesterov).
     public let nesterov: Bool
+    /// The L2 factor λ added to the gradient as `λ·w`.
     public let weightDecay: Float
 
+    /// SGD with the given settings.
+    ///
+    /// - Parameters:
+    ///   - learningRate: The step size.
+    ///   - momentum: μ; 0 for none.
+    ///   - nesterov: Whether to use Nesterov momentum (needs μ > 0).
+    ///   - weightDecay: λ; 0 for none.
+    ///   - clipNorm: The largest global gradient norm; nil for no clipping.
     public init(learningRate: Float = 0.01, momentum: Float = 0, nesterov: Bool = false, weightDecay: Float = 0, clipNorm: Float? = nil) {
         ensure(!nesterov || momentum > 0, "SGD: Nesterov needs momentum > 0")
         self.momentum = momentum
@@ -99,6 +118,7 @@ public final class SGD: Optimizer {
         super.init(learningRate: learningRate, clipNorm: clipNorm)
     }
 
+    /// One fused Adam step of `parameter`, updating its moments.
     public override func update(_ parameter: Parameter, gradient: Tensor) -> Tensor {
         let w = parameter.value.detached()
         var g = weightDecay != 0 ? gradient + w * weightDecay : gradient
@@ -114,10 +134,21 @@ public final class SGD: Optimizer {
 /// RMSprop, as PyTorch defines it: `v = α·v + (1-α)·g²`, `w -= lr · g / (√v + ε)`
 /// (defaults α = 0.99, ε = 1e-8; Keras uses ρ = 0.9, ε = 1e-7).
 public final class RMSprop: Optimizer {
+    /// The smoothing constant α of the squared-gradient average.
     public let alpha: Float
+    /// Added to the denominator for stability.
     public let epsilon: Float
+    /// The momentum of the scaled step; 0 for none.
     public let momentum: Float
 
+    /// RMSprop with PyTorch's defaults.
+    ///
+    /// - Parameters:
+    ///   - learningRate: The step size.
+    ///   - alpha: The smoothing constant α.
+    ///   - epsilon: Added to the denominator.
+    ///   - momentum: The momentum of the step; 0 for none.
+    ///   - clipNorm: The largest global gradient norm; nil for no clipping.
     public init(learningRate: Float = 0.01, alpha: Float = 0.99, epsilon: Float = 1e-8, momentum: Float = 0, clipNorm: Float? = nil) {
         self.alpha = alpha
         self.epsilon = epsilon
@@ -125,6 +156,7 @@ public final class RMSprop: Optimizer {
         super.init(learningRate: learningRate, clipNorm: clipNorm)
     }
 
+    /// `w − lr · g / (√v + ε)`, updating the squared-gradient average `v`.
     public override func update(_ parameter: Parameter, gradient g: Tensor) -> Tensor {
         let w = parameter.value.detached()
         let squared = g.square() * (1 - alpha)
@@ -144,12 +176,25 @@ public final class RMSprop: Optimizer {
 /// `w -= lr · m̂ / (√v̂ + ε)` with bias-corrected `m̂ = m/(1-β₁ᵗ)`, `v̂ = v/(1-β₂ᵗ)`.
 /// `weightDecay` is L2 added to the gradient (Adam) or decoupled decay (AdamW).
 public class Adam: Optimizer {
+    /// β₁, the decay of the first moment.
     public let beta1: Float
+    /// β₂, the decay of the second moment.
     public let beta2: Float
+    /// Added to the denominator for stability.
     public let epsilon: Float
+    /// L2 on the gradient (Adam) or decoupled decay of the weights (AdamW).
     public let weightDecay: Float
     let decoupled: Bool
 
+    /// Adam with PyTorch's defaults.
+    ///
+    /// - Parameters:
+    ///   - learningRate: The step size.
+    ///   - beta1: β₁.
+    ///   - beta2: β₂.
+    ///   - epsilon: Added to the denominator.
+    ///   - weightDecay: L2 added to the gradient; 0 for none.
+    ///   - clipNorm: The largest global gradient norm; nil for no clipping.
     public init(learningRate: Float = 0.001, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
                 weightDecay: Float = 0, clipNorm: Float? = nil) {
         self.beta1 = beta1
@@ -186,6 +231,15 @@ public class Adam: Optimizer {
 /// AdamW (Loshchilov & Hutter): Adam with weight decay applied to the weights, not the gradient.
 /// PyTorch's default decay is 0.01.
 public final class AdamW: Adam {
+    /// AdamW with PyTorch's defaults.
+    ///
+    /// - Parameters:
+    ///   - learningRate: The step size.
+    ///   - beta1: β₁.
+    ///   - beta2: β₂.
+    ///   - epsilon: Added to the denominator.
+    ///   - weightDecay: The decoupled decay; PyTorch's 0.01 by default.
+    ///   - clipNorm: The largest global gradient norm; nil for no clipping.
     public override init(learningRate: Float = 0.001, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
                 weightDecay: Float = 0.01, clipNorm: Float? = nil) {
         super.init(learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,

@@ -19,6 +19,13 @@ public final class Parameter {
     /// The current value, a leaf of the autograd graph when the parameter is trained.
     public private(set) var value: Tensor
 
+    /// A parameter holding `value`, registered with the module being built.
+    ///
+    /// - Parameters:
+    ///   - value: The initial value.
+    ///   - name: The name within its module (`kernel`).
+    ///   - trainable: False for state such as moving statistics.
+    ///   - regularizer: A penalty added to the loss; nil for none.
     public init(_ value: Tensor, name: String, trainable: Bool = true, regularizer: Regularizer? = nil) {
         self.name = name
         self.isTrainable = trainable
@@ -27,11 +34,14 @@ public final class Parameter {
         BuildScope.current?.created(self)
     }
 
+    /// The gradient accumulated by `backward()`, until the optimizer's step clears it.
     public var grad: Tensor? { value.grad }
 
     /// Replaces the accumulated gradient (data-parallel training sums it over processes).
     func setGradient(_ gradient: Tensor) { value.setGrad(gradient) }
+    /// The number of elements.
     public var count: Int { value.count }
+    /// The value's shape.
     public var shape: [Int] { value.shape }
 
     /// Installs `newValue` (same shape) as the new value: used by optimizers, state updates and
@@ -52,8 +62,10 @@ public enum Regularizer: Sendable, Hashable {
     case l1(Float)
     /// `factor · Σw²`
     case l2(Float)
+    /// Both penalties, `l1 · Σ|w| + l2 · Σw²`.
     case l1l2(l1: Float, l2: Float)
 
+    /// The penalty for weights `w`, a scalar added to the loss.
     public func penalty(_ w: Tensor) -> Tensor {
         switch self {
         case .l1(let f): w.abs().sum() * f

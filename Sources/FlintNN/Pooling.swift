@@ -2,8 +2,11 @@ import FlintCore
 
 /// What the pooling layers share: a window, its strides and padding, and the shape check.
 public class Pooling2D: Layer {
+    /// The window's height and width.
     public let poolSize: (Int, Int)
+    /// Steps between window positions (the pool size unless given).
     public let strides: (Int, Int)
+    /// How the border is treated.
     public let padding: Padding
 
     init(poolSize: (Int, Int), strides: (Int, Int)?, padding: Padding) {
@@ -23,6 +26,12 @@ public class Pooling2D: Layer {
 
 /// Max over `poolSize` windows of `(height, width, channels)` samples; strides default to the pool size.
 public final class MaxPool2D: Pooling2D {
+    /// Max pooling.
+    ///
+    /// - Parameters:
+    ///   - poolSize: The window's height and width.
+    ///   - strides: Steps between windows; the pool size when nil.
+    ///   - padding: How the border is treated; padding never wins.
     public override init(poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil, padding: Padding = .valid) {
         super.init(poolSize: poolSize, strides: strides, padding: padding)
     }
@@ -34,6 +43,12 @@ public final class MaxPool2D: Pooling2D {
 
 /// Mean over `poolSize` windows; with padding, over the positions inside the image (Keras).
 public final class AvgPool2D: Pooling2D {
+    /// Average pooling.
+    ///
+    /// - Parameters:
+    ///   - poolSize: The window's height and width.
+    ///   - strides: Steps between windows; the pool size when nil.
+    ///   - padding: How the border is treated; averages count only positions inside the image.
     public override init(poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil, padding: Padding = .valid) {
         super.init(poolSize: poolSize, strides: strides, padding: padding)
     }
@@ -72,8 +87,8 @@ private func pooledShape(_ inputShape: [Int], layer: String, poolSize: (Int, Int
     guard inputShape.count == 3 else {
         throw ModelError.incompatibleShape(layer: layer, inputShape: inputShape, reason: "needs (height, width, channels) samples")
     }
-    let window = WindowSize(kernel: poolSize, strides: strides, padding: padding, dilation: (1, 1))
-    guard let out = window.output(height: inputShape[0], width: inputShape[1]) else {
+    guard let out = WindowPlacement(height: inputShape[0], width: inputShape[1], kernel: poolSize, strides: strides,
+                                    dilation: (1, 1), padding: padding) else {
         throw ModelError.incompatibleShape(layer: layer, inputShape: inputShape, reason: "a \(poolSize) window does not fit")
     }
     return [out.outHeight, out.outWidth, inputShape[2]]

@@ -75,15 +75,23 @@ public struct RecurrentOutput {
 /// layer (pair `Embedding(…, maskZero: true)` with `maskValue: 0`). With `returnSequences` a
 /// skipped step outputs the carried state (Keras' default `zero_output_for_mask=False`).
 public class RecurrentLayer: Layer {
+    /// The state size.
     public let units: Int
+    /// Whether every step's output is returned (`[batch, time, units]`) or only the last.
     public let returnSequences: Bool
     /// Timesteps whose features all equal this value are skipped (nil: no masking).
     public let maskValue: Float?
+    /// Whether biases are added.
     public let useBias: Bool
+    /// How the input kernel starts.
     public let kernelInitializer: Initializer
+    /// How the recurrent kernel starts.
     public let recurrentInitializer: RecurrentInitializer
+    /// How the bias starts.
     public let biasInitializer: Initializer
+    /// A penalty on the input kernel; nil for none.
     public let kernelRegularizer: Regularizer?
+    /// A penalty on the recurrent kernel; nil for none.
     public let recurrentRegularizer: Regularizer?
     /// `[features, k·units]`, gates side by side along the columns (Keras' layout).
     public private(set) var kernel: Parameter!

@@ -5,8 +5,22 @@ import FlintCore
 ///     SimpleRNN(32)                          // [batch, time, features] → [batch, 32]
 ///     SimpleRNN(32, returnSequences: true)   // → [batch, time, 32]
 public final class SimpleRNN: RecurrentLayer {
+    /// Applied to the new state.
     public let activation: Activation
 
+    /// A simple recurrent layer; see `RecurrentLayer` for the shared arguments.
+    ///
+    /// - Parameters:
+    ///   - units: The state size.
+    ///   - activation: Applied to the new state (tanh by default).
+    ///   - returnSequences: Whether every step's output is returned.
+    ///   - maskValue: Steps whose features all equal it are skipped; nil for none.
+    ///   - useBias: Whether to add a bias.
+    ///   - kernelInitializer: How the input kernel starts.
+    ///   - recurrentInitializer: How the recurrent kernel starts.
+    ///   - biasInitializer: How the bias starts.
+    ///   - kernelRegularizer: A penalty on the input kernel.
+    ///   - recurrentRegularizer: A penalty on the recurrent kernel.
     public init(
         _ units: Int, activation: Activation = .tanh, returnSequences: Bool = false, maskValue: Float? = nil,
         useBias: Bool = true, kernelInitializer: Initializer = .glorotUniform,
@@ -33,10 +47,28 @@ public final class SimpleRNN: RecurrentLayer {
 ///
 /// With `unitForgetBias` (Keras' default) the forget gate's bias starts at 1. The state is `[h, c]`.
 public final class LSTM: RecurrentLayer {
+    /// Applied to the candidate cell state and to the output.
     public let activation: Activation
+    /// Applied to the gates.
     public let recurrentActivation: Activation
+    /// Whether the forget gate's bias starts at 1.
     public let unitForgetBias: Bool
 
+    /// An LSTM layer.
+    ///
+    /// - Parameters:
+    ///   - units: The state size.
+    ///   - activation: For the candidate and the output (tanh by default).
+    ///   - recurrentActivation: For the gates (sigmoid by default).
+    ///   - returnSequences: Whether every step's output is returned.
+    ///   - maskValue: Steps whose features all equal it are skipped; nil for none.
+    ///   - useBias: Whether to add biases.
+    ///   - unitForgetBias: Whether the forget gate's bias starts at 1.
+    ///   - kernelInitializer: How the input kernel starts.
+    ///   - recurrentInitializer: How the recurrent kernel starts.
+    ///   - biasInitializer: How the bias starts.
+    ///   - kernelRegularizer: A penalty on the input kernel.
+    ///   - recurrentRegularizer: A penalty on the recurrent kernel.
     public init(
         _ units: Int, activation: Activation = .tanh, recurrentActivation: Activation = .sigmoid,
         returnSequences: Bool = false, maskValue: Float? = nil, useBias: Bool = true, unitForgetBias: Bool = true,
@@ -90,9 +122,25 @@ public final class LSTM: RecurrentLayer {
 /// (Keras' `reset_after=False` variant, with a single bias, is not implemented.) Only `b'_h`
 /// is added per step; `b'_z` and `b'_r` are folded into the input projection.
 public final class GRU: RecurrentLayer {
+    /// Applied to the candidate state.
     public let activation: Activation
+    /// Applied to the gates.
     public let recurrentActivation: Activation
 
+    /// A GRU layer.
+    ///
+    /// - Parameters:
+    ///   - units: The state size.
+    ///   - activation: For the candidate (tanh by default).
+    ///   - recurrentActivation: For the gates (sigmoid by default).
+    ///   - returnSequences: Whether every step's output is returned.
+    ///   - maskValue: Steps whose features all equal it are skipped; nil for none.
+    ///   - useBias: Whether to add biases.
+    ///   - kernelInitializer: How the input kernel starts.
+    ///   - recurrentInitializer: How the recurrent kernel starts.
+    ///   - biasInitializer: How the bias starts.
+    ///   - kernelRegularizer: A penalty on the input kernel.
+    ///   - recurrentRegularizer: A penalty on the recurrent kernel.
     public init(
         _ units: Int, activation: Activation = .tanh, recurrentActivation: Activation = .sigmoid,
         returnSequences: Bool = false, maskValue: Float? = nil, useBias: Bool = true,

@@ -10,6 +10,7 @@ import FlintCore
 /// Without `inputShape` it is built later, by `build(inputShape:device:seed:)` or by the model
 /// that holds it, so it can serve as a block inside other models.
 public final class Sequential: Model {
+    /// The layers, applied in order.
     public let layers: [Layer]
 
     /// An unbuilt stack.

@@ -30,9 +30,13 @@ public struct TensorDataset: SampleDataset {
         try self.init(inputs: [x], targets: y)
     }
 
+    /// The number of samples.
     public var count: Int { arrays.count }
+    /// Sample `index`, for `index` in `0..<count`.
     public func sample(at index: Int) throws -> Sample { try arrays.sample(at: index) }
+    /// The samples at `indices` stacked into one batch, in that order.
     public func batch(at indices: [Int]) throws -> HostBatch { try arrays.batch(at: indices) }
+    /// What every sample looks like.
     public func layout() throws -> SampleLayout { try arrays.layout() }
 
     static func hostArray(_ tensor: Tensor) -> HostArray {

@@ -313,8 +313,12 @@ public protocol Callback: AnyObject {
 }
 
 extension Callback {
+    /// False: by default a callback runs on rank 0 alone.
     public var runsOnEveryRank: Bool { false }
+    /// Does nothing.
     public func trainingBegan(model: Model) {}
+    /// Does nothing.
     public func epochBegan(_ epoch: Int, model: Model) {}
+    /// Does nothing.
     public func trainingEnded(model: Model) {}
 }

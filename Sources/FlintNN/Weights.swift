@@ -91,18 +91,25 @@ extension Module {
 
 /// What a load matched and what it did not.
 public struct WeightsReport: Sendable, Equatable {
+    /// A parameter whose saved tensor has another shape.
     public struct Mismatch: Sendable, Equatable, CustomStringConvertible {
+        /// The parameter's path.
         public let name: String
+        /// The model's shape.
         public let expected: [Int]
+        /// The file's shape.
         public let found: [Int]
+        /// The path and both shapes.
         public var description: String { "\(name) (model \(expected), file \(found))" }
     }
 
+    /// The parameters loaded.
     public var loaded: [String] = []
     /// The model's parameters the file does not hold.
     public var missing: [String] = []
     /// Tensors in the file the model has no parameter for.
     public var unexpected: [String] = []
+    /// The parameters whose saved shape differs.
     public var wrongShape: [Mismatch] = []
 
     /// True when every parameter was found with the right shape and nothing was left over.
@@ -123,10 +130,14 @@ public struct WeightsReport: Sendable, Equatable {
 
 /// Saved weights that do not fit the model; nothing was loaded.
 public struct WeightsError: Error, CustomStringConvertible, LocalizedError {
+    /// The file.
     public let path: String
+    /// What matched and what did not.
     public let report: WeightsReport
+    /// The file and the mismatches, in one line.
     public var description: String {
         "\(path) does not fit the model: \(report.summary) (load with strict: false to take what matches)"
     }
+    /// The same as `description`.
     public var errorDescription: String? { description }
 }

@@ -17,7 +17,7 @@ extension OpenCLBackend {
     func checkAxis(
         _ x: OpenCLBuffer, offset: Int, layout: AxisLayout, out: OpenCLBuffer, outputs: Int, _ op: StaticString
     ) {
-        precondition(
+        ensure(
             layout.outer >= 1 && layout.length >= 1 && layout.inner >= 1,
             "OpenCLBackend.\(op): layout \(layout) must have outer, length and inner >= 1")
         checkRange(x, offset: offset, count: layout.count, op)

@@ -66,7 +66,7 @@ final class BufferPool: @unchecked Sendable {
     }
 
     func acquire(byteCount: Int) -> OpenCLBuffer {
-        precondition(byteCount >= 0, "OpenCLBackend.allocate: negative byte count \(byteCount)")
+        ensure(byteCount >= 0, "OpenCLBackend.allocate: negative byte count \(byteCount)")
         // The driver would refuse anyway (CL_INVALID_BUFFER_SIZE); say what was asked and what
         // the device allows. Callers that can throw check with `checkAllocation` first.
         if byteCount > maxAllocation {

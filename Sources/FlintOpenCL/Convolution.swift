@@ -60,7 +60,7 @@ extension OpenCLBackend {
     }
 
     func checkGeometry(_ g: ConvGeometry, _ op: StaticString) {
-        precondition(
+        ensure(
             min(g.batch, g.height, g.width, g.channels, g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth,
                 g.dilationHeight, g.dilationWidth, g.outHeight, g.outWidth) >= 1 && min(g.padTop, g.padLeft) >= 0,
             "OpenCLBackend.\(op): invalid geometry \(g)")

@@ -12,24 +12,9 @@ struct MergedLayout {
 
     /// Merges `shape` (outermost first, as callers give it) over the operands' `strides`.
     init(shape: [Int], strides operandStrides: [[Int]]) {
-        var mergedShape: [Int] = []
-        var merged = [[Int]](repeating: [], count: operandStrides.count)
-        for d in shape.indices.reversed() where shape[d] != 1 {
-            if let inner = mergedShape.last,
-                operandStrides.indices.allSatisfy({ operandStrides[$0][d] == merged[$0].last! * inner })
-            {
-                mergedShape[mergedShape.count - 1] *= shape[d]
-            } else {
-                mergedShape.append(shape[d])
-                for k in operandStrides.indices { merged[k].append(operandStrides[k][d]) }
-            }
-        }
-        if mergedShape.isEmpty {
-            mergedShape = [1]
-            merged = merged.map { _ in [0] }
-        }
-        self.shape = mergedShape
-        self.strides = merged
+        let merged = mergeDimensions(shape: shape, strides: operandStrides)
+        self.shape = merged.shape.reversed()
+        self.strides = merged.strides.map { $0.reversed() }
     }
 
     var shapeArgument: KernelArg { .int8(packInt8(shape, pad: 1)) }
@@ -47,7 +32,7 @@ extension OpenCLBackend {
         for (size, stride) in zip(layout.shape, layout.strides[operand]) {
             if stride > 0 { high += (size - 1) * stride } else { low += (size - 1) * stride }
         }
-        precondition(
+        ensure(
             low >= 0 && (high + 1) * 4 <= buffer.byteCount,
             "OpenCLBackend.\(op): strided operand reaches elements \(low)...\(high) of a buffer of \(buffer.byteCount) bytes")
     }
@@ -57,13 +42,13 @@ extension OpenCLBackend {
         _ operands: [StridedOperand], shape: [Int], _ op: StaticString
     ) -> (buffers: [OpenCLBuffer], layout: MergedLayout) {
         for operand in operands {
-            precondition(
+            ensure(
                 operand.strides.count == shape.count,
                 "OpenCLBackend.\(op): strides \(operand.strides) do not match shape \(shape)")
         }
         let buffers = operands.map { clBuffer($0.buffer, op) }
         let layout = MergedLayout(shape: shape, strides: operands.map(\.strides))
-        precondition(layout.rank <= 8, "OpenCLBackend.\(op): at most 8 dimensions are supported, got shape \(shape)")
+        ensure(layout.rank <= 8, "OpenCLBackend.\(op): at most 8 dimensions are supported, got shape \(shape)")
         for (index, operand) in operands.enumerated() {
             checkOperand(buffers[index], offset: operand.offset, layout: layout, operand: index, op)
         }

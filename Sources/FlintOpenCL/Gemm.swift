@@ -6,8 +6,8 @@ extension OpenCLBackend {
         _ a: MatrixOperand, _ b: MatrixOperand, beta: Float, _ c: MatrixOperand
     ) {
         guard m > 0, n > 0, batch > 0 else { return }
-        precondition(k >= 0, "OpenCLBackend.gemm: negative k \(k)")
-        precondition(c.colStride == 1, "OpenCLBackend.gemm: C must be row-major (colStride 1), got \(c.colStride)")
+        ensure(k >= 0, "OpenCLBackend.gemm: negative k \(k)")
+        ensure(c.colStride == 1, "OpenCLBackend.gemm: C must be row-major (colStride 1), got \(c.colStride)")
         let aBuffer = clBuffer(a.buffer, "gemm")
         let bBuffer = clBuffer(b.buffer, "gemm")
         let cBuffer = clBuffer(c.buffer, "gemm")
@@ -59,7 +59,7 @@ extension OpenCLBackend {
         if matrix.colStride == 1 || rows == 0 || columns == 0 {
             return (buffer, matrix.offset, matrix.rowStride, matrix.batchStride)
         }
-        precondition(
+        ensure(
             matrix.rowStride == 1,
             "OpenCLBackend.gemm: \(name) needs colStride 1 or rowStride 1, got \(matrix.rowStride), \(matrix.colStride)")
         let copies = matrix.batchStride == 0 ? 1 : batch
@@ -76,12 +76,12 @@ extension OpenCLBackend {
         _ buffer: OpenCLBuffer, _ matrix: MatrixOperand, rows: Int, columns: Int, batch: Int, _ name: String
     ) {
         let strides = [matrix.batchStride, matrix.rowStride, matrix.colStride]
-        precondition(
+        ensure(
             strides.allSatisfy { $0 >= 0 } && matrix.offset >= 0,
             "OpenCLBackend.gemm: \(name) has a negative offset or stride (\(matrix.offset), \(strides))")
         let last = matrix.offset + (batch - 1) * matrix.batchStride + (rows - 1) * matrix.rowStride
             + (columns - 1) * matrix.colStride
-        precondition(
+        ensure(
             (last + 1) * 4 <= buffer.byteCount,
             "OpenCLBackend.gemm: \(name) (\(batch)×\(rows)×\(columns), offset \(matrix.offset), strides \(strides)) "
                 + "reaches element \(last) of a buffer of \(buffer.byteCount) bytes")

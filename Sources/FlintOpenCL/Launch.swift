@@ -27,13 +27,13 @@ extension OpenCLBackend {
     /// `local`). Setting arguments and enqueueing happen under one lock because `cl_kernel`
     /// objects are shared between threads. Failures are programming or driver errors: fatal.
     func launch(_ kernel: Kernel, global: [Int], local: [Int], _ args: [KernelArg]) {
-        precondition(global.count == local.count && (1...3).contains(global.count))
+        ensure(global.count == local.count && (1...3).contains(global.count), "launch: global \(global) and local \(local) sizes need 1 to 3 dimensions each")
         guard kernel.handle != nil else {
             fatalError("OpenCLBackend: kernel \(kernel.name) is unavailable on \(info.name): its program failed to build")
         }
         var globalSize = [Int](repeating: 0, count: global.count)
         for d in global.indices {
-            precondition(global[d] > 0, "\(kernel.name): empty launch")
+            ensure(global[d] > 0, "\(kernel.name): empty launch")
             globalSize[d] = (global[d] + local[d] - 1) / local[d] * local[d]
         }
         let localSize = local
@@ -91,14 +91,14 @@ extension OpenCLBackend {
     /// The `OpenCLBuffer` behind a buffer handed to this backend.
     func clBuffer(_ buffer: any DeviceBuffer, _ op: StaticString) -> OpenCLBuffer {
         guard let buffer = buffer as? OpenCLBuffer, buffer.pool === pool else {
-            preconditionFailure("OpenCLBackend.\(op): buffer was not allocated by this backend (\(info.identifier))")
+            fatalError("OpenCLBackend.\(op): buffer was not allocated by this backend (\(info.identifier))")
         }
         return buffer
     }
 
     /// Checks that `count` elements from `offset` lie inside `buffer`.
     func checkRange(_ buffer: OpenCLBuffer, offset: Int, count: Int, _ op: StaticString) {
-        precondition(
+        ensure(
             offset >= 0 && count >= 0 && (offset + count) * 4 <= buffer.byteCount,
             "OpenCLBackend.\(op): elements \(offset)..<\(offset + count) lie outside a buffer of \(buffer.byteCount) bytes")
     }
@@ -106,7 +106,7 @@ extension OpenCLBackend {
 
 /// Packs up to 8 values into an `int8` kernel argument, padding with `pad`.
 func packInt8(_ values: [Int], pad: Int32) -> SIMD8<Int32> {
-    precondition(values.count <= 8, "at most 8 dimensions are supported, got \(values.count)")
+    ensure(values.count <= 8, "at most 8 dimensions are supported, got \(values.count)")
     var vector = SIMD8<Int32>(repeating: pad)
     for (index, value) in values.enumerated() { vector[index] = Int32(value) }
     return vector

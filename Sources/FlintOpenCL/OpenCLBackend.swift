@@ -263,7 +263,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
 
     public func write(_ bytes: UnsafeRawBufferPointer, to buffer: any DeviceBuffer, byteOffset: Int) {
         let buffer = clBuffer(buffer, "write")
-        precondition(
+        ensure(
             byteOffset >= 0 && byteOffset + bytes.count <= buffer.byteCount,
             "OpenCLBackend.write: bytes \(byteOffset)..<\(byteOffset + bytes.count) outside a buffer of \(buffer.byteCount)")
         guard bytes.count > 0, let base = bytes.baseAddress else { return }
@@ -275,7 +275,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
 
     public func read(_ buffer: any DeviceBuffer, byteOffset: Int, into bytes: UnsafeMutableRawBufferPointer) {
         let buffer = clBuffer(buffer, "read")
-        precondition(
+        ensure(
             byteOffset >= 0 && byteOffset + bytes.count <= buffer.byteCount,
             "OpenCLBackend.read: bytes \(byteOffset)..<\(byteOffset + bytes.count) outside a buffer of \(buffer.byteCount)")
         guard bytes.count > 0, let base = bytes.baseAddress else { return }

@@ -60,3 +60,21 @@ import Testing
         try cnn.fit(x, y, epochs: 3, batchSize: 64, schedule: .cosine(period: 3))
     }
 }
+
+extension ReadmeExamples {
+    /// README's `withError` example: a request of the wrong width is answered with the message.
+    @Test func withErrorExample() throws {
+        let model = try Sequential([Dense(10)], inputShape: [4], device: .cpu)
+        let request = Tensor.zeros([1, 5], on: .cpu)
+        var answer = ""
+        func respond(_ logits: Tensor) { answer = "\(logits.shape)" }
+        func respond(_ message: String) { answer = message }
+        do {
+            let logits = try withError { model([request]) }
+            respond(logits)
+        } catch let error as ArgumentError {
+            respond(error.message)   // "matmul: shapes [1, 5] and [4, 10] do not multiply (inner 5 vs 4, …)"
+        }
+        #expect(answer.hasPrefix("matmul: shapes [1, 5] and [4, 10] do not multiply (inner 5 vs 4"), "got: \(answer)")
+    }
+}

@@ -120,7 +120,7 @@ enum LinearRegressionModel: TrainableModel {
     static func synthetic(seed: UInt64) -> (features: [Float], targets: [Float]) {
         var generator = SplitMix64(seed: seed ^ 0x11_4EA2)
         func normal() -> Float {
-            let u1 = Swift.max(Double(generator.next() >> 11) * 0x1p-53, 1e-12), u2 = Double(generator.next() >> 11) * 0x1p-53
+            let u1 = Swift.max(generator.nextUnit(), 1e-12), u2 = generator.nextUnit()
             return Float((-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * .pi * u2))
         }
         var features: [Float] = [], targets: [Float] = []

@@ -1,12 +1,18 @@
 /// A sample dataset cut into batches, in order or reshuffled every epoch; see
 /// `SampleDataset.batched(_:shuffleSeed:dropRemainder:)`.
 public struct BatchedSamples<Base: SampleDataset>: BatchDataset {
+    /// The samples batched.
     public let base: Base
+    /// Samples per batch.
     public let size: Int
+    /// Epoch `e` is ordered by `Shuffler(seed: shuffleSeed &+ e)`; nil keeps the samples' order.
     public let shuffleSeed: UInt64?
+    /// Whether a last, smaller batch is left out.
     public let dropRemainder: Bool
 
+    /// The samples an epoch visits.
     public var count: Int { dropRemainder ? base.count / size * size : base.count }
+    /// The batches of an epoch.
     public var batchCount: Int { dropRemainder ? base.count / size : (base.count + size - 1) / size }
 
     /// The sample indices of every batch of `epoch`, in order.
@@ -16,10 +22,12 @@ public struct BatchedSamples<Base: SampleDataset>: BatchDataset {
         return Array(shuffler.permutation(base.count).prefix(count))
     }
 
+    /// The batches of `epoch`, in order.
     public func makeBatchIterator(epoch: Int) throws -> any BatchIterator {
         Iterator(base: base, order: order(epoch: epoch), size: size)
     }
 
+    /// The base's sample layout.
     public func layout() throws -> SampleLayout { try base.layout() }
 
     struct Iterator: BatchIterator {
@@ -51,11 +59,15 @@ extension BatchDataset {
 
 /// Batches passed through a closure; see `BatchDataset.map(_:)`.
 public struct MappedBatches<Base: BatchDataset>: BatchDataset {
+    /// The batches transformed.
     public let base: Base
     let transform: @Sendable (HostBatch) throws -> HostBatch
 
+    /// The base's sample count.
     public var count: Int { base.count }
+    /// The base's batch count.
     public var batchCount: Int { base.batchCount }
+    /// The base's batches of `epoch`, each transformed as it is made.
     public func makeBatchIterator(epoch: Int) throws -> any BatchIterator {
         Iterator(base: try base.makeBatchIterator(epoch: epoch), transform: transform)
     }
@@ -69,17 +81,22 @@ public struct MappedBatches<Base: BatchDataset>: BatchDataset {
 
 /// The first batches of every epoch; see `BatchDataset.take(_:)`.
 public struct BatchPrefix<Base: BatchDataset>: BatchDataset {
+    /// The batches cut short.
     public let base: Base
+    /// Batches per epoch.
     public let limit: Int
 
     /// Samples in the first `limit` batches, assuming full batches but for the dataset's last.
     public var count: Int {
         limit == base.batchCount ? base.count : Swift.min(base.count, limit * ((base.count + base.batchCount - 1) / Swift.max(base.batchCount, 1)))
     }
+    /// The limit.
     public var batchCount: Int { limit }
+    /// The first `limit` batches of the base's epoch.
     public func makeBatchIterator(epoch: Int) throws -> any BatchIterator {
         Iterator(base: try base.makeBatchIterator(epoch: epoch), remaining: limit)
     }
+    /// The base's sample layout.
     public func layout() throws -> SampleLayout { try base.layout() }
 
     struct Iterator: BatchIterator {

@@ -11,6 +11,7 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
     /// Arrays that should hold one row per sample hold different numbers of rows (inputs, then target).
     case mismatchedCounts([Int])
 
+    /// A one-line message a user can act on.
     public var description: String {
         switch self {
         case .empty(let reason): return reason

@@ -1,22 +1,9 @@
+import FlintBackend
+
 /// How the elements of a `HostArray` are stored. Data stays in its stored type on the host
-/// (MNIST's pixels as bytes) and becomes float32 or int32 only when a batch is made.
-public enum ElementType: String, Sendable, Hashable, CaseIterable {
-    case uint8
-    case int8
-    case int32
-    case float32
-
-    /// Bytes per element.
-    public var byteCount: Int {
-        switch self {
-        case .uint8, .int8: 1
-        case .int32, .float32: 4
-        }
-    }
-
-    /// True for the integer types, which can become int32 class indices.
-    public var isInteger: Bool { self != .float32 }
-}
+/// (MNIST's pixels as bytes) and becomes float32 or int32 only when a batch is made; the
+/// backends' upload conversion takes the same types, so no translation sits between them.
+public typealias ElementType = HostScalar
 
 /// How a host array becomes a tensor when its batch is made.
 public enum TensorConversion: Sendable, Hashable {

@@ -1,8 +1,11 @@
+import FlintBackend
 /// An n-dimensional array on the host, kept in its stored type (bytes stay bytes), with the
 /// conversion that turns it into a tensor when its batch is made. A sample's array has the
 /// sample's shape; a batch's has the batch size in front. Slicing rows shares the storage.
 public struct HostArray: Sendable {
+    /// How the elements are stored.
     public let type: ElementType
+    /// The dimensions.
     public let shape: [Int]
     /// How the array becomes a tensor (float32 scaled and shifted, or int32).
     public var conversion: TensorConversion
@@ -11,9 +14,9 @@ public struct HostArray: Sendable {
 
     /// The elements of `shape` stored as `type` in `storage`, from `byteOffset`.
     public init(storage: HostStorage, type: ElementType, shape: [Int], byteOffset: Int = 0, conversion: TensorConversion? = nil) {
-        precondition(shape.allSatisfy { $0 >= 0 }, "HostArray: negative dimension in \(shape)")
+        ensure(shape.allSatisfy { $0 >= 0 }, "HostArray: negative dimension in \(shape)")
         let bytes = shape.reduce(1, *) * type.byteCount
-        precondition(byteOffset >= 0 && byteOffset + bytes <= storage.count,
+        ensure(byteOffset >= 0 && byteOffset + bytes <= storage.count,
                      "HostArray: \(shape) of \(type) from byte \(byteOffset) does not fit in \(storage.count) bytes")
         self.storage = storage
         self.type = type
@@ -49,12 +52,13 @@ public struct HostArray: Sendable {
 
     private init<Element>(_ values: [Element], type: ElementType, shape: [Int]?) {
         let shape = shape ?? [values.count]
-        precondition(shape.reduce(1, *) == values.count, "HostArray: \(values.count) values do not fill shape \(shape)")
+        ensure(shape.reduce(1, *) == values.count, "HostArray: \(values.count) values do not fill shape \(shape)")
         self.init(storage: HostStorage(copying: values), type: type, shape: shape)
     }
 
     /// Number of elements.
     public var count: Int { shape.reduce(1, *) }
+    /// The bytes the elements take.
     public var byteCount: Int { count * type.byteCount }
 
     /// The array's bytes, valid inside `body`.
@@ -64,7 +68,7 @@ public struct HostArray: Sendable {
 
     /// The same elements under another shape of the same element count (no copy).
     public func reshaped(_ newShape: [Int]) -> HostArray {
-        precondition(newShape.reduce(1, *) == count, "HostArray.reshaped: \(shape) has \(count) elements, \(newShape) needs \(newShape.reduce(1, *))")
+        ensure(newShape.reduce(1, *) == count, "HostArray.reshaped: \(shape) has \(count) elements, \(newShape) needs \(newShape.reduce(1, *))")
         return HostArray(storage: storage, type: type, shape: newShape, byteOffset: byteOffset, conversion: conversion)
     }
 
@@ -82,7 +86,7 @@ public struct HostArray: Sendable {
 
     /// Rows `range` as a view sharing the storage.
     public func rows(_ range: Range<Int>) -> HostArray {
-        precondition(!shape.isEmpty && range.lowerBound >= 0 && range.upperBound <= shape[0],
+        ensure(!shape.isEmpty && range.lowerBound >= 0 && range.upperBound <= shape[0],
                      "HostArray.rows: \(range) outside the \(shape.first ?? 0) rows of \(shape)")
         return HostArray(storage: storage, type: type, shape: [range.count] + shape.dropFirst(),
                          byteOffset: byteOffset + range.lowerBound * rowBytes, conversion: conversion)
@@ -100,7 +104,7 @@ public struct HostArray: Sendable {
             withUnsafeBytes { source in
                 guard width > 0, let from = source.baseAddress, let to = target.baseAddress else { return }
                 for (k, i) in indices.enumerated() {
-                    precondition(i >= 0 && i < shape[0], "HostArray.gathering: row \(i) outside 0..<\(shape[0])")
+                    ensure(i >= 0 && i < shape[0], "HostArray.gathering: row \(i) outside 0..<\(shape[0])")
                     (to + k * width).copyMemory(from: from + i * width, byteCount: width)
                 }
             }
@@ -110,11 +114,11 @@ public struct HostArray: Sendable {
 
     /// Arrays of one shape and type stacked along a new first axis.
     public static func stacking(_ arrays: [HostArray]) -> HostArray {
-        precondition(!arrays.isEmpty, "HostArray.stacking: nothing to stack")
+        ensure(!arrays.isEmpty, "HostArray.stacking: nothing to stack")
         let first = arrays[0], width = first.byteCount
         let storage = HostStorage(byteCount: arrays.count * width) { target in
             for (k, array) in arrays.enumerated() {
-                precondition(array.shape == first.shape && array.type == first.type,
+                ensure(array.shape == first.shape && array.type == first.type,
                              "HostArray.stacking: \(array.type) \(array.shape) among \(first.type) \(first.shape)")
                 array.withUnsafeBytes { if width > 0 { (target.baseAddress! + k * width).copyMemory(from: $0.baseAddress!, byteCount: width) } }
             }
@@ -138,7 +142,7 @@ public struct HostArray: Sendable {
 
     /// The elements as Int32 (integer types only).
     public var int32s: [Int32] {
-        precondition(type.isInteger, "HostArray.int32s: the array holds \(type)")
+        ensure(type.isInteger, "HostArray.int32s: the array holds \(type)")
         return withUnsafeBytes { bytes in
             switch type {
             case .uint8: bytes.map(Int32.init)

@@ -4,6 +4,7 @@ import Foundation
 /// its own, a memory-mapped file, or memory that another object owns and keeps alive (a CPU
 /// tensor's buffer). Read-only once made, so it is shared freely between threads.
 public final class HostStorage: @unchecked Sendable {
+    /// The bytes, valid as long as the storage lives.
     public let bytes: UnsafeRawBufferPointer
     private let kind: Kind
 
@@ -26,6 +27,7 @@ public final class HostStorage: @unchecked Sendable {
         }
     }
 
+    /// The number of bytes.
     public var count: Int { bytes.count }
 
     /// A fresh allocation of `byteCount` bytes, filled by `initialize` (which must write all of them).

@@ -1,15 +1,28 @@
+import FlintBackend
 /// One sample: its inputs (one per model input) and its target (nil for models that need none),
 /// each a `HostArray` of the sample's own shape, without a batch axis.
 public struct Sample: Sendable {
+    /// One array per model input, of the sample's own shape.
     public var inputs: [HostArray]
+    /// What the model should output; nil for models that need none.
     public var target: HostArray?
 
+    /// A sample of several inputs.
+    ///
+    /// - Parameters:
+    ///   - inputs: One array per model input; at least one.
+    ///   - target: The target, or nil.
     public init(inputs: [HostArray], target: HostArray? = nil) {
-        precondition(!inputs.isEmpty, "Sample: a sample needs at least one input")
+        ensure(!inputs.isEmpty, "Sample: a sample needs at least one input")
         self.inputs = inputs
         self.target = target
     }
 
+    /// A sample of one input.
+    ///
+    /// - Parameters:
+    ///   - input: The input array.
+    ///   - target: The target, or nil.
     public init(_ input: HostArray, target: HostArray? = nil) {
         self.init(inputs: [input], target: target)
     }
@@ -32,14 +45,16 @@ public struct Sample: Sendable {
 
 /// Several samples: each array has the batch size in front of the sample's shape.
 public struct HostBatch: Sendable {
+    /// One array per model input, the samples along the first axis.
     public var inputs: [HostArray]
+    /// The targets, the samples along the first axis; nil for models that need none.
     public var target: HostArray?
 
     /// Arrays that all hold the same number of rows, the samples.
     public init(inputs: [HostArray], target: HostArray? = nil) {
-        precondition(!inputs.isEmpty, "HostBatch: a batch needs at least one input")
+        ensure(!inputs.isEmpty, "HostBatch: a batch needs at least one input")
         let rows = inputs[0].shape.first ?? 0
-        precondition((inputs + (target.map { [$0] } ?? [])).allSatisfy { !$0.shape.isEmpty && $0.shape[0] == rows },
+        ensure((inputs + (target.map { [$0] } ?? [])).allSatisfy { !$0.shape.isEmpty && $0.shape[0] == rows },
                      "HostBatch: arrays of shapes \(inputs.map(\.shape)) and \(target?.shape ?? []) do not all hold \(rows) rows")
         self.inputs = inputs
         self.target = target
@@ -72,10 +87,19 @@ public struct HostBatch: Sendable {
 
 /// The element type, per-sample shape and tensor conversion of one array.
 public struct ArrayLayout: Sendable, Hashable, CustomStringConvertible {
+    /// How the elements are stored.
     public var type: ElementType
+    /// The shape of one sample's array.
     public var shape: [Int]
+    /// How the array becomes a tensor.
     public var conversion: TensorConversion
 
+    /// A layout of the given type and shape.
+    ///
+    /// - Parameters:
+    ///   - type: How the elements are stored.
+    ///   - shape: One sample's shape.
+    ///   - conversion: How the array becomes a tensor; the type's natural one when nil.
     public init(type: ElementType, shape: [Int], conversion: TensorConversion? = nil) {
         self.type = type
         self.shape = shape
@@ -88,14 +112,22 @@ public struct ArrayLayout: Sendable, Hashable, CustomStringConvertible {
     /// Whether the array becomes an int32 tensor.
     public var isInt32: Bool { conversion == .int32 }
 
+    /// The type and shape.
     public var description: String { "\(type) \(shape)" }
 }
 
 /// What every sample of a dataset looks like.
 public struct SampleLayout: Sendable, Hashable, CustomStringConvertible {
+    /// One layout per input.
     public var inputs: [ArrayLayout]
+    /// The target's layout; nil for no target.
     public var target: ArrayLayout?
 
+    /// A layout of the given arrays.
+    ///
+    /// - Parameters:
+    ///   - inputs: One layout per input.
+    ///   - target: The target's layout, or nil.
     public init(inputs: [ArrayLayout], target: ArrayLayout? = nil) {
         self.inputs = inputs
         self.target = target
@@ -112,6 +144,7 @@ public struct SampleLayout: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The inputs and target, in one line.
     public var description: String {
         "inputs \(inputs.map(\.description).joined(separator: ", "))" + (target.map { ", target \($0)" } ?? ", no target")
     }

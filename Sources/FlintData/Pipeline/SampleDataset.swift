@@ -25,10 +25,12 @@ public protocol SampleDataset: Sendable {
 }
 
 extension SampleDataset {
+    /// The samples at `indices` stacked into one batch, in that order.
     public func batch(at indices: [Int]) throws -> HostBatch {
         try HostBatch(stacking: indices.map { try sample(at: $0) })
     }
 
+    /// What every sample looks like.
     public func layout() throws -> SampleLayout {
         guard count > 0 else { throw DatasetError.empty("the dataset holds no samples, so it has no layout") }
         return try sample(at: 0).layout
@@ -60,6 +62,7 @@ public protocol BatchIterator {
 }
 
 extension BatchDataset {
+    /// What every sample looks like.
     public func layout() throws -> SampleLayout {
         var iterator = try makeBatchIterator(epoch: 0)
         guard let first = try iterator.next() else { throw DatasetError.empty("the dataset yields no batches, so it has no layout") }

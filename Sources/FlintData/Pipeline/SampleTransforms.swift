@@ -1,3 +1,4 @@
+import FlintBackend
 extension SampleDataset {
     /// Each sample passed through `transform` (augmentation, feature engineering), when it is read.
     public func map(_ transform: @escaping @Sendable (Sample) throws -> Sample) -> MappedSamples<Self> {
@@ -40,51 +41,65 @@ extension SampleDataset {
     /// Batches of `size` (the last smaller, unless `dropRemainder`), in order or, with
     /// `shuffleSeed`, in the order of `Shuffler(seed: shuffleSeed &+ epoch)`: what `fit` does.
     public func batched(_ size: Int, shuffleSeed: UInt64? = nil, dropRemainder: Bool = false) -> BatchedSamples<Self> {
-        precondition(size > 0, "batched: the batch size must be positive, got \(size)")
+        ensure(size > 0, "batched: the batch size must be positive, got \(size)")
         return BatchedSamples(base: self, size: size, shuffleSeed: shuffleSeed, dropRemainder: dropRemainder)
     }
 }
 
 /// A dataset whose samples pass through a closure; see `SampleDataset.map(_:)`.
 public struct MappedSamples<Base: SampleDataset>: SampleDataset {
+    /// The samples transformed.
     public let base: Base
     let transform: @Sendable (Sample) throws -> Sample
 
+    /// The number of samples.
     public var count: Int { base.count }
+    /// Sample `index`, for `index` in `0..<count`.
     public func sample(at index: Int) throws -> Sample { try transform(base.sample(at: index)) }
 }
 
 /// A contiguous part of a dataset; see `take(_:)` and `skip(_:)`.
 public struct SampleRange<Base: SampleDataset>: SampleDataset {
+    /// The whole dataset.
     public let base: Base
+    /// The indices of `base` this part holds.
     public let range: Range<Int>
 
+    /// The number of samples.
     public var count: Int { range.count }
+    /// Sample `index`, for `index` in `0..<count`.
     public func sample(at index: Int) throws -> Sample {
         try checkIndex(index)
         return try base.sample(at: range.lowerBound + index)
     }
+    /// The samples at `indices` stacked into one batch, in that order.
     public func batch(at indices: [Int]) throws -> HostBatch {
         try indices.forEach(checkIndex)
         return try base.batch(at: indices.map { range.lowerBound + $0 })
     }
+    /// What every sample looks like.
     public func layout() throws -> SampleLayout { try base.layout() }
 }
 
 /// A dataset in a fixed permuted order; see `shuffled(seed:)`.
 public struct ShuffledSamples<Base: SampleDataset>: SampleDataset {
+    /// The samples reordered.
     public let base: Base
     let order: [Int]
 
+    /// The number of samples.
     public var count: Int { order.count }
+    /// Sample `index`, for `index` in `0..<count`.
     public func sample(at index: Int) throws -> Sample {
         try checkIndex(index)
         return try base.sample(at: order[index])
     }
+    /// The samples at `indices` stacked into one batch, in that order.
     public func batch(at indices: [Int]) throws -> HostBatch {
         try indices.forEach(checkIndex)
         return try base.batch(at: indices.map { order[$0] })
     }
+    /// What every sample looks like.
     public func layout() throws -> SampleLayout { try base.layout() }
 }
 
@@ -116,22 +131,27 @@ struct ArrayEdit: Sendable {
 
 /// A dataset with one input reshaped or converted differently; see `normalized` and `reshaped`.
 public struct EditedSamples<Base: SampleDataset>: SampleDataset {
+    /// The samples whose arrays are edited.
     public let base: Base
     let edit: ArrayEdit
 
+    /// The number of samples.
     public var count: Int { base.count }
+    /// Sample `index`, for `index` in `0..<count`.
     public func sample(at index: Int) throws -> Sample {
         var sample = try base.sample(at: index)
         try check(sample.inputs.count)
         sample.inputs[edit.input] = edit.apply(sample.inputs[edit.input], batched: false)
         return sample
     }
+    /// The samples at `indices` stacked into one batch, in that order.
     public func batch(at indices: [Int]) throws -> HostBatch {
         var batch = try base.batch(at: indices)
         try check(batch.inputs.count)
         batch.inputs[edit.input] = edit.apply(batch.inputs[edit.input], batched: true)
         return batch
     }
+    /// What every sample looks like.
     public func layout() throws -> SampleLayout {
         var layout = try base.layout()
         try check(layout.inputs.count)

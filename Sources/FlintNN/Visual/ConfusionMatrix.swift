@@ -14,16 +14,18 @@ import Foundation
 /// `zero_division=0`); the macro average is the plain mean over classes, the weighted average
 /// weighs each class by its support (its number of true samples).
 public struct ConfusionMatrix: Equatable, Sendable {
+    /// The name of each class, in index order.
     public let classNames: [String]
     /// `counts[actual][predicted]`.
     public private(set) var counts: [[Int]]
 
+    /// The number of classes.
     public var classCount: Int { counts.count }
 
     /// An empty matrix; classes are named by their index unless `classNames` are given.
     public init(classCount: Int, classNames: [String]? = nil) {
-        precondition(classCount > 0, "ConfusionMatrix: classCount must be positive, got \(classCount)")
-        precondition(classNames == nil || classNames!.count == classCount,
+        ensure(classCount > 0, "ConfusionMatrix: classCount must be positive, got \(classCount)")
+        ensure(classNames == nil || classNames!.count == classCount,
                      "ConfusionMatrix: \(classNames?.count ?? 0) names for \(classCount) classes")
         self.classNames = classNames ?? (0..<classCount).map(String.init)
         counts = Array(repeating: Array(repeating: 0, count: classCount), count: classCount)
@@ -53,13 +55,20 @@ public struct ConfusionMatrix: Equatable, Sendable {
                       classCount: outputs.shape[1], classNames: classNames)
     }
 
+    /// Counts one sample.
+    ///
+    /// - Parameters:
+    ///   - actual: Its true class.
+    ///   - predicted: The class it was given.
     public mutating func add(actual: Int, predicted: Int) {
-        precondition((0..<classCount).contains(actual) && (0..<classCount).contains(predicted),
+        ensure((0..<classCount).contains(actual) && (0..<classCount).contains(predicted),
                      "ConfusionMatrix: class \(actual) or \(predicted) outside 0..<\(classCount)")
         counts[actual][predicted] += 1
     }
 
+    /// The number of samples counted.
     public var total: Int { counts.joined().reduce(0, +) }
+    /// The samples classified correctly.
     public var correct: Int { (0..<classCount).reduce(0) { $0 + counts[$1][$1] } }
     /// Fraction classified correctly (0 for an empty matrix).
     public var accuracy: Double { total == 0 ? 0 : Double(correct) / Double(total) }
@@ -141,6 +150,7 @@ public enum ConfusionMatrixError: Error, Equatable, CustomStringConvertible, Loc
     case labelOutOfRange(index: Int, label: Int, classCount: Int)
     case badShapes(outputs: [Int], labels: [Int])
 
+    /// A one-line message a user can act on.
     public var description: String {
         switch self {
         case let .countMismatch(p, a): "ConfusionMatrix: \(p) predictions for \(a) labels"
@@ -149,5 +159,6 @@ public enum ConfusionMatrixError: Error, Equatable, CustomStringConvertible, Loc
         }
     }
 
+    /// The same as `description`.
     public var errorDescription: String? { description }
 }

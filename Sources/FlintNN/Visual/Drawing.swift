@@ -127,7 +127,10 @@ struct Drawing {
 
 /// A picture was asked for in a format Flint does not write.
 public struct PictureFormatError: Error, Equatable, CustomStringConvertible, LocalizedError {
+    /// The file that could not be drawn.
     public let path: String
+    /// Why, in one line.
     public var description: String { "cannot draw \(path): pictures are written as .svg or .png" }
+    /// The same as `description`.
     public var errorDescription: String? { description }
 }

@@ -13,7 +13,9 @@ import Foundation
 /// A failed write does not stop training: it is kept in `writeError` and reported once on
 /// standard error.
 public final class TensorBoard: BatchCallback {
+    /// The folder holding the `train` and `validation` runs.
     public let logDirectory: URL
+    /// Steps between batch-level values; nil for epoch values only.
     public let updateEvery: Int?
     private let train: EventFileWriter
     private var validation: EventFileWriter?
@@ -34,6 +36,7 @@ public final class TensorBoard: BatchCallback {
     /// The event files written so far.
     public var files: [URL] { [train.url] + (validation.map { [$0.url] } ?? []) }
 
+    /// Writes the epoch's values; never asks to stop.
     public func epochEnded(_ epoch: Int, logs: [String: Float], model: Model) -> Bool {
         let trainValues = logs.filter { !$0.key.hasPrefix("val_") }.sorted { $0.key < $1.key }
             .map { (tag: "epoch_" + $0.key, value: $0.value) }
@@ -49,6 +52,7 @@ public final class TensorBoard: BatchCallback {
         return false
     }
 
+    /// Writes batch-level values every `updateEvery` steps.
     public func batchEnded(_ step: Int, logs: () -> [String: Float]) {
         guard let updateEvery, step % updateEvery == 0 else { return }
         let values = logs().sorted { $0.key < $1.key }.map { (tag: "batch_" + $0.key, value: $0.value) }

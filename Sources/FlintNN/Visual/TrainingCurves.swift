@@ -32,10 +32,13 @@ extension History {
 /// A failed write does not stop training: the error is kept in `writeError` and reported once
 /// on standard error.
 public final class TrainingCurves: Callback {
+    /// The picture written, SVG or PNG by its extension.
     public let url: URL
+    /// A title above the plots; nil for none.
     public let title: String?
     /// The epochs of the current (or last) `fit`.
     public private(set) var history = History()
+    /// The first failed write.
     public private(set) var writeError: (any Error)?
 
     /// Throws `PictureFormatError` unless `url` ends in `.svg` or `.png`.
@@ -45,14 +48,17 @@ public final class TrainingCurves: Callback {
         self.title = title
     }
 
+    /// Starts a fresh history.
     public func trainingBegan(model: Model) { history = History() }
 
+    /// Records the epoch and redraws; never asks to stop.
     public func epochEnded(_ epoch: Int, logs: [String: Float], model: Model) -> Bool {
         history.append(logs)
         draw()
         return false
     }
 
+    /// Draws the final picture.
     public func trainingEnded(model: Model) { draw() }
 
     private func draw() {

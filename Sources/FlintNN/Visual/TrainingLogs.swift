@@ -9,7 +9,9 @@ import Foundation
 ///
 ///     try model.fit(x, y, epochs: 10, callbacks: [try CSVLogger(url: URL(fileURLWithPath: "run.csv"))])
 public final class CSVLogger: Callback {
+    /// The file appended to.
     public let url: URL
+    /// The field separator.
     public let separator: Character
     private let file: AppendingFile
     private var columns: [String]?
@@ -28,6 +30,7 @@ public final class CSVLogger: Callback {
         }
     }
 
+    /// Appends the epoch's row; never asks to stop.
     public func epochEnded(_ epoch: Int, logs: [String: Float], model: Model) -> Bool {
         var text = ""
         if columns == nil {
@@ -55,6 +58,7 @@ public final class CSVLogger: Callback {
 /// keys sorted, epochs counted from 1. JSON has no NaN or infinity, so those values are
 /// written `null`. Each line goes to the file as soon as the epoch ends.
 public final class JSONLinesLogger: Callback {
+    /// The file appended to.
     public let url: URL
     private let file: AppendingFile
     /// The first failed write, also reported once on standard error; training goes on.
@@ -66,6 +70,7 @@ public final class JSONLinesLogger: Callback {
         file = try AppendingFile(url: url, truncate: !append)
     }
 
+    /// Appends the epoch's line; never asks to stop.
     public func epochEnded(_ epoch: Int, logs: [String: Float], model: Model) -> Bool {
         do {
             try file.append(Self.line(epoch: epoch + 1, logs: logs))
