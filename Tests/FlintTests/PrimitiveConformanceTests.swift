@@ -10,6 +10,7 @@ extension Conformance {
         @Test(arguments: BackendConformance.checks, TestDevices.all)
         func primitive(_ check: ConformanceCheck, device: Device) throws {
             try check.run(device.backend)
+            CaseCounter.add(device)
         }
     }
 }
