@@ -39,15 +39,17 @@ let package = Package(
         .executableTarget(name: "KernelEmbedder"),
         .plugin(name: "EmbedKernels", capability: .buildTool(), dependencies: ["KernelEmbedder"]),
 
-        // Tensors, devices and ops, on top of whichever backend a device selects.
-        .target(name: "FlintCore", dependencies: ["FlintBackend", "FlintCPU", "FlintOpenCL"]),
+        // Tensors, devices and ops on any registered backend; knows no concrete backend.
+        .target(name: "FlintCore", dependencies: ["FlintBackend"]),
         // Datasets on the host: IDX (MNIST family, gzip handled), search paths, errors.
         .target(name: "FlintData", dependencies: ["CZlib", "FlintBackend"]),
         // Process groups over MPI (Open MPI opened at run time; a world of one without it).
         .target(name: "FlintDistributed", dependencies: ["FlintCore"]),
         // Layers, losses, optimizers and the Keras-style training loop.
         .target(name: "FlintNN", dependencies: ["FlintCore", "FlintData", "FlintDistributed"]),
-        .target(name: "Flint", dependencies: ["FlintCore", "FlintBackend", "FlintData", "FlintNN", "FlintDistributed"]),
+        // The umbrella: re-exports the library and lists the backends that come with it (CPU, OpenCL).
+        .target(name: "Flint", dependencies: ["FlintCore", "FlintBackend", "FlintCPU", "FlintOpenCL", "FlintData", "FlintNN",
+                                              "FlintDistributed"]),
 
         .executableTarget(
             name: "FlintCLI",
@@ -67,11 +69,16 @@ let package = Package(
         .executableTarget(name: "flint-distributed-check", dependencies: ["Flint", "FlintNN", "FlintCore", "FlintDistributed"],
                           path: "Tests/DistributedCheck"),
 
+        // The primitive-level conformance suite, written against `any Backend`: every test target
+        // that has a backend runs its checks (FlintTests on every registered device,
+        // ReferenceBackendTests on a plain-Swift backend that FlintCore does not know).
+        .target(name: "BackendConformance", dependencies: ["FlintBackend"], path: "Tests/BackendConformance"),
+        .testTarget(name: "ReferenceBackendTests", dependencies: ["FlintCore", "BackendConformance"]),
         .testTarget(name: "FlintCPUTests", dependencies: ["FlintCPU", "FlintBackend"]),
         .testTarget(name: "FlintOpenCLTests", dependencies: ["FlintOpenCL", "FlintBackend"]),
         // Targets that import the umbrella also list the modules it re-exports: SwiftPM's
         // incremental build does not see changes through an @_exported import otherwise.
-        .testTarget(name: "FlintTests", dependencies: ["Flint", "FlintCore", "FlintNN"]),
+        .testTarget(name: "FlintTests", dependencies: ["Flint", "FlintCore", "FlintNN", "BackendConformance"]),
         .testTarget(name: "FlintDataTests", dependencies: ["FlintData"]),
         .testTarget(name: "FlintNNTests", dependencies: ["Flint", "FlintCore", "FlintNN", "FlintData"]),
         // User-defined activation, metric, initializer, schedule, loss, optimizer and callback,

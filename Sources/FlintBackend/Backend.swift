@@ -2,6 +2,12 @@
 /// Everything else (views, broadcasting, composite ops, autograd) is built from these in
 /// FlintCore, so a new backend implements this list and inherits the rest.
 ///
+/// Required: `info`, the memory primitives (`allocate`, `write`, `read`, `copy`, `cast`),
+/// `unary`, `binary`, `select`, `reduce`, `gather`, `scatterAdd`, `gemm`, `synchronize` and
+/// `memoryStatistics`. Every other primitive has a default composed from those (see
+/// ``BackendDefaults``), which a backend overrides only to be faster; the conformance suite
+/// checks both.
+///
 /// Conventions for every primitive:
 /// - Element offsets and strides are in elements (4 bytes each), never bytes.
 /// - Outputs are contiguous and written at element offset 0 of `out` unless an operand says
@@ -49,10 +55,13 @@ public protocol Backend: AnyObject, Sendable {
     // MARK: Along one axis of a contiguous region
 
     /// Reduces the middle axis: `out[o, i] = op over r of x[o, r, i]`; `layout.length >= 1`.
+    /// `max` and `min` propagate NaN: a NaN anywhere along the axis gives NaN.
     func reduce(_ op: ReduceOp, _ x: any DeviceBuffer, offset: Int, layout: AxisLayout, out: any DeviceBuffer)
-    /// `out[o, i]` (int32) = the first `r` where `x[o, r, i]` is largest; `layout.length >= 1`.
+    /// `out[o, i]` (int32) = the first `r` where `x[o, r, i]` is largest, a NaN counting as
+    /// larger than any number (so the first NaN wins); `layout.length >= 1`.
     func argmax(_ x: any DeviceBuffer, offset: Int, layout: AxisLayout, out: any DeviceBuffer)
-    /// Softmax (or log-softmax) over the middle axis, numerically stable (max subtracted).
+    /// Softmax (or log-softmax) over the middle axis, numerically stable (max subtracted); `out`
+    /// is contiguous with `layout`.
     func softmax(_ x: any DeviceBuffer, offset: Int, layout: AxisLayout, log: Bool, out: any DeviceBuffer)
     /// `out[o, j, i] = x[o, indices[o, j, i], i]` for `j < indexLength`; `x` has `layout`,
     /// `indices` (int32) and `out` are contiguous `[outer, indexLength, inner]`.
@@ -125,10 +134,6 @@ public protocol Backend: AnyObject, Sendable {
     var diagnostics: BackendDiagnostics { get }
 }
 
-extension Backend {
-    public var maxAllocationBytes: Int { Int.max }
-    public var diagnostics: BackendDiagnostics { BackendDiagnostics() }
-}
 
 /// How a backend's allocator has behaved so far.
 public struct MemoryStatistics: Sendable, Hashable {
@@ -146,57 +151,3 @@ public struct MemoryStatistics: Sendable, Hashable {
     }
 }
 
-extension Backend {
-    public func binary(_ op: BinaryOp, _ a: StridedOperand, _ b: StridedOperand, shape: [Int], then activation: UnaryOp, out: any DeviceBuffer) {
-        composedBinary(op, a, b, shape: shape, then: activation, out: out)
-    }
-
-    /// `binary(_:_:_:shape:then:out:)` from primitives: `binary`, then `unary` in place. The
-    /// default, and what a backend falls back on for combinations it does not fuse.
-    public func composedBinary(_ op: BinaryOp, _ a: StridedOperand, _ b: StridedOperand, shape: [Int], then activation: UnaryOp,
-                               out: any DeviceBuffer) {
-        binary(op, a, b, shape: shape, out: out)
-        var strides = [Int](repeating: 1, count: shape.count)
-        for axis in shape.indices.dropLast().reversed() { strides[axis] = strides[axis + 1] * shape[axis + 1] }
-        unary(activation, StridedOperand(buffer: out, offset: 0, strides: strides), shape: shape, out: out)
-    }
-}
-
-extension Backend {
-    public func adamStep(_ step: AdamStep, count: Int, parameter: any DeviceBuffer, gradient: any DeviceBuffer,
-                         m: any DeviceBuffer, v: any DeviceBuffer,
-                         outParameter: any DeviceBuffer, outM: any DeviceBuffer, outV: any DeviceBuffer) {
-        composedAdamStep(step, count: count, parameter: parameter, gradient: gradient, m: m, v: v,
-                         outParameter: outParameter, outM: outM, outV: outV)
-    }
-
-    /// `adamStep` from element-wise primitives: the default for backends without a fused kernel,
-    /// and the reference the fused ones are tested against.
-    public func composedAdamStep(_ step: AdamStep, count: Int, parameter: any DeviceBuffer, gradient: any DeviceBuffer,
-                                 m: any DeviceBuffer, v: any DeviceBuffer,
-                                 outParameter: any DeviceBuffer, outM: any DeviceBuffer, outV: any DeviceBuffer) {
-        func flat(_ buffer: any DeviceBuffer) -> StridedOperand { StridedOperand(buffer: buffer, offset: 0, strides: [1]) }
-        let shape = [count]
-        let scratch = allocate(byteCount: count * 4), update = allocate(byteCount: count * 4)
-        // g' = g + l2·w  (in `update`)
-        unary(.affine(scale: step.l2, shift: 0), flat(parameter), shape: shape, out: update)
-        binary(.add, flat(gradient), flat(update), shape: shape, out: update)
-        // m' = β₁m + (1-β₁)g'
-        unary(.affine(scale: step.beta1, shift: 0), flat(m), shape: shape, out: outM)
-        unary(.affine(scale: 1 - step.beta1, shift: 0), flat(update), shape: shape, out: scratch)
-        binary(.add, flat(outM), flat(scratch), shape: shape, out: outM)
-        // v' = β₂v + (1-β₂)g'²
-        unary(.square, flat(update), shape: shape, out: scratch)
-        unary(.affine(scale: 1 - step.beta2, shift: 0), flat(scratch), shape: shape, out: scratch)
-        unary(.affine(scale: step.beta2, shift: 0), flat(v), shape: shape, out: outV)
-        binary(.add, flat(outV), flat(scratch), shape: shape, out: outV)
-        // step = (lr/c₁)·m' / (√v' / √c₂ + ε)
-        unary(.sqrt, flat(outV), shape: shape, out: scratch)
-        unary(.affine(scale: 1 / step.correction2.squareRoot(), shift: step.epsilon), flat(scratch), shape: shape, out: scratch)
-        unary(.affine(scale: step.learningRate / step.correction1, shift: 0), flat(outM), shape: shape, out: update)
-        binary(.div, flat(update), flat(scratch), shape: shape, out: update)
-        // w' = w·(1 - lr·decay) - step
-        unary(.affine(scale: 1 - step.learningRate * step.decoupledDecay, shift: 0), flat(parameter), shape: shape, out: outParameter)
-        binary(.sub, flat(outParameter), flat(update), shape: shape, out: outParameter)
-    }
-}

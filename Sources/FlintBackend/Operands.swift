@@ -5,6 +5,13 @@ public protocol DeviceBuffer: AnyObject, Sendable {
     var byteCount: Int { get }
 }
 
+/// A buffer whose memory the host can address directly (a CPU backend's). FlintCore lends its
+/// bytes to readers that would otherwise copy them, without knowing which backend owns it.
+public protocol HostMemoryBuffer: DeviceBuffer {
+    /// The start of the buffer's memory; valid while the buffer lives.
+    var hostAddress: UnsafeMutableRawPointer { get }
+}
+
 /// A strided view of a buffer, aligned to an output shape: element `(i0, i1, …)` lives at
 /// `offset + Σ ik * strides[k]` (in elements, not bytes). A stride of 0 broadcasts.
 public struct StridedOperand: @unchecked Sendable {
@@ -103,4 +110,6 @@ public struct ConvGeometry: Sendable, Hashable {
     public var patchCount: Int { batch * outHeight * outWidth }
     /// Columns of the column matrix: one per kernel tap and channel, `kernelHeight * kernelWidth * channels`.
     public var patchSize: Int { kernelHeight * kernelWidth * channels }
+    /// Elements of the NHWC input image, `batch * height * width * channels`.
+    public var imageCount: Int { batch * height * width * channels }
 }

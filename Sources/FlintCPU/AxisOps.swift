@@ -379,7 +379,8 @@ extension CPUBackend {
         if n >= 32 {
             var a = raw.loadUnaligned(as: Vector.self)
             var b = a
-            var nan = SIMDMask<Vector.MaskStorage>()
+            // The first 16 elements seed `a` and `b`; a NaN among them must count too.
+            var nan = a .!= a
             i = 16
             while i + 32 <= n {
                 let u = raw.loadUnaligned(fromByteOffset: i * 4, as: Vector.self)

@@ -15,6 +15,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         info = DeviceInfo(
             kind: .cpu,
             index: 0,
+            identifier: "cpu",
             name: CPUInfo.modelName ?? "CPU",
             platform: config.hasPrefix("OpenBLAS") ? config : "OpenBLAS \(config)",
             deviceType: "CPU",

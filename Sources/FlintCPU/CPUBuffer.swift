@@ -2,7 +2,7 @@ import FlintBackend
 
 /// Host memory owned by `CPUBackend`: a 64-byte-aligned block from the backend's pool.
 /// Releasing the last reference returns the block to the pool.
-public final class CPUBuffer: DeviceBuffer, @unchecked Sendable {
+public final class CPUBuffer: HostMemoryBuffer, @unchecked Sendable {
     /// The start of the buffer's memory (64-byte aligned).
     public let pointer: UnsafeMutableRawPointer
     public let byteCount: Int
@@ -21,6 +21,8 @@ public final class CPUBuffer: DeviceBuffer, @unchecked Sendable {
     deinit {
         pool.give(pointer, blockSize: blockSize)
     }
+
+    public var hostAddress: UnsafeMutableRawPointer { pointer }
 
     /// Number of whole 4-byte elements the buffer holds.
     var elementCount: Int { byteCount >> 2 }

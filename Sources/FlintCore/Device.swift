@@ -1,11 +1,11 @@
 import Foundation
 import FlintBackend
-import FlintOpenCL
 
-/// A place tensors live and ops run: the CPU backend or one OpenCL device.
+/// A place tensors live and ops run: one device of a registered backend (the CPU, an OpenCL
+/// device, or whatever a plug-in adds; see ``BackendRegistry``).
 ///
 /// Selection is explicit: `Device.available` lists what is present, `Device.default` honours
-/// `FLINT_DEVICE` (`cpu`, `opencl`, `opencl:N`) and otherwise prefers an OpenCL GPU, and
+/// `FLINT_DEVICE` (`cpu`, `opencl`, `opencl:N`) and otherwise prefers a GPU, and
 /// `Device.with(_:_:)` overrides the device for a scope.
 public struct Device: Hashable, Sendable, CustomStringConvertible {
     /// What the backend reports about the device: kind, index, name, platform, memory.
@@ -29,51 +29,60 @@ public struct Device: Hashable, Sendable, CustomStringConvertible {
 
     /// `cpu` or `opencl:N`: what `Device.named(_:)` and `FLINT_DEVICE` accept.
     public var identifier: String { info.identifier }
-    /// The identifier, `cpu` or `opencl:N`.
+    /// The identifier.
     public var description: String { identifier }
-    /// Whether the device is an OpenCL one (a GPU, or PoCL's CPU device).
-    public var isOpenCL: Bool { info.kind == .opencl }
 
-    /// The CPU backend (OpenBLAS); always present.
-    public static var cpu: Device { Device(info: BackendRegistry.cpu.info) }
+    /// The host processor: the registered device of kind `cpu` (with `import Flint`, the
+    /// OpenBLAS backend). Stops with a message when no provider serves that kind.
+    public static var cpu: Device {
+        guard let host = BackendRegistry.devices.first(where: { $0.kind == .cpu }) else {
+            fatalError("Flint: no cpu device is registered; link the Flint module (import Flint) "
+                + "or register a provider of kind cpu with BackendRegistry.register(_:)")
+        }
+        return Device(info: host)
+    }
 
-    /// The CPU and every OpenCL device found. No OpenCL runtime simply means no OpenCL entries.
+    /// Every device of every registered backend, the CPU first. A backend whose runtime is
+    /// missing (no OpenCL loader) simply lists no devices.
     public static var available: [Device] {
-        [cpu] + BackendRegistry.openCLDevices.map(Device.init(info:))
+        BackendRegistry.devices.map(Device.init(info:))
     }
 
-    /// OpenCL device `index` (in `Device.available` order), opened and ready.
-    public static func opencl(_ index: Int = 0) throws -> Device {
-        try named("opencl:\(index)")
-    }
-
-    /// Parses `cpu`, `opencl` (the first OpenCL GPU, else the first OpenCL device) or
-    /// `opencl:N`, and opens the device so kernel build failures surface here as errors.
+    /// The device `specifier` names, opened so that kernel build failures surface here as errors.
+    ///
+    /// - Parameter specifier: an identifier (`cpu`, `opencl:1`), a kind for its first GPU or
+    ///   else its first device (`opencl`), or `gpu` for the first GPU of any kind. Case and
+    ///   surrounding spaces do not matter.
+    /// - Returns: the device, ready to use.
+    /// - Throws: `DeviceError.notFound`, listing the devices there are, when nothing matches;
+    ///   the backend's own error when the device does not open.
     public static func named(_ specifier: String) throws -> Device {
         let spec = specifier.trimmingCharacters(in: .whitespaces).lowercased()
-        let openCL = BackendRegistry.openCLDevices
-        let info: DeviceInfo?
-        switch spec {
-        case "cpu":
-            info = BackendRegistry.cpu.info
-        case "opencl", "gpu":
-            info = openCL.first { $0.deviceType == "GPU" } ?? openCL.first
-        default:
-            if spec.hasPrefix("opencl:"), let index = Int(spec.dropFirst("opencl:".count)) {
-                info = openCL.first { $0.index == index }
-            } else {
-                info = nil
-            }
-        }
+        let all = BackendRegistry.devices
+        let ofKind = all.filter { $0.kind.rawValue == spec }
+        let info = all.first { $0.identifier == spec }
+            ?? ofKind.first { $0.deviceType == "GPU" } ?? ofKind.first
+            ?? (spec == "gpu" ? all.first { $0.deviceType == "GPU" } ?? all.first { $0.kind != .cpu } : nil)
+            ?? indexed(spec, in: all)
         guard let info else {
-            throw DeviceError.notFound(requested: specifier, available: available.map(\.info))
+            throw DeviceError.notFound(requested: specifier, available: all)
         }
         let device = Device(info: info)
         try device.open()
         return device
     }
 
-    /// `FLINT_DEVICE` if set, else the first OpenCL GPU, else the CPU. Resolved once.
+    /// `kind:N` for a kind whose devices have other identifiers (`cpu:0`).
+    private static func indexed(_ spec: String, in all: [DeviceInfo]) -> DeviceInfo? {
+        guard let colon = spec.lastIndex(of: ":"), let index = Int(spec[spec.index(after: colon)...]) else { return nil }
+        let kind = DeviceInfo.Kind(rawValue: String(spec[..<colon]))
+        return all.first { $0.kind == kind && $0.index == index }
+    }
+
+    /// `FLINT_DEVICE` if set, else the first GPU that opens, else the CPU. Resolved once.
+    ///
+    /// - Throws: the error of the device `FLINT_DEVICE` names, or `DeviceError.notFound` when
+    ///   no backend is registered at all.
     public static var `default`: Device {
         get throws { try BackendRegistry.defaultDevice.get() }
     }
@@ -134,9 +143,6 @@ public struct Device: Hashable, Sendable, CustomStringConvertible {
     /// Kernel build times, failed programs and driver details, for reports such as `flint doctor`.
     public var diagnostics: BackendDiagnostics { backend.diagnostics }
 
-    /// The OpenCL loader library Flint opened (or was asked to open) and, when none is usable, why.
-    public static var openCLLoader: (library: String, problem: String?) { OpenCLBackend.loaderStatus }
-
     private enum Scope {
         @TaskLocal static var device: Device?
     }
@@ -153,9 +159,14 @@ public enum DeviceError: Error, CustomStringConvertible, Equatable {
     /// A message a user can act on, listing the devices or naming both sizes.
     public var description: String {
         switch self {
+        case .notFound(let requested, let available) where available.isEmpty:
+            return "no device '\(requested)': no backend is registered; link the Flint module (import Flint) "
+                + "or register one with BackendRegistry.register(_:)"
         case .notFound(let requested, let available):
             let list = available.map { "  \($0)" }.joined(separator: "\n")
-            return "no device '\(requested)'. Use cpu, opencl or opencl:N; available devices:\n\(list)"
+            let kinds = Set(available.map(\.kind.rawValue)).sorted().joined(separator: ", ")
+            return "no device '\(requested)'. Use an identifier below, or a kind (\(kinds)) for its first device; "
+                + "available devices:\n\(list)"
         case .allocationTooLarge(let device, let shape, let requested, let limit):
             let bytes = requested.map { "\($0) bytes" } ?? "more bytes than a 64-bit size can count"
             return "a tensor of shape \(shape) needs \(bytes) in one buffer, but \(device) allows at most "

@@ -1,5 +1,4 @@
 import FlintBackend
-import FlintCPU
 
 extension Tensor {
     /// A float32 tensor of `shape` from host elements stored as `type` (`bytes` holds exactly
@@ -21,11 +20,11 @@ extension Tensor {
     }
 
     /// The elements' bytes in host memory, with the object that keeps them alive, when the tensor
-    /// is contiguous on the CPU device: a dataset can read them where they are, without a copy.
-    /// Nil on other devices. The bytes change if the storage is updated in place (as optimizer
+    /// is contiguous in host memory (on the CPU device): a dataset can read them where they are,
+    /// without a copy. Nil on other devices. The bytes change if the storage is updated in place (as optimizer
     /// steps update parameters), which data tensors never are.
     public var hostBytes: (bytes: UnsafeRawBufferPointer, owner: AnyObject)? {
-        guard isContiguous, let cpu = buffer as? CPUBuffer else { return nil }
-        return (UnsafeRawBufferPointer(start: cpu.pointer + offset * dtype.byteCount, count: count * dtype.byteCount), cpu)
+        guard isContiguous, let host = buffer as? any HostMemoryBuffer else { return nil }
+        return (UnsafeRawBufferPointer(start: host.hostAddress + offset * dtype.byteCount, count: count * dtype.byteCount), host)
     }
 }

@@ -68,9 +68,6 @@ extension OpenCLBackend {
 }
 
 extension ConvGeometry {
-    /// Elements of the NHWC image.
-    var imageCount: Int { batch * height * width * channels }
-
     /// The geometry as the kernels' `CONV_GEOMETRY` int arguments.
     var kernelArgs: [KernelArg] {
         [batch, height, width, channels, kernelHeight, kernelWidth, strideHeight, strideWidth,

@@ -126,9 +126,9 @@ import Testing
         #expect(throws: DataError.self) { try IDXDataset(inputs: images, targets: short) }
     }
 
-    @Test(.enabled(if: sharedData("mnist") != nil, "MNIST is not in ../shared/data"))
+    @Test(.enabled(if: sharedData("mnist") != nil, noSharedData("mnist")))
     func mnistBytesAreTheFloatLoadersPixels() throws {
-        let directory = sharedData("mnist")!
+        let directory = try #require(sharedData("mnist"))
         let bytes = try ImageDataset.mnist.samples(.test, from: directory)
         let floats = try ImageDataset.mnist.load(.test, from: directory)
         #expect(bytes.count == 10_000 && bytes.inputs.shape == [10_000, 28, 28] && bytes.inputs.type == .uint8)

@@ -72,12 +72,10 @@ import Testing
         #expect("\(fashion)".contains("apt-get install dataset-fashion-mnist"))
     }
 
-    /// The real files in ../shared/data (present in this workspace and in CI), when they are there.
-    @Test func loadsRealMNISTTestSplit() throws {
-        let shared = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../../shared/data").standardized
-        guard FileManager.default.fileExists(atPath: shared.appendingPathComponent("mnist").path) else { return }
-        let test = try ImageDataset.mnist.load(.test, from: DataDirectory(explicit: shared.path, environment: [:]))
+    /// The real files of the shared data folder.
+    @Test(.enabled(if: sharedData("mnist") != nil, noSharedData("mnist")))
+    func loadsRealMNISTTestSplit() throws {
+        let test = try ImageDataset.mnist.load(.test, from: try #require(sharedData("mnist")))
         #expect(test.count == 10_000 && test.height == 28 && test.width == 28)
         var counts = [Int](repeating: 0, count: 10)
         for label in test.labels { counts[Int(label)] += 1 }

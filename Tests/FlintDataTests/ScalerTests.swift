@@ -45,8 +45,9 @@ import Testing
         #expect(!StandardScaler().isFitted)
     }
 
-    @Test func standardScalerOnRealIris() throws {
-        guard let directory = sharedData("iris") else { return }
+    @Test(.enabled(if: sharedData("iris") != nil, noSharedData("iris")))
+    func standardScalerOnRealIris() throws {
+        let directory = try #require(sharedData("iris"))
         let iris = try TabularDataset.iris(from: directory)
         let (train, test) = try trainTestSplit(count: iris.count, testFraction: 0.2, seed: 0, stratifyBy: iris.labels)
         var scaler = StandardScaler()

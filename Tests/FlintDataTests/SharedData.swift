@@ -1,13 +1,23 @@
 import Foundation
+import Testing
 @testable import FlintData
 
-/// The real datasets in ../shared/data (present in this workspace and in CI), or nil when that
-/// folder or the named dataset is absent, so tests skip rather than fail elsewhere.
+/// The folder of real datasets the tests read: `$FLINT_TEST_DATA` when set (CI points it at its
+/// copy), else `shared/data` beside the repository, as in this workspace.
+let sharedDataFolder: URL = {
+    if let folder = ProcessInfo.processInfo.environment["FLINT_TEST_DATA"], !folder.isEmpty { return URL(fileURLWithPath: folder) }
+    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared/data").standardized
+}()
+
+/// The shared data folder when it holds `dataset`, else nil.
 func sharedData(_ dataset: String) -> DataDirectory? {
-    let shared = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../../../shared/data").standardized
-    guard FileManager.default.fileExists(atPath: shared.appendingPathComponent(dataset).path) else { return nil }
-    return DataDirectory(explicit: shared.path, environment: [:])
+    guard FileManager.default.fileExists(atPath: sharedDataFolder.appendingPathComponent(dataset).path) else { return nil }
+    return DataDirectory(explicit: sharedDataFolder.path, environment: [:])
+}
+
+/// Why a test of the real `dataset` is skipped.
+func noSharedData(_ dataset: String) -> Comment {
+    "\(dataset) is not in \(sharedDataFolder.path) (set FLINT_TEST_DATA to the folder of test datasets)"
 }
 
 /// Writes `data` to a fresh temporary file and returns its URL (the caller removes it).

@@ -3,8 +3,9 @@ import Testing
 @testable import FlintData
 
 @Suite struct TabularDatasets {
-    @Test func loadsIris() throws {
-        guard let directory = sharedData("iris") else { return }
+    @Test(.enabled(if: sharedData("iris") != nil, noSharedData("iris")))
+    func loadsIris() throws {
+        let directory = try #require(sharedData("iris"))
         let iris = try TabularDataset.iris(from: directory)
         #expect(iris.count == 150 && iris.featureCount == 4 && iris.features.count == 600)
         #expect(iris.classNames == ["setosa", "versicolor", "virginica"])
@@ -13,8 +14,9 @@ import Testing
         #expect(iris.labels.first == 0 && iris.labels.last == 2)
     }
 
-    @Test func loadsDigits() throws {
-        guard let directory = sharedData("digits") else { return }
+    @Test(.enabled(if: sharedData("digits") != nil, noSharedData("digits")))
+    func loadsDigits() throws {
+        let directory = try #require(sharedData("digits"))
         let digits = try TabularDataset.digits(from: directory)
         #expect(digits.count == 1797 && digits.featureCount == 64 && digits.features.count == 1797 * 64)
         #expect(digits.classNames == (0...9).map(String.init))
@@ -25,13 +27,13 @@ import Testing
         #expect(Array(digits.features[0..<8]) == [0, 0, 5, 13, 9, 1, 0, 0])
     }
 
-    @Test func missingDatasetsSayWhatToPutWhere() {
+    /// The system folders are always searched; a machine that really has the data there can't run this.
+    static let installedInSystemFolders = DataDirectory(explicit: "/nonexistent/flint", environment: ["HOME": "/tmp"]).roots
+        .contains { root in ["iris", "digits"].contains { FileManager.default.fileExists(atPath: root.appendingPathComponent($0).path) } }
+
+    @Test(.disabled(if: installedInSystemFolders, "iris or digits is installed in a system folder, so nothing is missing"))
+    func missingDatasetsSayWhatToPutWhere() {
         let directory = DataDirectory(explicit: "/nonexistent/flint", environment: ["HOME": "/tmp"])
-        // The system folders are always searched; a machine that really has the data there can't run this.
-        let installed = directory.roots.contains { root in
-            ["iris", "digits"].contains { FileManager.default.fileExists(atPath: root.appendingPathComponent($0).path) }
-        }
-        guard !installed else { return }
         #expect {
             try TabularDataset.iris(from: directory)
         } throws: { error in

@@ -11,9 +11,11 @@ import Testing
         return FileManager.default.isExecutableFile(atPath: flint.path) ? flint : nil
     }()
 
-    /// The real datasets in ../shared/data, when present.
+    /// The real datasets (`$FLINT_TEST_DATA`, else `shared/data` beside the repository), when present.
     static let sharedData: URL? = {
-        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared/data").standardized
+        let environment = ProcessInfo.processInfo.environment["FLINT_TEST_DATA"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) }
+        let folder = environment ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../../shared/data").standardized
         return FileManager.default.fileExists(atPath: folder.appendingPathComponent("iris").path) ? folder : nil
     }()
 
@@ -85,7 +87,7 @@ import Testing
         #expect(outcome.stderr.contains("cannot split the data"), "\(outcome.stderr)")
     }
 
-    @Test(.enabled(if: runnableWithData, "needs the flint binary and ../shared/data"))
+    @Test(.enabled(if: runnableWithData, "needs the flint binary and the test datasets (FLINT_TEST_DATA, else ../shared/data)"))
     func libraryThatIsNotOpenCLLeavesTheCPUTraining() throws {
         let outcome = try Self.run(["train", "--model", "logistic-regression", "--data-dir", Self.sharedData!.path,
                                     "--device", "cpu", "--epochs", "1"], environment: ["FLINT_OPENCL_LIBRARY": "libz.so.1"])
@@ -96,7 +98,7 @@ import Testing
 
     /// With stdout a pipe, each line must arrive as it is printed, not when the process ends
     /// (C buffers pipes in blocks, so a crash used to leave an empty log).
-    @Test(.enabled(if: runnableWithData, "needs the flint binary and ../shared/data"))
+    @Test(.enabled(if: runnableWithData, "needs the flint binary and the test datasets (FLINT_TEST_DATA, else ../shared/data)"))
     func stdoutArrivesLineByLine() throws {
         let process = Process()
         process.executableURL = Self.binary!

@@ -1,0 +1,98 @@
+/// The primitives every backend gets for free: each default calls the composition of the same
+/// name (`composedSoftmax`, …), built only from the required primitives. A backend overrides a
+/// primitive to be faster, and may still call the composition for cases it does not handle.
+///
+/// The compositions allocate scratch buffers through `allocate`, so they also show what a
+/// primitive costs when a backend leaves it out.
+public enum BackendDefaults {
+    /// The primitives a backend must implement itself; the rest of ``Primitive`` have defaults.
+    public static let required: Set<Primitive> = [.unary, .binary, .select, .copy, .cast, .reduce, .gather, .scatterAdd, .gemm]
+}
+
+extension Backend {
+    public var maxAllocationBytes: Int { Int.max }
+    public var diagnostics: BackendDiagnostics { BackendDiagnostics() }
+
+    public func fill(_ buffer: any DeviceBuffer, offset: Int, count: Int, bits: UInt32) {
+        composedFill(buffer, offset: offset, count: count, bits: bits)
+    }
+
+    public func binary(_ op: BinaryOp, _ a: StridedOperand, _ b: StridedOperand, shape: [Int], then activation: UnaryOp,
+                       out: any DeviceBuffer) {
+        composedBinary(op, a, b, shape: shape, then: activation, out: out)
+    }
+
+    public func argmax(_ x: any DeviceBuffer, offset: Int, layout: AxisLayout, out: any DeviceBuffer) {
+        composedArgmax(x, offset: offset, layout: layout, out: out)
+    }
+
+    public func softmax(_ x: any DeviceBuffer, offset: Int, layout: AxisLayout, log: Bool, out: any DeviceBuffer) {
+        composedSoftmax(x, offset: offset, layout: layout, log: log, out: out)
+    }
+
+    public func im2col(_ input: any DeviceBuffer, offset: Int, geometry: ConvGeometry, padValue: Float, out: any DeviceBuffer) {
+        composedIm2col(input, offset: offset, geometry: geometry, padValue: padValue, out: out)
+    }
+
+    public func col2im(_ columns: any DeviceBuffer, offset: Int, geometry: ConvGeometry, out: any DeviceBuffer) {
+        composedCol2im(columns, offset: offset, geometry: geometry, out: out)
+    }
+
+    public func maxPool2d(_ input: any DeviceBuffer, offset: Int, geometry: ConvGeometry, out: any DeviceBuffer,
+                          taps: any DeviceBuffer) {
+        composedMaxPool2d(input, offset: offset, geometry: geometry, out: out, taps: taps)
+    }
+
+    public func maxPool2dBackward(_ gradient: any DeviceBuffer, offset: Int, taps: any DeviceBuffer, geometry: ConvGeometry,
+                                  out: any DeviceBuffer) {
+        composedMaxPool2dBackward(gradient, offset: offset, taps: taps, geometry: geometry, out: out)
+    }
+
+    public func adamStep(_ step: AdamStep, count: Int, parameter: any DeviceBuffer, gradient: any DeviceBuffer,
+                         m: any DeviceBuffer, v: any DeviceBuffer,
+                         outParameter: any DeviceBuffer, outM: any DeviceBuffer, outV: any DeviceBuffer) {
+        composedAdamStep(step, count: count, parameter: parameter, gradient: gradient, m: m, v: v,
+                         outParameter: outParameter, outM: outM, outV: outV)
+    }
+
+    public func random(_ out: any DeviceBuffer, count: Int, distribution: RandomDistribution, seed: UInt64,
+                       counterOffset: UInt64) {
+        composedRandom(out, count: count, distribution: distribution, seed: seed, counterOffset: counterOffset)
+    }
+}
+
+// MARK: Helpers for compositions
+
+extension Backend {
+    /// A scratch buffer of `count` four-byte elements (at least one).
+    func scratch(_ count: Int) -> any DeviceBuffer {
+        allocate(byteCount: Swift.max(count, 1) * 4)
+    }
+
+    /// A new buffer holding `values` (four-byte elements).
+    func uploaded<T>(_ values: [T]) -> any DeviceBuffer {
+        precondition(MemoryLayout<T>.stride == 4, "uploaded: elements must be four bytes")
+        let buffer = scratch(values.count)
+        values.withUnsafeBytes { write($0, to: buffer, byteOffset: 0) }
+        return buffer
+    }
+
+    /// A one-element buffer holding `value`, to broadcast with all-zero strides.
+    func constant(_ value: Float) -> any DeviceBuffer {
+        uploaded([value])
+    }
+}
+
+/// Row-major strides of `shape`.
+func rowMajorStrides(_ shape: [Int]) -> [Int] {
+    var strides = [Int](repeating: 1, count: shape.count)
+    for axis in shape.indices.dropLast().reversed() { strides[axis] = strides[axis + 1] * shape[axis + 1] }
+    return strides
+}
+
+extension StridedOperand {
+    /// `buffer` from element `offset` with `strides`.
+    init(_ buffer: any DeviceBuffer, _ offset: Int = 0, _ strides: [Int]) {
+        self.init(buffer: buffer, offset: offset, strides: strides)
+    }
+}

@@ -1,0 +1,53 @@
+extension Backend {
+    /// `fill` from `write`: the pattern repeated on the host and written in one transfer.
+    public func composedFill(_ buffer: any DeviceBuffer, offset: Int, count: Int, bits: UInt32) {
+        let words = [UInt32](repeating: bits, count: count)
+        words.withUnsafeBytes { write($0, to: buffer, byteOffset: offset * 4) }
+    }
+
+    /// `binary(_:_:_:shape:then:out:)` from primitives: `binary`, then `unary` in place. The
+    /// default, and what a backend falls back on for combinations it does not fuse.
+    public func composedBinary(_ op: BinaryOp, _ a: StridedOperand, _ b: StridedOperand, shape: [Int], then activation: UnaryOp,
+                               out: any DeviceBuffer) {
+        binary(op, a, b, shape: shape, out: out)
+        unary(activation, StridedOperand(out, 0, rowMajorStrides(shape)), shape: shape, out: out)
+    }
+
+    /// `random` from `write`: `Philox`'s definition evaluated on the host, so the numbers are
+    /// those of every other backend by construction.
+    public func composedRandom(_ out: any DeviceBuffer, count: Int, distribution: RandomDistribution, seed: UInt64,
+                               counterOffset: UInt64) {
+        let values = (0..<count).map { Philox.value(at: $0, distribution: distribution, seed: seed, counterOffset: counterOffset) }
+        values.withUnsafeBytes { write($0, to: out, byteOffset: 0) }
+    }
+
+    /// `adamStep` from element-wise primitives: the default for backends without a fused kernel,
+    /// and the reference the fused ones are tested against.
+    public func composedAdamStep(_ step: AdamStep, count: Int, parameter: any DeviceBuffer, gradient: any DeviceBuffer,
+                                 m: any DeviceBuffer, v: any DeviceBuffer,
+                                 outParameter: any DeviceBuffer, outM: any DeviceBuffer, outV: any DeviceBuffer) {
+        func flat(_ buffer: any DeviceBuffer) -> StridedOperand { StridedOperand(buffer, 0, [1]) }
+        let shape = [count]
+        let temporary = scratch(count), update = scratch(count)
+        // g' = g + l2·w  (in `update`)
+        unary(.affine(scale: step.l2, shift: 0), flat(parameter), shape: shape, out: update)
+        binary(.add, flat(gradient), flat(update), shape: shape, out: update)
+        // m' = β₁m + (1-β₁)g'
+        unary(.affine(scale: step.beta1, shift: 0), flat(m), shape: shape, out: outM)
+        unary(.affine(scale: 1 - step.beta1, shift: 0), flat(update), shape: shape, out: temporary)
+        binary(.add, flat(outM), flat(temporary), shape: shape, out: outM)
+        // v' = β₂v + (1-β₂)g'²
+        unary(.square, flat(update), shape: shape, out: temporary)
+        unary(.affine(scale: 1 - step.beta2, shift: 0), flat(temporary), shape: shape, out: temporary)
+        unary(.affine(scale: step.beta2, shift: 0), flat(v), shape: shape, out: outV)
+        binary(.add, flat(outV), flat(temporary), shape: shape, out: outV)
+        // step = (lr/c₁)·m' / (√v' / √c₂ + ε)
+        unary(.sqrt, flat(outV), shape: shape, out: temporary)
+        unary(.affine(scale: 1 / step.correction2.squareRoot(), shift: step.epsilon), flat(temporary), shape: shape, out: temporary)
+        unary(.affine(scale: step.learningRate / step.correction1, shift: 0), flat(outM), shape: shape, out: update)
+        binary(.div, flat(update), flat(temporary), shape: shape, out: update)
+        // w' = w·(1 - lr·decay) - step
+        unary(.affine(scale: 1 - step.learningRate * step.decoupledDecay, shift: 0), flat(parameter), shape: shape, out: outParameter)
+        binary(.sub, flat(outParameter), flat(update), shape: shape, out: outParameter)
+    }
+}
