@@ -71,7 +71,7 @@ extension Backend {
 
     /// A new buffer holding `values` (four-byte elements).
     func uploaded<T>(_ values: [T]) -> any DeviceBuffer {
-        precondition(MemoryLayout<T>.stride == 4, "uploaded: elements must be four bytes")
+        ensure(MemoryLayout<T>.stride == 4, "uploaded: elements must be four bytes")
         let buffer = scratch(values.count)
         values.withUnsafeBytes { write($0, to: buffer, byteOffset: 0) }
         return buffer
