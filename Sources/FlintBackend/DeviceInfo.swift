@@ -17,10 +17,12 @@ public struct DeviceInfo: Sendable, Hashable, CustomStringConvertible {
     public var computeUnits: Int
     public var memoryBytes: UInt64
     public var driverVersion: String
+    /// The highest clock the driver reports (`CL_DEVICE_MAX_CLOCK_FREQUENCY`), in MHz; 0 when unknown.
+    public var maxClockMHz: Int
 
     public init(
         kind: Kind, index: Int, name: String, platform: String, deviceType: String,
-        computeUnits: Int, memoryBytes: UInt64, driverVersion: String
+        computeUnits: Int, memoryBytes: UInt64, driverVersion: String, maxClockMHz: Int = 0
     ) {
         self.kind = kind
         self.index = index
@@ -30,6 +32,7 @@ public struct DeviceInfo: Sendable, Hashable, CustomStringConvertible {
         self.computeUnits = computeUnits
         self.memoryBytes = memoryBytes
         self.driverVersion = driverVersion
+        self.maxClockMHz = maxClockMHz
     }
 
     /// The spelling users type: `cpu`, `opencl:0`.
