@@ -12,7 +12,7 @@ public struct TuningRecord: Sendable, Hashable, Codable {
 
     /// The kernel family and shape class, `gemm/large`.
     public var key: String
-    /// The problem the search timed, `1024x1024x1024`.
+    /// The problem the search timed, `1024x1024x512`.
     public var shape: String
     /// The configuration as the kernels' build options describe it.
     public var configuration: String

@@ -5,7 +5,7 @@ import Foundation
 /// Chooses the GEMM configuration for each shape class the first time the device meets it: from
 /// the tuning cache when an earlier process measured this device, driver and kernel source, else
 /// by timing the search space on the class's representative problem (a few seconds, bounded by
-/// `FLINT_TUNE_SECONDS`) and storing the winner. `FLINT_TUNE=0` keeps the standard configuration.
+/// `FLINT_TUNE_SECONDS`, 10) and storing the winner. `FLINT_TUNE=0` keeps the standard configuration.
 ///
 /// A product waits while its class is being searched (the lock is held), so every product of a
 /// class in one process runs the same configuration; all configurations sum in the same order.
@@ -27,7 +27,7 @@ final class GemmTuner: @unchecked Sendable {
          environment: [String: String]) {
         let setting = (environment["FLINT_TUNE"] ?? "").lowercased()
         enabled = !["0", "off", "false", "no"].contains(setting)
-        budget = environment["FLINT_TUNE_SECONDS"].flatMap(Double.init) ?? 20
+        budget = environment["FLINT_TUNE_SECONDS"].flatMap(Double.init) ?? 10
         self.programs = programs
         self.standard = standard
         self.space = space
@@ -130,7 +130,7 @@ final class GemmTuner: @unchecked Sendable {
             if !timed.isEmpty && elapsed() > budget { break }
             guard config.fits(maxWorkGroupSize: limits.workGroup, localMemoryBytes: limits.localMemory),
                   case .success(let variant) = programs.variant(config, on: backend),
-                  let seconds = bench.time(variant, giveUpAfter: timed.map(\.seconds).min().map { $0 * 3 })
+                  let seconds = bench.time(variant, giveUpAfter: timed.map(\.seconds).min().map { $0 * 2 })
             else {
                 request.report?("  \(config): not runnable on this device")
                 continue
@@ -147,10 +147,11 @@ final class GemmTuner: @unchecked Sendable {
             request.report?(String(format: "  %@: %.1f GFLOP/s", config.description, flops / seconds / 1e9))
         }
         guard !timed.isEmpty else { return (standardVariant(backend), Self.standardRecord(shapeClass, standard)) }
-        // A shared machine is noisy: time the best three again, alternating, and keep each one's best.
+        // A shared machine is noisy: time the best three again, alternating, and keep each one's
+        // best, while the budget lasts.
         var finalists = Array(timed.sorted { $0.seconds < $1.seconds }.prefix(3))
         if finalists.count > 1 {
-            for _ in 0..<2 {
+            for _ in 0..<2 where elapsed() < budget {
                 for index in finalists.indices {
                     if let again = bench.time(finalists[index].variant, giveUpAfter: nil, runs: 2) {
                         finalists[index].seconds = min(finalists[index].seconds, again)
@@ -228,7 +229,7 @@ private final class GemmBench {
     /// The fastest of a few runs, in seconds, after one untimed run (on PoCL that one compiles the
     /// kernel for its work-group shape); nil when the device refuses the launch. Stops after the
     /// first run when it is slower than `giveUpAfter`.
-    func time(_ variant: GemmVariant, giveUpAfter limit: Double?, runs wanted: Int = 3) -> Double? {
+    func time(_ variant: GemmVariant, giveUpAfter limit: Double?, runs wanted: Int = 2) -> Double? {
         func run() -> Double? {
             let start = DispatchTime.now().uptimeNanoseconds
             guard backend.launchGemm(variant, m: m, n: n, k: k, batch: 1, alpha: 1, operands, beta: 0, fatal: false) == CL_SUCCESS,
