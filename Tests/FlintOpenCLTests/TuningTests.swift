@@ -67,6 +67,40 @@ struct TuningTests {
         }
     }
 
+    /// A convolution's weight gradient: few outputs over a long k, which the backend splits
+    /// along k into partial products and sums (`gemm_splitk_combine`), with alpha and beta.
+    @Test("long thin products split along k match the reference")
+    func splitK() throws {
+        let backend = try TestDevice.backend()
+        let (m, n, k) = (9, 32, 20_000)
+        let parts = try #require(backend.splitKParts(m: m, n: n, k: k), "9 x 32 x 20000 is not split on this device")
+        #expect(parts >= 2)
+        var random = TestRandom(seed: 77)
+        let a = random.floats(m * k), b = random.floats(k * n), c0 = random.floats(m * n)
+        let c = backend.upload(c0)
+        backend.gemm(m: m, n: n, k: k, batch: 1, alpha: 0.5,
+                     MatrixOperand(buffer: backend.upload(a), offset: 0, rowStride: k, colStride: 1, batchStride: 0),
+                     MatrixOperand(buffer: backend.upload(b), offset: 0, rowStride: n, colStride: 1, batchStride: 0),
+                     beta: 2, MatrixOperand(buffer: c, offset: 0, rowStride: n, colStride: 1, batchStride: 0))
+        let result = backend.floats(c, count: m * n)
+        var wrong = 0
+        for i in 0..<m {
+            for j in 0..<n {
+                var sum = 0.0, magnitude = 0.0
+                for l in 0..<k {
+                    let product = Double(a[i * k + l]) * Double(b[l * n + j])
+                    sum += product
+                    magnitude += abs(product)
+                }
+                let expected = 0.5 * sum + 2 * Double(c0[i * n + j])
+                if abs(Double(result[i * n + j]) - expected) > 1e-5 * (0.5 * magnitude + 2) && wrong < 3 {
+                    wrong += 1
+                    Issue.record("split-K element (\(i), \(j)) is \(result[i * n + j]), expected \(expected)")
+                }
+            }
+        }
+    }
+
     @Test("configurations read back from their text")
     func configurationText() {
         for config in Self.configurations {
