@@ -5,7 +5,7 @@ SWIFT ?= swift
 SYSTEM_PACKAGES := pocl-opencl-icd ocl-icd-opencl-dev opencl-headers libopenblas-dev zlib1g-dev libdeflate0 python3 python3-venv openmpi-bin
 RELEASE := $(SWIFT) build -c release
 
-.PHONY: deps build test docs interop-check interop tensorboard-check bench bench-peers devices doctor demo fuzz sanitize soak clean
+.PHONY: deps build test docs interop-check interop tensorboard-check bench bench-peers gpu-check devices doctor demo fuzz sanitize soak clean
 
 deps:
 	@missing=""; \
@@ -80,6 +80,12 @@ bench: deps
 bench-peers: deps
 	$(RELEASE) --product flint-bench
 	python3 Benchmarks/peers/compare.py
+
+# On a machine with an OpenCL GPU: build, conformance suite and GEMM tuning tests, `flint tune`,
+# then `flint-bench ops` (GFLOP/s and share of the estimated peak) and `models` on the first GPU.
+# GPU_CHECK_DEVICE=opencl:N chooses another device (see scripts/gpu-check.sh).
+gpu-check: deps
+	SWIFT="$(SWIFT)" scripts/gpu-check.sh
 
 # The main job: train the MLP on Fashion-MNIST on the default device. Without the data files
 # anywhere Flint looks, install Debian's dataset-fashion-mnist package first.

@@ -248,3 +248,82 @@ __kernel void NAME(__global const float *x, int xoff, int outer, int length, int
 
 SOFTMAX_KERNEL(softmax_axis, 0)
 SOFTMAX_KERNEL(log_softmax_axis, 1)
+
+
+// ---- work-group rows (GPUs) ------------------------------------------------------------------
+//
+// For contiguous rows (inner == 1) on GPUs: one work-group of REDUCE_WG work-items per row, each
+// reducing the elements lid, lid + REDUCE_WG, ... (neighbouring work-items read neighbouring
+// words), then a tree in local memory. NDRange (outer * REDUCE_WG) in groups of REDUCE_WG.
+
+#ifndef REDUCE_WG
+#define REDUCE_WG 128
+#endif
+
+#define GROUP_SUM(a, b) ((a) + (b))
+
+// Combines the REDUCE_WG values of `partial` with COMBINE (tree order); every work-item gets it.
+#define GROUP_TREE(partial, value, COMBINE)                                          \
+    partial[lid] = value;                                                            \
+    barrier(CLK_LOCAL_MEM_FENCE);                                                    \
+    for (int step = REDUCE_WG / 2; step > 0; step >>= 1) {                           \
+        if (lid < step) partial[lid] = COMBINE(partial[lid], partial[lid + step]);   \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                \
+    }                                                                                \
+    value = partial[0];                                                              \
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+// The work-item's share of the row: range_NAME over its strided elements (identity when empty).
+inline float share_sum(__global const float *x, int base, int lid, int length) {
+    return lid < length ? range_sum(x, base + lid, REDUCE_WG, (length - lid + REDUCE_WG - 1) / REDUCE_WG) : 0.0f;
+}
+inline float share_max(__global const float *x, int base, int lid, int length) {
+    return lid < length ? range_max(x, base + lid, REDUCE_WG, (length - lid + REDUCE_WG - 1) / REDUCE_WG) : -INFINITY;
+}
+inline float share_min(__global const float *x, int base, int lid, int length) {
+    return lid < length ? range_min(x, base + lid, REDUCE_WG, (length - lid + REDUCE_WG - 1) / REDUCE_WG) : INFINITY;
+}
+
+#define REDUCE_ROWS_KERNEL(NAME, COMBINE)                                            \
+__kernel __attribute__((reqd_work_group_size(REDUCE_WG, 1, 1)))                      \
+void reduce_##NAME##_rows(__global const float *x, int xoff, int outer, int length,  \
+        __global float *out) {                                                       \
+    __local float partial[REDUCE_WG];                                                \
+    int lid = get_local_id(0), o = get_group_id(0);                                  \
+    float value = share_##NAME(x, xoff + o * length, lid, length);                   \
+    GROUP_TREE(partial, value, COMBINE)                                              \
+    if (lid == 0) out[o] = value;                                                    \
+}
+
+REDUCE_ROWS_KERNEL(sum, GROUP_SUM)
+REDUCE_ROWS_KERNEL(max, NAN_MAX)
+REDUCE_ROWS_KERNEL(min, NAN_MIN)
+
+// Softmax of a contiguous row by one work-group: the row's maximum, exp(x - max) written to
+// `out` while the group sums it, then the scaling (or x - max - log(sum)) pass.
+#define SOFTMAX_ROWS_KERNEL(NAME, LOG)                                               \
+__kernel __attribute__((reqd_work_group_size(REDUCE_WG, 1, 1)))                      \
+void NAME(__global const float *x, int xoff, int outer, int length, __global float *out) { \
+    __local float partial[REDUCE_WG];                                                \
+    int lid = get_local_id(0), o = get_group_id(0);                                  \
+    __global const float *row = x + xoff + o * length;                               \
+    __global float *target = out + o * length;                                       \
+    float m = share_max(x, xoff + o * length, lid, length);                          \
+    GROUP_TREE(partial, m, NAN_MAX)                                                  \
+    float sum = 0.0f;                                                                \
+    for (int r = lid; r < length; r += REDUCE_WG) {                                  \
+        float e = exp(row[r] - m);                                                   \
+        target[r] = e;                                                               \
+        sum += e;                                                                    \
+    }                                                                                \
+    GROUP_TREE(partial, sum, GROUP_SUM)                                              \
+    if (LOG) {                                                                       \
+        float lse = log(sum);                                                        \
+        for (int r = lid; r < length; r += REDUCE_WG) target[r] = (row[r] - m) - lse; \
+    } else {                                                                         \
+        for (int r = lid; r < length; r += REDUCE_WG) target[r] /= sum;              \
+    }                                                                                \
+}
+
+SOFTMAX_ROWS_KERNEL(softmax_rows, 0)
+SOFTMAX_ROWS_KERNEL(log_softmax_rows, 1)

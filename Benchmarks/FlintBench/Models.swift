@@ -77,15 +77,22 @@ struct Models: ParsableCommand {
         try model.fit(data, epochs: 1, batchSize: batch, verbosity: .silent)  // warm-up: pools and caches fill
         var seconds: [Int: [Double]] = [2: [], 0: []]
         var allocations = 0
+        var reads = 0
         var spent = 0.0
         while seconds[0]!.count < 3 || (spent < options.seconds && seconds[0]!.count < 20) {
             for depth in [2, 0] {
-                let before = device.backend.memoryStatistics.allocations
+                let before = device.backend.memoryStatistics
                 let start = DispatchTime.now().uptimeNanoseconds
                 try model.fit(data, epochs: 1, batchSize: batch, verbosity: .silent, prefetch: depth)
                 device.backend.synchronize()
                 let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                if depth == 2 { allocations = device.backend.memoryStatistics.allocations - before }
+                if depth == 2 {
+                    let after = device.backend.memoryStatistics
+                    allocations = after.allocations - before.allocations
+                    // `fit` reads its logs once, at the end of the epoch (the only progress update
+                    // of a silent run): every other read would be a stall inside a step.
+                    reads = after.reads - before.reads - 1
+                }
                 seconds[depth]!.append(elapsed)
                 spent += elapsed
             }
@@ -95,6 +102,7 @@ struct Models: ParsableCommand {
             return ModelMeasurement(device: device.identifier, model: kind.rawValue, workload: depth == 2 ? "train" : "train_no_prefetch",
                                     samplesPerSecond: Double(count) / median, firstMilliseconds: firstStep,
                                     allocationsPerStep: depth == 2 ? Double(allocations) / Double(steps) : nil,
+                                    readsPerStep: depth == 2 && device.isOpenCL ? Double(reads) / Double(steps) : nil,
                                     stepMilliseconds: median / Double(steps) * 1000)
         }
     }
@@ -148,15 +156,18 @@ struct ModelMeasurement {
     var latencyMicroseconds: Double? = nil
     /// New device allocations per training step in steady state (0 when the pool serves everything).
     var allocationsPerStep: Double? = nil
+    /// Device-to-host reads per training step, not counting the one at the end of the epoch
+    /// (OpenCL; on the CPU backend memory is the host's).
+    var readsPerStep: Double? = nil
     /// Median time per training step.
     var stepMilliseconds: Double? = nil
 
-    static let header = ["device", "model", "workload", "samples/s", "ms/step", "latency µs", "first ms", "allocs/step"]
+    static let header = ["device", "model", "workload", "samples/s", "ms/step", "latency µs", "first ms", "allocs/step", "reads/step"]
 
     var tableRow: [String] {
         [device, model, workload, String(format: "%.0f", samplesPerSecond), stepMilliseconds.map { String(format: "%.2f", $0) } ?? "",
          latencyMicroseconds.map { String(format: "%.1f", $0) } ?? "", String(format: "%.1f", firstMilliseconds),
-         allocationsPerStep.map { String(format: "%.2f", $0) } ?? ""]
+         allocationsPerStep.map { String(format: "%.2f", $0) } ?? "", readsPerStep.map { String(format: "%.2f", $0) } ?? ""]
     }
 
     var jsonLine: String {
@@ -165,6 +176,7 @@ struct ModelMeasurement {
                                      "first_ms": (firstMilliseconds * 1000).rounded() / 1000]
         if let latencyMicroseconds { object["latency_us"] = (latencyMicroseconds * 10).rounded() / 10 }
         if let allocationsPerStep { object["allocations_per_step"] = allocationsPerStep }
+        if let readsPerStep { object["reads_per_step"] = readsPerStep }
         if let stepMilliseconds { object["step_ms"] = (stepMilliseconds * 1000).rounded() / 1000 }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)

@@ -35,6 +35,20 @@ struct Ops: ParsableCommand {
         if let n = sizes.first(where: { $0 == 1024 }) ?? sizes.last { rows.append(rawBLAS(n)) }
         rows.append(streamTriad())
         report(rows, json: options.json)
+        if !options.json { printPeakShares(rows, devices: try options.selectedDevices()) }
+    }
+
+    /// Per OpenCL device: the estimated fp32 peak and each GFLOP/s row's share of it.
+    private func printPeakShares(_ rows: [Measurement], devices: [Device]) {
+        for device in devices {
+            guard let peak = PeakEstimate(device.info) else { continue }
+            print("\n" + peak.line(device.info))
+            let table = rows.filter { $0.device == device.identifier }.compactMap { row -> [String]? in
+                guard let rate = row.gflops else { return nil }
+                return [row.op, row.shape, String(format: "%.1f", rate), String(format: "%.1f%%", rate / peak.gflops * 100)]
+            }
+            print(TextTable(header: ["op", "shape", "GFLOP/s", "of peak"], rows: table).rendered)
+        }
     }
 
     private func row(_ device: Device, _ op: String, _ shape: String, flops: Double? = nil, bytes: Double? = nil,

@@ -143,11 +143,15 @@ public struct MemoryStatistics: Sendable, Hashable {
     public var reuses: Int
     /// Bytes currently allocated from the device, in use or pooled.
     public var bytesReserved: Int
+    /// Reads from the device to the host so far (each one waits for the queue to drain); 0 for
+    /// backends whose memory is the host's.
+    public var reads: Int
 
-    public init(allocations: Int = 0, reuses: Int = 0, bytesReserved: Int = 0) {
+    public init(allocations: Int = 0, reuses: Int = 0, bytesReserved: Int = 0, reads: Int = 0) {
         self.allocations = allocations
         self.reuses = reuses
         self.bytesReserved = bytesReserved
+        self.reads = reads
     }
 }
 

@@ -51,6 +51,8 @@ public struct DeviceInfo: Sendable, Hashable, CustomStringConvertible {
     public var driverVersion: String
     /// The spelling users type: `cpu`, `opencl:0`.
     public var identifier: String
+    /// The highest clock the driver reports (`CL_DEVICE_MAX_CLOCK_FREQUENCY`), in MHz; 0 when unknown.
+    public var maxClockMHz: Int
 
     /// Describes one device.
     ///
@@ -65,9 +67,10 @@ public struct DeviceInfo: Sendable, Hashable, CustomStringConvertible {
     ///   - computeUnits: cores or compute units.
     ///   - memoryBytes: the device's memory.
     ///   - driverVersion: the driver's version string.
+    ///   - maxClockMHz: the highest clock the driver reports, in MHz (0: unknown).
     public init(
         kind: Kind, index: Int, identifier: String? = nil, name: String, platform: String, deviceType: String,
-        computeUnits: Int, memoryBytes: UInt64, driverVersion: String
+        computeUnits: Int, memoryBytes: UInt64, driverVersion: String, maxClockMHz: Int = 0
     ) {
         self.kind = kind
         self.index = index
@@ -78,6 +81,7 @@ public struct DeviceInfo: Sendable, Hashable, CustomStringConvertible {
         self.computeUnits = computeUnits
         self.memoryBytes = memoryBytes
         self.driverVersion = driverVersion
+        self.maxClockMHz = maxClockMHz
     }
 
     /// One line: identifier, type, name, platform, compute units and memory.

@@ -33,7 +33,12 @@ extension OpenCLBackend {
             reduceColumns(op, input, offset: offset, layout: layout, out: output)
             return
         }
+        let rows = usesRowGroups(layout)
         let axisKernel = kernels.reduceAxis[op]!
+        guard !rows || reductionSplit(layout) != nil else {
+            reduceRows(op, input, offset: offset, outer: layout.outer, length: layout.length, out: output)
+            return
+        }
         guard let (chunks, per) = reductionSplit(layout) else {
             launch1D(axisKernel, items: outputs, [
                 .buffer(input), .int(offset), .int(layout.outer), .int(layout.length), .int(layout.inner),
@@ -47,8 +52,25 @@ extension OpenCLBackend {
             .buffer(input), .int(offset), .int(layout.outer), .int(layout.length), .int(layout.inner),
             .int(chunks), .int(per), .buffer(partials),
         ])
+        if rows && chunks >= tuning.rowGroupMinimum {
+            reduceRows(op, partials, offset: 0, outer: layout.outer, length: chunks, out: output)
+            return
+        }
         launch1D(axisKernel, items: outputs, [
             .buffer(partials), .int(0), .int(layout.outer), .int(chunks), .int(layout.inner), .buffer(output),
+        ])
+    }
+
+    /// Whether an axis op over `layout` takes a work-group per row (`*_rows`, GPUs): the rows are
+    /// contiguous and long enough to share.
+    func usesRowGroups(_ layout: AxisLayout) -> Bool {
+        tuning.rowGroups && layout.inner == 1 && layout.length >= tuning.rowGroupMinimum
+    }
+
+    /// `reduce_*_rows`: one work-group per row of `length` contiguous elements.
+    func reduceRows(_ op: ReduceOp, _ input: OpenCLBuffer, offset: Int, outer: Int, length: Int, out: OpenCLBuffer) {
+        launch(kernels.reduceRows[op]!, global: [outer * tuning.rowGroupSize], local: [tuning.rowGroupSize], [
+            .buffer(input), .int(offset), .int(outer), .int(length), .buffer(out),
         ])
     }
 
@@ -105,6 +127,13 @@ extension OpenCLBackend {
         let input = clBuffer(x, "softmax")
         let output = clBuffer(out, "softmax")
         checkAxis(input, offset: offset, layout: layout, out: output, outputs: layout.count, "softmax")
+        if usesRowGroups(layout) {
+            launch(log ? kernels.logSoftmaxRows : kernels.softmaxRows, global: [layout.outer * tuning.rowGroupSize],
+                   local: [tuning.rowGroupSize], [
+                       .buffer(input), .int(offset), .int(layout.outer), .int(layout.length), .buffer(output),
+                   ])
+            return
+        }
         launch1D(log ? kernels.logSoftmax : kernels.softmax, items: layout.outer * layout.inner, [
             .buffer(input), .int(offset), .int(layout.outer), .int(layout.length), .int(layout.inner),
             .buffer(output),

@@ -48,6 +48,7 @@ enum Discovery {
         }
         let units: cl_uint = deviceValue(handle.device, CL_DEVICE_MAX_COMPUTE_UNITS) ?? 0
         let memory: cl_ulong = deviceValue(handle.device, CL_DEVICE_GLOBAL_MEM_SIZE) ?? 0
+        let clock: cl_uint = deviceValue(handle.device, CL_DEVICE_MAX_CLOCK_FREQUENCY) ?? 0
         return DeviceInfo(
             kind: .opencl, index: index,
             name: deviceString(handle.device, CL_DEVICE_NAME),
@@ -55,7 +56,8 @@ enum Discovery {
             deviceType: typeName,
             computeUnits: Int(units),
             memoryBytes: UInt64(memory),
-            driverVersion: deviceString(handle.device, CL_DRIVER_VERSION))
+            driverVersion: deviceString(handle.device, CL_DRIVER_VERSION),
+            maxClockMHz: Int(clock))
     }
 
     /// A fixed-size device property, or nil when the driver does not answer.

@@ -1,4 +1,12 @@
+import COpenCL
 import FlintBackend
+
+/// The row-major operands of one GEMM launch, in the kernels' argument order.
+struct GemmOperands {
+    var a: KernelArg, aOffset: Int, lda: Int, aBatchStride: Int
+    var b: KernelArg, bOffset: Int, ldb: Int, bBatchStride: Int
+    var c: KernelArg, cOffset: Int, ldc: Int, cBatchStride: Int
+}
 
 extension OpenCLBackend {
     public func gemm(
@@ -36,19 +44,82 @@ extension OpenCLBackend {
             return
         }
         let (bData, bOffset, ldb, bBatchStride) = rowMajor(b, bBuffer, rows: k, columns: n, batch: batch, "B")
+        let operands = GemmOperands(
+            a: .buffer(aData), aOffset: aOffset, lda: lda, aBatchStride: aBatchStride,
+            b: .buffer(bData), bOffset: bOffset, ldb: ldb, bBatchStride: bBatchStride,
+            c: .buffer(cBuffer), cOffset: c.offset, ldc: c.rowStride, cBatchStride: c.batchStride)
+        let variant = gemmTuner.variant(for: GemmShapeClass(m: m, n: n, k: k, batch: batch), backend: self)
+        if batch == 1, let parts = splitKParts(m: m, n: n, k: k) {
+            splitK(variant, parts: parts, m: m, n: n, k: k, alpha: alpha, operands, beta: beta)
+        } else {
+            launchGemm(variant, m: m, n: n, k: k, batch: batch, alpha: alpha, operands, beta: beta)
+        }
+    }
 
-        let columnItems = (n + tuning.gemmVectorWidth - 1) / tuning.gemmVectorWidth
-        let rowItems = (m + tuning.gemmRows - 1) / tuning.gemmRows
-        launch(
-            kernels.gemm,
-            global: [columnItems, rowItems, batch],
-            local: [tuning.local2D.0, tuning.local2D.1, 1],
-            [
-                .int(m), .int(n), .int(k), .float(alpha),
-                .buffer(aData), .int(aOffset), .int(lda), .int(aBatchStride),
-                .buffer(bData), .int(bOffset), .int(ldb), .int(bBatchStride),
-                .float(beta), .buffer(cBuffer), .int(c.offset), .int(c.rowStride), .int(c.batchStride),
-            ])
+    /// Enqueues one configuration's kernel; the tuner calls it too, so it returns the status.
+    @discardableResult
+    func launchGemm(
+        _ variant: GemmVariant, m: Int, n: Int, k: Int, batch: Int, alpha: Float, _ o: GemmOperands, beta: Float,
+        fatal: Bool = true
+    ) -> cl_int {
+        var kernel = variant.kernel
+        if let vector = variant.vectorKernel {
+            // Aligned vector pointers need every offset and stride of A and B to be whole vectors.
+            let width = variant.config.tileVectorWidth
+            let values = [o.aOffset, o.lda, o.bOffset, o.ldb] + (batch > 1 ? [o.aBatchStride, o.bBatchStride] : [])
+            if values.allSatisfy({ $0 % width == 0 }) { kernel = vector }
+        }
+        let global = variant.config.global(m: m, n: n, batch: batch)
+        let args: [KernelArg] = [
+            .int(m), .int(n), .int(k), .float(alpha),
+            o.a, .int(o.aOffset), .int(o.lda), .int(o.aBatchStride),
+            o.b, .int(o.bOffset), .int(o.ldb), .int(o.bBatchStride),
+            .float(beta), o.c, .int(o.cOffset), .int(o.ldc), .int(o.cBatchStride),
+        ]
+        if fatal {
+            launch(kernel, global: global, local: variant.config.localSize, args)
+            return CL_SUCCESS
+        }
+        return enqueue(kernel, global: global, local: variant.config.localSize, args).0
+    }
+
+    /// How many runs of k to split a product into when C alone has too few work-groups to occupy
+    /// the device and k is long; nil to run it whole. Decided from the standard configuration, not
+    /// the tuned one, so the summation order (and every bit of the result) never depends on tuning.
+    func splitKParts(m: Int, n: Int, k: Int) -> Int? {
+        let groups = tuning.gemmStandard.groups(m: m, n: n)
+        guard groups * 2 <= tuning.splitKGroups, k >= 4 * tuning.splitKChunk else { return nil }
+        let parts = min((tuning.splitKGroups + groups - 1) / groups, k / tuning.splitKChunk)
+        return parts >= 2 ? parts : nil
+    }
+
+    /// C = alpha · Σ_p A[:, run p] · B[run p, :] + beta · C, the partial products in scratch memory.
+    private func splitK(
+        _ variant: GemmVariant, parts wanted: Int, m: Int, n: Int, k: Int, alpha: Float, _ o: GemmOperands, beta: Float
+    ) {
+        let run = (k + wanted - 1) / wanted
+        let parts = (k + run - 1) / run
+        let last = k - (parts - 1) * run
+        let partials = scratch(elements: parts * m * n)
+        // Runs of equal length go as one batched launch, the shorter last run on its own.
+        var whole = o
+        whole.aBatchStride = run
+        whole.bBatchStride = run * o.ldb
+        (whole.c, whole.cOffset, whole.ldc, whole.cBatchStride) = (.buffer(partials), 0, n, m * n)
+        let equalRuns = last == run ? parts : parts - 1
+        if equalRuns > 0 {
+            launchGemm(variant, m: m, n: n, k: run, batch: equalRuns, alpha: 1, whole, beta: 0)
+        }
+        if last != run {
+            var tail = whole
+            tail.aOffset += equalRuns * run
+            tail.bOffset += equalRuns * run * o.ldb
+            tail.cOffset = equalRuns * m * n
+            launchGemm(variant, m: m, n: n, k: last, batch: 1, alpha: 1, tail, beta: 0)
+        }
+        launch(kernels.gemmSplitKCombine, global: [n, m], local: [tuning.local2D.0, tuning.local2D.1], [
+            .int(m), .int(n), .int(parts), .buffer(partials), .float(alpha), .float(beta), o.c, .int(o.cOffset), .int(o.ldc),
+        ])
     }
 
     /// A row-major view of a matrix operand: the operand itself, or a row-major copy of a

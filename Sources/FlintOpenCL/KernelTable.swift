@@ -22,15 +22,23 @@ struct KernelTable {
     let reduceAxis: [ReduceOp: Kernel]
     let reducePartial: [ReduceOp: Kernel]
     let reduceColumns: [ReduceOp: Kernel]
+    /// One work-group per contiguous row (GPUs).
+    let reduceRows: [ReduceOp: Kernel]
     let argmaxAxis: Kernel
     let argmaxPartial: Kernel
     let argmaxCombine: Kernel
     let softmax: Kernel
     let logSoftmax: Kernel
+    let softmaxRows: Kernel
+    let logSoftmaxRows: Kernel
     let gather: Kernel
     let scatterAdd: Kernel
     let gemm: Kernel
     let gemmBT: Kernel
+    /// Local-memory tiles (the GPU standard configuration), and its vector-load twin.
+    let gemmTiled: Kernel
+    let gemmTiledVector: Kernel
+    let gemmSplitKCombine: Kernel
     let randomUniform: Kernel
     let randomNormal: Kernel
     let im2col: Kernel
@@ -75,23 +83,31 @@ struct KernelTable {
         var axis: [ReduceOp: Kernel] = [:]
         var partial: [ReduceOp: Kernel] = [:]
         var columns: [ReduceOp: Kernel] = [:]
+        var rows: [ReduceOp: Kernel] = [:]
         for op in ReduceOp.allCases {
             axis[op] = try find("reduce_\(op.rawValue)_axis", "reduce")
             partial[op] = try find("reduce_\(op.rawValue)_partial", "reduce")
             columns[op] = try find("reduce_\(op.rawValue)_columns", "reduce")
+            rows[op] = try find("reduce_\(op.rawValue)_rows", "reduce")
         }
         reduceAxis = axis
         reducePartial = partial
         reduceColumns = columns
+        reduceRows = rows
         argmaxAxis = try find("argmax_axis", "reduce")
         argmaxPartial = try find("argmax_partial", "reduce")
         argmaxCombine = try find("argmax_combine", "reduce")
         softmax = try find("softmax_axis", "reduce")
         logSoftmax = try find("log_softmax_axis", "reduce")
+        softmaxRows = try find("softmax_rows", "reduce")
+        logSoftmaxRows = try find("log_softmax_rows", "reduce")
         gather = try find("gather", "index")
         scatterAdd = try find("scatter_add", "index")
         gemm = try find("gemm", "gemm")
         gemmBT = try find("gemm_bt", "gemm")
+        gemmTiled = try find("gemm_tiled", "gemm")
+        gemmTiledVector = try find("gemm_tiled_vec", "gemm")
+        gemmSplitKCombine = try find("gemm_splitk_combine", "gemm")
         randomUniform = try find("random_uniform", "random")
         randomNormal = try find("random_normal", "random")
         im2col = try find("im2col", "conv")

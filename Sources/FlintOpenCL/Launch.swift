@@ -18,6 +18,8 @@ enum KernelArg {
     case float(Float)
     /// An `int8` vector: rank-padded shape or strides.
     case int8(SIMD8<Int32>)
+    /// Memory outside the pool (the tuner's operands).
+    case mem(cl_mem)
 
     static func int(_ value: Int) -> KernelArg { .int(Int32(value)) }
 }
@@ -27,6 +29,17 @@ extension OpenCLBackend {
     /// `local`). Setting arguments and enqueueing happen under one lock because `cl_kernel`
     /// objects are shared between threads. Failures are programming or driver errors: fatal.
     func launch(_ kernel: Kernel, global: [Int], local: [Int], _ args: [KernelArg]) {
+        let (status, globalSize) = enqueue(kernel, global: global, local: local, args)
+        if status != CL_SUCCESS {
+            fatalError(
+                "OpenCLBackend: launching kernel \(kernel.name) (global \(globalSize), local \(local)) "
+                    + "on \(info.name) failed: \(OpenCLError.statusName(status))")
+        }
+    }
+
+    /// `launch` that returns the driver's status instead of stopping on a failure (the tuner
+    /// skips a candidate the device refuses).
+    func enqueue(_ kernel: Kernel, global: [Int], local: [Int], _ args: [KernelArg]) -> (cl_int, [Int]) {
         ensure(global.count == local.count && (1...3).contains(global.count), "launch: global \(global) and local \(local) sizes need 1 to 3 dimensions each")
         guard kernel.handle != nil else {
             fatalError("OpenCLBackend: kernel \(kernel.name) is unavailable on \(info.name): its program failed to build")
@@ -44,6 +57,9 @@ extension OpenCLBackend {
             switch arg {
             case .buffer(let buffer):
                 var mem: cl_mem? = buffer.mem
+                status = CL.clSetKernelArg(kernel.handle, cl_uint(index), MemoryLayout<cl_mem?>.size, &mem)
+            case .mem(let handle):
+                var mem: cl_mem? = handle
                 status = CL.clSetKernelArg(kernel.handle, cl_uint(index), MemoryLayout<cl_mem?>.size, &mem)
             case .int(var value):
                 status = CL.clSetKernelArg(kernel.handle, cl_uint(index), MemoryLayout<Int32>.size, &value)
@@ -70,11 +86,7 @@ extension OpenCLBackend {
                 + String(format: "%.3f ms\n", milliseconds)
             FileHandle.standardError.write(Data(line.utf8))
         }
-        if status != CL_SUCCESS {
-            fatalError(
-                "OpenCLBackend: launching kernel \(kernel.name) (global \(globalSize), local \(localSize)) "
-                    + "on \(info.name) failed: \(OpenCLError.statusName(status))")
-        }
+        return (status, globalSize)
     }
 
     /// Waits for the queue and returns the time, for `FLINT_DEBUG=2` kernel timings.

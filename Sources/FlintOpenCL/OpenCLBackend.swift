@@ -1,6 +1,7 @@
 import COpenCL
 import FlintBackend
 import Foundation
+import Synchronization
 
 /// The OpenCL backend: one device, one context, one in-order queue, every kernel program built
 /// when the backend is created and every `cl_kernel` cached for its lifetime.
@@ -34,6 +35,15 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     public let unavailablePrimitives: Set<Primitive>
     /// Every program's build time, in build order (failed builds included).
     let programBuilds: [(program: String, seconds: Double)]
+    /// `gemm.cl`, rebuilt with other `-D` values for each GEMM configuration tried or tuned.
+    let gemmSource: KernelSource
+    /// The most work-items per group and bytes of local memory per group the device allows.
+    let deviceLimits: (workGroup: Int, localMemory: Int)
+    /// Chooses and keeps the GEMM configuration of each shape class (see `GemmTuner`).
+    let gemmTuner: GemmTuner
+    /// `read` calls so far: each stalls the host until the queue drains, so a training step
+    /// should make none (`flint-bench models` prints reads per step).
+    let readCount = Atomic<Int>(0)
 
     /// Every OpenCL device of every platform, in platform order then device order; empty when no
     /// OpenCL runtime or platform is installed.
@@ -54,10 +64,12 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     ///     the binary.
     ///   - strictKernels: throw on the first program that fails to build; nil means true when
     ///     the environment variable `FLINT_STRICT_KERNELS` is `1`.
+    ///   - tuningCacheFolder: where GEMM tuning results are cached; nil means
+    ///     `TuningCache.defaultFolder()` (`FLINT_TUNING_DIR`, else `~/.cache/flint/tuning`).
     /// - Throws: `OpenCLError.noSuchDevice`, `.missingKernelSource`, `.call` when the driver
     ///   refuses a context or queue, and in strict mode `.buildFailed` (with the build log),
     ///   `.emptyKernelSource` or `.missingKernel`.
-    public init(deviceIndex: Int, kernelsDirectory: URL? = nil, strictKernels: Bool? = nil) throws {
+    public init(deviceIndex: Int, kernelsDirectory: URL? = nil, strictKernels: Bool? = nil, tuningCacheFolder: URL? = nil) throws {
         let handles = Discovery.handles()
         guard handles.indices.contains(deviceIndex) else {
             throw OpenCLError.noSuchDevice(index: deviceIndex, available: handles.count)
@@ -71,6 +83,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         let maxWorkGroup: Int = Discovery.deviceValue(handle.device, CL_DEVICE_MAX_WORK_GROUP_SIZE) ?? 256
         let nativeWidth: cl_uint = Discovery.deviceValue(handle.device, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT) ?? 4
         let maxAllocation: cl_ulong = Discovery.deviceValue(handle.device, CL_DEVICE_MAX_MEM_ALLOC_SIZE) ?? 1 << 30
+        let localMemory: cl_ulong = Discovery.deviceValue(handle.device, CL_DEVICE_LOCAL_MEM_SIZE) ?? 16 << 10
         let profile = environment["FLINT_OPENCL_PROFILE"].flatMap { $0.isEmpty ? nil : $0 }
         let tuning = Tuning(
             info: info, maxWorkGroupSize: maxWorkGroup, nativeFloatWidth: Int(nativeWidth), profile: profile)
@@ -95,7 +108,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         var failed: [String: OpenCLError] = [:]
         do {
             for name in Self.programNames {
-                let options = tuning.options(for: name)
+                let options = name == "gemm" ? tuning.options(for: name, gemm: tuning.gemmStandard) : tuning.options(for: name)
                 let start = Date()
                 do {
                     let program = try Self.build(
@@ -146,6 +159,16 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         self.failedPrograms = failed
         self.unavailablePrimitives = failed.keys.reduce(into: []) { $0.formUnion(KernelTable.primitivesByProgram[$1] ?? []) }
         self.programBuilds = builds
+        self.gemmSource = sources["gemm"]!
+        self.deviceLimits = (maxWorkGroup, Int(clamping: localMemory))
+        let cacheKey = TuningCache.Key(
+            device: info.name, platform: info.platform, driver: info.driverVersion,
+            sources: TuningCache.hash(sources["gemm"]!.text), options: tuning.options(for: "gemm"), profile: tuning.profile)
+        self.gemmTuner = GemmTuner(
+            programs: GemmPrograms(standard: tuning.gemmStandard, kernels: kernels), standard: tuning.gemmStandard,
+            space: GemmConfig.searchSpace(cpu: tuning.profile == "cpu", nativeWidth: Int(nativeWidth)),
+            cache: (tuningCacheFolder ?? TuningCache.defaultFolder(environment)).map { TuningCache(folder: $0, key: cacheKey) },
+            environment: environment)
         if debug >= 1 {
             FileHandle.standardError.write(Data("[flint] using \(info)\n".utf8))
         }
@@ -242,7 +265,11 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
 
     // MARK: Memory
 
-    public var memoryStatistics: MemoryStatistics { pool.memoryStatistics }
+    public var memoryStatistics: MemoryStatistics {
+        var statistics = pool.memoryStatistics
+        statistics.reads = readCount.load(ordering: .relaxed)
+        return statistics
+    }
 
     public func allocate(byteCount: Int) -> any DeviceBuffer {
         pool.acquire(byteCount: byteCount)
@@ -279,6 +306,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
             byteOffset >= 0 && byteOffset + bytes.count <= buffer.byteCount,
             "OpenCLBackend.read: bytes \(byteOffset)..<\(byteOffset + bytes.count) outside a buffer of \(buffer.byteCount)")
         guard bytes.count > 0, let base = bytes.baseAddress else { return }
+        readCount.add(1, ordering: .relaxed)
         let status = CL.clEnqueueReadBuffer(queue, buffer.mem, cl_bool(CL_TRUE), byteOffset, bytes.count, base, 0, nil, nil)
         if status != CL_SUCCESS {
             fatalError("OpenCLBackend.read: clEnqueueReadBuffer failed on \(info.name): \(OpenCLError.statusName(status))")

@@ -99,6 +99,10 @@ enum CL {
         symbol("clGetKernelInfo", as: (@convention(c) (cl_kernel?, cl_kernel_info, Int, UnsafeMutableRawPointer?, UnsafeMutablePointer<Int>?) -> cl_int).self)(a0, a1, a2, a3, a4)
     }
     @discardableResult
+    static func clGetKernelWorkGroupInfo(_ a0: cl_kernel?, _ a1: cl_device_id?, _ a2: cl_kernel_work_group_info, _ a3: Int, _ a4: UnsafeMutableRawPointer?, _ a5: UnsafeMutablePointer<Int>?) -> cl_int {
+        symbol("clGetKernelWorkGroupInfo", as: (@convention(c) (cl_kernel?, cl_device_id?, cl_kernel_work_group_info, Int, UnsafeMutableRawPointer?, UnsafeMutablePointer<Int>?) -> cl_int).self)(a0, a1, a2, a3, a4, a5)
+    }
+    @discardableResult
     static func clReleaseKernel(_ a0: cl_kernel?) -> cl_int {
         symbol("clReleaseKernel", as: (@convention(c) (cl_kernel?) -> cl_int).self)(a0)
     }

@@ -22,10 +22,23 @@ struct Tuning {
     var columnReduction: Bool
     /// Columns per work-item of those reductions (2, 4, 8 or 16).
     var reduceVectorWidth: Int
-    /// Rows of C per GEMM work-item.
-    var gemmRows: Int
-    /// Columns of C per GEMM work-item (one float vector: 2, 4, 8 or 16).
+    /// Reductions and softmax over contiguous rows at least `rowGroupMinimum` long take one
+    /// work-group per row (`*_rows` kernels, GPUs) instead of one work-item.
+    var rowGroups: Bool
+    /// Work-items of those groups (a power of two).
+    var rowGroupSize: Int
+    var rowGroupMinimum: Int
+    /// `cpu` or `gpu`: the kernel family in use (`FLINT_OPENCL_PROFILE`, else the device type).
+    var profile: String
+    /// Float vector width of the register GEMM and the CPU-shaped kernels (2, 4, 8 or 16).
     var gemmVectorWidth: Int
+    /// The GEMM configuration before (or without) tuning; the `gemm` program is built with it.
+    var gemmStandard: GemmConfig
+    /// Work-groups that occupy the device: a product whose C has at most half as many (by the
+    /// standard configuration) and a long k is split along k (`Gemm.swift`).
+    var splitKGroups: Int
+    /// Fewest elements of k one part of a split product covers.
+    var splitKChunk: Int
     /// Below this many rows of C, a column-major B is read in place by `gemm_bt` (dot products)
     /// instead of being copied to row-major for `gemm`.
     var gemmColumnMajorBRows: Int
@@ -41,8 +54,8 @@ struct Tuning {
     /// - Parameter profile: "cpu" or "gpu" to force a device family's settings (the environment
     ///   variable `FLINT_OPENCL_PROFILE`, for testing the GPU code paths on a CPU device); nil
     ///   picks by device type.
-    init(info: DeviceInfo, maxWorkGroupSize: Int, nativeFloatWidth: Int, profile: String? = nil) {
-        let isCPU = profile.map { $0 == "cpu" } ?? (info.deviceType == "CPU")
+    init(info: DeviceInfo, maxWorkGroupSize: Int, nativeFloatWidth: Int, profile requested: String? = nil) {
+        let isCPU = requested.map { $0 == "cpu" } ?? (info.deviceType == "CPU")
         localSize = min(256, max(1, maxWorkGroupSize))
         elementsPerItem = isCPU ? 64 : 1
         tiledCopy = isCPU
@@ -51,14 +64,19 @@ struct Tuning {
         reductionParallelism = isCPU ? units * 1024 : units * 4096
         minimumChunk = isCPU ? 256 : 64
         chunkedReduction = isCPU
-        gemmRows = isCPU ? 8 : 4
-        let width = isCPU ? max(4, nativeFloatWidth) : 4
-        gemmVectorWidth = [2, 4, 8, 16].last { $0 <= width } ?? 4
+        self.profile = isCPU ? "cpu" : "gpu"
+        gemmVectorWidth = GemmConfig.vectorWidth(isCPU ? nativeFloatWidth : 4)
+        gemmStandard = GemmConfig.standard(cpu: isCPU, nativeWidth: nativeFloatWidth)
+        splitKGroups = isCPU ? units * 4 : units * 2
+        splitKChunk = isCPU ? 1024 : 256
         gemmColumnMajorBRows = 16
         gemmDotBlock = 4
         local2D = maxWorkGroupSize >= 64 ? (8, 8) : (4, 4)
         randomBlocks = isCPU ? gemmVectorWidth : 1
         columnReduction = isCPU
+        rowGroups = !isCPU
+        rowGroupSize = [32, 64, 128].last { $0 <= maxWorkGroupSize } ?? 1
+        rowGroupMinimum = 32
         reduceVectorWidth = gemmVectorWidth
         convolutionRuns = isCPU
     }
@@ -70,9 +88,8 @@ struct Tuning {
         case "elementwise":
             options += " -DELEMS_PER_ITEM=\(elementsPerItem) -DCOPY_TILE=\(copyTile)"
         case "reduce":
-            options += " -DREDUCE_CHUNKED=\(chunkedReduction ? 1 : 0) -DREDUCE_VW=\(reduceVectorWidth)"
+            options += " -DREDUCE_CHUNKED=\(chunkedReduction ? 1 : 0) -DREDUCE_VW=\(reduceVectorWidth) -DREDUCE_WG=\(rowGroupSize)"
         case "gemm":
-            options += " -DGEMM_TM=\(gemmRows) -DGEMM_VW=\(gemmVectorWidth)"
             options += " -DGEMM_BT_TM=\(gemmDotBlock) -DGEMM_BT_TN=\(gemmDotBlock)"
         case "random":
             options += " -DRANDOM_BLOCKS=\(randomBlocks)"
@@ -84,5 +101,10 @@ struct Tuning {
             break
         }
         return options
+    }
+
+    /// The `gemm` program's options for one configuration: the shared ones and its `-D` values.
+    func options(for program: String, gemm config: GemmConfig) -> String {
+        options(for: program) + " " + config.options
     }
 }

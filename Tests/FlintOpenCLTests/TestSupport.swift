@@ -47,3 +47,27 @@ extension OpenCLBackend {
         return values
     }
 }
+
+/// Deterministic pseudo-random test data (SplitMix64), so failures reproduce.
+struct TestRandom {
+    var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [low, high).
+    mutating func float(_ low: Float = -1, _ high: Float = 1) -> Float {
+        low + (high - low) * Float(next() >> 40) * 0x1p-24
+    }
+
+    mutating func floats(_ count: Int, _ low: Float = -1, _ high: Float = 1) -> [Float] {
+        (0..<count).map { _ in float(low, high) }
+    }
+}
