@@ -77,9 +77,15 @@ bench: deps
 	.build/release/flint-bench models --compare
 
 # Flint beside PyTorch and scikit-learn (pip install torch scikit-learn) in one table.
+# The peers (PyTorch, scikit-learn) live in a virtual environment under .build: benchmark tools,
+# never dependencies of Flint. A failed scikit-learn install only drops its column.
+PEERS_VENV := .build/peers-venv
 bench-peers: deps
 	$(RELEASE) --product flint-bench
-	python3 Benchmarks/peers/compare.py
+	@[ -x $(PEERS_VENV)/bin/python ] || python3 -m venv $(PEERS_VENV)
+	@$(PEERS_VENV)/bin/python -c "import torch" 2>/dev/null || $(PEERS_VENV)/bin/pip install -q torch
+	@$(PEERS_VENV)/bin/python -c "import sklearn" 2>/dev/null || $(PEERS_VENV)/bin/pip install -q scikit-learn || true
+	$(PEERS_VENV)/bin/python Benchmarks/peers/compare.py
 
 # The main job: train the MLP on Fashion-MNIST on the default device. Without the data files
 # anywhere Flint looks, install Debian's dataset-fashion-mnist package first.
