@@ -77,9 +77,15 @@ bench: deps
 	.build/release/flint-bench models --compare
 
 # Flint beside PyTorch and scikit-learn (pip install torch scikit-learn) in one table.
+# The peers (PyTorch, scikit-learn) live in a virtual environment under .build: benchmark tools,
+# never dependencies of Flint. A failed scikit-learn install only drops its column.
+PEERS_VENV := .build/peers-venv
 bench-peers: deps
 	$(RELEASE) --product flint-bench
-	python3 Benchmarks/peers/compare.py
+	@[ -x $(PEERS_VENV)/bin/python ] || python3 -m venv $(PEERS_VENV)
+	@$(PEERS_VENV)/bin/python -c "import torch" 2>/dev/null || $(PEERS_VENV)/bin/pip install -q torch
+	@$(PEERS_VENV)/bin/python -c "import sklearn" 2>/dev/null || $(PEERS_VENV)/bin/pip install -q scikit-learn || true
+	$(PEERS_VENV)/bin/python Benchmarks/peers/compare.py
 
 # On a machine with an OpenCL GPU: build, conformance suite and GEMM tuning tests, `flint tune`,
 # then `flint-bench ops` (GFLOP/s and share of the estimated peak) and `models` on the first GPU.

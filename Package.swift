@@ -57,9 +57,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "FlintBench",
-            dependencies: ["Flint", "FlintCore", "FlintNN", "FlintData", "CBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Flint", "FlintCore", "FlintNN", "FlintData", "CBLAS", "CPeakFlops",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/FlintBench"
         ),
+        // The CPU's fp32 peak for flint-bench's share-of-peak figures: an FMA loop per core.
+        .target(name: "CPeakFlops", path: "Benchmarks/CPeakFlops"),
 
         // Writes checkpoints until killed; the crash-safety test kills it at random moments.
         .executableTarget(name: "flint-checkpoint-stress", dependencies: ["Flint", "FlintNN", "FlintCore"],

@@ -2,30 +2,50 @@ import ArgumentParser
 import Flint
 import Foundation
 
-/// Whole-model throughput: training steps of the MLP and the seed CNN (with and without batch
-/// prefetching), and MLP inference latency (batch 1) and throughput (batch 256), on each device,
-/// after warm-up.
+/// Whole-model throughput on each device, after warm-up: training steps (the MLP and the seed CNN
+/// also without batch prefetching) and inference latency (batch 1) and throughput (batch 256) of
+/// every model in `ModelKind`. Each row carries the model's useful FLOPs per sample and, with the
+/// CPU's fp32 peak measured first in the same run (`PeakFlops`), the share of that peak.
 struct Models: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Benchmark model training and inference on each device.")
 
     @OptionGroup var options: BenchOptions
 
-    @Option(help: "Comma-separated models: mlp, cnn.")
-    var models = "mlp,cnn"
+    @Option(help: "Comma-separated models: mlp, cnn, convnet (Keras' MNIST convnet), wide (784→1024→1024→10), lstm.")
+    var models = ModelKind.allCases.map(\.rawValue).joined(separator: ",")
+
+    @Flag(help: "Skip the fp32 peak measurement (no share-of-peak figures).")
+    var noPeak = false
 
     @Flag(help: "Also print each device's figures as a ratio to the CPU backend.")
     var compare = false
 
     func run() throws {
         var rows: [ModelMeasurement] = []
-        let wanted = Set(models.split(separator: ",").map(String.init))
-        for device in try options.selectedDevices() {
-            if wanted.contains("mlp") {
-                rows += try training(.mlp, on: device)
-                rows += try inference(on: device)
+        let names = models.split(separator: ",").map(String.init)
+        let kinds = try names.map { name in
+            guard let kind = ModelKind(rawValue: name) else {
+                throw ValidationError("unknown model \(name); choose from \(ModelKind.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            if wanted.contains("cnn") { rows += try training(.cnn, on: device) }
+            return kind
+        }
+        let devices = try options.selectedDevices()
+        // The CPU's fp32 peak, measured in this run (the machine's load now is the load the models see).
+        let peak = noPeak || !devices.contains(where: { $0.identifier == "cpu" }) ? nil : PeakFlops.measure(seconds: min(options.seconds, 1))
+        if let peak { rows += peak.rows }
+        for device in devices {
+            for kind in kinds {
+                rows += try training(kind, on: device)
+                rows += try inference(kind, on: device)
+            }
             if !options.json { FileHandle.standardError.write(Data("measured \(device)\n".utf8)) }
+        }
+        if let peak {
+            rows = rows.map { row in
+                var row = row
+                if row.device == "cpu", row.model != "peak", let flops = row.flopsPerSample { row.peakShare = row.samplesPerSecond * flops / peak.flopsPerSecond }
+                return row
+            }
         }
         if options.json {
             rows.forEach { print($0.jsonLine) }
@@ -36,30 +56,14 @@ struct Models: ParsableCommand {
         if compare { printComparison(rows) }
     }
 
-    enum Kind: String { case mlp, cnn }
-
-    private func makeModel(_ kind: Kind, on device: Device) throws -> Sequential {
-        let model: Sequential
-        switch kind {
-        case .mlp:
-            model = try Sequential([Flatten(), Dense(128, activation: .relu), Dense(10)], inputShape: [28, 28], device: device, seed: 1)
-        case .cnn:
-            model = try Sequential([Conv2D(32, kernelSize: 3, activation: .relu), MaxPool2D(), Flatten(),
-                                    Dense(128, activation: .relu), Dense(10)], inputShape: [28, 28, 1], device: device, seed: 1)
-        }
-        try model.compile(optimizer: Adam(learningRate: 1e-3), loss: SparseCategoricalCrossEntropy(fromLogits: true))
-        return model
-    }
-
     /// Samples per second of `fit` over synthetic MNIST-shaped byte images, standardised per
     /// batch on the device as `flint train` does, with batches prefetched on a background thread
     /// (the default) and made on the training thread (`prefetch: 0`). The two are timed
     /// alternately, so load from other processes touches both alike; each row also gives the
     /// median time per step.
-    private func training(_ kind: Kind, on device: Device) throws -> [ModelMeasurement] {
-        let model = try makeModel(kind, on: device)
-        let batch = 128
-        let steps = kind == .mlp ? 64 : 8
+    private func training(_ kind: ModelKind, on device: Device) throws -> [ModelMeasurement] {
+        let model = try kind.makeModel(on: device)
+        let (batch, steps) = (kind.batch, kind.stepsPerEpoch)
         let count = batch * steps
         var state: UInt64 = 3
         let pixels = (0..<(count * 784)).map { _ -> UInt8 in
@@ -67,7 +71,7 @@ struct Models: ParsableCommand {
             return UInt8(truncatingIfNeeded: state >> 56)
         }
         let labels = (0..<count).map { Int32($0 % 10) }
-        let shape = kind == .mlp ? [count, 28, 28] : [count, 28, 28, 1]
+        let shape = [count] + kind.sampleShape
         let data = try ArrayDataset(HostArray(uint8: pixels, shape: shape), target: HostArray(int32: labels, shape: [count]))
             .normalized(scale: 1 / (255 * 0.3081), shift: -0.1307 / 0.3081)
         let warmStart = DispatchTime.now().uptimeNanoseconds
@@ -75,12 +79,14 @@ struct Models: ParsableCommand {
         device.backend.synchronize()
         let firstStep = Double(DispatchTime.now().uptimeNanoseconds - warmStart) / 1e6
         try model.fit(data, epochs: 1, batchSize: batch, verbosity: .silent)  // warm-up: pools and caches fill
+        // The larger models are timed with prefetching only (the comparison is the small models' concern).
+        let depths = kind == .mlp || kind == .cnn ? [2, 0] : [2]
         var seconds: [Int: [Double]] = [2: [], 0: []]
         var allocations = 0
         var reads = 0
         var spent = 0.0
-        while seconds[0]!.count < 3 || (spent < options.seconds && seconds[0]!.count < 20) {
-            for depth in [2, 0] {
+        while seconds[depths.last!]!.count < 3 || (spent < options.seconds && seconds[depths.last!]!.count < 20) {
+            for depth in depths {
                 let before = device.backend.memoryStatistics
                 let start = DispatchTime.now().uptimeNanoseconds
                 try model.fit(data, epochs: 1, batchSize: batch, verbosity: .silent, prefetch: depth)
@@ -97,25 +103,25 @@ struct Models: ParsableCommand {
                 spent += elapsed
             }
         }
-        return [2, 0].map { depth in
+        return depths.map { depth in
             let median = seconds[depth]!.sorted()[seconds[depth]!.count / 2]
             return ModelMeasurement(device: device.identifier, model: kind.rawValue, workload: depth == 2 ? "train" : "train_no_prefetch",
                                     samplesPerSecond: Double(count) / median, firstMilliseconds: firstStep,
                                     allocationsPerStep: depth == 2 ? Double(allocations) / Double(steps) : nil,
                                     readsPerStep: depth == 2 && device.isOpenCL ? Double(reads) / Double(steps) : nil,
-                                    stepMilliseconds: median / Double(steps) * 1000)
+                                    stepMilliseconds: median / Double(steps) * 1000, flopsPerSample: kind.flops.training)
         }
     }
 
-    private func inference(on device: Device) throws -> [ModelMeasurement] {
-        let model = try makeModel(.mlp, on: device)
+    private func inference(_ kind: ModelKind, on device: Device) throws -> [ModelMeasurement] {
+        let model = try kind.makeModel(on: device)
         return [1, 256].map { batch in
-            let x = Tensor.uniform([batch, 28, 28], seed: 4, on: device)
+            let x = Tensor.uniform([batch] + kind.sampleShape, seed: 4, on: device)
             let timing = Tensor.withoutGrad { measure(on: device, seconds: options.seconds) { _ = model(x) } }
             let perSecond = Double(batch) / (timing.median / 1000)
-            return ModelMeasurement(device: device.identifier, model: "mlp", workload: batch == 1 ? "infer_b1" : "infer_b256",
+            return ModelMeasurement(device: device.identifier, model: kind.rawValue, workload: batch == 1 ? "infer_b1" : "infer_b256",
                                     samplesPerSecond: perSecond, firstMilliseconds: timing.first,
-                                    latencyMicroseconds: batch == 1 ? timing.median * 1000 : nil)
+                                    latencyMicroseconds: batch == 1 ? timing.median * 1000 : nil, flopsPerSample: kind.flops.forward)
         }
     }
 
@@ -161,13 +167,23 @@ struct ModelMeasurement {
     var readsPerStep: Double? = nil
     /// Median time per training step.
     var stepMilliseconds: Double? = nil
+    /// Useful FLOPs per sample of this workload (see `ModelKind.flops`).
+    var flopsPerSample: Double? = nil
+    /// samples/s × FLOPs per sample ÷ the CPU's measured fp32 peak (CPU rows only).
+    var peakShare: Double? = nil
+    /// The peak row's own rate.
+    var peakFlopsPerSecond: Double? = nil
 
-    static let header = ["device", "model", "workload", "samples/s", "ms/step", "latency µs", "first ms", "allocs/step", "reads/step"]
+    static let header = ["device", "model", "workload", "samples/s", "ms/step", "latency µs", "first ms", "allocs/step", "reads/step",
+                         "GFLOP/s", "of peak"]
 
     var tableRow: [String] {
-        [device, model, workload, String(format: "%.0f", samplesPerSecond), stepMilliseconds.map { String(format: "%.2f", $0) } ?? "",
-         latencyMicroseconds.map { String(format: "%.1f", $0) } ?? "", String(format: "%.1f", firstMilliseconds),
-         allocationsPerStep.map { String(format: "%.2f", $0) } ?? "", readsPerStep.map { String(format: "%.2f", $0) } ?? ""]
+        let gflops = peakFlopsPerSecond.map { $0 / 1e9 } ?? flopsPerSample.map { $0 * samplesPerSecond / 1e9 }
+        return [device, model, workload, peakFlopsPerSecond == nil ? String(format: "%.0f", samplesPerSecond) : "",
+                stepMilliseconds.map { String(format: "%.2f", $0) } ?? "",
+                latencyMicroseconds.map { String(format: "%.1f", $0) } ?? "", String(format: "%.1f", firstMilliseconds),
+                allocationsPerStep.map { String(format: "%.2f", $0) } ?? "", readsPerStep.map { String(format: "%.2f", $0) } ?? "",
+                gflops.map { String(format: "%.1f", $0) } ?? "", peakShare.map { String(format: "%.0f%%", $0 * 100) } ?? ""]
     }
 
     var jsonLine: String {
@@ -178,6 +194,9 @@ struct ModelMeasurement {
         if let allocationsPerStep { object["allocations_per_step"] = allocationsPerStep }
         if let readsPerStep { object["reads_per_step"] = readsPerStep }
         if let stepMilliseconds { object["step_ms"] = (stepMilliseconds * 1000).rounded() / 1000 }
+        if let flopsPerSample { object["flops_per_sample"] = flopsPerSample }
+        if let peakShare { object["peak_share"] = (peakShare * 10000).rounded() / 10000 }
+        if let peakFlopsPerSecond { object["peak_gflops"] = (peakFlopsPerSecond / 1e8).rounded() / 10 }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }

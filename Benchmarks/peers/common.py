@@ -7,7 +7,8 @@ import sys
 import time
 
 # Every (model, workload) pair flint-bench models measures, in its order.
-WORKLOADS = [("mlp", "train"), ("mlp", "infer_b1"), ("mlp", "infer_b256"), ("cnn", "train")]
+WORKLOADS = [(model, workload) for model in ("mlp", "cnn", "convnet", "wide", "lstm")
+             for workload in ("train", "infer_b1", "infer_b256")]
 
 # Exit status of a peer script whose library cannot be imported; compare.py reports it as "skipped".
 EXIT_UNAVAILABLE = 3

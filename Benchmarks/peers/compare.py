@@ -75,25 +75,49 @@ def ratio(mine, peer_rows, workload):
     return f"{mine['samples_per_second'] / best['samples_per_second']:.2f}× ({best['device']})"
 
 
+def peak_share(row, flops, peak):
+    """The row's useful FLOP rate as a share of the measured fp32 peak, or '-'."""
+    if row is None or not flops or not peak or not row.get("samples_per_second"):
+        return "-"
+    return f"{row['samples_per_second'] * flops / peak:.0%}"
+
+
 def render(rows, flint_devices, peer_devices):
+    peaks = [r for r in rows if r["model"] == "peak"]
+    rows = [r for r in rows if r["model"] != "peak"]
+    # The divisor: flint-bench's FMA loop on every core (the first peak row), measured in this run.
+    peak = peaks[0]["peak_gflops"] * 1e9 if peaks and peaks[0].get("peak_gflops") else None
     table = {}
     for row in rows:  # the last line wins if a device reports a workload twice
         table[(row["model"], row["workload"], row["device"])] = row
     keys = [k for k in WORKLOADS if any(k == (r["model"], r["workload"]) for r in rows)]
     keys += sorted({(r["model"], r["workload"]) for r in rows} - set(keys))
     devices = flint_devices + peer_devices
+    # Share of peak for the CPU columns: Flint's cpu and the peers (all run on this CPU), with the
+    # useful FLOPs per sample that flint-bench states for the workload.
+    share_devices = [d for d in devices if d == "cpu" or d in peer_devices] if peak else []
     header = ["model", "workload"] + [f"flint {d}" for d in flint_devices] + peer_devices \
-        + [f"flint {d} / best peer" for d in flint_devices]
+        + [f"flint {d} / best peer" for d in flint_devices] \
+        + [f"{'flint ' + d if d in flint_devices else d} % peak" for d in share_devices]
     lines = []
     for model, workload in keys:
         line = [model, workload] + [cell(table.get((model, workload, d)), workload) for d in devices]
         peer_rows = [table[(model, workload, p)] for p in peer_devices if (model, workload, p) in table]
         line += [ratio(table.get((model, workload, d)), peer_rows, workload) for d in flint_devices]
+        flops = next((r.get("flops_per_sample") for r in rows
+                      if (r["model"], r["workload"]) == (model, workload) and r.get("flops_per_sample")), None)
+        line += [peak_share(table.get((model, workload, d)), flops, peak) for d in share_devices]
         lines.append(line)
     widths = [max(len(str(r[i])) for r in [header] + lines) for i in range(len(header))]
     out = ["Ratio columns: train and infer_b256 = Flint samples/s ÷ best peer's (> 1: Flint faster);",
            "infer_b1 = Flint latency ÷ best peer's latency (“× lat”, < 1: Flint faster). Cells: samples/s, "
-           "infer_b1: median latency.", ""]
+           "infer_b1: median latency."]
+    for p in peaks:
+        what = "FMA loop, the divisor of “% peak”" if p is peaks[0] else "OpenBLAS, for reference"
+        out.append(f"fp32 peak measured in this run: {p['workload']}: {p['peak_gflops']:.1f} GFLOP/s ({what})")
+    if peak:
+        out.append("% peak = samples/s × useful FLOPs per sample (Benchmarks/FlintBench/ModelKind.swift) ÷ that peak.")
+    out.append("")
     for i, row in enumerate([header, ["-" * w for w in widths]] + lines):
         cells = [str(c).ljust(w) if j < 2 else str(c).rjust(w) for j, (c, w) in enumerate(zip(row, widths))]
         out.append("  ".join(cells).rstrip())

@@ -1,11 +1,14 @@
-"""PyTorch (CPU, 2 threads) on the workloads of `flint-bench models`: the MLP 784→128 ReLU→10 and the
-seed CNN (Conv2D 32 3×3 ReLU → MaxPool 2×2 → Dense 128 ReLU → Dense 10) trained with Adam 1e-3 at batch
-128 on softmax cross-entropy, and MLP inference at batch 1 (latency) and 256. Synthetic, seeded,
+"""PyTorch (CPU, 2 threads) on the workloads of `flint-bench models` (defined alike in
+Benchmarks/FlintBench/ModelKind.swift): the MLP 784→128 ReLU→10, the seed CNN (Conv2D 32 3×3 ReLU →
+MaxPool 2×2 → Dense 128 ReLU → Dense 10), Keras' MNIST convnet (Conv 32 3×3 ReLU → Conv 64 3×3 ReLU →
+MaxPool 2 → Dropout 0.25 → Dense 128 ReLU → Dense 10), the wide MLP 784→1024→1024→10 (batch 256) and an
+LSTM (hidden 128) over the 28 rows of an image → Dense 10; each trained with Adam 1e-3 at batch 128 (wide:
+256) on softmax cross-entropy, and run for inference at batch 1 (latency) and 256. Synthetic, seeded,
 MNIST-shaped data. Prints one JSON line per measurement on stdout (device "pytorch-cpu")."""
 import argparse
 import sys
 
-from common import EXIT_UNAVAILABLE, add_common_arguments, emit, median_seconds, note, selected
+from common import EXIT_UNAVAILABLE, WORKLOADS, add_common_arguments, emit, median_seconds, note, selected
 
 try:
     import torch
@@ -28,11 +31,44 @@ def cnn():
                          nn.Linear(32 * 13 * 13, 128), nn.ReLU(), nn.Linear(128, 10))
 
 
+def convnet():
+    # Keras' MNIST convnet; 64 channels of 12×12 after pooling = 9216 features.
+    return nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Dropout(0.25), nn.Flatten(), nn.Linear(9216, 128), nn.ReLU(), nn.Linear(128, 10))
+
+
+def wide():
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(),
+                         nn.Linear(1024, 10))
+
+
+class LastState(nn.Module):
+    """An LSTM's final hidden state (Keras' return_sequences=False)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(28, 128, batch_first=True)
+
+    def forward(self, x):
+        return self.lstm(x)[1][0][0]
+
+
+def lstm():
+    return nn.Sequential(LastState(), nn.Linear(128, 10))
+
+
+# name: (constructor, sample shape, batch, steps per timed epoch), as flint-bench's ModelKind.
+MODELS = {"mlp": (mlp, (28, 28), BATCH, 64), "cnn": (cnn, (1, 28, 28), BATCH, 8),
+          "convnet": (convnet, (1, 28, 28), BATCH, 4), "wide": (wide, (28, 28), 256, 16),
+          "lstm": (lstm, (28, 28), BATCH, 8)}
+
+
 def training(name, seconds):
-    """Samples/s of training epochs as flint-bench times `fit`: 64 steps (MLP) or 8 steps (CNN) of
-    batch 128 per timed epoch, reshuffled each epoch; one warm-up epoch; median of 3–20 epochs."""
-    model, shape, steps = (mlp(), (28, 28), 64) if name == "mlp" else (cnn(), (1, 28, 28), 8)
-    count = BATCH * steps
+    """Samples/s of training epochs as flint-bench times `fit`: `steps` steps per timed epoch,
+    reshuffled each epoch; one warm-up epoch; median of 3–20 epochs."""
+    make, shape, batch, steps = MODELS[name]
+    model = make()
+    count = batch * steps
     x = torch.rand((count,) + shape)
     y = torch.randint(0, 10, (count,))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -42,7 +78,7 @@ def training(name, seconds):
     def epoch():
         order = torch.randperm(count)
         for i in range(steps):
-            index = order[i * BATCH:(i + 1) * BATCH]
+            index = order[i * batch:(i + 1) * batch]
             optimizer.zero_grad(set_to_none=True)
             loss_fn(model(x[index]), y[index]).backward()
             optimizer.step()
@@ -51,13 +87,14 @@ def training(name, seconds):
     emit(DEVICE, name, "train", count / seconds_per_epoch)
 
 
-def inference(workload, seconds):
+def inference(name, workload, seconds):
     batch = 1 if workload == "infer_b1" else 256
-    model = mlp().eval()
-    x = torch.rand(batch, 28, 28)
+    make, shape = MODELS[name][:2]
+    model = make().eval()
+    x = torch.rand((batch,) + shape)
     with torch.inference_mode():
         t = median_seconds(lambda: model(x), seconds)
-    emit(DEVICE, "mlp", workload, batch / t, latency_us=t * 1e6 if batch == 1 else None)
+    emit(DEVICE, name, workload, batch / t, latency_us=t * 1e6 if batch == 1 else None)
 
 
 def main():
@@ -65,7 +102,7 @@ def main():
     add_common_arguments(parser)
     parser.add_argument("--threads", type=int, default=2, help="intra-op threads (default 2)")
     args = parser.parse_args()
-    wanted = selected(args.workloads, [("mlp", "train"), ("mlp", "infer_b1"), ("mlp", "infer_b256"), ("cnn", "train")])
+    wanted = selected(args.workloads, WORKLOADS)
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
     note(f"pytorch_bench: PyTorch {torch.__version__}, {torch.get_num_threads()} threads")
@@ -74,7 +111,7 @@ def main():
         if workload == "train":
             training(model, args.seconds)
         else:
-            inference(workload, args.seconds)
+            inference(model, workload, args.seconds)
 
 
 if __name__ == "__main__":

@@ -48,7 +48,27 @@ extension CPUBackend {
         let (lda32, ldb32, ldc32) = (blasint(lda), blasint(ldb), blasint(ldc))
         OpenBLAS.prepareOnce()
 
+        // A row vector times a matrix (or a matrix times a column vector) goes to sgemv: this
+        // OpenBLAS's sgemm packs the whole matrix first, which cost more than the product itself
+        // (the wide MLP's batch-1 inference copied 4 MB of weights per call). Only for products
+        // OpenBLAS threads anyway: sgemv threads from m·n ≥ 9216, and an LSTM's 28 small
+        // per-step products at batch 1 ran twice as slow woken threaded than as sgemm on one.
+        let vector = m * n * k < 64 * 64 * 64 ? nil
+            : Self.vectorProduct(m: m, n: n, k: k, transA: transA, lda: lda, transB: transB, ldb: ldb, ldc: ldc)
+        let isVector = vector != nil
         let product = { (batchIndex: Int) in
+            if let vector {
+                let y = cBase + batchIndex * c.batchStride
+                if beta == 0 {
+                    // BLAS may read y even when beta is 0 (0 · NaN); pooled buffers can hold anything.
+                    for i in 0..<(m == 1 ? n : m) { y[i * Int(vector.incy)] = 0 }
+                }
+                cblas_sgemv(CblasRowMajor, vector.trans, vector.rows, vector.columns, alpha,
+                            vector.matrixIsA ? aBase + batchIndex * a.batchStride : bBase + batchIndex * b.batchStride, vector.ld,
+                            vector.matrixIsA ? bBase + batchIndex * b.batchStride : aBase + batchIndex * a.batchStride, vector.incx,
+                            beta, y, vector.incy)
+                return
+            }
             cblas_sgemm(
                 CblasRowMajor, transA, transB, m32, n32, k32, alpha,
                 aBase + batchIndex * a.batchStride, lda32,
@@ -59,9 +79,9 @@ extension CPUBackend {
         // small ones is split across cores here instead. Each task owns its own C matrices.
         let footprint = (m - 1) * ldc + n
         let small = m * n * k < 64 * 64 * 64
-        if batch > 1 && small && c.batchStride >= footprint && batch * m * n * k >= 1 << 18 {
+        if batch > 1 && small && !isVector && c.batchStride >= footprint && batch * m * n * k >= 1 << 18 {
             Parallel.forEachTask(batch, work: Int.max, product)
-        } else if small {
+        } else if small && !isVector {
             Parallel.flushingDenormals { for batchIndex in 0..<batch { product(batchIndex) } }
         } else {
             // OpenBLAS threads this product: one caller at a time (see `OpenBLAS.threadedProducts`).
@@ -69,6 +89,29 @@ extension CPUBackend {
                 Parallel.flushingDenormals { for batchIndex in 0..<batch { product(batchIndex) } }
             }
         }
+    }
+
+    /// The sgemv call computing a product with m == 1 (`y = x · B`, as `Bᵀ · x`) or n == 1
+    /// (`y = A · x`), or nil for a true matrix product. `rows`/`columns` describe the matrix as
+    /// stored (row-major, leading dimension `ld`); `incx`/`incy` step through the vectors.
+    static func vectorProduct(m: Int, n: Int, k: Int, transA: CBLAS_TRANSPOSE, lda: Int, transB: CBLAS_TRANSPOSE, ldb: Int, ldc: Int)
+        -> (matrixIsA: Bool, trans: CBLAS_TRANSPOSE, rows: blasint, columns: blasint, ld: blasint, incx: blasint, incy: blasint)? {
+        if m == 1 && n > 1 {
+            // x: A's one row, element c at c (row-major) or c · lda (stored transposed).
+            let incx = blasint(transA == CblasNoTrans ? 1 : lda)
+            // B stored k × n (NoTrans): y = Bᵀ x; stored n × k (Trans): y = B' x.
+            return transB == CblasNoTrans
+                ? (false, CblasTrans, blasint(k), blasint(n), blasint(ldb), incx, 1)
+                : (false, CblasNoTrans, blasint(n), blasint(k), blasint(ldb), incx, 1)
+        }
+        if n == 1 && m > 1 {
+            // x: B's one column, element r at r · ldb (row-major) or r (stored transposed); y: C's column.
+            let incx = blasint(transB == CblasNoTrans ? ldb : 1)
+            return transA == CblasNoTrans
+                ? (true, CblasNoTrans, blasint(m), blasint(k), blasint(lda), incx, blasint(ldc))
+                : (true, CblasTrans, blasint(k), blasint(m), blasint(lda), incx, blasint(ldc))
+        }
+        return nil
     }
 
     /// The CBLAS (row-major) transpose flag and leading dimension describing `matrix`

@@ -25,6 +25,9 @@ extension Tensor {
         else { return .placeholder(shape, on: device) }
         let geometry = windowGeometry(kernel: (filter.shape[0], filter.shape[1]), strides: strides, padding: padding,
                                       dilation: dilation, op: "conv2d")
+        if let images = Self.imagesPerConvolutionChunk(geometry, backend: backend) {
+            return chunkedConv2d(filter, geometry: geometry, imagesPerChunk: images)
+        }
         let columns = unfolded(geometry, padValue: 0)
         let product = columns.matmul(filter.reshaped(to: [geometry.patchSize, filter.shape[3]]))
         return product.reshaped(to: [geometry.batch, geometry.outHeight, geometry.outWidth, filter.shape[3]])

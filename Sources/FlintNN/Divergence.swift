@@ -38,8 +38,9 @@ public struct TrainingDiverged: Error, CustomStringConvertible, Equatable {
 /// first non-finite total names the step.
 final class DivergenceWatch {
     let policy: NonFiniteLossPolicy
-    /// At most this many steps between reads (bounds the totals held on the device).
-    let window = 256
+    /// At most this many steps between reads (bounds the totals held on the device; more
+    /// than an MNIST epoch at batch 128, so a silent run reads once per epoch).
+    let window = 1024
     private let tracksSteps: Bool
     private var totals: [(step: Int, values: [String: Tensor])] = []
     private var saved: ModelState?

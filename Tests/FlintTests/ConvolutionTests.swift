@@ -119,6 +119,32 @@ extension Conformance {
             }
         }
 
+        /// The chunked path (columns of a few images at a time, see Tensor+ChunkedConvolution)
+        /// under a budget of two images' columns: chunks of 2, 2 and 1 image, forward against
+        /// the Float64 loops and gradients against finite differences.
+        @Test(arguments: TestDevices.all)
+        func chunkedConvolutionMatchesDirectLoops(device: Device) {
+            let cases = [WindowCase(input: [5, 6, 7, 3], kernel: (3, 3), strides: (1, 1), padding: .same),
+                         WindowCase(input: [3, 7, 9, 2], kernel: (3, 2), strides: (2, 1), padding: .valid, dilation: (1, 2))]
+            for geometry in cases {
+                let (_, _, oh, ow) = geometry.layout
+                let budget = 2 * oh * ow * geometry.kernel.0 * geometry.kernel.1 * geometry.input[3] * 4
+                var rng = TestRNG(seed: 171)
+                let (x, refX) = makeInput(geometry.input, rng: &rng, on: device)
+                let (w, refW) = makeInput([geometry.kernel.0, geometry.kernel.1, geometry.input[3], 4], rng: &rng, on: device)
+                Tensor.$convolutionColumnBudget.withValue(budget) {
+                    let result = x.conv2d(w, strides: geometry.strides, padding: geometry.padding, dilation: geometry.dilation)
+                    expectClose(result, geometry.convolve(refX, refW), rtol: 1e-5, atol: 1e-5, "chunked conv2d on \(device), \(geometry)")
+                    let small = WindowCase(input: [3] + geometry.input.dropFirst(), kernel: geometry.kernel, strides: geometry.strides,
+                                           padding: geometry.padding, dilation: geometry.dilation)
+                    let filterShape = [geometry.kernel.0, geometry.kernel.1, geometry.input[3], 2]
+                    Gradients.check(GradCase(name: "chunked conv2d \(small)", shapes: [small.input, filterShape],
+                                             flint: { $0[0].conv2d($0[1], strides: small.strides, padding: small.padding, dilation: small.dilation) },
+                                             reference: { small.convolve($0[0], $0[1]) }), on: device)
+                }
+            }
+        }
+
         @Test(arguments: TestDevices.all)
         func poolingGradientsMatchFiniteDifferences(device: Device) {
             for geometry in [Conformance.poolCases[0], Conformance.poolCases[1], Conformance.poolCases[2], Conformance.poolCases[3]] {
