@@ -79,7 +79,9 @@ import Testing
     }
 
     @Test(.enabled(if: flint != nil, "flint is not built next to the tests"),
-          .enabled(if: prlimit != nil && canMeasure, "needs prlimit (util-linux) and /proc"))
+          .enabled(if: prlimit != nil && canMeasure, "needs prlimit (util-linux) and /proc"),
+          .disabled(if: ProcessInfo.processInfo.environment["ASAN_OPTIONS"] != nil,
+                    "AddressSanitizer reserves terabytes of shadow address space, so no address-space limit can apply"))
     func trainsOnAFileLargerThanTheMemoryItIsGiven() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("flint-ltm-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
