@@ -8,6 +8,7 @@ import FlintOpenCL
 /// and every OpenCL device without a setup call. The CPU comes first: it is `Device.cpu` and the
 /// host that runs what a partly working device cannot.
 extension LinkedBackends: BackendProviderList {
+    /// The CPU backend, then OpenCL.
     public static var providers: [any BackendProvider] {
         [CPUBackendProvider(), OpenCLBackendProvider()]
     }

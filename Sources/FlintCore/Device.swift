@@ -114,8 +114,6 @@ public struct Device: Hashable, Sendable, CustomStringConvertible {
         _ = try BackendRegistry.backend(for: info)
     }
 
-    /// The backend behind this device. Opens it on first use and stops with the error if that
-    /// fails; `open()` (or `Device.named`) reports such failures as thrown errors instead.
     /// The device's own backend, also when some of its primitives fall back to the host
     /// (a kernel program that failed to build): what backend-specific features (kernel
     /// tuning) are looked for on.
@@ -124,6 +122,8 @@ public struct Device: Hashable, Sendable, CustomStringConvertible {
         return (opened as? HostFallbackBackend)?.device ?? opened
     }
 
+    /// The backend behind this device. Opens it on first use and stops with the error if that
+    /// fails; `open()` (or `Device.named`) reports such failures as thrown errors instead.
     public var backend: any Backend {
         do {
             return try BackendRegistry.backend(for: info)

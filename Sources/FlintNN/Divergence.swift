@@ -24,6 +24,7 @@ public struct TrainingDiverged: Error, CustomStringConvertible, Equatable {
     /// Its value over the epoch so far: NaN or an infinity.
     public let value: Float
 
+    /// One line naming the quantity, its value, the step and epoch, and what the model now holds.
     public var description: String {
         let when = step.map { "at step \($0) of epoch \(epoch + 1)" } ?? "during epoch \(epoch + 1)"
         return "training diverged: \(quantity) became \(value) \(when); the model holds the weights of the start of "
