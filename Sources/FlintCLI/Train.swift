@@ -190,20 +190,17 @@ struct Train: ParsableCommand {
         context.learningRate = learningRate
         let start = Date()
         var results: [String: Any]
+        var failure: TrainingDiverged?
         do {
             results = try kind.run(context)
             results["status"] = "ok"
         } catch let diverged as TrainingDiverged where json {
             // The JSON line is printed whatever happens, so a script sees what went wrong.
+            failure = diverged
             results = ["status": "diverged", "error": diverged.description, "diverged_epoch": diverged.epoch + 1,
                        "diverged_step": diverged.step ?? NSNull(), "test_accuracy": NSNull(), "test_loss": NSNull()]
-            try? watchers.finish()
-            try printJSONLine(jsonSafe(results.merging(["model": kind.name, "dataset": context.dataset, "device": target.identifier,
-                                                         "epochs": context.epochs, "seed": seed, "world_size": ProcessGroup.world.size,
-                                                         "total_seconds": Date().timeIntervalSince(start)]) { $1 }))
-            throw diverged
         }
-        try watchers.finish()
+        if failure == nil { try watchers.finish() } else { try? watchers.finish() }
         results["model"] = kind.name
         results["dataset"] = context.dataset
         results["device"] = target.identifier
@@ -212,6 +209,7 @@ struct Train: ParsableCommand {
         results["world_size"] = ProcessGroup.world.size
         results["total_seconds"] = Date().timeIntervalSince(start)
         if json { try printJSONLine(jsonSafe(results)) }
+        if let failure { throw failure }
     }
 }
 
