@@ -7,12 +7,16 @@ final class GradNode: @unchecked Sendable {
     let op: String
     let inputs: [GradNode?]
     let backward: ((Tensor) -> [Tensor?])?
+    /// Set for views that take a region of their one input (slice, select): backward then
+    /// gathers the region's gradient instead of calling `backward`, see `PendingGradient`.
+    let region: GradRegion?
     /// Accumulated gradient (leaves only). Training is single-threaded per graph.
     var grad: Tensor?
 
-    init(op: String, inputs: [GradNode?], backward: ((Tensor) -> [Tensor?])?) {
+    init(op: String, inputs: [GradNode?], region: GradRegion? = nil, backward: ((Tensor) -> [Tensor?])?) {
         self.op = op
         self.inputs = inputs
+        self.region = region
         self.backward = backward
     }
 
@@ -62,9 +66,11 @@ extension Tensor {
     /// `self` (an op's result) attached to the graph when any of `inputs` requires grad.
     /// `backward` receives the gradient of `self` and returns one gradient per input (nil for
     /// inputs that need none). It must not capture `self` after attachment, only values.
-    func recorded(_ op: String, _ inputs: [Tensor], backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
+    /// `region` marks a view of a region of its one input (see `GradRegion`).
+    func recorded(_ op: String, _ inputs: [Tensor], region: GradRegion? = nil,
+                  backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
         guard GradMode.isEnabled, inputs.contains(where: { $0.node != nil }) else { return self }
-        return withNode(GradNode(op: op, inputs: inputs.map(\.node), backward: backward))
+        return withNode(GradNode(op: op, inputs: inputs.map(\.node), region: region, backward: backward))
     }
 
     /// Back-propagates from this tensor: a scalar (seeded with 1) or any tensor with an explicit
@@ -96,18 +102,21 @@ extension Tensor {
         }
 
         Tensor.withoutGrad {
-            var pending: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): seed.detached()]
+            var pending: [ObjectIdentifier: PendingGradient] = [ObjectIdentifier(root): PendingGradient(seed.detached())]
             for current in order.reversed() {
-                guard let g = pending.removeValue(forKey: ObjectIdentifier(current)) else { continue }
+                guard let g = pending.removeValue(forKey: ObjectIdentifier(current))?.total() else { continue }
                 guard let backward = current.backward else {
                     current.grad = current.grad.map { $0 + g } ?? g
+                    continue
+                }
+                if let region = current.region, let input = current.inputs[0] {
+                    pending[ObjectIdentifier(input), default: PendingGradient()].add(g, in: region)
                     continue
                 }
                 let inputGrads = backward(g)
                 for (input, inputGrad) in zip(current.inputs, inputGrads) {
                     guard let input, let inputGrad else { continue }
-                    let key = ObjectIdentifier(input)
-                    pending[key] = pending[key].map { $0 + inputGrad } ?? inputGrad
+                    pending[ObjectIdentifier(input), default: PendingGradient()].add(inputGrad)
                 }
             }
         }

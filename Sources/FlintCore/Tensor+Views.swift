@@ -67,7 +67,7 @@ extension Tensor {
         var newShape = shape
         newShape[a] = range.count
         return view(shape: newShape, strides: strides, offset: offset + range.lowerBound * strides[a])
-            .recorded("slice", [self]) { [shape] g in [g.padded(axis: a, before: range.lowerBound, to: shape)] }
+            .recorded("slice", [self], region: GradRegion(axis: a, start: range.lowerBound, keepsAxis: true, inputShape: shape)) { [shape] g in [g.padded(axis: a, before: range.lowerBound, to: shape)] }
     }
 
     /// `self` placed at `before` along `axis` inside zeros of `shape` (the adjoint of slicing).
@@ -86,7 +86,7 @@ extension Tensor {
         newShape.remove(at: a)
         newStrides.remove(at: a)
         return view(shape: newShape, strides: newStrides, offset: offset + index * strides[a])
-            .recorded("select", [self]) { [shape] g in [g.unsqueezed(axis: a).padded(axis: a, before: index, to: shape)] }
+            .recorded("select", [self], region: GradRegion(axis: a, start: index, keepsAxis: false, inputShape: shape)) { [shape] g in [g.unsqueezed(axis: a).padded(axis: a, before: index, to: shape)] }
     }
 
     /// A size-1 axis inserted at `axis` (which may equal `rank`). A view.

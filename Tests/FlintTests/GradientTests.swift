@@ -117,6 +117,46 @@ extension Conformance {
                  }),
         GradCase(name: "slice + select", shapes: [[4, 5]], flint: { $0[0].slice(axis: 1, 1..<4).select(index: 2, axis: 0) },
                  reference: { refs in Ref(shape: [3], data: (1..<4).map { (c: Int) -> Double in refs[0].data[2 * 5 + c] }) }),
+        // Gradients of several regions of one tensor are assembled once (PendingGradient):
+        // disjoint slices with gaps, plus a use of the whole tensor.
+        GradCase(name: "disjoint slices + whole", shapes: [[3, 5]],
+                 flint: { x in
+                     let parts = x[0].slice(axis: 1, 0..<2) * 2 + x[0].slice(axis: 1, 3..<5).square()
+                     return Tensor.concatenate([parts.reshaped(to: [-1]), x[0].reshaped(to: [-1]).exp()], axis: 0)
+                 },
+                 reference: { refs in
+                     let x = refs[0].data
+                     var parts: [Double] = []
+                     for r in 0..<3 {
+                         for c in 0..<2 { parts.append(x[r * 5 + c] * 2 + x[r * 5 + 3 + c] * x[r * 5 + 3 + c]) }
+                     }
+                     return Ref(shape: [21], data: parts + x.map(Foundation.exp))
+                 }),
+        // Overlapping slices and selects along both axes: the padded sum.
+        GradCase(name: "overlapping slices + selects", shapes: [[3, 5]],
+                 flint: { x in
+                     x[0].slice(axis: 1, 0..<3) * x[0].slice(axis: 1, 2..<5) + x[0].select(index: 1, axis: 1).unsqueezed(axis: 1)
+                         + x[0].select(index: 2, axis: 0).slice(axis: 0, 1..<4)
+                 },
+                 reference: { refs in
+                     let x = refs[0].data
+                     var y: [Double] = []
+                     for r in 0..<3 {
+                         for c in 0..<3 { y.append(x[r * 5 + c] * x[r * 5 + c + 2] + x[r * 5 + 1] + x[10 + 1 + c]) }
+                     }
+                     return Ref(shape: [3, 3], data: y)
+                 }),
+        // Every timestep of a sequence selected: the gradient is one concatenation.
+        GradCase(name: "select every step", shapes: [[4, 2, 3]],
+                 flint: { x in (0..<4).map { x[0].select(index: $0, axis: 0) * Float($0 + 1) }.reduce(x[0].select(index: 0, axis: 0), +) },
+                 reference: { refs in
+                     let x = refs[0].data
+                     var y = Array(x[0..<6])
+                     for t in 0..<4 {
+                         for i in 0..<6 { y[i] += x[t * 6 + i] * Double(t + 1) }
+                     }
+                     return Ref(shape: [2, 3], data: y)
+                 }),
         GradCase(name: "permute + reshape", shapes: [[2, 3, 4]], flint: { $0[0].permuted([2, 0, 1]).reshaped(to: [4, 6]) },
                  reference: { refs in Ref(shape: [4, 6], data: refs[0].permuted([2, 0, 1]).data) }),
         GradCase(name: "expand + squeeze", shapes: [[3, 1]], flint: { $0[0].expanded(to: [2, 3, 4]).unsqueezed(axis: 0).squeezed(axis: 0) },
