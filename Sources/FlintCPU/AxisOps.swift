@@ -148,12 +148,12 @@ extension CPUBackend {
                     let m = Self.extremeRow(p, length, greater: true)
                     var sum: Double = 0
                     if log {
-                        for r in 0..<length { sum += Double(expf(p[r] - m)) }
+                        for r in 0..<length { sum += Double(FastMath.exp(p[r] - m)) }
                         let logSum = Float(Foundation.log(sum))
                         for r in 0..<length { q[r] = (p[r] - m) - logSum }
                     } else {
                         for r in 0..<length {
-                            let e = expf(p[r] - m)
+                            let e = FastMath.exp(p[r] - m)
                             q[r] = e
                             sum += Double(e)
                         }
@@ -182,7 +182,7 @@ extension CPUBackend {
                     if log {
                         for r in 0..<length {
                             let row = base + r * inner
-                            for i in 0..<w { sum[i] += Double(expf(row[i] - m[i])) }
+                            for i in 0..<w { sum[i] += Double(FastMath.exp(row[i] - m[i])) }
                         }
                         // m[i] + log(sum[i]) would round twice; keep them apart as in the row path.
                         withUnsafeTemporaryAllocation(of: Float.self, capacity: w) { logBuffer in
@@ -197,7 +197,7 @@ extension CPUBackend {
                         for r in 0..<length {
                             let row = base + r * inner, q = target + r * inner
                             for i in 0..<w {
-                                let e = expf(row[i] - m[i])
+                                let e = FastMath.exp(row[i] - m[i])
                                 q[i] = e
                                 sum[i] += Double(e)
                             }

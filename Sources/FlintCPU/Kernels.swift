@@ -15,7 +15,8 @@ protocol BinaryKernel {
     func callAsFunction(_ a: Float, _ b: Float) -> Float
 }
 
-/// The element-wise functions, with the semantics of C's float math library.
+/// The element-wise functions, with the semantics of C's float math library (exp, sigmoid and
+/// tanh through `FastMath`, within a few ulp of it).
 enum Kernels {
     /// `activation(op(a, b))` as one kernel: a fused bias add and activation.
     struct Then<Op: BinaryKernel, Activation: UnaryKernel>: BinaryKernel {
@@ -33,7 +34,7 @@ enum Kernels {
         @inline(__always) func callAsFunction(_ x: Float) -> Float { x.magnitude }
     }
     struct Exp: UnaryKernel {
-        @inline(__always) func callAsFunction(_ x: Float) -> Float { expf(x) }
+        @inline(__always) func callAsFunction(_ x: Float) -> Float { FastMath.exp(x) }
     }
     struct Log: UnaryKernel {
         @inline(__always) func callAsFunction(_ x: Float) -> Float { logf(x) }
@@ -61,10 +62,10 @@ enum Kernels {
         @inline(__always) func callAsFunction(_ x: Float) -> Float { !(x <= 0) ? x : 0 }
     }
     struct Sigmoid: UnaryKernel {
-        @inline(__always) func callAsFunction(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
+        @inline(__always) func callAsFunction(_ x: Float) -> Float { FastMath.sigmoid(x) }
     }
     struct Tanh: UnaryKernel {
-        @inline(__always) func callAsFunction(_ x: Float) -> Float { tanhf(x) }
+        @inline(__always) func callAsFunction(_ x: Float) -> Float { FastMath.tanh(x) }
     }
     struct LeakyRelu: UnaryKernel {
         let slope: Float
@@ -100,7 +101,7 @@ enum Kernels {
         @inline(__always) func callAsFunction(_ x: Float) -> Float { 0.5 * x * (1 + erff(x * 0.70710678118654752)) }
     }
     struct Silu: UnaryKernel {
-        @inline(__always) func callAsFunction(_ x: Float) -> Float { x / (1 + expf(-x)) }
+        @inline(__always) func callAsFunction(_ x: Float) -> Float { x / (1 + FastMath.exp(-x)) }
     }
 
     struct Add: BinaryKernel {
