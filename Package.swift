@@ -27,7 +27,9 @@ let package = Package(
         .target(name: "FlintBackend"),
         // Flush-to-zero for the CPU backend's threads (see its header).
         .target(name: "CFloatMode"),
-        .target(name: "FlintCPU", dependencies: ["FlintBackend", "CBLAS", "CFloatMode"]),
+        // Exponential-heavy row loops compiled for AVX2 and the baseline, picked at load time.
+        .target(name: "CVectorMath"),
+        .target(name: "FlintCPU", dependencies: ["FlintBackend", "CBLAS", "CFloatMode", "CVectorMath"]),
         .target(
             name: "FlintOpenCL",
             dependencies: ["FlintBackend", "COpenCL"],

@@ -115,6 +115,23 @@ public protocol Backend: AnyObject, Sendable {
                   m: any DeviceBuffer, v: any DeviceBuffer,
                   outParameter: any DeviceBuffer, outM: any DeviceBuffer, outV: any DeviceBuffer)
 
+    // MARK: Recurrent cells
+
+    /// One LSTM step over `batch` rows of `units`, gates in Keras' and PyTorch's order i, f, g, o
+    /// along the columns, with the standard activations: for `z = input + recurrent` (each
+    /// `[batch, 4·units]`: the step's input projection and `h·U`), `c' = σ(z_f)·c + σ(z_i)·tanh(z_g)`
+    /// and `h' = σ(z_o)·tanh(c')`, with `c` = `cell` (`[batch, units]`). Writes `out` = `[h' | c']`
+    /// (`[batch, 2·units]`) and `gates` = `[σ(z_i) | σ(z_f) | tanh(z_g) | σ(z_o)]` (`[batch, 4·units]`),
+    /// both contiguous from element 0; `lstmCellBackward` reads them. The operands are
+    /// two-dimensional (row and column strides).
+    func lstmCell(batch: Int, units: Int, input: StridedOperand, recurrent: StridedOperand, cell: StridedOperand,
+                  out: any DeviceBuffer, gates: any DeviceBuffer)
+    /// The adjoint of `lstmCell`: from its `gates`, `cell` and `out` and the gradient of `out`
+    /// (`gradient`, `[batch, 2·units]`, two-dimensional), writes the gradient of `z` to `outGates`
+    /// (`[batch, 4·units]`) and of `cell` to `outCell` (`[batch, units]`), contiguous from element 0.
+    func lstmCellBackward(batch: Int, units: Int, gates: any DeviceBuffer, cell: StridedOperand, out: any DeviceBuffer,
+                          gradient: StridedOperand, outGates: any DeviceBuffer, outCell: any DeviceBuffer)
+
     // MARK: Random numbers
 
     /// Fills `count` float32 elements from the Philox4x32-10 stream `(seed, counterOffset)` as

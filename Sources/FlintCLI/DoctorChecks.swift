@@ -162,6 +162,17 @@ extension DoctorCheck {
             let (parameter, newM, newV) = Tensor.adamStep(step, parameter: p, gradient: g, m: m, v: v)
             return [parameter, newM, newV]
         },
+        DoctorCheck(name: "lstmCell", primitive: .lstmCell, tolerance: 1e-5) { device in
+            let z = input([16, 4 * 24], seed: 39, specials: false, on: device), r = input([16, 4 * 24], seed: 40, specials: false, on: device)
+            return [Tensor.lstmCell(input: z, recurrent: r, cell: input([16, 24], seed: 41, specials: false, on: device))]
+        },
+        DoctorCheck(name: "lstmCell backward", primitive: .lstmCellBackward, tolerance: 1e-5) { device in
+            let z = input([16, 4 * 24], seed: 39, specials: false, on: device).requiringGrad()
+            let c = input([16, 24], seed: 41, specials: false, on: device).requiringGrad()
+            let g = input([16, 2 * 24], seed: 42, specials: false, on: device)
+            (Tensor.lstmCell(input: z, recurrent: z * 0.5, cell: c) * g).sum().backward()
+            return [z.grad!, c.grad!]
+        },
         DoctorCheck(name: "random (Philox)", primitive: .random, tolerance: 1e-5) { device in
             [Tensor.uniform([4099], low: -2, high: 5, seed: 37, on: device), Tensor.normal([4099], seed: 38, on: device)]
         },

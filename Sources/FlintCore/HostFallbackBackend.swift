@@ -196,6 +196,29 @@ final class HostFallbackBackend: Backend, @unchecked Sendable {
                          outParameter: outParameter, outM: outM, outV: outV)
     }
 
+    func lstmCell(batch: Int, units: Int, input: StridedOperand, recurrent: StridedOperand, cell: StridedOperand,
+                  out: any DeviceBuffer, gates: any DeviceBuffer) {
+        guard unavailable.contains(.lstmCell) else {
+            return device.lstmCell(batch: batch, units: units, input: input, recurrent: recurrent, cell: cell, out: out, gates: gates)
+        }
+        onHost([input.buffer, recurrent.buffer, cell.buffer], writing: [out, gates]) { h in
+            host.lstmCell(batch: batch, units: units, input: h(input), recurrent: h(recurrent), cell: h(cell),
+                          out: h[out], gates: h[gates])
+        }
+    }
+
+    func lstmCellBackward(batch: Int, units: Int, gates: any DeviceBuffer, cell: StridedOperand, out: any DeviceBuffer,
+                          gradient: StridedOperand, outGates: any DeviceBuffer, outCell: any DeviceBuffer) {
+        guard unavailable.contains(.lstmCellBackward) else {
+            return device.lstmCellBackward(batch: batch, units: units, gates: gates, cell: cell, out: out, gradient: gradient,
+                                           outGates: outGates, outCell: outCell)
+        }
+        onHost([gates, cell.buffer, out, gradient.buffer], writing: [outGates, outCell]) { h in
+            host.lstmCellBackward(batch: batch, units: units, gates: h[gates], cell: h(cell), out: h[out], gradient: h(gradient),
+                                  outGates: h[outGates], outCell: h[outCell])
+        }
+    }
+
     func random(_ out: any DeviceBuffer, count: Int, distribution: RandomDistribution, seed: UInt64, counterOffset: UInt64) {
         guard unavailable.contains(.random) else {
             return device.random(out, count: count, distribution: distribution, seed: seed, counterOffset: counterOffset)

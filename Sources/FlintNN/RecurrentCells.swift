@@ -99,6 +99,11 @@ public final class LSTM: RecurrentLayer {
     override func step(_ input: Tensor, states: [Tensor]) -> [Tensor] {
         let (h, c, u) = (states[0], states[1], units)
         let z = h.matmul(recurrentKernel.value)
+        if activation == .tanh && recurrentActivation == .sigmoid {
+            // The standard cell as one fused op (one kernel forward, one backward).
+            let next = Tensor.lstmCell(input: input, recurrent: z, cell: c)
+            return [next.slice(axis: 1, 0..<u), next.slice(axis: 1, u..<(2 * u))]
+        }
         func gate(_ k: Int, _ n: Int = 1) -> (Tensor, Tensor) {
             (z.slice(axis: 1, (k * u)..<((k + n) * u)), input.slice(axis: 1, (k * u)..<((k + n) * u)))
         }

@@ -46,6 +46,8 @@ struct KernelTable {
     let maxPool: Kernel
     let maxPoolBackward: Kernel
     let adamStep: Kernel
+    let lstmCell: Kernel
+    let lstmCellBackward: Kernel
     /// `upload_from_TYPE`: host elements to float32 `x · scale + shift`, per `HostScalar`.
     let upload: [HostScalar: Kernel]
 
@@ -115,6 +117,8 @@ struct KernelTable {
         maxPool = try find("max_pool", "conv")
         maxPoolBackward = try find("max_pool_backward", "conv")
         adamStep = try find("adam_step", "optim")
+        lstmCell = try find("lstm_cell", "recurrent")
+        lstmCellBackward = try find("lstm_cell_backward", "recurrent")
         upload = try Dictionary(uniqueKeysWithValues: HostScalar.allCases.map { ($0, try find("upload_from_\($0)", "elementwise")) })
     }
 }
@@ -130,6 +134,7 @@ extension KernelTable {
         "random": [.random],
         "conv": [.im2col, .col2im, .maxPool2d, .maxPool2dBackward],
         "optim": [.adamStep],
+        "recurrent": [.lstmCell, .lstmCellBackward],
     ]
 }
 

@@ -11,7 +11,7 @@ import Synchronization
 /// lock; everything else is immutable after `init` or has its own lock (the buffer pool).
 public final class OpenCLBackend: Backend, @unchecked Sendable {
     /// Kernel programs, one per `Kernels/NAME.cl` file.
-    static let programNames = ["elementwise", "reduce", "index", "gemm", "random", "conv", "optim"]
+    static let programNames = ["elementwise", "reduce", "index", "gemm", "random", "conv", "optim", "recurrent"]
 
     public let info: DeviceInfo
     let platform: cl_platform_id

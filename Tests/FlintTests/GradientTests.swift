@@ -157,6 +157,25 @@ extension Conformance {
                      }
                      return Ref(shape: [2, 3], data: y)
                  }),
+        // The fused LSTM step: [h' | c'] from z = input + recurrent and the cell state.
+        GradCase(name: "lstmCell", shapes: [[3, 12], [3, 12], [3, 3]],
+                 flint: { Tensor.lstmCell(input: $0[0], recurrent: $0[1], cell: $0[2]) },
+                 reference: { refs in
+                     func sigmoid(_ x: Double) -> Double { 1 / (1 + Foundation.exp(-x)) }
+                     var out: [Double] = []
+                     for b in 0..<3 {
+                         var h: [Double] = [], c: [Double] = []
+                         for j in 0..<3 {
+                             var z: [Double] = []
+                             for k in 0..<4 { z.append(refs[0].data[b * 12 + k * 3 + j] + refs[1].data[b * 12 + k * 3 + j]) }
+                             let cell = sigmoid(z[1]) * refs[2].data[b * 3 + j] + sigmoid(z[0]) * Foundation.tanh(z[2])
+                             h.append(sigmoid(z[3]) * Foundation.tanh(cell))
+                             c.append(cell)
+                         }
+                         out += h + c
+                     }
+                     return Ref(shape: [3, 6], data: out)
+                 }),
         GradCase(name: "permute + reshape", shapes: [[2, 3, 4]], flint: { $0[0].permuted([2, 0, 1]).reshaped(to: [4, 6]) },
                  reference: { refs in Ref(shape: [4, 6], data: refs[0].permuted([2, 0, 1]).data) }),
         GradCase(name: "expand + squeeze", shapes: [[3, 1]], flint: { $0[0].expanded(to: [2, 3, 4]).unsqueezed(axis: 0).squeezed(axis: 0) },

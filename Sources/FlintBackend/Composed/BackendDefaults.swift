@@ -55,6 +55,17 @@ extension Backend {
                          outParameter: outParameter, outM: outM, outV: outV)
     }
 
+    public func lstmCell(batch: Int, units: Int, input: StridedOperand, recurrent: StridedOperand, cell: StridedOperand,
+                         out: any DeviceBuffer, gates: any DeviceBuffer) {
+        composedLSTMCell(batch: batch, units: units, input: input, recurrent: recurrent, cell: cell, out: out, gates: gates)
+    }
+
+    public func lstmCellBackward(batch: Int, units: Int, gates: any DeviceBuffer, cell: StridedOperand, out: any DeviceBuffer,
+                                 gradient: StridedOperand, outGates: any DeviceBuffer, outCell: any DeviceBuffer) {
+        composedLSTMCellBackward(batch: batch, units: units, gates: gates, cell: cell, out: out, gradient: gradient,
+                                 outGates: outGates, outCell: outCell)
+    }
+
     public func random(_ out: any DeviceBuffer, count: Int, distribution: RandomDistribution, seed: UInt64,
                        counterOffset: UInt64) {
         composedRandom(out, count: count, distribution: distribution, seed: seed, counterOffset: counterOffset)
