@@ -10,13 +10,18 @@ final class GradNode: @unchecked Sendable {
     /// Set for views that take a region of their one input (slice, select): backward then
     /// gathers the region's gradient instead of calling `backward`, see `PendingGradient`.
     let region: GradRegion?
+    /// Set for matrix products `a·b` whose gradient for `b` (`aᵀ·g`) is left to
+    /// `PendingGradient`, which sums all such products for one `b` as a single product; holds `a`.
+    let deferredLeft: Tensor?
     /// Accumulated gradient (leaves only). Training is single-threaded per graph.
     var grad: Tensor?
 
-    init(op: String, inputs: [GradNode?], region: GradRegion? = nil, backward: ((Tensor) -> [Tensor?])?) {
+    init(op: String, inputs: [GradNode?], region: GradRegion? = nil, deferredLeft: Tensor? = nil,
+         backward: ((Tensor) -> [Tensor?])?) {
         self.op = op
         self.inputs = inputs
         self.region = region
+        self.deferredLeft = deferredLeft
         self.backward = backward
     }
 
@@ -67,10 +72,11 @@ extension Tensor {
     /// `backward` receives the gradient of `self` and returns one gradient per input (nil for
     /// inputs that need none). It must not capture `self` after attachment, only values.
     /// `region` marks a view of a region of its one input (see `GradRegion`).
-    func recorded(_ op: String, _ inputs: [Tensor], region: GradRegion? = nil,
+    /// `deferredLeft` marks a product `a·b` whose backward returns nil for `b` (see `GradNode`).
+    func recorded(_ op: String, _ inputs: [Tensor], region: GradRegion? = nil, deferredLeft: Tensor? = nil,
                   backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
         guard GradMode.isEnabled, inputs.contains(where: { $0.node != nil }) else { return self }
-        return withNode(GradNode(op: op, inputs: inputs.map(\.node), region: region, backward: backward))
+        return withNode(GradNode(op: op, inputs: inputs.map(\.node), region: region, deferredLeft: deferredLeft, backward: backward))
     }
 
     /// Back-propagates from this tensor: a scalar (seeded with 1) or any tensor with an explicit
@@ -112,6 +118,9 @@ extension Tensor {
                 if let region = current.region, let input = current.inputs[0] {
                     pending[ObjectIdentifier(input), default: PendingGradient()].add(g, in: region)
                     continue
+                }
+                if let left = current.deferredLeft, let right = current.inputs[1] {
+                    pending[ObjectIdentifier(right), default: PendingGradient()].add(productOf: left, g)
                 }
                 let inputGrads = backward(g)
                 for (input, inputGrad) in zip(current.inputs, inputGrads) {

@@ -11,6 +11,10 @@ struct GradRegion {
 
 /// The gradient arriving at one node during backward, summed only when the node is reached.
 ///
+/// Gradients of a matrix product's right operand, `aᵀ·g`, are kept as their factors: a weight
+/// used at every step of a sequence (a recurrent kernel) gets `Σₜ aₜᵀ·gₜ` as one product of the
+/// stacked factors, one long GEMM instead of one short GEMM and one addition per step.
+///
 /// Gradients of regions (slices and selects of the node's value, such as the gates of a
 /// recurrent step or the timesteps of a sequence) are kept apart until then: disjoint regions
 /// along one axis become one concatenation with zeros only in the gaps, so `k` slices cost one
@@ -18,6 +22,7 @@ struct GradRegion {
 struct PendingGradient {
     private var whole: Tensor?
     private var parts: [(region: GradRegion, gradient: Tensor)] = []
+    private var products: [(left: Tensor, gradient: Tensor)] = []
 
     init(_ gradient: Tensor? = nil) { whole = gradient }
 
@@ -29,8 +34,27 @@ struct PendingGradient {
         parts.append((region, region.keepsAxis ? gradient : gradient.unsqueezed(axis: region.axis)))
     }
 
+    /// Adds `leftᵀ·gradient` (both two-dimensional with as many rows).
+    mutating func add(productOf left: Tensor, _ gradient: Tensor) {
+        products.append((left, gradient))
+    }
+
     /// The sum of everything added (nil if nothing was).
     func total() -> Tensor? {
+        guard let product = stackedProduct() else { return regionsAndWhole() }
+        return regionsAndWhole().map { $0 + product } ?? product
+    }
+
+    /// The sum of the deferred products, as one product of the stacked factors.
+    private func stackedProduct() -> Tensor? {
+        guard let first = products.first else { return nil }
+        if products.count == 1 { return first.left.matmul(first.gradient, transposeSelf: true) }
+        let lefts = Tensor.concatenate(products.map(\.left), axis: 0)
+        let gradients = Tensor.concatenate(products.map(\.gradient), axis: 0)
+        return lefts.matmul(gradients, transposeSelf: true)
+    }
+
+    private func regionsAndWhole() -> Tensor? {
         guard let first = parts.first else { return whole }
         var sum: Tensor
         if let disjoint = Self.disjointParts(parts) {

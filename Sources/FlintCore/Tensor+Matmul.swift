@@ -28,9 +28,11 @@ extension Tensor {
         } else {
             let product = Tensor(uninitializedShape: outShape, backend: backend)
             if product.count > 0 { Tensor.gemm(a.blasLegal(), b.blasLegal(), batchShape: batchShape, into: product) }
-            result = product.recorded("matmul", [a, b]) { [a, b] g in
+            // Plain 2-D products leave b's gradient to the autograd engine (see PendingGradient).
+            let deferred = a.rank == 2 && b.rank == 2 && b.requiresGrad
+            result = product.recorded("matmul", [a, b], deferredLeft: deferred ? a.detached() : nil) { [a, b] g in
                 [a.requiresGrad ? g.matmul(b.detached(), transposeOther: true).unbroadcast(to: a.shape) : nil,
-                 b.requiresGrad ? a.detached().matmul(g, transposeSelf: true).unbroadcast(to: b.shape) : nil]
+                 b.requiresGrad && !deferred ? a.detached().matmul(g, transposeSelf: true).unbroadcast(to: b.shape) : nil]
             }
         }
         if other.rank == 1 { outShape.removeLast() }

@@ -176,6 +176,19 @@ extension Conformance {
                      }
                      return Ref(shape: [3, 6], data: out)
                  }),
+        // One weight in three products (a recurrent kernel's use): its gradient is one stacked product.
+        GradCase(name: "matmul, weight used three times", shapes: [[2, 3], [3, 4], [4, 3]],
+                 flint: { x in
+                     let w = x[1]
+                     let h = (x[0].matmul(w)).tanh()
+                     return (x[0].matmul(w) + h.matmul(x[2]).matmul(w)).sigmoid()
+                 },
+                 reference: { refs in
+                     let (x, w, u) = (refs[0], refs[1], refs[2])
+                     let xw = Matmul.reference(x, w).0
+                     let hw = Matmul.reference(Matmul.reference(xw.map(Foundation.tanh), u).0, w).0
+                     return Ref.zip(xw, hw) { 1 / (1 + Foundation.exp(-($0 + $1))) }
+                 }),
         GradCase(name: "permute + reshape", shapes: [[2, 3, 4]], flint: { $0[0].permuted([2, 0, 1]).reshaped(to: [4, 6]) },
                  reference: { refs in Ref(shape: [4, 6], data: refs[0].permuted([2, 0, 1]).data) }),
         GradCase(name: "expand + squeeze", shapes: [[3, 1]], flint: { $0[0].expanded(to: [2, 3, 4]).unsqueezed(axis: 0).squeezed(axis: 0) },
