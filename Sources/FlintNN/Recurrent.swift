@@ -232,17 +232,10 @@ public class RecurrentLayer: Layer {
         run(input, lengths: lengths).output
     }
 
-    /// The per-step slices of `[time, batch, columns]`. Slicing is free but a slice's gradient is
-    /// padded back to the full tensor, so `time` direct slices would cost `time²·batch·columns` in
-    /// backward; slicing chunks of about √time steps first brings that to `2·time^1.5·batch·columns`.
+    /// The per-step slices of `[time, batch, columns]`: views, whose gradients backward gathers
+    /// into one tensor in a single pass (see `PendingGradient` in FlintCore).
     static func split(_ projected: Tensor) -> [Tensor] {
-        let time = projected.shape[0]
-        let chunk = Swift.max(1, Int(Double(time).squareRoot().rounded(.up)))
-        guard chunk > 1, time > chunk else { return (0..<time).map { projected.select(index: $0, axis: 0) } }
-        return stride(from: 0, to: time, by: chunk).flatMap { start -> [Tensor] in
-            let piece = projected.slice(axis: 0, start..<Swift.min(start + chunk, time))
-            return (0..<piece.shape[0]).map { piece.select(index: $0, axis: 0) }
-        }
+        (0..<projected.shape[0]).map { projected.select(index: $0, axis: 0) }
     }
 
     /// `activation(a + b)`, fused when the activation allows.
