@@ -3,8 +3,8 @@ import FlintBackend
 // Direct convolution for inputs with few channels. With one input channel and a 3×3 kernel the
 // im2col route builds a K = 9 column matrix, which OpenBLAS packs again, then zeroes the output
 // (beta = 0) and sweeps it once per tiny K block: three memory passes over the output for nine
-// multiply-adds per element. Here each output row of `filters` values stays in L1 while every
-// tap adds into it, and the filter gradient's `[patchSize, filters]` sums stay there too.
+// multiply-adds per element. Here eight filters of one output position stay in a register while
+// every tap adds into them, and the filter gradient sums a row's positions per tap the same way.
 
 extension CPUBackend {
     public func conv2d(_ input: any DeviceBuffer, offset: Int, filter: any DeviceBuffer, filterOffset: Int,
@@ -24,14 +24,48 @@ extension CPUBackend {
         Parallel.run(tasks: tasks) { task in
             for row in Parallel.range(task, of: tasks, count: rows) {
                 let oh = row % g.outHeight, n = row / g.outHeight
-                for ow in 0..<g.outWidth {
+                let kernelRows = Self.validTaps(oh, g.strideHeight, g.padTop, g.dilationHeight, g.kernelHeight, g.height)
+                let fullColumns = 0..<g.kernelWidth
+                var ow = 0
+                while ow < g.outWidth {
+                    let kernelColumns = Self.validTaps(ow, g.strideWidth, g.padLeft, g.dilationWidth, g.kernelWidth, g.width)
+                    let four = ow + 4 <= g.outWidth && kernelColumns == fullColumns
+                        && Self.validTaps(ow + 3, g.strideWidth, g.padLeft, g.dilationWidth, g.kernelWidth, g.width) == fullColumns
+                    let positions = four ? 4 : 1
                     let o = dst + (row * g.outWidth + ow) * filters
-                    o.update(repeating: 0, count: filters)
-                    Self.forEachTap(g, n: n, oh: oh, ow: ow) { tap, pixel in
-                        for c in 0..<g.channels {
-                            Self.addScaled(o, w + (tap * g.channels + c) * filters, src[pixel + c], count: filters)
+                    let step = g.strideWidth * g.channels
+                    // Eight filters of up to four neighbouring positions in registers (four
+                    // independent sums share each filter load), every tap added before one store.
+                    var f = 0
+                    while f < filters {
+                        let lanes = min(8, filters - f)
+                        var s0 = SIMD8<Float>(), s1 = SIMD8<Float>(), s2 = SIMD8<Float>(), s3 = SIMD8<Float>()
+                        for kh in kernelRows {
+                            let ih = oh * g.strideHeight - g.padTop + kh * g.dilationHeight
+                            for kw in kernelColumns {
+                                let iw = ow * g.strideWidth - g.padLeft + kw * g.dilationWidth
+                                let pixel = src + ((n * g.height + ih) * g.width + iw) * g.channels
+                                let taps = w + ((kh * g.kernelWidth + kw) * g.channels) * filters + f
+                                for c in 0..<g.channels {
+                                    let weights = Self.load(taps + c * filters, lanes)
+                                    s0 += pixel[c] * weights
+                                    if four {
+                                        s1 += pixel[c + step] * weights
+                                        s2 += pixel[c + 2 * step] * weights
+                                        s3 += pixel[c + 3 * step] * weights
+                                    }
+                                }
+                            }
                         }
+                        Self.store(s0, o + f, lanes)
+                        if four {
+                            Self.store(s1, o + filters + f, lanes)
+                            Self.store(s2, o + 2 * filters + f, lanes)
+                            Self.store(s3, o + 3 * filters + f, lanes)
+                        }
+                        f += 8
                     }
+                    ow += positions
                 }
             }
         }
@@ -62,11 +96,35 @@ extension CPUBackend {
                     for row in Parallel.range(task, of: tasks, count: rows) {
                         let oh = row % g.outHeight, n = row / g.outHeight
                         sums.initialize(repeating: 0, count: size)
-                        for ow in 0..<g.outWidth {
-                            let d = dy + (row * g.outWidth + ow) * filters
-                            Self.forEachTap(g, n: n, oh: oh, ow: ow) { tap, pixel in
+                        // Per tap and eight filters, the row's positions summed in a register.
+                        for kh in Self.validTaps(oh, g.strideHeight, g.padTop, g.dilationHeight, g.kernelHeight, g.height) {
+                            let ih = oh * g.strideHeight - g.padTop + kh * g.dilationHeight
+                            let imageRow = src + (n * g.height + ih) * g.width * g.channels
+                            for kw in 0..<g.kernelWidth {
+                                let outputs = Self.outputsInside(tap: kw, g.outWidth, g.strideWidth, g.padLeft, g.dilationWidth, g.width)
+                                guard !outputs.isEmpty else { continue }
                                 for c in 0..<g.channels {
-                                    Self.addScaled(sums + (tap * g.channels + c) * filters, d, src[pixel + c], count: filters)
+                                    let target = sums + ((kh * g.kernelWidth + kw) * g.channels + c) * filters
+                                    var f = 0
+                                    while f < filters {
+                                        let lanes = min(8, filters - f)
+                                        // Two sums, so consecutive positions do not wait on each other's add.
+                                        var even = SIMD8<Float>(), odd = SIMD8<Float>()
+                                        let pixels = imageRow + (kw * g.dilationWidth - g.padLeft) * g.channels + c
+                                        let step = g.strideWidth * g.channels
+                                        let gradients = dy + row * g.outWidth * filters + f
+                                        var ow = outputs.lowerBound
+                                        while ow + 2 <= outputs.upperBound {
+                                            even += pixels[ow * step] * Self.load(gradients + ow * filters, lanes)
+                                            odd += pixels[(ow + 1) * step] * Self.load(gradients + (ow + 1) * filters, lanes)
+                                            ow += 2
+                                        }
+                                        if ow < outputs.upperBound {
+                                            even += pixels[ow * step] * Self.load(gradients + ow * filters, lanes)
+                                        }
+                                        Self.store(even + odd, target + f, lanes)
+                                        f += 8
+                                    }
                                 }
                             }
                         }
@@ -83,26 +141,32 @@ extension CPUBackend {
         }
     }
 
-    /// Calls `body(kh·kernelWidth + kw, index of the pixel's first channel)` for each tap of
-    /// output `(n, oh, ow)` that reads inside the image, in ascending `(kh, kw)`.
+    /// The outputs `o < outputs` whose input `o·stride − pad + tap·dilation` lies in `0..<size`.
     @inline(__always)
-    static func forEachTap(_ g: ConvGeometry, n: Int, oh: Int, ow: Int, _ body: (Int, Int) -> Void) {
-        let columns = validTaps(ow, g.strideWidth, g.padLeft, g.dilationWidth, g.kernelWidth, g.width)
-        guard !columns.isEmpty else { return }
-        let x0 = ow * g.strideWidth - g.padLeft
-        for kh in 0..<g.kernelHeight {
-            let ih = oh * g.strideHeight - g.padTop + kh * g.dilationHeight
-            guard ih >= 0 && ih < g.height else { continue }
-            let rowStart = (n * g.height + ih) * g.width
-            for kw in columns {
-                body(kh * g.kernelWidth + kw, (rowStart + x0 + kw * g.dilationWidth) * g.channels)
-            }
-        }
+    static func outputsInside(tap: Int, _ outputs: Int, _ stride: Int, _ pad: Int, _ dilation: Int, _ size: Int) -> Range<Int> {
+        let base = tap * dilation - pad
+        let first = base >= 0 ? 0 : (-base + stride - 1) / stride
+        guard size - 1 - base >= 0 else { return 0..<0 }
+        let end = min((size - 1 - base) / stride + 1, outputs)
+        return first < end ? first..<end : 0..<0
     }
 
-    /// `q[i] += s · p[i]` for `i < count`.
+    /// `count` (1...8) floats from `p`, zeros beyond.
     @inline(__always)
-    static func addScaled(_ q: UnsafeMutablePointer<Float>, _ p: UnsafePointer<Float>, _ s: Float, count: Int) {
-        for i in 0..<count { q[i] += s * p[i] }
+    static func load(_ p: UnsafePointer<Float>, _ count: Int) -> SIMD8<Float> {
+        if count == 8 { return UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+        var v = SIMD8<Float>()
+        for i in 0..<count { v[i] = p[i] }
+        return v
+    }
+
+    /// The first `count` (1...8) lanes of `v` to `p`.
+    @inline(__always)
+    static func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
+        if count == 8 {
+            UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+        } else {
+            for i in 0..<count { p[i] = v[i] }
+        }
     }
 }
