@@ -33,35 +33,24 @@ extension CPUBackend {
                         && Self.validTaps(ow + 3, g.strideWidth, g.padLeft, g.dilationWidth, g.kernelWidth, g.width) == fullColumns
                     let positions = four ? 4 : 1
                     let o = dst + (row * g.outWidth + ow) * filters
-                    let step = g.strideWidth * g.channels
                     // Eight filters of up to four neighbouring positions in registers (four
                     // independent sums share each filter load), every tap added before one store.
                     var f = 0
                     while f < filters {
                         let lanes = min(8, filters - f)
-                        var s0 = SIMD8<Float>(), s1 = SIMD8<Float>(), s2 = SIMD8<Float>(), s3 = SIMD8<Float>()
-                        for kh in kernelRows {
-                            let ih = oh * g.strideHeight - g.padTop + kh * g.dilationHeight
-                            for kw in kernelColumns {
-                                let iw = ow * g.strideWidth - g.padLeft + kw * g.dilationWidth
-                                let pixel = src + ((n * g.height + ih) * g.width + iw) * g.channels
-                                let taps = w + ((kh * g.kernelWidth + kw) * g.channels) * filters + f
-                                for c in 0..<g.channels {
-                                    let weights = Self.load(taps + c * filters, lanes)
-                                    s0 += pixel[c] * weights
-                                    if four {
-                                        s1 += pixel[c + step] * weights
-                                        s2 += pixel[c + 2 * step] * weights
-                                        s3 += pixel[c + 3 * step] * weights
-                                    }
-                                }
-                            }
+                        let taps = w + f
+                        // Constant flags, so each inlined copy keeps its inner loop free of branches.
+                        let sums = switch (four, lanes == 8) {
+                        case (true, true): Self.convolve(src, taps, g, n, oh, ow, kernelRows, kernelColumns, filters, lanes, four: true, full: true)
+                        case (true, false): Self.convolve(src, taps, g, n, oh, ow, kernelRows, kernelColumns, filters, lanes, four: true, full: false)
+                        case (false, true): Self.convolve(src, taps, g, n, oh, ow, kernelRows, kernelColumns, filters, lanes, four: false, full: true)
+                        case (false, false): Self.convolve(src, taps, g, n, oh, ow, kernelRows, kernelColumns, filters, lanes, four: false, full: false)
                         }
-                        Self.store(s0, o + f, lanes)
+                        Self.store(sums.0, o + f, lanes)
                         if four {
-                            Self.store(s1, o + filters + f, lanes)
-                            Self.store(s2, o + 2 * filters + f, lanes)
-                            Self.store(s3, o + 3 * filters + f, lanes)
+                            Self.store(sums.1, o + filters + f, lanes)
+                            Self.store(sums.2, o + 2 * filters + f, lanes)
+                            Self.store(sums.3, o + 3 * filters + f, lanes)
                         }
                         f += 8
                     }
@@ -108,21 +97,13 @@ extension CPUBackend {
                                     var f = 0
                                     while f < filters {
                                         let lanes = min(8, filters - f)
-                                        // Two sums, so consecutive positions do not wait on each other's add.
-                                        var even = SIMD8<Float>(), odd = SIMD8<Float>()
                                         let pixels = imageRow + (kw * g.dilationWidth - g.padLeft) * g.channels + c
                                         let step = g.strideWidth * g.channels
                                         let gradients = dy + row * g.outWidth * filters + f
-                                        var ow = outputs.lowerBound
-                                        while ow + 2 <= outputs.upperBound {
-                                            even += pixels[ow * step] * Self.load(gradients + ow * filters, lanes)
-                                            odd += pixels[(ow + 1) * step] * Self.load(gradients + (ow + 1) * filters, lanes)
-                                            ow += 2
-                                        }
-                                        if ow < outputs.upperBound {
-                                            even += pixels[ow * step] * Self.load(gradients + ow * filters, lanes)
-                                        }
-                                        Self.store(even + odd, target + f, lanes)
+                                        let sum = lanes == 8
+                                            ? Self.sumPositions(pixels, step, gradients, filters, outputs, lanes, full: true)
+                                            : Self.sumPositions(pixels, step, gradients, filters, outputs, lanes, full: false)
+                                        Self.store(sum, target + f, lanes)
                                         f += 8
                                     }
                                 }
@@ -139,6 +120,55 @@ extension CPUBackend {
                 dst[i] = Float(value)
             }
         }
+    }
+
+    /// Eight filters (`lanes` of them real) of output `(n, oh, ow)` and, when `four`, of the three
+    /// outputs to its right, all of whose taps in `kernelRows × kernelColumns` read the image.
+    @inline(__always)
+    static func convolve(_ src: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ g: ConvGeometry, _ n: Int, _ oh: Int,
+                         _ ow: Int, _ kernelRows: Range<Int>, _ kernelColumns: Range<Int>, _ filters: Int, _ lanes: Int,
+                         four: Bool, full: Bool) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+        var s0 = SIMD8<Float>(), s1 = SIMD8<Float>(), s2 = SIMD8<Float>(), s3 = SIMD8<Float>()
+        let step = g.strideWidth &* g.channels
+        for kh in kernelRows {
+            let ih = oh &* g.strideHeight &- g.padTop &+ kh &* g.dilationHeight
+            for kw in kernelColumns {
+                let iw = ow &* g.strideWidth &- g.padLeft &+ kw &* g.dilationWidth
+                let pixel = src + ((n &* g.height &+ ih) &* g.width &+ iw) &* g.channels
+                let weights = taps + (kh &* g.kernelWidth &+ kw) &* g.channels &* filters
+                for c in 0..<g.channels {
+                    let w = full ? UnsafeRawPointer(weights + c &* filters).loadUnaligned(as: SIMD8<Float>.self)
+                        : load(weights + c &* filters, lanes)
+                    s0 += pixel[c] * w
+                    if four {
+                        s1 += pixel[c &+ step] * w
+                        s2 += pixel[c &+ 2 &* step] * w
+                        s3 += pixel[c &+ 3 &* step] * w
+                    }
+                }
+            }
+        }
+        return (s0, s1, s2, s3)
+    }
+
+    /// `Σ_{ow ∈ outputs} pixels[ow · step] · gradients[ow · filters ..< +8]` (`lanes` real), in
+    /// two sums so that consecutive positions do not wait on each other's add.
+    @inline(__always)
+    static func sumPositions(_ pixels: UnsafePointer<Float>, _ step: Int, _ gradients: UnsafePointer<Float>, _ filters: Int,
+                             _ outputs: Range<Int>, _ lanes: Int, full: Bool) -> SIMD8<Float> {
+        @inline(__always) func gradient(_ ow: Int) -> SIMD8<Float> {
+            full ? UnsafeRawPointer(gradients + ow &* filters).loadUnaligned(as: SIMD8<Float>.self)
+                : load(gradients + ow &* filters, lanes)
+        }
+        var even = SIMD8<Float>(), odd = SIMD8<Float>()
+        var ow = outputs.lowerBound
+        while ow &+ 2 <= outputs.upperBound {
+            even += pixels[ow &* step] * gradient(ow)
+            odd += pixels[(ow &+ 1) &* step] * gradient(ow &+ 1)
+            ow &+= 2
+        }
+        if ow < outputs.upperBound { even += pixels[ow &* step] * gradient(ow) }
+        return even + odd
     }
 
     /// The outputs `o < outputs` whose input `o·stride − pad + tap·dilation` lies in `0..<size`.
