@@ -95,6 +95,16 @@ public protocol Backend: AnyObject, Sendable {
     /// The adjoint of `im2col`: `out` (NHWC, overwritten) gets, for every input element, the sum
     /// of the column entries that `im2col` copied from it. Padding entries are dropped.
     func col2im(_ columns: any DeviceBuffer, offset: Int, geometry: ConvGeometry, out: any DeviceBuffer)
+    /// Convolution of NHWC `input` with `filter` (`[patchSize, filters]` row-major at
+    /// `filterOffset`, i.e. Keras' `[kh, kw, in, out]`): `out[p, f]` (`[patchCount, filters]`,
+    /// overwritten) is `Σ_j columns[p, j] · filter[j, f]` over the zero-padded column matrix that
+    /// `im2col` would make. For inputs with few channels, where that matrix makes a thin product.
+    func conv2d(_ input: any DeviceBuffer, offset: Int, filter: any DeviceBuffer, filterOffset: Int, geometry: ConvGeometry,
+                filters: Int, out: any DeviceBuffer)
+    /// The filter gradient of `conv2d`: `out[j, f]` (`[patchSize, filters]`, overwritten) is
+    /// `Σ_p columns[p, j] · gradient[p, f]`, with `gradient` `[patchCount, filters]` at `gradientOffset`.
+    func conv2dFilterGradient(_ input: any DeviceBuffer, offset: Int, gradient: any DeviceBuffer, gradientOffset: Int,
+                              geometry: ConvGeometry, filters: Int, out: any DeviceBuffer)
     /// Max pooling over NHWC `input`: `out[n, oh, ow, c]` (float32) is the largest element of
     /// output `(oh, ow)`'s window in channel `c`, and `taps[n, oh, ow, c]` (int32) its tap
     /// `kh·kernelWidth + kw`. NaN wins, the first of equal values wins, padding never wins; a

@@ -40,6 +40,10 @@ extension CPUBackend {
             }
             return
         }
+        if op == .sum, let segments = Self.columnSumSegments(layout) {
+            Self.sumColumns(src, layout: layout, segments: segments, dst)
+            return
+        }
         let tiles = ColumnTiles(layout: layout, maximumWidth: 512)
         let (length, inner) = (layout.length, layout.inner)
         Parallel.forEachTask(tiles.count, work: layout.count) { task in

@@ -68,6 +68,11 @@ extension CPUBackend {
     public func binary(
         _ op: BinaryOp, _ a: StridedOperand, _ b: StridedOperand, shape: [Int], then activation: UnaryOp, out: any DeviceBuffer
     ) {
+        // A scaled comparison (a dropout mask: 1 / (1 - rate) where a draw is at least rate) in one pass.
+        if op == .greaterEqual, case .affine(let scale, let shift) = activation {
+            guard let (loop, x, y, dst) = binaryOperands(a, b, shape: shape, out: out) else { return }
+            return Self.zipLoop(loop, x, y, dst, Kernels.Then(op: Kernels.GreaterEqual(), activation: Kernels.Affine(scale: scale, shift: shift)))
+        }
         guard op == .add else { return composedBinary(op, a, b, shape: shape, then: activation, out: out) }
         guard let (loop, x, y, dst) = binaryOperands(a, b, shape: shape, out: out) else { return }
         switch activation {

@@ -25,6 +25,9 @@ extension Tensor {
         else { return .placeholder(shape, on: device) }
         let geometry = windowGeometry(kernel: (filter.shape[0], filter.shape[1]), strides: strides, padding: padding,
                                       dilation: dilation, op: "conv2d")
+        if prefersDirectConvolution(geometry) {
+            return directConv2d(filter, geometry: geometry)
+        }
         if let images = Self.imagesPerConvolutionChunk(geometry, backend: backend) {
             return chunkedConv2d(filter, geometry: geometry, imagesPerChunk: images)
         }

@@ -23,7 +23,6 @@ public final class Dropout: Layer {
     public override func forward(_ input: Tensor, training: Bool) -> Tensor {
         guard training, rate > 0 else { return input }
         let generator = generator ?? RandomGenerator(seed: 0)
-        let keep = Tensor.uniform(input.shape, generator: generator, on: input.device) .>= rate
-        return input * (keep * (1 / (1 - rate)))
+        return input * Tensor.dropoutMask(input.shape, rate: rate, generator: generator, on: input.device)
     }
 }

@@ -225,6 +225,13 @@ extension BackendConformance {
                 backend.unary(activation, strided(separate, [7, 1]), shape: [6, 7], out: separate)
                 expectClose(backend.floats(fused, count: 42), backend.floats(separate, count: 42), tolerance: 1e-6, "add then \(activation)")
             }
+            // A scaled comparison (a dropout mask), NaN and ties included: exactly 0 or the scale.
+            let draws = backend.upload(random.floats(41) + [.nan, 0.25, 0.25])
+            let rate = backend.upload([0.25]), mask = backend.allocate(byteCount: 44 * 4)
+            backend.binary(.greaterEqual, strided(draws, [1]), strided(rate, [0]), shape: [44], then: .affine(scale: 4 / 3, shift: 0),
+                           out: mask)
+            let expected = backend.floats(draws, count: 44).map { $0 >= 0.25 ? Float(4) / 3 : 0 }
+            #expect(backend.floats(mask, count: 44) == expected, "greaterEqual then affine")
         },
         ConformanceCheck("select: by a condition that is broadcast, NaN, -0 or a transposed operand") { backend in
             let condition = backend.upload([1, 0, -0.0, 2, 0, .nan])

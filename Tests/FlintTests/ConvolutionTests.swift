@@ -94,8 +94,14 @@ extension Conformance {
             let (x, refX) = makeInput(geometry.input, rng: &rng, on: device)
             let filterShape = [geometry.kernel.0, geometry.kernel.1, geometry.input[3], 4]
             let (w, refW) = makeInput(filterShape, rng: &rng, on: device)
-            let result = x.conv2d(w, strides: geometry.strides, padding: geometry.padding, dilation: geometry.dilation)
-            expectClose(result, geometry.convolve(refX, refW), rtol: 1e-5, atol: 1e-5, "conv2d on \(device), \(geometry)")
+            // The backend's choice (direct on the CPU for few channels), then the im2col path.
+            for direct in [nil, false] as [Bool?] {
+                let result = Tensor.$directConvolution.withValue(direct) {
+                    x.conv2d(w, strides: geometry.strides, padding: geometry.padding, dilation: geometry.dilation)
+                }
+                expectClose(result, geometry.convolve(refX, refW), rtol: 1e-5, atol: 1e-5,
+                            "conv2d on \(device), \(geometry), direct \(String(describing: direct))")
+            }
         }
 
         @Test(arguments: TestDevices.all, Conformance.poolCases)
@@ -132,7 +138,8 @@ extension Conformance {
                 var rng = TestRNG(seed: 171)
                 let (x, refX) = makeInput(geometry.input, rng: &rng, on: device)
                 let (w, refW) = makeInput([geometry.kernel.0, geometry.kernel.1, geometry.input[3], 4], rng: &rng, on: device)
-                Tensor.$convolutionColumnBudget.withValue(budget) {
+                // Not the direct path, which an input without a gradient would otherwise take.
+                Tensor.$directConvolution.withValue(false) { Tensor.$convolutionColumnBudget.withValue(budget) {
                     let result = x.conv2d(w, strides: geometry.strides, padding: geometry.padding, dilation: geometry.dilation)
                     expectClose(result, geometry.convolve(refX, refW), rtol: 1e-5, atol: 1e-5, "chunked conv2d on \(device), \(geometry)")
                     let small = WindowCase(input: [3] + geometry.input.dropFirst(), kernel: geometry.kernel, strides: geometry.strides,
@@ -141,6 +148,38 @@ extension Conformance {
                     Gradients.check(GradCase(name: "chunked conv2d \(small)", shapes: [small.input, filterShape],
                                              flint: { $0[0].conv2d($0[1], strides: small.strides, padding: small.padding, dilation: small.dilation) },
                                              reference: { small.convolve($0[0], $0[1]) }), on: device)
+                } }
+            }
+        }
+
+        /// The direct path (the backend's conv2d primitive, taken for an input without a
+        /// gradient), forced on every backend: forward against the Float64 loops and the
+        /// filter's gradient against finite differences; an input that needs a gradient still
+        /// gets one (through the im2col path).
+        @Test(arguments: TestDevices.all)
+        func directConvolutionMatchesDirectLoops(device: Device) {
+            let cases = [Conformance.convCases[3], Conformance.convCases[4], Conformance.convCases[5],
+                         WindowCase(input: [2, 9, 8, 1], kernel: (3, 3), strides: (1, 2), padding: .same, dilation: (2, 1))]
+            Tensor.$directConvolution.withValue(true) {
+                for geometry in cases {
+                    var rng = TestRNG(seed: 181)
+                    let (x, refX) = makeInput(geometry.input, rng: &rng, on: device)
+                    let (w, refW) = makeInput([geometry.kernel.0, geometry.kernel.1, geometry.input[3], 3], rng: &rng, on: device)
+                    let result = x.conv2d(w, strides: geometry.strides, padding: geometry.padding, dilation: geometry.dilation)
+                    expectClose(result, geometry.convolve(refX, refW), rtol: 1e-5, atol: 1e-5, "direct conv2d on \(device), \(geometry)")
+                    let filterShape = [geometry.kernel.0, geometry.kernel.1, geometry.input[3], 2]
+                    for constantInputs: Set<Int> in [[0], []] {
+                        Gradients.check(GradCase(name: "direct conv2d \(geometry), constant \(constantInputs)",
+                                                 shapes: [geometry.input, filterShape],
+                                                 flint: { inputs in
+                                                     // A constant input is detached, so that conv2d sees no gradient to give it.
+                                                     let x = constantInputs.contains(0) ? inputs[0].detached() : inputs[0]
+                                                     return x.conv2d(inputs[1], strides: geometry.strides, padding: geometry.padding,
+                                                                     dilation: geometry.dilation)
+                                                 },
+                                                 reference: { geometry.convolve($0[0], $0[1]) }, constantInputs: constantInputs),
+                                        on: device)
+                    }
                 }
             }
         }

@@ -38,6 +38,18 @@ extension Backend {
         composedCol2im(columns, offset: offset, geometry: geometry, out: out)
     }
 
+    public func conv2d(_ input: any DeviceBuffer, offset: Int, filter: any DeviceBuffer, filterOffset: Int,
+                       geometry: ConvGeometry, filters: Int, out: any DeviceBuffer) {
+        composedConv2d(input, offset: offset, filter: filter, filterOffset: filterOffset, geometry: geometry,
+                       filters: filters, out: out)
+    }
+
+    public func conv2dFilterGradient(_ input: any DeviceBuffer, offset: Int, gradient: any DeviceBuffer, gradientOffset: Int,
+                                     geometry: ConvGeometry, filters: Int, out: any DeviceBuffer) {
+        composedConv2dFilterGradient(input, offset: offset, gradient: gradient, gradientOffset: gradientOffset,
+                                     geometry: geometry, filters: filters, out: out)
+    }
+
     public func maxPool2d(_ input: any DeviceBuffer, offset: Int, geometry: ConvGeometry, out: any DeviceBuffer,
                           taps: any DeviceBuffer) {
         composedMaxPool2d(input, offset: offset, geometry: geometry, out: out, taps: taps)

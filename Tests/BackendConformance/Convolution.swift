@@ -1,0 +1,60 @@
+import FlintBackend
+import Testing
+
+/// `conv2d` and `conv2dFilterGradient` (and their compositions) against Float64 sums over the
+/// column matrix that `ConvCase.source` defines.
+extension BackendConformance {
+    static let convolution: [ConformanceCheck] = [
+        ConformanceCheck("conv2d and its filter gradient: every geometry, 1, 5 and 32 filters, at offsets, stale output overwritten") { backend in
+            let fewChannels = ConvCase("one channel, 28×28 3×3 (parallel)", batch: 3, height: 28, width: 28, channels: 1, kernel: (3, 3))
+            for test in ConvCase.all + [fewChannels] {
+                let g = test.geometry
+                for filters in [1, 5, 32] {
+                    var random = TestRandom(seed: 7 &+ UInt64(test.columnCount * filters))
+                    let x = random.floats(test.imageCount), w = random.floats(g.patchSize * filters)
+                    let dy = random.floats(g.patchCount * filters)
+                    let (forward, filterGradient) = test.referenceConvolution(x, filter: w, gradient: dy, filters: filters)
+                    let input = backend.upload([9, 9] + x), filter = backend.upload([9] + w), gradient = backend.upload([9, 9, 9] + dy)
+                    for composed in [false, true] {
+                        let out = backend.upload([Float](repeating: .nan, count: g.patchCount * filters))
+                        let dw = backend.upload([Float](repeating: .nan, count: g.patchSize * filters))
+                        if composed {
+                            backend.composedConv2d(input, offset: 2, filter: filter, filterOffset: 1, geometry: g, filters: filters, out: out)
+                            backend.composedConv2dFilterGradient(input, offset: 2, gradient: gradient, gradientOffset: 3, geometry: g,
+                                                                 filters: filters, out: dw)
+                        } else {
+                            backend.conv2d(input, offset: 2, filter: filter, filterOffset: 1, geometry: g, filters: filters, out: out)
+                            backend.conv2dFilterGradient(input, offset: 2, gradient: gradient, gradientOffset: 3, geometry: g,
+                                                         filters: filters, out: dw)
+                        }
+                        let what = "\(composed ? "composed " : "")\(test), \(filters) filters"
+                        expectClose(backend.floats(out, count: g.patchCount * filters), forward, tolerance: 1e-5, "conv2d \(what)")
+                        // Sums over every output position (thousands in the parallel case), in Float.
+                        expectClose(backend.floats(dw, count: g.patchSize * filters), filterGradient, tolerance: 1e-4,
+                                    "conv2dFilterGradient \(what)")
+                    }
+                }
+            }
+        },
+    ]
+}
+
+extension ConvCase {
+    /// `columns · filter` and `columnsᵀ · gradient` in Float64, over the zero-padded column matrix.
+    func referenceConvolution(_ x: [Float], filter: [Float], gradient: [Float], filters: Int) -> (forward: [Double], filterGradient: [Double]) {
+        let g = geometry
+        var forward = [Double](repeating: 0, count: g.patchCount * filters)
+        var filterGradient = [Double](repeating: 0, count: g.patchSize * filters)
+        for p in 0..<g.patchCount {
+            for j in 0..<g.patchSize {
+                guard let at = source(row: p, column: j) else { continue }
+                let v = Double(x[at])
+                for f in 0..<filters {
+                    forward[p * filters + f] += v * Double(filter[j * filters + f])
+                    filterGradient[j * filters + f] += v * Double(gradient[p * filters + f])
+                }
+            }
+        }
+        return (forward, filterGradient)
+    }
+}
