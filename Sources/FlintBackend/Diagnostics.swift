@@ -3,7 +3,7 @@
 public enum Primitive: String, Sendable, Hashable, CaseIterable, Comparable {
     case unary, binary, select, copy, fill, cast
     case reduce, argmax, softmax, gather, scatterAdd
-    case gemm, im2col, col2im, maxPool2d, maxPool2dBackward
+    case gemm, im2col, col2im, conv2d, conv2dFilterGradient, maxPool2d, maxPool2dBackward
     case adamStep, lstmCell, lstmCellBackward, random
 
     public static func < (lhs: Primitive, rhs: Primitive) -> Bool {

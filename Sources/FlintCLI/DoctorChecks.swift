@@ -141,6 +141,18 @@ extension DoctorCheck {
             (x.conv2d(w, strides: (2, 2), padding: .same) * g).sum().backward()
             return [x.grad!]
         },
+        // One input channel: the CPU convolves it directly, other devices through im2col.
+        DoctorCheck(name: "conv2d direct", primitive: .conv2d, tolerance: 1e-4) { device in
+            let x = input([3, 14, 13, 1], seed: 43, specials: false, on: device), w = input([3, 3, 1, 16], seed: 44, specials: false, on: device)
+            return [x.conv2d(w), x.conv2d(w, strides: (2, 2), padding: .same)]
+        },
+        DoctorCheck(name: "conv2d filter gradient", primitive: .conv2dFilterGradient, tolerance: 1e-4) { device in
+            let x = input([3, 14, 13, 1], seed: 43, specials: false, on: device)
+            let w = input([3, 3, 1, 16], seed: 44, specials: false, on: device).requiringGrad()
+            let g = input([3, 12, 11, 16], seed: 45, specials: false, on: device)
+            (x.conv2d(w) * g).sum().backward()
+            return [w.grad!]
+        },
         DoctorCheck(name: "maxPool2d", primitive: .maxPool2d, tolerance: 0) { device in
             let x = input([3, 14, 15, 5], seed: 30, on: device)
             return [x.maxPool2d(size: (2, 2)), x.maxPool2d(size: (3, 3), strides: (2, 2), padding: .same)]
