@@ -95,7 +95,7 @@ struct DeviceTests {
         let out = backend.allocate(byteCount: 4)
         backend.reduce(.sum, x, offset: 0, layout: AxisLayout(outer: 1, length: 3, inner: 1), out: out)
         #expect(backend.floats(out, count: 1) == [6])
-        #expect(backend.diagnostics.programBuilds.map(\.program) == ["elementwise", "reduce", "index", "gemm", "random", "conv", "optim"])
+        #expect(backend.diagnostics.programBuilds.map(\.program) == ["elementwise", "reduce", "index", "gemm", "random", "conv", "optim", "recurrent"])
     }
 
     @Test("an empty kernel file is an error that names it")
