@@ -17,7 +17,8 @@ extension Tensor {
         let out = Tensor(uninitializedShape: [batch, 2 * units], backend: backend)
         let gates = Tensor(uninitializedShape: [batch, 4 * units], backend: backend)
         if out.count > 0 {
-            backend.lstmCell(batch: batch, units: units, input: input.operand, recurrent: recurrent.operand, cell: cell.operand,
+            backend.lstmCell(batch: batch, units: units, input: input.operand(broadcastTo: input.shape),
+                             recurrent: recurrent.operand(broadcastTo: recurrent.shape), cell: cell.operand(broadcastTo: cell.shape),
                              out: out.buffer, gates: gates.buffer)
         }
         let cellValue = cell.detached()
@@ -25,13 +26,12 @@ extension Tensor {
             let gateGradient = Tensor(uninitializedShape: [batch, 4 * units], backend: backend)
             let cellGradient = Tensor(uninitializedShape: [batch, units], backend: backend)
             if gateGradient.count > 0 {
-                backend.lstmCellBackward(batch: batch, units: units, gates: gates.buffer, cell: cellValue.operand, out: out.buffer,
-                                         gradient: gradient.operand, outGates: gateGradient.buffer, outCell: cellGradient.buffer)
+                backend.lstmCellBackward(batch: batch, units: units, gates: gates.buffer,
+                                         cell: cellValue.operand(broadcastTo: cellValue.shape), out: out.buffer,
+                                         gradient: gradient.operand(broadcastTo: gradient.shape),
+                                         outGates: gateGradient.buffer, outCell: cellGradient.buffer)
             }
             return [gateGradient, gateGradient, cellGradient]
         }
     }
-
-    /// This tensor's storage as a strided operand of its own shape.
-    var operand: StridedOperand { StridedOperand(buffer: buffer, offset: offset, strides: strides) }
 }

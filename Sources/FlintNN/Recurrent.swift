@@ -200,7 +200,9 @@ public class RecurrentLayer: Layer {
         let columns = gateCount * units
         var projected = input.permuted([1, 0, 2]).reshaped(to: [time * batch, features]).matmul(kernel.value)
         if let b = projectionBias() { projected = projected + b }
-        let stepInputs = Self.split(projected.reshaped(to: [time, batch, columns]))
+        // Each step's slice is a view; backward gathers their gradients in one pass.
+        let timeMajor = projected.reshaped(to: [time, batch, columns])
+        let stepInputs = (0..<time).map { timeMajor.select(index: $0, axis: 0) }
 
         var states = initialState ?? Array(repeating: Tensor.zeros([batch, units], on: device), count: stateCount)
         ensure(states.count == stateCount && states.allSatisfy { $0.shape == [batch, units] },
@@ -230,12 +232,6 @@ public class RecurrentLayer: Layer {
     /// The layer's output for padded `input` where sequence `b` has `lengths[b]` real steps.
     public func callAsFunction(_ input: Tensor, lengths: [Int]) -> Tensor {
         run(input, lengths: lengths).output
-    }
-
-    /// The per-step slices of `[time, batch, columns]`: views, whose gradients backward gathers
-    /// into one tensor in a single pass (see `PendingGradient` in FlintCore).
-    static func split(_ projected: Tensor) -> [Tensor] {
-        (0..<projected.shape[0]).map { projected.select(index: $0, axis: 0) }
     }
 
     /// `activation(a + b)`, fused when the activation allows.
