@@ -15,17 +15,19 @@
 
 // ---- Index helpers ---------------------------------------------------------------------------
 
-// Runs the statements given for the elements i of this work-item's chunk, all below n. The
+// Runs BODY (a braced block) for the elements i of this work-item's chunk, all below n. The
 // kernels branch on their strides first, so that the common contiguous case gets a loop the
-// compiler can vectorise.
-#define FOR_EACH_LINEAR(...)                                                        \
+// compiler can vectorise. BODY is one macro argument, not variadic: OpenCL C 1.2 has no
+// variadic macros (NVIDIA's compiler rejects them), so a BODY must keep any comma inside
+// parentheses.
+#define FOR_EACH_LINEAR(BODY)                                                        \
     size_t first_ = get_global_id(0) * (size_t)ELEMS_PER_ITEM;                       \
     if (first_ >= (size_t)n) return;                                                 \
     int base_ = (int)first_;                                                         \
     if (n - base_ >= ELEMS_PER_ITEM) {                                               \
-        for (int j_ = 0; j_ < ELEMS_PER_ITEM; ++j_) { int i = base_ + j_; __VA_ARGS__ }     \
+        for (int j_ = 0; j_ < ELEMS_PER_ITEM; ++j_) { int i = base_ + j_; BODY }            \
     } else {                                                                         \
-        for (int i = base_; i < n; ++i) { __VA_ARGS__ }                                     \
+        for (int i = base_; i < n; ++i) { BODY }                                            \
     }
 
 // Adds dimension K's contribution to the offsets o0..o2 and divides it out of r_; keeps the
@@ -38,11 +40,11 @@
         o0 += c_ * s0.s##K; o1 += c_ * s1.s##K; o2 += c_ * s2.s##K;                  \
     }
 
-// Runs the statements given for the elements i of this work-item's chunk (ELEMS_PER_ITEM
+// Runs BODY (as in FOR_EACH_LINEAR) for the elements i of this work-item's chunk (ELEMS_PER_ITEM
 // consecutive output elements), with o0, o1, o2 the element offsets of up to three operands
 // (strides s0, s1, s2; offsets base0, base1, base2). Coordinates are decomposed once per run
 // along the innermost dimension, and the offsets then advance by the innermost strides.
-#define FOR_EACH_STRIDED(...)                                                        \
+#define FOR_EACH_STRIDED(BODY)                                                        \
     size_t first_ = get_global_id(0) * (size_t)ELEMS_PER_ITEM;                       \
     if (first_ >= (size_t)n) return;                                                 \
     int i = (int)first_;                                                             \
@@ -53,7 +55,7 @@
         STRIDED_STEP(4) STRIDED_STEP(5) STRIDED_STEP(6) STRIDED_STEP(7)              \
         int run_ = min(shape.s0 - c0_, end_ - i);                                    \
         for (int j_ = 0; j_ < run_; ++j_, ++i) {                                     \
-            __VA_ARGS__                                                              \
+            BODY                                                                     \
             o0 += s0.s0; o1 += s1.s0; o2 += s2.s0;                                   \
         }                                                                            \
         (void)o1; (void)o2;                                                          \

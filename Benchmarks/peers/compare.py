@@ -130,6 +130,8 @@ def main():
     parser.add_argument("--seconds", type=float, default=2.0, help="time budget per measurement (all benchmarks)")
     parser.add_argument("--peers", default=",".join(PEERS), help=f"comma-separated peers to run ({', '.join(PEERS)})")
     parser.add_argument("--workloads", default="all", help="peer workload selection (see pytorch_bench.py --help)")
+    parser.add_argument("--torch-device", default="cpu", choices=["cpu", "cuda"],
+                        help="where PyTorch runs (cuda: beside Flint's OpenCL GPU, e.g. --devices opencl:0)")
     parser.add_argument("--no-flint", action="store_true", help="run the peers only")
     parser.add_argument("--json", action="store_true", help="print the merged JSON lines instead of the table")
     args, passthrough = parser.parse_known_args()
@@ -146,8 +148,11 @@ def main():
         if name not in PEERS:
             note(f"unknown peer {name!r}; known: {', '.join(PEERS)}")
             continue
-        peer_rows += run(name, [sys.executable, os.path.join(HERE, PEERS[name]), "--seconds", str(args.seconds),
-                                "--workloads", args.workloads], env=env)
+        command = [sys.executable, os.path.join(HERE, PEERS[name]), "--seconds", str(args.seconds),
+                   "--workloads", args.workloads]
+        if name == "pytorch" and args.torch_device != "cpu":
+            command += ["--device", args.torch_device]
+        peer_rows += run(name, command, env=env)
 
     rows = flint_rows + peer_rows
     if args.json:

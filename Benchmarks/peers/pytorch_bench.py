@@ -1,10 +1,11 @@
-"""PyTorch (CPU, 2 threads) on the workloads of `flint-bench models` (defined alike in
+"""PyTorch (CPU, 2 threads; or a CUDA GPU with --device cuda) on the workloads of `flint-bench models` (defined alike in
 Benchmarks/FlintBench/ModelKind.swift): the MLP 784→128 ReLU→10, the seed CNN (Conv2D 32 3×3 ReLU →
 MaxPool 2×2 → Dense 128 ReLU → Dense 10), Keras' MNIST convnet (Conv 32 3×3 ReLU → Conv 64 3×3 ReLU →
 MaxPool 2 → Dropout 0.25 → Dense 128 ReLU → Dense 10), the wide MLP 784→1024→1024→10 (batch 256) and an
 LSTM (hidden 128) over the 28 rows of an image → Dense 10; each trained with Adam 1e-3 at batch 128 (wide:
 256) on softmax cross-entropy, and run for inference at batch 1 (latency) and 256. Synthetic, seeded,
-MNIST-shaped data. Prints one JSON line per measurement on stdout (device "pytorch-cpu")."""
+MNIST-shaped data. Prints one JSON line per measurement on stdout (device "pytorch-cpu" or "pytorch-cuda").
+On CUDA every timed call ends with a synchronisation, so the time is the GPU's work and not its queueing."""
 import argparse
 import sys
 
@@ -17,8 +18,22 @@ except Exception as error:  # ImportError, or a broken install (missing shared l
     note(f"pytorch_bench: cannot import torch ({error}); install it with `pip install torch`")
     sys.exit(EXIT_UNAVAILABLE)
 
-DEVICE = "pytorch-cpu"
 BATCH = 128
+# Set by main(): the torch device and the label of its rows.
+TORCH_DEVICE = torch.device("cpu")
+DEVICE = "pytorch-cpu"
+
+
+def synchronized(fn):
+    """fn, followed by waiting for the GPU where the work runs on one."""
+    if TORCH_DEVICE.type != "cuda":
+        return fn
+
+    def call():
+        result = fn()
+        torch.cuda.synchronize(TORCH_DEVICE)
+        return result
+    return call
 
 
 def mlp():
@@ -67,33 +82,33 @@ def training(name, seconds):
     """Samples/s of training epochs as flint-bench times `fit`: `steps` steps per timed epoch,
     reshuffled each epoch; one warm-up epoch; median of 3–20 epochs."""
     make, shape, batch, steps = MODELS[name]
-    model = make()
+    model = make().to(TORCH_DEVICE)
     count = batch * steps
-    x = torch.rand((count,) + shape)
-    y = torch.randint(0, 10, (count,))
+    x = torch.rand((count,) + shape, device=TORCH_DEVICE)
+    y = torch.randint(0, 10, (count,), device=TORCH_DEVICE)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()  # softmax cross-entropy on logits, mean over the batch
     model.train()
 
     def epoch():
-        order = torch.randperm(count)
+        order = torch.randperm(count, device=TORCH_DEVICE)
         for i in range(steps):
             index = order[i * batch:(i + 1) * batch]
             optimizer.zero_grad(set_to_none=True)
             loss_fn(model(x[index]), y[index]).backward()
             optimizer.step()
 
-    seconds_per_epoch = median_seconds(epoch, seconds, maximum_runs=20)
+    seconds_per_epoch = median_seconds(synchronized(epoch), seconds, maximum_runs=20)
     emit(DEVICE, name, "train", count / seconds_per_epoch)
 
 
 def inference(name, workload, seconds):
     batch = 1 if workload == "infer_b1" else 256
     make, shape = MODELS[name][:2]
-    model = make().eval()
-    x = torch.rand((batch,) + shape)
+    model = make().to(TORCH_DEVICE).eval()
+    x = torch.rand((batch,) + shape, device=TORCH_DEVICE)
     with torch.inference_mode():
-        t = median_seconds(lambda: model(x), seconds)
+        t = median_seconds(synchronized(lambda: model(x)), seconds)
     emit(DEVICE, name, workload, batch / t, latency_us=t * 1e6 if batch == 1 else None)
 
 
@@ -101,7 +116,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     add_common_arguments(parser)
     parser.add_argument("--threads", type=int, default=2, help="intra-op threads (default 2)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                        help="where the models run (default cpu; cuda: the first CUDA GPU)")
     args = parser.parse_args()
+    global TORCH_DEVICE, DEVICE
+    if args.device == "cuda":
+        if not torch.cuda.is_available():
+            note("pytorch_bench: --device cuda, but this PyTorch sees no CUDA GPU")
+            sys.exit(EXIT_UNAVAILABLE)
+        TORCH_DEVICE, DEVICE = torch.device("cuda"), "pytorch-cuda"
+        note(f"pytorch_bench: on {torch.cuda.get_device_name(TORCH_DEVICE)}")
     wanted = selected(args.workloads, WORKLOADS)
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)

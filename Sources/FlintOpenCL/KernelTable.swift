@@ -124,10 +124,11 @@ struct KernelTable {
 }
 
 extension KernelTable {
-    /// The primitives each program's kernels serve (every program stands alone: none launches
-    /// another's kernels).
+    /// The primitives that stop working when a program fails to build: those its kernels serve,
+    /// and those that launch its kernels too (GEMM copies a column-major operand to row-major
+    /// with `copy_*` from elementwise).
     static let primitivesByProgram: [String: Set<Primitive>] = [
-        "elementwise": [.unary, .binary, .select, .copy, .fill, .cast],
+        "elementwise": [.unary, .binary, .select, .copy, .fill, .cast, .gemm],
         "reduce": [.reduce, .argmax, .softmax],
         "index": [.gather, .scatterAdd],
         "gemm": [.gemm],

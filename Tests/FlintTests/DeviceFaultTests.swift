@@ -64,6 +64,35 @@ import Testing
                 && message.contains("FLINT_STRICT_KERNELS=1"), "\(message)")
     }
 
+    /// Any one program broken (as elementwise.cl was by NVIDIA's compiler): a workload touching
+    /// every primitive, forward and backward, still runs on the device and gives the CPU's
+    /// results. A primitive that launches another program's kernels (GEMM copies column-major
+    /// operands with elementwise's copy) must fall back with that program too. One child process
+    /// per program, which learns its program from the environment.
+    @Test(.enabled(if: hasOpenCL, "needs an OpenCL device"))
+    func anyBrokenProgramFallsBackToTheCPU() async {
+        for program in ["elementwise", "reduce", "index", "gemm", "random", "conv", "optim", "recurrent"] {
+            setenv("FLINT_TEST_BROKEN_PROGRAM", program, 1)
+            let result = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
+                let program = ProcessInfo.processInfo.environment["FLINT_TEST_BROKEN_PROGRAM"]!
+                let kernels = try! DeviceFaults.kernels(breaking: program)
+                setenv("FLINT_KERNELS_DIR", kernels.path, 1)
+                let gpu = try! Device.named("opencl")
+                try? FileManager.default.removeItem(at: kernels)
+                precondition(!gpu.diagnostics.unavailablePrimitives.isEmpty, "\(program): nothing listed as unavailable")
+                let expected = DeviceFaults.workload(on: .cpu), actual = DeviceFaults.workload(on: gpu)
+                precondition(expected.count == actual.count)
+                for (a, e) in zip(actual, expected) {
+                    precondition(Swift.abs(a - e) <= 1e-3 * Swift.max(1, Swift.abs(e)), "\(program): \(a) on the device vs \(e) on the CPU")
+                }
+                precondition(Tensor.uniform([1000], seed: 7, on: gpu).toArray().allSatisfy { $0 >= 0 && $0 < 1 })
+            }
+            let message = Self.stderr(result)
+            #expect(message.contains("\(program).cl did not compile"), "\(message)")
+        }
+        unsetenv("FLINT_TEST_BROKEN_PROGRAM")
+    }
+
     @Test(.enabled(if: hasOpenCL, "needs an OpenCL device"))
     func strictKernelsMakeABrokenProgramAnError() async {
         await #expect(processExitsWith: .success) {
@@ -106,14 +135,37 @@ import Testing
         #expect(message.contains("bytes in one buffer") && message.contains("allows at most"), "\(message)")
     }
 
-    /// A copy of the repository's kernels with a compile error appended to conv.cl.
-    static func kernelsWithBrokenConv() throws -> URL {
+    /// Every primitive, forward and backward: convolution, pooling, products (one with a
+    /// column-major operand), an LSTM cell, softmax, gather, reductions, argmax and an Adam step.
+    static func workload(on device: Device) -> [Float] {
+        let x = Tensor.normal([2, 6, 6, 2], seed: 1, on: device).requiringGrad()
+        let w = Tensor.normal([3, 3, 2, 3], seed: 2, on: device).requiringGrad()
+        let features = x.conv2d(w, padding: .same).maxPool2d(size: (2, 2)).reshaped(to: [2, 27]).relu()
+        let dense = Tensor.normal([4, 27], seed: 3, on: device).requiringGrad()
+        let logits = features.matmul(dense, transposeOther: true)  // column-major B: a copy first
+        let gates = Tensor.normal([2, 16], seed: 4, on: device)
+        let cell = Tensor.lstmCell(input: gates, recurrent: logits.matmul(Tensor.normal([4, 16], seed: 5, on: device)),
+                                   cell: Tensor.normal([2, 4], seed: 6, on: device))
+        let picked = cell.gather(axis: 1, indices: Tensor(int32: [0, 3], shape: [2, 1], on: device))
+        let loss = cell.logSoftmax().sum() + picked.sum() + logits.softmax().max()
+        loss.backward()
+        let step = AdamStep(learningRate: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, correction1: 0.1,
+                            correction2: 0.001, l2: 0, decoupledDecay: 0)
+        let updated = Tensor.adamStep(step, parameter: dense, gradient: dense.grad!, m: nil, v: nil).parameter
+        return [loss.item()] + x.grad!.toArray() + w.grad!.toArray() + updated.toArray()
+            + logits.argmax(axis: 1).toInt32Array().map(Float.init)
+    }
+
+    static func kernelsWithBrokenConv() throws -> URL { try kernels(breaking: "conv") }
+
+    /// A copy of the repository's kernels with a compile error appended to `program`.cl.
+    static func kernels(breaking program: String) throws -> URL {
         let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Kernels").standardized
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("flint-broken-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         for name in try FileManager.default.contentsOfDirectory(atPath: source.path) where name.hasSuffix(".cl") {
             var text = try String(contentsOf: source.appendingPathComponent(name), encoding: .utf8)
-            if name == "conv.cl" { text += "\n__kernel void broken(__global float *x) { x[0] = undeclared_identifier; }\n" }
+            if name == "\(program).cl" { text += "\n__kernel void broken(__global float *x) { x[0] = undeclared_identifier; }\n" }
             try text.write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8)
         }
         return folder
