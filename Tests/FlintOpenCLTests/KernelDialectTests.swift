@@ -43,8 +43,9 @@ struct KernelDialectTests {
 
     /// clang's exit status and messages for `file` read as strict OpenCL C 1.2.
     static func check(_ file: URL, defines: [String]) throws -> (status: Int32, output: String) {
+        let compiler: URL = try #require(clang)
         let process = Process()
-        process.executableURL = try #require(clang)
+        process.executableURL = compiler
         process.arguments = ["-x", "cl", "-cl-std=CL1.2", "-Xclang", "-finclude-default-header", "-fsyntax-only",
                              "-pedantic", "-Werror", "-Wall"] + defines + [file.path]
         let messages = Pipe()
