@@ -29,6 +29,7 @@ struct Ops: ParsableCommand {
                 rows += convolution(on: device)
                 rows += elementwise(on: device)
                 rows += axisOps(on: device)
+                rows.append(dispatch(on: device))
             }
             if !options.json { FileHandle.standardError.write(Data("measured \(device)\n".utf8)) }
         }
@@ -111,6 +112,18 @@ struct Ops: ParsableCommand {
             row(device, "softmax", "\(n / 1024)x1024", bytes: Double(n * 8)) { _ = logits.softmax(axis: 1) },
             row(device, "softmax", "128x10", bytes: Double(128 * 10 * 8)) { _ = batch.softmax(axis: 1) },
         ]
+    }
+
+    /// What an op costs besides its work: 100 dependent additions of one-element tensors (the
+    /// median ms of the row is µs per op × 0.1). Small models at batch 1, an LSTM's timesteps
+    /// and every launch on a GPU pay this per op: tensor bookkeeping, allocation, the launch.
+    private func dispatch(on device: Device) -> Measurement {
+        let x = Tensor([1], shape: [1]), one = Tensor([1], shape: [1])
+        return row(device, "dispatch: 100 dependent adds", "1") {
+            var y = x
+            for _ in 0..<100 { y = y + one }
+            _ = y
+        }
     }
 
     /// STREAM's triad `a = b + s·c` on the host over every core: the memory bandwidth the
