@@ -1,8 +1,10 @@
 // Batched GEMM: C[b] = alpha * A[b] . B[b] + beta * C[b]; A is m x k, B is k x n, C is m x n.
 // Element [b][r][c] of an operand lives at off + b * bs + r * rs + c * cs (in elements). C is
-// row-major (cs == 1), and `gemm` and `gemm_tiled` read A and B row-major too: the host copies a
-// column-major (transposed) operand to row-major scratch memory first, except that `gemm_bt`
-// (below) reads a column-major B in place when C has few rows.
+// row-major (cs == 1). `gemm` reads A and B row-major: the host copies a column-major
+// (transposed) operand to row-major scratch memory first, except that `gemm_bt` (below) reads a
+// column-major B in place when C has few rows. `gemm_tiled` reads either layout in place: bit 0
+// of its `trans` argument says A is column-major (element (r, k) at a[k * lda + r]), bit 1 that B
+// is (element (k, c) at b[c * ldb + k]). `gemm` takes the same arguments and requires trans 0.
 //
 // Every kernel here sums each element of C in the same order, one fma per k from k = 0 upwards,
 // so the variants (and every tuning of them) give bit-identical results; only the split-K path
@@ -56,7 +58,8 @@ inline VFLOAT gemm_load_b_edge(__global const float *b, int b_rs, int kk, int co
 __kernel void gemm(int m, int n, int k, float alpha,
         __global const float *a, int a_off, int lda, int a_bs,
         __global const float *b, int b_off, int ldb, int b_bs,
-        float beta, __global float *c, int c_off, int ldc, int c_bs) {
+        float beta, __global float *c, int c_off, int ldc, int c_bs, int trans) {
+    (void)trans;
     int col0 = get_global_id(0) * GEMM_COLS;
     int row0 = get_global_id(1) * GEMM_TM;
     int batch = get_global_id(2);
@@ -219,10 +222,17 @@ __kernel void gemm_bt(int m, int n, int k, float alpha,
 #endif
 
 // Copies A's rows row_base.., columns k0.. and B's rows k0.., columns col_base.. into the local
-// tiles, zero outside the matrices. VEC: whole interior tiles move GEMM_TILE_VW floats at a time
-// through aligned vector pointers.
+// tiles, zero outside the matrices. VEC: whole interior tiles of a row-major operand move
+// GEMM_TILE_VW floats at a time through aligned vector pointers. A column-major operand is read
+// with neighbouring work-items on neighbouring addresses (along m for A, along k for B).
 #define GEMM_TILED_LOAD(VEC)                                                          \
-    if (VEC && row_base + GEMM_TILE_M <= m && k0 + GEMM_TILE_K <= k) {                \
+    if (trans & 1) {                                                                  \
+        for (int e = tid; e < GEMM_TILE_M * GEMM_TILE_K; e += GEMM_THREADS) {          \
+            int kk = e / GEMM_TILE_M, r = e - kk * GEMM_TILE_M;                        \
+            int gr = row_base + r, gk = k0 + kk;                                       \
+            as[kk][r] = gr < m && gk < k ? a[gk * lda + gr] : 0.0f;                    \
+        }                                                                              \
+    } else if (VEC && row_base + GEMM_TILE_M <= m && k0 + GEMM_TILE_K <= k) {         \
         for (int e = tid; e < GEMM_TILE_M * GEMM_TILE_K / GEMM_TILE_VW; e += GEMM_THREADS) { \
             int r = e / (GEMM_TILE_K / GEMM_TILE_VW);                                  \
             int kv = (e - r * (GEMM_TILE_K / GEMM_TILE_VW)) * GEMM_TILE_VW;            \
@@ -238,7 +248,13 @@ __kernel void gemm_bt(int m, int n, int k, float alpha,
             as[kk][r] = gr < m && gk < k ? a[gr * lda + gk] : 0.0f;                    \
         }                                                                              \
     }                                                                                  \
-    if (VEC && col_base + GEMM_TILE_N <= n && k0 + GEMM_TILE_K <= k) {                \
+    if (trans & 2) {                                                                  \
+        for (int e = tid; e < GEMM_TILE_K * GEMM_TILE_N; e += GEMM_THREADS) {          \
+            int cc = e / GEMM_TILE_K, kk = e - cc * GEMM_TILE_K;                       \
+            int gk = k0 + kk, gc = col_base + cc;                                      \
+            bs[kk][cc] = gk < k && gc < n ? b[gc * ldb + gk] : 0.0f;                   \
+        }                                                                              \
+    } else if (VEC && col_base + GEMM_TILE_N <= n && k0 + GEMM_TILE_K <= k) {         \
         for (int e = tid; e < GEMM_TILE_K * GEMM_TILE_N / GEMM_TILE_VW; e += GEMM_THREADS) { \
             int kk = e / (GEMM_TILE_N / GEMM_TILE_VW);                                 \
             int cv = (e - kk * (GEMM_TILE_N / GEMM_TILE_VW)) * GEMM_TILE_VW;           \
@@ -271,9 +287,9 @@ __kernel __attribute__((reqd_work_group_size(GEMM_WG_N, GEMM_WG_M, 1)))         
 void NAME(int m, int n, int k, float alpha,                                           \
         __global const float *a, int a_off, int lda, int a_bs,                        \
         __global const float *b, int b_off, int ldb, int b_bs,                        \
-        float beta, __global float *c, int c_off, int ldc, int c_bs) {               \
+        float beta, __global float *c, int c_off, int ldc, int c_bs, int trans) {    \
     __local float as[GEMM_TILE_K][GEMM_TILE_M + 1];                                   \
-    __local float bs[GEMM_TILE_K][GEMM_TILE_N];                                       \
+    __local float bs[GEMM_TILE_K][GEMM_TILE_N + 1];                                   \
     int tx = get_local_id(0), ty = get_local_id(1);                                   \
     int tid = ty * GEMM_WG_N + tx;                                                    \
     int col_base = get_group_id(0) * GEMM_TILE_N, row_base = get_group_id(1) * GEMM_TILE_M; \

@@ -1,11 +1,16 @@
 import COpenCL
 import FlintBackend
 
-/// The row-major operands of one GEMM launch, in the kernels' argument order.
+/// The operands of one GEMM launch, in the kernels' argument order: row-major, except that a
+/// `gemm_tiled` launch may read A or B column-major (`trans` bits 0 and 1; see gemm.cl).
 struct GemmOperands {
     var a: KernelArg, aOffset: Int, lda: Int, aBatchStride: Int
     var b: KernelArg, bOffset: Int, ldb: Int, bBatchStride: Int
     var c: KernelArg, cOffset: Int, ldc: Int, cBatchStride: Int
+    var trans = 0
+
+    /// Elements between neighbours along k in A and in B.
+    var kStrides: (a: Int, b: Int) { (trans & 1 != 0 ? lda : 1, trans & 2 != 0 ? 1 : ldb) }
 }
 
 extension OpenCLBackend {
@@ -25,12 +30,15 @@ extension OpenCLBackend {
             checkMatrix(bBuffer, b, rows: k, columns: n, batch: batch, "B")
         }
 
-        // Both kernels read A row-major, and `gemm` reads B row-major too. A column-major operand (a
-        // transpose) is copied to row-major scratch memory first: m·k or k·n element moves against
-        // m·n·k multiply-adds, and faster than reading it strided (measured on PoCL). With few rows
-        // of C that copy of B would dominate, so `gemm_bt` reads a column-major B in place.
-        let (aData, aOffset, lda, aBatchStride) = rowMajor(a, aBuffer, rows: m, columns: k, batch: batch, "A")
+        // `gemm` (CPU devices) reads A and B row-major: a column-major operand (a transpose) is
+        // copied to row-major scratch memory first, m·k or k·n element moves against m·n·k
+        // multiply-adds, and faster than reading it strided (measured on PoCL). With few rows of C
+        // that copy of B would dominate, so `gemm_bt` reads a column-major B in place. `gemm_tiled`
+        // (GPUs) reads a column-major operand in place as it fills its local tiles: on an H200 the
+        // transposes of a convnet's weight gradients and dense layers made its strided copies 7.8% of
+        // its kernel time (under 2% reading in place), and each was one more launch.
         if b.colStride != 1 && b.rowStride == 1 && m < tuning.gemmColumnMajorBRows && k > 0 {
+            let (aData, aOffset, lda, aBatchStride) = rowMajor(a, aBuffer, rows: m, columns: k, batch: batch, "A")
             launch(
                 kernels.gemmBT,
                 global: [(n + tuning.gemmDotBlock - 1) / tuning.gemmDotBlock, (m + tuning.gemmDotBlock - 1) / tuning.gemmDotBlock, batch],
@@ -43,12 +51,17 @@ extension OpenCLBackend {
                 ])
             return
         }
-        let (bData, bOffset, ldb, bBatchStride) = rowMajor(b, bBuffer, rows: k, columns: n, batch: batch, "B")
+        let variant = gemmTuner.variant(for: GemmShapeClass(m: m, n: n, k: k, batch: batch), backend: self)
+        let inPlace = variant.config.kernel == .tiled
+        let (aData, aOffset, lda, aBatchStride, aTrans) =
+            operand(a, aBuffer, rows: m, columns: k, batch: batch, inPlace: inPlace, "A")
+        let (bData, bOffset, ldb, bBatchStride, bTrans) =
+            operand(b, bBuffer, rows: k, columns: n, batch: batch, inPlace: inPlace, "B")
         let operands = GemmOperands(
             a: .buffer(aData), aOffset: aOffset, lda: lda, aBatchStride: aBatchStride,
             b: .buffer(bData), bOffset: bOffset, ldb: ldb, bBatchStride: bBatchStride,
-            c: .buffer(cBuffer), cOffset: c.offset, ldc: c.rowStride, cBatchStride: c.batchStride)
-        let variant = gemmTuner.variant(for: GemmShapeClass(m: m, n: n, k: k, batch: batch), backend: self)
+            c: .buffer(cBuffer), cOffset: c.offset, ldc: c.rowStride, cBatchStride: c.batchStride,
+            trans: (aTrans ? 1 : 0) | (bTrans ? 2 : 0))
         if batch == 1, let parts = splitKParts(m: m, n: n, k: k) {
             splitK(variant, parts: parts, m: m, n: n, k: k, alpha: alpha, operands, beta: beta)
         } else {
@@ -74,7 +87,7 @@ extension OpenCLBackend {
             .int(m), .int(n), .int(k), .float(alpha),
             o.a, .int(o.aOffset), .int(o.lda), .int(o.aBatchStride),
             o.b, .int(o.bOffset), .int(o.ldb), .int(o.bBatchStride),
-            .float(beta), o.c, .int(o.cOffset), .int(o.ldc), .int(o.cBatchStride),
+            .float(beta), o.c, .int(o.cOffset), .int(o.ldc), .int(o.cBatchStride), .int(o.trans),
         ]
         if fatal {
             launch(kernel, global: global, local: variant.config.localSize, args)
@@ -103,8 +116,9 @@ extension OpenCLBackend {
         let partials = scratch(elements: parts * m * n)
         // Runs of equal length go as one batched launch, the shorter last run on its own.
         var whole = o
-        whole.aBatchStride = run
-        whole.bBatchStride = run * o.ldb
+        let kStrides = o.kStrides
+        whole.aBatchStride = run * kStrides.a
+        whole.bBatchStride = run * kStrides.b
         (whole.c, whole.cOffset, whole.ldc, whole.cBatchStride) = (.buffer(partials), 0, n, m * n)
         let equalRuns = last == run ? parts : parts - 1
         if equalRuns > 0 {
@@ -112,14 +126,26 @@ extension OpenCLBackend {
         }
         if last != run {
             var tail = whole
-            tail.aOffset += equalRuns * run
-            tail.bOffset += equalRuns * run * o.ldb
+            tail.aOffset += equalRuns * run * kStrides.a
+            tail.bOffset += equalRuns * run * kStrides.b
             tail.cOffset = equalRuns * m * n
             launchGemm(variant, m: m, n: n, k: last, batch: 1, alpha: 1, tail, beta: 0)
         }
         launch(kernels.gemmSplitKCombine, global: [n, m], local: [tuning.local2D.0, tuning.local2D.1], [
             .int(m), .int(n), .int(parts), .buffer(partials), .float(alpha), .float(beta), o.c, .int(o.cOffset), .int(o.ldc),
         ])
+    }
+
+    /// A matrix operand as a GEMM kernel reads it: row-major as it is; column-major as it is when
+    /// `inPlace` (then `transposed`), else as a row-major copy.
+    func operand(
+        _ matrix: MatrixOperand, _ buffer: OpenCLBuffer, rows: Int, columns: Int, batch: Int, inPlace: Bool, _ name: String
+    ) -> (buffer: OpenCLBuffer, offset: Int, leading: Int, batchStride: Int, transposed: Bool) {
+        if inPlace && matrix.colStride != 1 && matrix.rowStride == 1 && rows > 0 && columns > 0 {
+            return (buffer, matrix.offset, matrix.colStride, matrix.batchStride, true)
+        }
+        let view = rowMajor(matrix, buffer, rows: rows, columns: columns, batch: batch, name)
+        return (view.buffer, view.offset, view.leading, view.batchStride, false)
     }
 
     /// A row-major view of a matrix operand: the operand itself, or a row-major copy of a

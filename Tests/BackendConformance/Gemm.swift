@@ -134,6 +134,13 @@ extension BackendConformance {
                 }
             }
         },
+        ConformanceCheck("gemm: long k with a small C (split along k on GPUs), in four layouts") { backend in
+            // A convolution's weight gradient is colsᵀ·dY: column-major A, k the pixel count.
+            for (aColumnMajor, bColumnMajor) in layouts {
+                checkGemm(backend, m: 9, n: 32, k: 2903, batch: 1, alpha: 0.5, beta: 1, aColumnMajor: aColumnMajor,
+                          bColumnMajor: bColumnMajor, seed: 29)
+            }
+        },
         ConformanceCheck("gemm: few rows with a column-major B (dot-product shapes), alpha, beta, batches") { backend in
             checkGemm(backend, m: 3, n: 45, k: 70, batch: 3, alpha: 0.5, beta: 2, aColumnMajor: false, bColumnMajor: true, seed: 27)
             checkGemm(backend, m: 7, n: 5, k: 33, batch: 2, alpha: 1, beta: 0, aColumnMajor: true, bColumnMajor: true,
