@@ -87,7 +87,7 @@ bench-peers: deps
 	@$(PEERS_VENV)/bin/python -c "import sklearn" 2>/dev/null || $(PEERS_VENV)/bin/pip install -q scikit-learn || true
 	$(PEERS_VENV)/bin/python Benchmarks/peers/compare.py
 
-# On a machine with an OpenCL GPU: build, conformance suite and GEMM tuning tests, `flint tune`,
+# On a machine with an OpenCL GPU: build, conformance suite, GEMM tuning and kernel checks, `flint tune`,
 # then `flint-bench ops` (GFLOP/s and share of the estimated peak) and `models` on the first GPU.
 # GPU_CHECK_DEVICE=opencl:N chooses another device (see scripts/gpu-check.sh).
 gpu-check: deps

@@ -1,6 +1,7 @@
 #!/bin/sh
 # One short run on a machine with an OpenCL GPU (make gpu-check): builds, runs the conformance
-# suite and the GEMM tuning tests on every OpenCL device, tunes the GPU's GEMM (printing each
+# suite, the GEMM tuning tests, the kernels' OpenCL C 1.2 check and the broken-program fallbacks on
+# every OpenCL device, tunes the GPU's GEMM (printing each
 # candidate's rate), then `flint-bench ops` (GFLOP/s and the share of the peak estimated from
 # compute units x clock) and `flint-bench models` on the first OpenCL GPU.
 #
@@ -52,7 +53,7 @@ if [ -n "$PREBUILT" ]; then
     step doctor "$bin/flint" doctor --devices "$device"
 else
     echo "== conformance suite and GEMM configurations on every device"
-    step tests env FLINT_REQUIRE_OPENCL=1 $SWIFT test --skip-build --filter 'Conformance|TuningTests|GemmTests'
+    step tests env FLINT_REQUIRE_OPENCL=1 $SWIFT test --skip-build --filter 'Conformance|TuningTests|GemmTests|KernelDialect|DeviceFaults'
 fi
 
 echo "== tuning $device (results cached for the runs below)"
