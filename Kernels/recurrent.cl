@@ -30,20 +30,22 @@ __kernel void lstm_cell(int batch, int units,
     out[b * 2 * units + units + j] = new_cell;
 }
 
-// The adjoint: from gates, c, out = [h' | c'] and the gradient of out ([batch, 2·units], strided),
-// the gradient of z (dz, [batch, 4·units]) and of c (dc, [batch, units]), contiguous.
+// The adjoint: from gates, c, out = [h' | c'] and the gradients of h' and c' (each [batch, units],
+// strided; a zero one has strides 0), the gradient of z (dz, [batch, 4·units]) and of c (dc,
+// [batch, units]), contiguous.
 __kernel void lstm_cell_backward(int batch, int units, __global const float *gates,
                                  __global const float *c, int c_offset, int c_row, int c_col,
                                  __global const float *out,
-                                 __global const float *grad, int g_offset, int g_row, int g_col,
+                                 __global const float *grad_h, int h_offset, int h_row, int h_col,
+                                 __global const float *grad_c, int gc_offset, int gc_row, int gc_col,
                                  __global float *dz, __global float *dc) {
     int id = (int)get_global_id(0);
     if (id >= batch * units) return;
     int b = id / units, j = id % units;
     __global const float *gate_row = gates + b * 4 * units;
     float i = gate_row[j], f = gate_row[units + j], g = gate_row[2 * units + j], o = gate_row[3 * units + j];
-    __global const float *grad_row = grad + g_offset + b * g_row;
-    float dh = grad_row[j * g_col], d_new_cell = grad_row[(units + j) * g_col];
+    float dh = grad_h[h_offset + b * h_row + j * h_col];
+    float d_new_cell = grad_c[gc_offset + b * gc_row + j * gc_col];
     float squashed = tanh(out[b * 2 * units + units + j]);
     float total = d_new_cell + dh * o * (1.0f - squashed * squashed);
     __global float *dz_row = dz + b * 4 * units;

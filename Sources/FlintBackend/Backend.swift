@@ -136,11 +136,14 @@ public protocol Backend: AnyObject, Sendable {
     /// two-dimensional (row and column strides).
     func lstmCell(batch: Int, units: Int, input: StridedOperand, recurrent: StridedOperand, cell: StridedOperand,
                   out: any DeviceBuffer, gates: any DeviceBuffer)
-    /// The adjoint of `lstmCell`: from its `gates`, `cell` and `out` and the gradient of `out`
-    /// (`gradient`, `[batch, 2·units]`, two-dimensional), writes the gradient of `z` to `outGates`
-    /// (`[batch, 4·units]`) and of `cell` to `outCell` (`[batch, units]`), contiguous from element 0.
+    /// The adjoint of `lstmCell`: from its `gates`, `cell` and `out` and the gradients of `h'`
+    /// and `c'` (`hGradient`, `cGradient`, each `[batch, units]`, two-dimensional, from separate
+    /// buffers or halves of one; a missing one is a zero with strides `[0, 0]`), writes the gradient
+    /// of `z` to `outGates` (`[batch, 4·units]`) and of `cell` to `outCell` (`[batch, units]`),
+    /// contiguous from element 0.
     func lstmCellBackward(batch: Int, units: Int, gates: any DeviceBuffer, cell: StridedOperand, out: any DeviceBuffer,
-                          gradient: StridedOperand, outGates: any DeviceBuffer, outCell: any DeviceBuffer)
+                          hGradient: StridedOperand, cGradient: StridedOperand,
+                          outGates: any DeviceBuffer, outCell: any DeviceBuffer)
 
     // MARK: Random numbers
 

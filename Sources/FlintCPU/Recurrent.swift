@@ -44,28 +44,32 @@ extension CPUBackend {
     }
 
     public func lstmCellBackward(batch: Int, units: Int, gates: any DeviceBuffer, cell: StridedOperand, out: any DeviceBuffer,
-                                 gradient: StridedOperand, outGates: any DeviceBuffer, outCell: any DeviceBuffer) {
+                                 hGradient: StridedOperand, cGradient: StridedOperand,
+                                 outGates: any DeviceBuffer, outCell: any DeviceBuffer) {
         guard batch > 0, units > 0 else { return }
         let activated = cpuBuffer(gates, "lstmCellBackward"), c = cpuBuffer(cell.buffer, "lstmCellBackward")
-        let output = cpuBuffer(out, "lstmCellBackward"), upstream = cpuBuffer(gradient.buffer, "lstmCellBackward")
+        let output = cpuBuffer(out, "lstmCellBackward")
+        let upstreamH = cpuBuffer(hGradient.buffer, "lstmCellBackward"), upstreamC = cpuBuffer(cGradient.buffer, "lstmCellBackward")
         let gateGradient = cpuBuffer(outGates, "lstmCellBackward"), cellGradient = cpuBuffer(outCell, "lstmCellBackward")
         checkRange(activated, offset: 0, count: 4 * batch * units, "lstmCellBackward", "gates")
         checkRange(output, offset: 0, count: 2 * batch * units, "lstmCellBackward", "out")
         checkStrided(cell, c, shape: [batch, units], "lstmCellBackward", "cell")
-        checkStrided(gradient, upstream, shape: [batch, 2 * units], "lstmCellBackward", "gradient")
+        checkStrided(hGradient, upstreamH, shape: [batch, units], "lstmCellBackward", "hGradient")
+        checkStrided(cGradient, upstreamC, shape: [batch, units], "lstmCellBackward", "cGradient")
         checkOutput(gateGradient, count: 4 * batch * units, "lstmCellBackward")
         checkOutput(cellGradient, count: batch * units, "lstmCellBackward")
-        let (act, cs, hc, up) = (UnsafePointer(activated.floats), UnsafePointer(c.floats), UnsafePointer(output.floats),
-                                 UnsafePointer(upstream.floats))
+        let (act, cs, hc) = (UnsafePointer(activated.floats), UnsafePointer(c.floats), UnsafePointer(output.floats))
+        let (upH, upC) = (UnsafePointer(upstreamH.floats), UnsafePointer(upstreamC.floats))
         let (dz, dc) = (gateGradient.floats, cellGradient.floats)
-        let unitStride = cell.strides[1] == 1 && gradient.strides[1] == 1
+        let unitStride = cell.strides[1] == 1 && hGradient.strides[1] == 1 && cGradient.strides[1] == 1
         Self.forEachRow(batch: batch, units: units) { b in
             let gateRow = act + b * 4 * units, newCellRow = hc + b * 2 * units + units
-            let cRow = cs + cell.offset + b * cell.strides[0], gRow = up + gradient.offset + b * gradient.strides[0]
+            let cRow = cs + cell.offset + b * cell.strides[0]
+            let hgRow = upH + hGradient.offset + b * hGradient.strides[0], cgRow = upC + cGradient.offset + b * cGradient.strides[0]
             let dzRow = dz + b * 4 * units, dcRow = dc + b * units
-            @inline(__always) func step(_ j: Int, _ sc: Int, _ sg: Int) {
+            @inline(__always) func step(_ j: Int, _ sc: Int, _ sh: Int, _ sg: Int) {
                 let i = gateRow[j], f = gateRow[units + j], g = gateRow[2 * units + j], o = gateRow[3 * units + j]
-                let dh = gRow[j * sg], dNewCell = gRow[(units + j) * sg]
+                let dh = hgRow[j * sh], dNewCell = cgRow[j * sg]
                 let squashed = FastMath.tanh(newCellRow[j])
                 let total = dNewCell + dh * o * (1 - squashed * squashed)
                 dzRow[j] = total * g * (i * (1 - i))
@@ -75,9 +79,9 @@ extension CPUBackend {
                 dcRow[j] = total * f
             }
             if unitStride {
-                flint_lstm_cell_backward_row(units, gateRow, cRow, newCellRow, gRow, gRow + units, dzRow, dcRow)
+                flint_lstm_cell_backward_row(units, gateRow, cRow, newCellRow, hgRow, cgRow, dzRow, dcRow)
             } else {
-                for j in 0..<units { step(j, cell.strides[1], gradient.strides[1]) }
+                for j in 0..<units { step(j, cell.strides[1], hGradient.strides[1], cGradient.strides[1]) }
             }
         }
     }

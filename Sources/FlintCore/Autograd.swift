@@ -13,15 +13,21 @@ final class GradNode: @unchecked Sendable {
     /// Set for matrix products `a·b` whose gradient for `b` (`aᵀ·g`) is left to
     /// `PendingGradient`, which sums all such products for one `b` as a single product; holds `a`.
     let deferredLeft: Tensor?
+    /// Optional: the backward of an op whose output is used only through regions (an LSTM step's
+    /// `[h' | c']`, sliced into its two states), taking their gradients as they arrived instead of
+    /// assembled into one tensor (a copy of each). Returns nil to decline; `backward` then runs.
+    let regionBackward: (([(region: GradRegion, gradient: Tensor)]) -> [Tensor?]?)?
     /// Accumulated gradient (leaves only). Training is single-threaded per graph.
     var grad: Tensor?
 
     init(op: String, inputs: [GradNode?], region: GradRegion? = nil, deferredLeft: Tensor? = nil,
+         regionBackward: (([(region: GradRegion, gradient: Tensor)]) -> [Tensor?]?)? = nil,
          backward: ((Tensor) -> [Tensor?])?) {
         self.op = op
         self.inputs = inputs
         self.region = region
         self.deferredLeft = deferredLeft
+        self.regionBackward = regionBackward
         self.backward = backward
     }
 
@@ -73,10 +79,13 @@ extension Tensor {
     /// inputs that need none). It must not capture `self` after attachment, only values.
     /// `region` marks a view of a region of its one input (see `GradRegion`).
     /// `deferredLeft` marks a product `a·b` whose backward returns nil for `b` (see `GradNode`).
+    /// `regionBackward` takes the gradients of regions of `self` unassembled (see `GradNode`).
     func recorded(_ op: String, _ inputs: [Tensor], region: GradRegion? = nil, deferredLeft: Tensor? = nil,
+                  regionBackward: (([(region: GradRegion, gradient: Tensor)]) -> [Tensor?]?)? = nil,
                   backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
         guard GradMode.isEnabled, inputs.contains(where: { $0.node != nil }) else { return self }
-        return withNode(GradNode(op: op, inputs: inputs.map(\.node), region: region, deferredLeft: deferredLeft, backward: backward))
+        return withNode(GradNode(op: op, inputs: inputs.map(\.node), region: region, deferredLeft: deferredLeft,
+                                 regionBackward: regionBackward, backward: backward))
     }
 
     /// Back-propagates from this tensor: a scalar (seeded with 1) or any tensor with an explicit
@@ -109,8 +118,20 @@ extension Tensor {
 
         Tensor.withoutGrad {
             var pending: [ObjectIdentifier: PendingGradient] = [ObjectIdentifier(root): PendingGradient(seed.detached())]
+            func distribute(_ inputGrads: [Tensor?], of current: GradNode) {
+                for (input, inputGrad) in zip(current.inputs, inputGrads) {
+                    guard let input, let inputGrad else { continue }
+                    pending[ObjectIdentifier(input), default: PendingGradient()].add(inputGrad)
+                }
+            }
             for current in order.reversed() {
-                guard let g = pending.removeValue(forKey: ObjectIdentifier(current))?.total() else { continue }
+                guard let arrived = pending.removeValue(forKey: ObjectIdentifier(current)) else { continue }
+                if let regionBackward = current.regionBackward, let parts = arrived.regionsOnly,
+                   let inputGrads = regionBackward(parts) {
+                    distribute(inputGrads, of: current)
+                    continue
+                }
+                guard let g = arrived.total() else { continue }
                 guard let backward = current.backward else {
                     current.grad = current.grad.map { $0 + g } ?? g
                     continue
@@ -122,11 +143,7 @@ extension Tensor {
                 if let left = current.deferredLeft, let right = current.inputs[1] {
                     pending[ObjectIdentifier(right), default: PendingGradient()].add(productOf: left, g)
                 }
-                let inputGrads = backward(g)
-                for (input, inputGrad) in zip(current.inputs, inputGrads) {
-                    guard let input, let inputGrad else { continue }
-                    pending[ObjectIdentifier(input), default: PendingGradient()].add(inputGrad)
-                }
+                distribute(backward(g), of: current)
             }
         }
     }

@@ -208,14 +208,15 @@ final class HostFallbackBackend: Backend, @unchecked Sendable {
     }
 
     func lstmCellBackward(batch: Int, units: Int, gates: any DeviceBuffer, cell: StridedOperand, out: any DeviceBuffer,
-                          gradient: StridedOperand, outGates: any DeviceBuffer, outCell: any DeviceBuffer) {
+                          hGradient: StridedOperand, cGradient: StridedOperand,
+                          outGates: any DeviceBuffer, outCell: any DeviceBuffer) {
         guard unavailable.contains(.lstmCellBackward) else {
-            return device.lstmCellBackward(batch: batch, units: units, gates: gates, cell: cell, out: out, gradient: gradient,
-                                           outGates: outGates, outCell: outCell)
+            return device.lstmCellBackward(batch: batch, units: units, gates: gates, cell: cell, out: out, hGradient: hGradient,
+                                           cGradient: cGradient, outGates: outGates, outCell: outCell)
         }
-        onHost([gates, cell.buffer, out, gradient.buffer], writing: [outGates, outCell]) { h in
-            host.lstmCellBackward(batch: batch, units: units, gates: h[gates], cell: h(cell), out: h[out], gradient: h(gradient),
-                                  outGates: h[outGates], outCell: h[outCell])
+        onHost([gates, cell.buffer, out, hGradient.buffer, cGradient.buffer], writing: [outGates, outCell]) { h in
+            host.lstmCellBackward(batch: batch, units: units, gates: h[gates], cell: h(cell), out: h[out], hGradient: h(hGradient),
+                                  cGradient: h(cGradient), outGates: h[outGates], outCell: h[outCell])
         }
     }
 

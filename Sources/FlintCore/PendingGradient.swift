@@ -39,6 +39,12 @@ struct PendingGradient {
         products.append((left, gradient))
     }
 
+    /// The region gradients as they arrived, when nothing else was added (see
+    /// `GradNode.regionBackward`); nil otherwise.
+    var regionsOnly: [(region: GradRegion, gradient: Tensor)]? {
+        whole == nil && products.isEmpty && !parts.isEmpty ? parts : nil
+    }
+
     /// The sum of everything added (nil if nothing was).
     func total() -> Tensor? {
         guard let product = stackedProduct() else { return regionsAndWhole() }

@@ -22,16 +22,36 @@ extension Tensor {
                              out: out.buffer, gates: gates.buffer)
         }
         let cellValue = cell.detached()
-        return out.recorded("lstmCell", [input, recurrent, cell]) { [out] gradient in
+        // From the gradients of h' and c' (each [batch, units]) to those of the three inputs.
+        func adjoint(_ hGradient: Tensor, _ cGradient: Tensor) -> [Tensor?] {
             let gateGradient = Tensor(uninitializedShape: [batch, 4 * units], backend: backend)
             let cellGradient = Tensor(uninitializedShape: [batch, units], backend: backend)
             if gateGradient.count > 0 {
                 backend.lstmCellBackward(batch: batch, units: units, gates: gates.buffer,
                                          cell: cellValue.operand(broadcastTo: cellValue.shape), out: out.buffer,
-                                         gradient: gradient.operand(broadcastTo: gradient.shape),
+                                         hGradient: hGradient.operand(broadcastTo: [batch, units]),
+                                         cGradient: cGradient.operand(broadcastTo: [batch, units]),
                                          outGates: gateGradient.buffer, outCell: cellGradient.buffer)
             }
             return [gateGradient, gateGradient, cellGradient]
+        }
+        // An LSTM slices the result into its two states: their gradients go to the kernel as they
+        // are (a missing one as a broadcast zero), not concatenated first.
+        func halves(_ parts: [(region: GradRegion, gradient: Tensor)]) -> [Tensor?]? {
+            var h: Tensor?, c: Tensor?
+            for (region, gradient) in parts {
+                guard region.axis == 1, region.keepsAxis, gradient.shape == [batch, units] else { return nil }
+                switch region.start {
+                case 0 where h == nil: h = gradient
+                case units where c == nil: c = gradient
+                default: return nil
+                }
+            }
+            let zero = Tensor.zeros([1, 1], on: input.device)
+            return adjoint(h ?? zero, c ?? zero)
+        }
+        return out.recorded("lstmCell", [input, recurrent, cell], regionBackward: halves) { gradient in
+            adjoint(gradient.slice(axis: 1, 0..<units), gradient.slice(axis: 1, units..<(2 * units)))
         }
     }
 }

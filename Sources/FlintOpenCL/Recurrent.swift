@@ -16,7 +16,8 @@ extension OpenCLBackend {
     }
 
     public func lstmCellBackward(batch: Int, units: Int, gates: any DeviceBuffer, cell: StridedOperand, out: any DeviceBuffer,
-                                 gradient: StridedOperand, outGates: any DeviceBuffer, outCell: any DeviceBuffer) {
+                                 hGradient: StridedOperand, cGradient: StridedOperand,
+                                 outGates: any DeviceBuffer, outCell: any DeviceBuffer) {
         guard batch > 0, units > 0 else { return }
         let activated = clBuffer(gates, "lstmCellBackward"), output = clBuffer(out, "lstmCellBackward")
         let gateGradient = clBuffer(outGates, "lstmCellBackward"), cellGradient = clBuffer(outCell, "lstmCellBackward")
@@ -25,7 +26,8 @@ extension OpenCLBackend {
         checkRange(gateGradient, offset: 0, count: 4 * batch * units, "lstmCellBackward")
         checkRange(cellGradient, offset: 0, count: batch * units, "lstmCellBackward")
         let cellArguments = matrixArguments(cell, rows: batch, columns: units, "lstmCellBackward")
-        let gradientArguments = matrixArguments(gradient, rows: batch, columns: 2 * units, "lstmCellBackward")
+        let gradientArguments = matrixArguments(hGradient, rows: batch, columns: units, "lstmCellBackward")
+            + matrixArguments(cGradient, rows: batch, columns: units, "lstmCellBackward")
         launch1D(kernels.lstmCellBackward, items: batch * units,
                  [.int(batch), .int(units), .buffer(activated)] + cellArguments + [.buffer(output)] + gradientArguments
                      + [.buffer(gateGradient), .buffer(cellGradient)])

@@ -21,6 +21,30 @@ extension Conformance {
         var description: String { name }
     }
 
+    /// Float64 `[h' | c']` of an LSTM step over 3 rows of 3 units (inputs: input, recurrent, cell).
+    static func lstmReference(_ refs: [Ref]) -> Ref {
+        func sigmoid(_ x: Double) -> Double { 1 / (1 + Foundation.exp(-x)) }
+        var out: [Double] = []
+        for b in 0..<3 {
+            var h: [Double] = [], c: [Double] = []
+            for j in 0..<3 {
+                var z: [Double] = []
+                for k in 0..<4 { z.append(refs[0].data[b * 12 + k * 3 + j] + refs[1].data[b * 12 + k * 3 + j]) }
+                let cell = sigmoid(z[1]) * refs[2].data[b * 3 + j] + sigmoid(z[0]) * Foundation.tanh(z[2])
+                h.append(sigmoid(z[3]) * Foundation.tanh(cell))
+                c.append(cell)
+            }
+            out += h + c
+        }
+        return Ref(shape: [3, 6], data: out)
+    }
+
+    /// Columns `range` of a two-dimensional reference.
+    static func columns(_ matrix: Ref, _ range: Range<Int>) -> Ref {
+        let width = matrix.shape[1]
+        return Ref(shape: [matrix.shape[0], range.count], data: (0..<matrix.shape[0]).flatMap { r in range.map { matrix.data[r * width + $0] } })
+    }
+
     static func unaryGrad(_ name: String, domain: (Double, Double) = (-2, 2), _ f: @escaping @Sendable (Tensor) -> Tensor,
                           _ r: @escaping @Sendable (Double) -> Double) -> GradCase {
         GradCase(name: name, shapes: [[3, 5]], domain: domain, flint: { f($0[0]) }, reference: { $0[0].map(r) })
@@ -160,22 +184,29 @@ extension Conformance {
         // The fused LSTM step: [h' | c'] from z = input + recurrent and the cell state.
         GradCase(name: "lstmCell", shapes: [[3, 12], [3, 12], [3, 3]],
                  flint: { Tensor.lstmCell(input: $0[0], recurrent: $0[1], cell: $0[2]) },
+                 reference: { lstmReference($0) }),
+        // Used through its two halves, as an LSTM does: their gradients reach the kernel unassembled
+        // (both, h alone with c's a broadcast zero, c alone), and an odd slice takes the assembled path.
+        GradCase(name: "lstmCell, h and c sliced", shapes: [[3, 12], [3, 12], [3, 3]],
+                 flint: { x in
+                     let out = Tensor.lstmCell(input: x[0], recurrent: x[1], cell: x[2])
+                     return Tensor.concatenate([out.slice(axis: 1, 3..<6).tanh(), out.slice(axis: 1, 0..<3) * 2], axis: 1)
+                 },
                  reference: { refs in
-                     func sigmoid(_ x: Double) -> Double { 1 / (1 + Foundation.exp(-x)) }
-                     var out: [Double] = []
-                     for b in 0..<3 {
-                         var h: [Double] = [], c: [Double] = []
-                         for j in 0..<3 {
-                             var z: [Double] = []
-                             for k in 0..<4 { z.append(refs[0].data[b * 12 + k * 3 + j] + refs[1].data[b * 12 + k * 3 + j]) }
-                             let cell = sigmoid(z[1]) * refs[2].data[b * 3 + j] + sigmoid(z[0]) * Foundation.tanh(z[2])
-                             h.append(sigmoid(z[3]) * Foundation.tanh(cell))
-                             c.append(cell)
-                         }
-                         out += h + c
-                     }
-                     return Ref(shape: [3, 6], data: out)
+                     let out = lstmReference(refs)
+                     return Ref(shape: [3, 6], data: (0..<3).flatMap { b in
+                         (3..<6).map { Foundation.tanh(out.data[b * 6 + $0]) } + (0..<3).map { 2 * out.data[b * 6 + $0] }
+                     })
                  }),
+        GradCase(name: "lstmCell, h alone", shapes: [[3, 12], [3, 12], [3, 3]],
+                 flint: { Tensor.lstmCell(input: $0[0], recurrent: $0[1], cell: $0[2]).slice(axis: 1, 0..<3) },
+                 reference: { refs in columns(lstmReference(refs), 0..<3) }),
+        GradCase(name: "lstmCell, c alone", shapes: [[3, 12], [3, 12], [3, 3]],
+                 flint: { Tensor.lstmCell(input: $0[0], recurrent: $0[1], cell: $0[2]).slice(axis: 1, 3..<6) },
+                 reference: { refs in columns(lstmReference(refs), 3..<6) }),
+        GradCase(name: "lstmCell, a slice across both halves", shapes: [[3, 12], [3, 12], [3, 3]],
+                 flint: { Tensor.lstmCell(input: $0[0], recurrent: $0[1], cell: $0[2]).slice(axis: 1, 1..<5) },
+                 reference: { refs in columns(lstmReference(refs), 1..<5) }),
         // One weight in three products (a recurrent kernel's use): its gradient is one stacked product.
         GradCase(name: "matmul, weight used three times", shapes: [[2, 3], [3, 4], [4, 3]],
                  flint: { x in

@@ -73,9 +73,10 @@ extension Backend {
     }
 
     public func lstmCellBackward(batch: Int, units: Int, gates: any DeviceBuffer, cell: StridedOperand, out: any DeviceBuffer,
-                                 gradient: StridedOperand, outGates: any DeviceBuffer, outCell: any DeviceBuffer) {
-        composedLSTMCellBackward(batch: batch, units: units, gates: gates, cell: cell, out: out, gradient: gradient,
-                                 outGates: outGates, outCell: outCell)
+                                 hGradient: StridedOperand, cGradient: StridedOperand,
+                                 outGates: any DeviceBuffer, outCell: any DeviceBuffer) {
+        composedLSTMCellBackward(batch: batch, units: units, gates: gates, cell: cell, out: out, hGradient: hGradient,
+                                 cGradient: cGradient, outGates: outGates, outCell: outCell)
     }
 
     public func random(_ out: any DeviceBuffer, count: Int, distribution: RandomDistribution, seed: UInt64,

@@ -21,13 +21,12 @@ extension Backend {
 
     /// `lstmCellBackward` from element-wise primitives (see `composedLSTMCell`).
     public func composedLSTMCellBackward(batch: Int, units: Int, gates: any DeviceBuffer, cell: StridedOperand,
-                                         out: any DeviceBuffer, gradient: StridedOperand,
+                                         out: any DeviceBuffer, hGradient: StridedOperand, cGradient: StridedOperand,
                                          outGates: any DeviceBuffer, outCell: any DeviceBuffer) {
         guard batch > 0, units > 0 else { return }
         let cells = LSTMCellScratch(backend: self, batch: batch, units: units)
         let (i, f, g, o) = (cells.gate(gates, 0), cells.gate(gates, 1), cells.gate(gates, 2), cells.gate(gates, 3))
-        let hiddenGradient = gradient
-        let cellGradient = StridedOperand(gradient.buffer, gradient.offset + units * gradient.strides[1], gradient.strides)
+        let (hiddenGradient, cellGradient) = (hGradient, cGradient)
         let squashedCell = cells.apply(.tanh, cells.half(out, 1))
         // The cell's total gradient: its own plus what reaches it through h' = o·tanh(c').
         let throughHidden = cells.mul(cells.mul(hiddenGradient, o), cells.apply(.affine(scale: -1, shift: 1), cells.apply(.square, squashedCell)))
