@@ -37,6 +37,7 @@ extension Tensor {
         }
         // An LSTM slices the result into its two states: their gradients go to the kernel as they
         // are (a missing one as a broadcast zero), not concatenated first.
+        let device = input.device  // not `input` itself: the closure must not keep its storage alive
         func halves(_ parts: [(region: GradRegion, gradient: Tensor)]) -> [Tensor?]? {
             var h: Tensor?, c: Tensor?
             for (region, gradient) in parts {
@@ -47,7 +48,7 @@ extension Tensor {
                 default: return nil
                 }
             }
-            let zero = Tensor.zeros([1, 1], on: input.device)
+            let zero = Tensor.zeros([1, 1], on: device)
             return adjoint(h ?? zero, c ?? zero)
         }
         return out.recorded("lstmCell", [input, recurrent, cell], regionBackward: halves) { gradient in
