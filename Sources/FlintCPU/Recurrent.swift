@@ -86,8 +86,7 @@ extension CPUBackend {
         }
     }
 
-    /// Runs `body(row)` for every row, rows split across cores when there is enough work (each
-    /// element costs several exponentials, so it weighs eight).
+    /// Runs `body(row)` for every row, rows split across cores when there are enough elements.
     private static func forEachRow(batch: Int, units: Int, _ body: (Int) -> Void) {
         let tasks = Parallel.taskCount(forElements: batch * units)
         Parallel.forEachTask(min(tasks, batch), work: batch * units) { task in

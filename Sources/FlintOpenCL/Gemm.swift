@@ -82,6 +82,7 @@ extension OpenCLBackend {
             let values = [o.aOffset, o.lda, o.bOffset, o.ldb] + (batch > 1 ? [o.aBatchStride, o.bBatchStride] : [])
             if values.allSatisfy({ $0 % width == 0 }) { kernel = vector }
         }
+        ensure(o.trans == 0 || variant.config.kernel == .tiled, "OpenCLBackend.gemm: only gemm_tiled reads transposed operands")
         let global = variant.config.global(m: m, n: n, batch: batch)
         let args: [KernelArg] = [
             .int(m), .int(n), .int(k), .float(alpha),

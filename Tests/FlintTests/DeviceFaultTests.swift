@@ -71,7 +71,10 @@ import Testing
     /// per program, which learns its program from the environment.
     @Test(.enabled(if: hasOpenCL, "needs an OpenCL device"))
     func anyBrokenProgramFallsBackToTheCPU() async {
-        for program in ["elementwise", "reduce", "index", "gemm", "random", "conv", "optim", "recurrent"] {
+        let programs = (try? FileManager.default.contentsOfDirectory(atPath: Self.kernelsFolder.path)) ?? []
+        let names = programs.filter { $0.hasSuffix(".cl") }.map { String($0.dropLast(3)) }.sorted()
+        #expect(names.count >= 8, "Kernels/ lists \(names)")
+        for program in names {
             setenv("FLINT_TEST_BROKEN_PROGRAM", program, 1)
             let result = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
                 let program = ProcessInfo.processInfo.environment["FLINT_TEST_BROKEN_PROGRAM"]!
@@ -158,9 +161,13 @@ import Testing
 
     static func kernelsWithBrokenConv() throws -> URL { try kernels(breaking: "conv") }
 
+    /// The repository's `Kernels` folder.
+    static let kernelsFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../Kernels").standardized
+
     /// A copy of the repository's kernels with a compile error appended to `program`.cl.
     static func kernels(breaking program: String) throws -> URL {
-        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Kernels").standardized
+        let source = kernelsFolder
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("flint-broken-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         for name in try FileManager.default.contentsOfDirectory(atPath: source.path) where name.hasSuffix(".cl") {

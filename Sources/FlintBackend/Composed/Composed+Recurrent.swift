@@ -26,18 +26,17 @@ extension Backend {
         guard batch > 0, units > 0 else { return }
         let cells = LSTMCellScratch(backend: self, batch: batch, units: units)
         let (i, f, g, o) = (cells.gate(gates, 0), cells.gate(gates, 1), cells.gate(gates, 2), cells.gate(gates, 3))
-        let (hiddenGradient, cellGradient) = (hGradient, cGradient)
         let squashedCell = cells.apply(.tanh, cells.half(out, 1))
         // The cell's total gradient: its own plus what reaches it through h' = o·tanh(c').
-        let throughHidden = cells.mul(cells.mul(hiddenGradient, o), cells.apply(.affine(scale: -1, shift: 1), cells.apply(.square, squashedCell)))
-        let total = cells.add(cellGradient, throughHidden)
+        let throughHidden = cells.mul(cells.mul(hGradient, o), cells.apply(.affine(scale: -1, shift: 1), cells.apply(.square, squashedCell)))
+        let total = cells.add(cGradient, throughHidden)
         // σ' = σ(1 − σ), tanh' = 1 − tanh².
         func sigmoidSlope(_ s: StridedOperand) -> StridedOperand { cells.mul(s, cells.apply(.affine(scale: -1, shift: 1), s)) }
         let gradients = [
             cells.mul(cells.mul(total, g), sigmoidSlope(i)),
             cells.mul(cells.mul(total, cell), sigmoidSlope(f)),
             cells.mul(cells.mul(total, i), cells.apply(.affine(scale: -1, shift: 1), cells.apply(.square, g))),
-            cells.mul(cells.mul(hiddenGradient, squashedCell), sigmoidSlope(o)),
+            cells.mul(cells.mul(hGradient, squashedCell), sigmoidSlope(o)),
         ]
         for (k, gate) in gradients.enumerated() { copy(gate, to: cells.gate(outGates, k), shape: cells.narrow) }
         binary(.mul, total, f, shape: cells.narrow, out: outCell)
