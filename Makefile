@@ -4,6 +4,9 @@
 SWIFT ?= swift
 SYSTEM_PACKAGES := pocl-opencl-icd ocl-icd-opencl-dev opencl-headers libopenblas-dev zlib1g-dev libdeflate0 python3 python3-venv openmpi-bin
 RELEASE := $(SWIFT) build -c release
+# Debug builds compile the C targets optimised: unoptimised, FlintCPU's own matrix product
+# (Sources/CGemm) steps aside for OpenBLAS, and the tests must run it.
+COPT := -Xcc -O2
 
 .PHONY: deps build test docs interop-check interop tensorboard-check bench bench-peers gpu-check devices doctor demo fuzz sanitize soak clean
 
@@ -17,15 +20,15 @@ deps:
 	fi
 
 build: deps
-	$(SWIFT) build
+	$(SWIFT) build $(COPT)
 
 # The OpenCL half of the suite must never be skipped silently: no OpenCL device fails the run.
 test: deps
-	$(SWIFT) build --build-tests
-	FLINT_REQUIRE_OPENCL=1 FLINT_REQUIRE_MPI=1 $(SWIFT) test
+	$(SWIFT) build $(COPT) --build-tests
+	FLINT_REQUIRE_OPENCL=1 FLINT_REQUIRE_MPI=1 $(SWIFT) test $(COPT)
 	@# The conformance suite again with the kernels' GPU variants (one work-item per element),
 	@# so that code is checked on PoCL too and not only when a GPU is present.
-	FLINT_OPENCL_PROFILE=gpu FLINT_REQUIRE_OPENCL=1 $(SWIFT) test --skip-build --filter Conformance
+	FLINT_OPENCL_PROFILE=gpu FLINT_REQUIRE_OPENCL=1 $(SWIFT) test $(COPT) --skip-build --filter Conformance
 	$(MAKE) --no-print-directory interop-check
 
 # Flint's files read and written by Python's safetensors and NumPy (small pip installs into a
@@ -33,7 +36,7 @@ test: deps
 # logits of a NumPy forward pass with PyTorch's definitions, and convert back bit for bit.
 INTEROP_VENV := .build/interop-venv
 interop-check: deps
-	$(SWIFT) build --product flint
+	$(SWIFT) build $(COPT) --product flint
 	@[ -x $(INTEROP_VENV)/bin/python ] || python3 -m venv $(INTEROP_VENV)
 	@$(INTEROP_VENV)/bin/python -c "import numpy, safetensors" 2>/dev/null || $(INTEROP_VENV)/bin/pip install -q numpy safetensors
 	$(INTEROP_VENV)/bin/python Tools/pytorch_interop.py numpy .build/debug/flint .build/interop-check
@@ -42,7 +45,7 @@ interop-check: deps
 # trained MLP and CNN run in PyTorch with the same logits, and a PyTorch-trained CNN keeps its
 # accuracy in Flint. DATA_DIR holds mnist/ (default: the shared data folder beside the checkout).
 interop: deps
-	$(SWIFT) build --product flint
+	$(SWIFT) build $(COPT) --product flint
 	@[ -x $(INTEROP_VENV)/bin/python ] || python3 -m venv $(INTEROP_VENV)
 	@$(INTEROP_VENV)/bin/python -c "import numpy, safetensors, torch" 2>/dev/null || \
 		$(INTEROP_VENV)/bin/pip install -q numpy safetensors torch
@@ -54,7 +57,7 @@ interop: deps
 TB_CHECK := .build/tensorboard-check
 TB_VENV := .build/tensorboard-venv
 tensorboard-check: deps
-	$(SWIFT) build --product flint
+	$(SWIFT) build $(COPT) --product flint
 	@[ -x $(TB_VENV)/bin/python ] || python3 -m venv $(TB_VENV) || { echo "python3 -m venv failed: on Debian, apt-get install python3-venv"; exit 1; }
 	@$(TB_VENV)/bin/python -c "import tensorboard" 2>/dev/null || $(TB_VENV)/bin/pip install -q tensorboard
 	rm -rf $(TB_CHECK)
@@ -123,8 +126,8 @@ fuzz: deps
 ASAN_TEST_ENV := ASAN_OPTIONS=detect_leaks=1:use_sigaltstack=0 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/Sanitizers/lsan-suppressions.txt:print_suppressions=0 FLINT_REQUIRE_OPENCL=1
 sanitize: deps
-	$(SWIFT) build --build-tests --scratch-path .build-asan -Xswiftc -sanitize=address
-	$(ASAN_TEST_ENV) $(SWIFT) test --skip-build --scratch-path .build-asan
+	$(SWIFT) build $(COPT) --build-tests --scratch-path .build-asan -Xswiftc -sanitize=address
+	$(ASAN_TEST_ENV) $(SWIFT) test $(COPT) --skip-build --scratch-path .build-asan
 
 # Trains for SOAK_SECONDS (default an hour) sampling RSS; fails if memory grows more than 5%
 # after the first epoch (see scripts/soak.sh for the knobs).

@@ -29,7 +29,11 @@ let package = Package(
         .target(name: "CFloatMode"),
         // Exponential-heavy row loops compiled for AVX2 and the baseline, picked at load time.
         .target(name: "CVectorMath"),
-        .target(name: "FlintCPU", dependencies: ["FlintBackend", "CBLAS", "CFloatMode", "CVectorMath"]),
+        // FlintCPU's own AVX2 matrix product (see its header; unoptimised builds use OpenBLAS).
+        .target(name: "CGemm"),
+        // The CPU backend's worker threads (spin briefly between jobs, then sleep).
+        .target(name: "CWorkers"),
+        .target(name: "FlintCPU", dependencies: ["FlintBackend", "CBLAS", "CFloatMode", "CVectorMath", "CGemm", "CWorkers"]),
         .target(
             name: "FlintOpenCL",
             dependencies: ["FlintBackend", "COpenCL"],

@@ -34,7 +34,7 @@ if [ -n "$PREBUILT" ]; then
 else
     $SWIFT build -c release --product flint
     $SWIFT build -c release --product flint-bench
-    $SWIFT build --build-tests
+    $SWIFT build -Xcc -O2 --build-tests
     bin=.build/release
 fi
 
@@ -53,7 +53,7 @@ if [ -n "$PREBUILT" ]; then
     step doctor "$bin/flint" doctor --devices "$device"
 else
     echo "== conformance suite and GEMM configurations on every device"
-    step tests env FLINT_REQUIRE_OPENCL=1 $SWIFT test --skip-build --filter 'Conformance|TuningTests|GemmTests|KernelDialect|DeviceFaults'
+    step tests env FLINT_REQUIRE_OPENCL=1 $SWIFT test -Xcc -O2 --skip-build --filter 'Conformance|TuningTests|GemmTests|KernelDialect|DeviceFaults'
 fi
 
 echo "== tuning $device (results cached for the runs below)"

@@ -2,9 +2,10 @@ import FlintBackend
 import Foundation
 
 /// The host backend: memory is pooled 64-byte-aligned host blocks, element-wise and axis
-/// primitives are vectorisable Swift loops split across cores, and `gemm` is OpenBLAS's
-/// `cblas_sgemm`. Every primitive runs synchronously on the calling thread (helped by worker
-/// threads for large work), so there is never anything to wait for.
+/// primitives are vectorisable Swift loops split across cores, and `gemm` is FlintCPU's own
+/// AVX2 product (CGemm) where the CPU has AVX2 and FMA, else OpenBLAS's `cblas_sgemm`. Every
+/// primitive runs synchronously on the calling thread (helped by worker threads for large
+/// work), so there is never anything to wait for.
 public final class CPUBackend: Backend, @unchecked Sendable {
     public let info: DeviceInfo
     let pool: BufferPool
@@ -17,7 +18,8 @@ public final class CPUBackend: Backend, @unchecked Sendable {
             index: 0,
             identifier: "cpu",
             name: CPUInfo.modelName ?? "CPU",
-            platform: config.hasPrefix("OpenBLAS") ? config : "OpenBLAS \(config)",
+            platform: (config.hasPrefix("OpenBLAS") ? config : "OpenBLAS \(config)")
+                + (BlockedGemm.enabled ? "; matrix products: Flint AVX2" : ""),
             deviceType: "CPU",
             computeUnits: ProcessInfo.processInfo.activeProcessorCount,
             memoryBytes: ProcessInfo.processInfo.physicalMemory,

@@ -40,10 +40,22 @@ extension CPUBackend {
 
         checkMatrix(a, left, rows: m, columns: k, batch: batch, "A")
         checkMatrix(b, right, rows: k, columns: n, batch: batch, "B")
-        let (transA, lda) = Self.blasLayout(a, rows: m, columns: k, "A")
-        let (transB, ldb) = Self.blasLayout(b, rows: k, columns: n, "B")
         let aBase = UnsafePointer(left.floats + a.offset)
         let bBase = UnsafePointer(right.floats + b.offset)
+        if BlockedGemm.enabled {
+            let left = BlockedGemm.Matrix(base: aBase, rowStride: a.rowStride, colStride: a.colStride, batchStride: a.batchStride)
+            let right = BlockedGemm.Matrix(base: bBase, rowStride: b.rowStride, colStride: b.colStride, batchStride: b.batchStride)
+            if m == 1 || n == 1 {
+                BlockedGemm.vectorProduct(m: m, n: n, k: k, batch: batch, alpha: alpha, left, right,
+                                          beta: beta, c: cBase, ldc: ldc, cBatchStride: c.batchStride)
+            } else {
+                BlockedGemm.product(m: m, n: n, k: k, batch: batch, alpha: alpha, left, right,
+                                    beta: beta, c: cBase, ldc: ldc, cBatchStride: c.batchStride)
+            }
+            return
+        }
+        let (transA, lda) = Self.blasLayout(a, rows: m, columns: k, "A")
+        let (transB, ldb) = Self.blasLayout(b, rows: k, columns: n, "B")
         let (m32, n32, k32) = (blasint(m), blasint(n), blasint(k))
         let (lda32, ldb32, ldc32) = (blasint(lda), blasint(ldb), blasint(ldc))
         OpenBLAS.prepareOnce()

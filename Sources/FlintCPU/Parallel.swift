@@ -1,8 +1,8 @@
 import CFloatMode
-import Dispatch
+import CWorkers
 import Foundation
 
-/// Splitting work across cores with `DispatchQueue.concurrentPerform`. Every body runs with
+/// Splitting work across cores with FlintCPU's worker threads (CWorkers). Every body runs with
 /// denormals flushed to zero (see `flushingDenormals`), on worker and calling threads alike.
 enum Parallel {
     /// Threads to use: `FLINT_THREADS` when set (several processes sharing a machine, as ranks
@@ -58,14 +58,19 @@ enum Parallel {
         }
     }
 
-    /// `DispatchQueue.concurrentPerform` for bodies that touch raw memory. Its closure must be
-    /// `@Sendable`; ours capture pointers to disjoint parts of buffers, which is safe, so the
-    /// body travels in an unchecked box. It does not escape: concurrentPerform returns after
-    /// every iteration has finished.
+    /// Runs `body(task)` for `task in 0..<tasks` on FlintCPU's worker threads and the calling
+    /// thread (see flint_workers.h; a nested or concurrent call runs its tasks in order on its
+    /// own thread). The body is not escaped: the call returns after every task has finished.
     static func concurrentPerform(_ tasks: Int, _ body: (Int) -> Void) {
         withoutActuallyEscaping(body) { body in
-            let box = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: tasks) { task in flushingDenormals { box.value(task) } }
+            var job = body
+            withUnsafeMutablePointer(to: &job) { pointer in
+                flushingDenormals {
+                    flint_workers_run(cores, tasks, { context, task in
+                        context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(task)
+                    }, pointer)
+                }
+            }
         }
     }
 
@@ -88,9 +93,4 @@ enum Parallel {
         let end = count * (task + 1) / tasks
         return start..<end
     }
-}
-
-struct UncheckedSendable<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
 }

@@ -1,0 +1,32 @@
+#ifndef FLINT_GEMM_H
+#define FLINT_GEMM_H
+
+// FlintCPU's own single-precision matrix product for CPUs with AVX2 and FMA, single-threaded:
+// the CPU backend splits a product into blocks of C and runs one call per core. Beside
+// OpenBLAS it saves the separate pass that zeroes C when beta is 0 (the first k block writes C
+// instead of adding to it), reads either operand in either layout while packing, and never
+// wakes a thread pool of its own.
+//
+// C = alpha · A · B + beta · C for A m×k, B k×n, C m×n: A's element (i, p) is a[i·a_row + p·a_col],
+// B's (p, j) is b[p·b_row + j·b_col], C's (i, j) is c[i·ldc + j]. With beta 0, C is only written
+// (whatever it held, NaN included, is ignored). Each element of C is summed over k in the same
+// order however C is split into blocks, so results do not depend on the number of threads.
+
+// 1 when this CPU runs flint_sgemm (x86-64 with AVX2 and FMA) and this file was compiled with
+// optimisation, else 0.
+int flint_sgemm_supported(void);
+
+// m, n > 0, k >= 0. Uses packing buffers private to the calling thread (kept for its next call).
+void flint_sgemm(long m, long n, long k, float alpha,
+                 const float *a, long a_row, long a_col,
+                 const float *b, long b_row, long b_col,
+                 float beta, float *c, long ldc);
+
+// y = alpha · M · x + beta · y for M rows × columns, element (i, j) at m[i·m_row + j·m_col],
+// x[j·incx], y[i·incy]: the matrix–vector products of batch-1 inference, which are bound by
+// reading M. Same conventions as flint_sgemm (beta 0 never reads y; the sum over j of each y[i]
+// runs in an order that does not depend on how the rows are split between calls).
+void flint_sgemv(long rows, long columns, float alpha, const float *m, long m_row, long m_col,
+                 const float *x, long incx, float beta, float *y, long incy);
+
+#endif

@@ -1,0 +1,97 @@
+import CGemm
+import Foundation
+
+/// FlintCPU's own matrix product (`flint_sgemm` in CGemm) on CPUs with AVX2 and FMA, split
+/// across cores by `Parallel`. Beside OpenBLAS it skips the pass that zeroes C when beta is 0,
+/// reads A's rows in place for narrow products, and keeps one thread pool: OpenBLAS's workers
+/// spun in `sched_yield` against FlintCPU's own loops between products (14% of LSTM training's
+/// samples in `__schedule`). `FLINT_GEMM=openblas` routes products to OpenBLAS instead, for
+/// comparing the two; other CPUs always use OpenBLAS.
+enum BlockedGemm {
+    static let enabled: Bool = {
+        switch ProcessInfo.processInfo.environment["FLINT_GEMM"] {
+        case "openblas": return false
+        default: return flint_sgemm_supported() != 0
+        }
+    }()
+
+    /// One matrix of a batched product: element (r, c) of batch member i at
+    /// `base[i·batchStride + r·rowStride + c·colStride]`.
+    struct Matrix {
+        var base: UnsafePointer<Float>
+        var rowStride: Int, colStride: Int, batchStride: Int
+    }
+
+    /// The tile of the kernel (rows × columns of C one call to it produces), for aligning splits.
+    private static let (tileRows, tileColumns) = (6, 16)
+    /// Products below this many multiply-adds run on the calling thread (OpenBLAS's rule too).
+    private static let threadedWork = 64 * 64 * 64
+
+    /// `C[i] = alpha · A[i] · B[i] + beta · C[i]` for every batch member i; C row-major with
+    /// leading dimension `ldc`.
+    static func product(m: Int, n: Int, k: Int, batch: Int, alpha: Float, _ a: Matrix, _ b: Matrix,
+                        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, cBatchStride: Int) {
+        func run(_ i: Int, rows: Range<Int>, columns: Range<Int>) {
+            flint_sgemm(rows.count, columns.count, k, alpha,
+                        a.base + i * a.batchStride + rows.lowerBound * a.rowStride, a.rowStride, a.colStride,
+                        b.base + i * b.batchStride + columns.lowerBound * b.colStride, b.rowStride, b.colStride,
+                        beta, c + i * cBatchStride + rows.lowerBound * ldc + columns.lowerBound, ldc)
+        }
+        let work = batch * m * n * k
+        let cores = Parallel.cores
+        if work < threadedWork || cores == 1 {
+            Parallel.flushingDenormals { for i in 0..<batch { run(i, rows: 0..<m, columns: 0..<n) } }
+        } else if batch >= cores && cBatchStride >= (m - 1) * ldc + n {
+            // Whole products per task (their Cs are disjoint).
+            let tasks = min(batch, cores)
+            Parallel.concurrentPerform(tasks) { task in
+                for i in Parallel.range(task, of: tasks, count: batch) { run(i, rows: 0..<m, columns: 0..<n) }
+            }
+        } else {
+            // Each product split into bands of whole tiles: of rows when C is taller than it is
+            // wide, else of columns (each band then packs its own copy of the other operand,
+            // which costs little beside its share of the product).
+            let byRows = m > n
+            let tiles = byRows ? (m + tileRows - 1) / tileRows : (n + tileColumns - 1) / tileColumns
+            let extent = byRows ? m : n, tile = byRows ? tileRows : tileColumns
+            let bands = min(tiles, cores)
+            for i in 0..<batch {
+                Parallel.concurrentPerform(bands) { band in
+                    let tileRange = Parallel.range(band, of: bands, count: tiles)
+                    let span = (tileRange.lowerBound * tile)..<min(extent, tileRange.upperBound * tile)
+                    if byRows { run(i, rows: span, columns: 0..<n) } else { run(i, rows: 0..<m, columns: span) }
+                }
+            }
+        }
+    }
+
+    /// A product with one row or one column (`m == 1` or `n == 1`): batch-1 inference, bound by
+    /// reading the matrix. Each batch member's output elements are split into bands across cores.
+    static func vectorProduct(m: Int, n: Int, k: Int, batch: Int, alpha: Float, _ a: Matrix, _ b: Matrix,
+                              beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, cBatchStride: Int) {
+        // As y = M·x: for a row, M = Bᵀ (n × k) and x = A's row; for a column, M = A and x = B's column.
+        let row = m == 1
+        let rows = row ? n : m
+        let (mRow, mCol) = row ? (b.colStride, b.rowStride) : (a.rowStride, a.colStride)
+        let incx = row ? a.colStride : b.rowStride, incy = row ? 1 : ldc
+        func run(_ i: Int, _ band: Range<Int>) {
+            let matrix = row ? b.base + i * b.batchStride : a.base + i * a.batchStride
+            let x = row ? a.base + i * a.batchStride : b.base + i * b.batchStride
+            flint_sgemv(band.count, k, alpha, matrix + band.lowerBound * mRow, mRow, mCol, x, incx,
+                        beta, c + i * cBatchStride + band.lowerBound * incy, incy)
+        }
+        // Bands of 64 outputs (the column form's register block), at least ~64K multiply-adds each.
+        let blocks = (rows + 63) / 64
+        let bands = min(blocks, Parallel.cores, max(1, rows * k / 65_536))
+        for i in 0..<batch {
+            if bands <= 1 {
+                Parallel.flushingDenormals { run(i, 0..<rows) }
+            } else {
+                Parallel.concurrentPerform(bands) { band in
+                    let span = Parallel.range(band, of: bands, count: blocks)
+                    run(i, (span.lowerBound * 64)..<min(rows, span.upperBound * 64))
+                }
+            }
+        }
+    }
+}
