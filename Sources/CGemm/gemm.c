@@ -54,6 +54,29 @@ FLINT_AVX2 static void pack_a(long mc, long kc, const float *a, long a_row, long
     }
 }
 
+// Reads 8 rows of 8 floats (row r at in + r·in_stride) and writes them transposed: element
+// (r, q) to out[q·out_stride + r].
+FLINT_AVX2 static void transpose_8x8(const float *in, long in_stride, float *out, long out_stride) {
+    __m256 r0 = _mm256_loadu_ps(in), r1 = _mm256_loadu_ps(in + in_stride), r2 = _mm256_loadu_ps(in + 2 * in_stride),
+           r3 = _mm256_loadu_ps(in + 3 * in_stride), r4 = _mm256_loadu_ps(in + 4 * in_stride),
+           r5 = _mm256_loadu_ps(in + 5 * in_stride), r6 = _mm256_loadu_ps(in + 6 * in_stride),
+           r7 = _mm256_loadu_ps(in + 7 * in_stride);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
+           t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+           t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE), u2 = _mm256_shuffle_ps(t1, t3, 0x44),
+           u3 = _mm256_shuffle_ps(t1, t3, 0xEE), u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+           u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_storeu_ps(out, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(out + out_stride, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(out + 2 * out_stride, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(out + 3 * out_stride, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(out + 4 * out_stride, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(out + 5 * out_stride, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(out + 6 * out_stride, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(out + 7 * out_stride, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+
 // Depths p0..<p0+kc, columns j0..<j0+nc of B into NR-column panels; columns past nc are zero.
 FLINT_AVX2 static void pack_b(long kc, long nc, const float *b, long b_row, long b_col, float *out) {
     for (long j = 0; j < nc; j += NR) {
@@ -65,8 +88,16 @@ FLINT_AVX2 static void pack_b(long kc, long nc, const float *b, long b_row, long
                 _mm256_store_ps(out + p * NR, _mm256_loadu_ps(row));
                 _mm256_store_ps(out + p * NR + 8, _mm256_loadu_ps(row + 8));
             }
+        } else if (columns == NR && b_row == 1) {
+            // B stored transposed: 8 columns × 8 depths at a time, loaded along the columns and
+            // transposed in registers (a scalar copy here cost 6–12% of a 256-row product).
+            long p = 0;
+            for (; p + 8 <= kc; p += 8)
+                for (int half = 0; half < 2; half++) transpose_8x8(source + p + half * 8 * b_col, b_col, out + p * NR + half * 8, NR);
+            for (; p < kc; p++)
+                for (long q = 0; q < NR; q++) out[p * NR + q] = source[p + q * b_col];
         } else {
-            // Column by column, reading along each column (contiguous when B is stored transposed).
+            // Column by column, reading along each column.
             for (long q = 0; q < columns; q++)
                 for (long p = 0; p < kc; p++) out[p * NR + q] = source[p * b_row + q * b_col];
             for (long q = columns; q < NR; q++)
