@@ -1,3 +1,4 @@
+import CVectorMath
 import FlintBackend
 
 // Direct convolution for inputs with few channels. With one input channel and a 3×3 kernel the
@@ -25,6 +26,15 @@ extension CPUBackend {
             for row in Parallel.range(task, of: tasks, count: rows) {
                 let oh = row % g.outHeight, n = row / g.outHeight
                 let kernelRows = Self.validTaps(oh, g.strideHeight, g.padTop, g.dilationHeight, g.kernelHeight, g.height)
+                if filters % 8 == 0 {
+                    // The same sums in C, eight lanes wide on AVX2 (this loop runs four in Swift).
+                    let ih = oh * g.strideHeight - g.padTop + kernelRows.lowerBound * g.dilationHeight
+                    flint_conv_row(src + n * g.height * g.width * g.channels, g.width, g.channels, g.kernelWidth,
+                                   g.strideWidth, g.padLeft, g.dilationHeight, g.dilationWidth,
+                                   kernelRows.lowerBound, kernelRows.upperBound, ih, g.outWidth,
+                                   w, filters, dst + row * g.outWidth * filters)
+                    continue
+                }
                 let fullColumns = 0..<g.kernelWidth
                 var ow = 0
                 while ow < g.outWidth {

@@ -77,6 +77,9 @@ extension Conformance {
         WindowCase(input: [1, 9, 9, 2], kernel: (3, 3), strides: (1, 1), padding: .valid, dilation: (2, 2)),
         WindowCase(input: [3, 6, 5, 4], kernel: (2, 3), strides: (2, 1), padding: .explicit(top: 1, bottom: 0, left: 0, right: 2)),
         WindowCase(input: [1, 4, 4, 5], kernel: (1, 1), strides: (1, 1), padding: .valid),
+        // One channel, wide enough for groups of four outputs (and a remainder), with and without padding.
+        WindowCase(input: [2, 8, 11, 1], kernel: (3, 3), strides: (1, 1), padding: .valid),
+        WindowCase(input: [1, 7, 10, 1], kernel: (3, 3), strides: (1, 1), padding: .same),
     ]
 
     static let poolCases: [WindowCase] = [
@@ -92,15 +95,18 @@ extension Conformance {
         func conv2dMatchesDirectLoops(device: Device, geometry: WindowCase) {
             var rng = TestRNG(seed: 151)
             let (x, refX) = makeInput(geometry.input, rng: &rng, on: device)
-            let filterShape = [geometry.kernel.0, geometry.kernel.1, geometry.input[3], 4]
-            let (w, refW) = makeInput(filterShape, rng: &rng, on: device)
-            // The backend's choice (direct on the CPU for few channels), then the im2col path.
-            for direct in [nil, false] as [Bool?] {
-                let result = Tensor.$directConvolution.withValue(direct) {
-                    x.conv2d(w, strides: geometry.strides, padding: geometry.padding, dilation: geometry.dilation)
+            // 16 filters: whole groups of eight (the CPU's C row loop), 4: a partial group.
+            for filters in [4, 16] {
+                let filterShape = [geometry.kernel.0, geometry.kernel.1, geometry.input[3], filters]
+                let (w, refW) = makeInput(filterShape, rng: &rng, on: device)
+                // The backend's choice (direct on the CPU for few channels), then the im2col path.
+                for direct in [nil, false] as [Bool?] {
+                    let result = Tensor.$directConvolution.withValue(direct) {
+                        x.conv2d(w, strides: geometry.strides, padding: geometry.padding, dilation: geometry.dilation)
+                    }
+                    expectClose(result, geometry.convolve(refX, refW), rtol: 1e-5, atol: 1e-5,
+                                "conv2d on \(device), \(geometry), \(filters) filters, direct \(String(describing: direct))")
                 }
-                expectClose(result, geometry.convolve(refX, refW), rtol: 1e-5, atol: 1e-5,
-                            "conv2d on \(device), \(geometry), direct \(String(describing: direct))")
             }
         }
 
@@ -158,15 +164,18 @@ extension Conformance {
         /// gets one (through the im2col path).
         @Test(arguments: TestDevices.all)
         func directConvolutionMatchesDirectLoops(device: Device) {
-            let cases = [Conformance.convCases[3], Conformance.convCases[4], Conformance.convCases[5],
+            let cases = [Conformance.convCases[3], Conformance.convCases[4], Conformance.convCases[5], Conformance.convCases[8],
                          WindowCase(input: [2, 9, 8, 1], kernel: (3, 3), strides: (1, 2), padding: .same, dilation: (2, 1))]
             Tensor.$directConvolution.withValue(true) {
                 for geometry in cases {
                     var rng = TestRNG(seed: 181)
                     let (x, refX) = makeInput(geometry.input, rng: &rng, on: device)
-                    let (w, refW) = makeInput([geometry.kernel.0, geometry.kernel.1, geometry.input[3], 3], rng: &rng, on: device)
-                    let result = x.conv2d(w, strides: geometry.strides, padding: geometry.padding, dilation: geometry.dilation)
-                    expectClose(result, geometry.convolve(refX, refW), rtol: 1e-5, atol: 1e-5, "direct conv2d on \(device), \(geometry)")
+                    for filters in [3, 8] {
+                        let (w, refW) = makeInput([geometry.kernel.0, geometry.kernel.1, geometry.input[3], filters], rng: &rng, on: device)
+                        let result = x.conv2d(w, strides: geometry.strides, padding: geometry.padding, dilation: geometry.dilation)
+                        expectClose(result, geometry.convolve(refX, refW), rtol: 1e-5, atol: 1e-5,
+                                    "direct conv2d on \(device), \(geometry), \(filters) filters")
+                    }
                     let filterShape = [geometry.kernel.0, geometry.kernel.1, geometry.input[3], 2]
                     for constantInputs: Set<Int> in [[0], []] {
                         Gradients.check(GradCase(name: "direct conv2d \(geometry), constant \(constantInputs)",

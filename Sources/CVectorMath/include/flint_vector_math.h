@@ -17,4 +17,16 @@ void flint_lstm_cell_row(long units, const float *x, const float *r, const float
 void flint_lstm_cell_backward_row(long units, const float *gates, const float *c, const float *new_cell,
                                   const float *grad_h, const float *grad_c, float *dz, float *dc);
 
+// One output row of a direct convolution for inputs with few channels (see
+// DirectConvolution.swift), for a multiple of eight filters: `image` is the input image (NHWC,
+// `width` × `channels` per row), kernel rows kh_begin..<kh_end are those inside the image, the
+// first of them reading input row ih_begin; `weights` is [kh, kw, channels, filters]; writes
+// out_width × filters floats to `out`. Eight filters of four neighbouring outputs stay in
+// registers while every tap adds into them. Multiply-adds may be fused (AVX2 clone), so the
+// last bits can differ between CPUs.
+void flint_conv_row(const float *image, long width, long channels, long kernel_width,
+                    long stride_w, long pad_left, long dilation_h, long dilation_w,
+                    long kh_begin, long kh_end, long ih_begin, long out_width,
+                    const float *weights, long filters, float *out);
+
 #endif

@@ -1,0 +1,97 @@
+#include "flint_vector_math.h"
+
+#include <string.h>
+
+// Compiled for AVX2 (eight-lane vectors, fused multiply-adds) and the baseline, picked at load
+// time; the Swift loop this replaces runs on the baseline's four lanes.
+#if defined(__x86_64__) && defined(__linux__)
+#define FLINT_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define FLINT_CLONES
+#endif
+
+typedef float eight __attribute__((vector_size(32)));
+
+// Macros, not functions: an eight-float vector crossing a baseline (non-AVX) call changes the ABI.
+#define LOAD8(target, p) memcpy(&(target), (p), sizeof(eight))
+#define STORE8(p, v) memcpy((p), &(v), sizeof(eight))
+
+static inline __attribute__((always_inline))
+void eight_filters(long kernel_rows, long kernel_columns, long channels,
+                   const float *pixels, long pixel_row_step, long pixel_column_step, long position_step,
+                   const float *weights, long weight_row_step, long filters, long positions, float *out) {
+    eight s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    for (long kh = 0; kh < kernel_rows; kh++) {
+        const float *pixel_row = pixels + kh * pixel_row_step, *weight_row = weights + kh * weight_row_step;
+        for (long kw = 0; kw < kernel_columns; kw++) {
+            const float *p = pixel_row + kw * pixel_column_step, *w = weight_row + kw * channels * filters;
+            if (positions == 4) {
+                for (long c = 0; c < channels; c++) {
+                    eight weight;
+                    LOAD8(weight, w + c * filters);
+                    s0 += p[c] * weight;
+                    s1 += p[c + position_step] * weight;
+                    s2 += p[c + 2 * position_step] * weight;
+                    s3 += p[c + 3 * position_step] * weight;
+                }
+            } else {
+                for (long c = 0; c < channels; c++) {
+                    eight weight;
+                    LOAD8(weight, w + c * filters);
+                    s0 += p[c] * weight;
+                }
+            }
+        }
+    }
+    STORE8(out, s0);
+    if (positions == 4) {
+        STORE8(out + filters, s1);
+        STORE8(out + 2 * filters, s2);
+        STORE8(out + 3 * filters, s3);
+    }
+}
+
+// The kernel columns kw whose input column ow·stride − pad + kw·dilation lies in 0..<width, as
+// [*low, *high) (see CPUBackend.validTaps).
+static inline void valid_taps(long ow, long stride, long pad, long dilation, long kernel, long width, long *low, long *high) {
+    long x0 = ow * stride - pad;
+    long first = x0 >= 0 ? 0 : (-x0 + dilation - 1) / dilation;
+    long end = x0 >= width ? 0 : (width - 1 - x0) / dilation + 1;
+    if (end > kernel) end = kernel;
+    *low = first;
+    *high = first < end ? end : first;
+}
+
+FLINT_CLONES
+void flint_conv_row(const float *image, long width, long channels, long kernel_width,
+                    long stride_w, long pad_left, long dilation_h, long dilation_w,
+                    long kh_begin, long kh_end, long ih_begin, long out_width,
+                    const float *weights, long filters, float *out) {
+    long row_step = dilation_h * width * channels, position_step = stride_w * channels;
+    long weight_row_step = kernel_width * channels * filters;
+    for (long ow = 0; ow < out_width;) {
+        long low, high, low3, high3;
+        valid_taps(ow, stride_w, pad_left, dilation_w, kernel_width, width, &low, &high);
+        long positions = 1;
+        if (ow + 4 <= out_width && low == 0 && high == kernel_width) {
+            valid_taps(ow + 3, stride_w, pad_left, dilation_w, kernel_width, width, &low3, &high3);
+            if (low3 == 0 && high3 == kernel_width) positions = 4;
+        }
+        long iw = ow * stride_w - pad_left + low * dilation_w;
+        const float *pixels = image + (ih_begin * width + iw) * channels;
+        const float *tap = weights + (kh_begin * kernel_width + low) * channels * filters;
+        long rows = kh_end - kh_begin, columns = high - low;
+        // Constant loop counts for the commonest case (one channel, all of a 3×3 kernel), so
+        // the compiler unrolls the taps: a loop of one channel per tap cost more than its work.
+        if (channels == 1 && rows == 3 && columns == 3 && positions == 4) {
+            for (long f = 0; f < filters; f += 8)
+                eight_filters(3, 3, 1, pixels, row_step, dilation_w, position_step, tap + f, weight_row_step, filters, 4,
+                              out + ow * filters + f);
+        } else {
+            for (long f = 0; f < filters; f += 8)
+                eight_filters(rows, columns, channels, pixels, row_step, dilation_w * channels, position_step,
+                              tap + f, weight_row_step, filters, positions, out + ow * filters + f);
+        }
+        ow += positions;
+    }
+}
