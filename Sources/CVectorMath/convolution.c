@@ -95,3 +95,51 @@ void flint_conv_row(const float *image, long width, long channels, long kernel_w
         ow += positions;
     }
 }
+
+// The outputs o < outputs whose input o·stride − pad + tap·dilation lies in 0..<size, as
+// [*first, *end) (see CPUBackend.outputsInside).
+static inline void outputs_inside(long tap, long outputs, long stride, long pad, long dilation, long size,
+                                  long *first, long *end) {
+    long base = tap * dilation - pad;
+    *first = base >= 0 ? 0 : (-base + stride - 1) / stride;
+    *end = size - 1 - base < 0 ? 0 : (size - 1 - base) / stride + 1;
+    if (*end > outputs) *end = outputs;
+    if (*end < *first) *end = *first;
+}
+
+FLINT_CLONES
+void flint_conv_filter_gradient_row(const float *image, long width, long channels, long kernel_width,
+                                    long stride_w, long pad_left, long dilation_h, long dilation_w,
+                                    long kh_begin, long kh_end, long ih_begin, long out_width,
+                                    const float *gradient, long filters, float *sums) {
+    long step = stride_w * channels;
+    for (long kh = kh_begin; kh < kh_end; kh++) {
+        const float *image_row = image + (ih_begin + (kh - kh_begin) * dilation_h) * width * channels;
+        for (long kw = 0; kw < kernel_width; kw++) {
+            long first, end;
+            outputs_inside(kw, out_width, stride_w, pad_left, dilation_w, width, &first, &end);
+            if (first == end) continue;
+            for (long c = 0; c < channels; c++) {
+                const float *pixels = image_row + (kw * dilation_w - pad_left) * channels + c;
+                float *target = sums + ((kh * kernel_width + kw) * channels + c) * filters;
+                for (long f = 0; f < filters; f += 8) {
+                    // Two sums, so that consecutive positions do not wait on each other's add.
+                    eight even = {0}, odd = {0}, g;
+                    long ow = first;
+                    for (; ow + 2 <= end; ow += 2) {
+                        LOAD8(g, gradient + ow * filters + f);
+                        even += pixels[ow * step] * g;
+                        LOAD8(g, gradient + (ow + 1) * filters + f);
+                        odd += pixels[(ow + 1) * step] * g;
+                    }
+                    if (ow < end) {
+                        LOAD8(g, gradient + ow * filters + f);
+                        even += pixels[ow * step] * g;
+                    }
+                    even += odd;
+                    STORE8(target + f, even);
+                }
+            }
+        }
+    }
+}

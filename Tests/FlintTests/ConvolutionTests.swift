@@ -175,6 +175,19 @@ extension Conformance {
                         let result = x.conv2d(w, strides: geometry.strides, padding: geometry.padding, dilation: geometry.dilation)
                         expectClose(result, geometry.convolve(refX, refW), rtol: 1e-5, atol: 1e-5,
                                     "direct conv2d on \(device), \(geometry), \(filters) filters")
+                        // The filter's gradient (for eight filters, the CPU's C row loop) against the im2col path's.
+                        let (upstream, _) = makeInput(result.shape, rng: &rng, on: device)
+                        func filterGradient(direct: Bool) -> Tensor {
+                            let leaf = Tensor(w.toArray(), shape: w.shape, on: device).requiringGrad()
+                            Tensor.$directConvolution.withValue(direct) {
+                                (x.conv2d(leaf, strides: geometry.strides, padding: geometry.padding, dilation: geometry.dilation)
+                                    * upstream).sum().backward()
+                            }
+                            return leaf.grad!
+                        }
+                        let viaColumns = filterGradient(direct: false)
+                        expectClose(filterGradient(direct: true), Ref(shape: viaColumns.shape, data: viaColumns.toArray().map(Double.init)),
+                                    rtol: 1e-4, atol: 1e-5, "direct conv2d filter gradient on \(device), \(geometry), \(filters) filters")
                     }
                     let filterShape = [geometry.kernel.0, geometry.kernel.1, geometry.input[3], 2]
                     for constantInputs: Set<Int> in [[0], []] {

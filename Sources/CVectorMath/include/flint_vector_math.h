@@ -29,4 +29,14 @@ void flint_conv_row(const float *image, long width, long channels, long kernel_w
                     long kh_begin, long kh_end, long ih_begin, long out_width,
                     const float *weights, long filters, float *out);
 
+// The filter gradient's share of one output row, for a multiple of eight filters (the same
+// geometry arguments as flint_conv_row; `gradient` is the row's out_width × filters output
+// gradient): for every tap of kernel rows kh_begin..<kh_end and every channel, the eight-filter
+// groups of Σ over the row's outputs of pixel · gradient, written to
+// sums[((kh·kernel_width + kw)·channels + c)·filters + f]. Taps no output reads are left alone.
+void flint_conv_filter_gradient_row(const float *image, long width, long channels, long kernel_width,
+                                    long stride_w, long pad_left, long dilation_h, long dilation_w,
+                                    long kh_begin, long kh_end, long ih_begin, long out_width,
+                                    const float *gradient, long filters, float *sums);
+
 #endif
