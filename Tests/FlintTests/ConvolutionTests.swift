@@ -222,27 +222,28 @@ extension Conformance {
         /// overlapping windows that pick the same element add their gradients there.
         @Test(arguments: TestDevices.all)
         func maxPoolTiesNaNAndOverlaps(device: Device) {
-            // One 4×4 image, 10 channels (a SIMD block of 8 and a scalar tail on the CPU): even
-            // channels all equal, odd ones the pixel number with a NaN at pixel 6.
-            let c = 10
-            var values = [Float](repeating: 0, count: 16 * c)
-            for pixel in 0..<16 {
-                for k in 0..<c { values[pixel * c + k] = k % 2 == 0 ? 5 : pixel == 6 ? .nan : Float(pixel) }
-            }
-            let x = Tensor(values, shape: [1, 4, 4, c], on: device).requiringGrad()
-            let pooled = x.maxPool2d(size: (2, 2))
-            let out = pooled.toArray()
-            pooled.sum().backward()
-            let grad = x.grad!.toArray()
-            // Windows' pixels: first (0, 2, 8, 10), maximum of the odd channels (5, NaN at 6, 13, 15).
-            let firstOfWindows: Set = [0, 2, 8, 10], oddWinners: Set = [5, 6, 13, 15]
-            for k in 0..<c {
-                let expected: [Float] = k % 2 == 0 ? [5, 5, 5, 5] : [5, .nan, 13, 15]
-                let got = (0..<4).map { out[$0 * c + k] }
-                #expect(Swift.zip(got, expected).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) }, "channel \(k) on \(device): \(got)")
-                let winners = k % 2 == 0 ? firstOfWindows : oddWinners
-                let gradient = (0..<16).map { grad[$0 * c + k] }
-                #expect(gradient == (0..<16).map { winners.contains($0) ? 1 : 0 }, "channel \(k) gradient on \(device): \(gradient)")
+            // One 4×4 image of 10 channels (on the CPU a SIMD block of 8 and a scalar tail) or 16
+            // (two blocks): even channels all equal, odd ones the pixel number with a NaN at pixel 6.
+            for c in [10, 16] {
+                var values = [Float](repeating: 0, count: 16 * c)
+                for pixel in 0..<16 {
+                    for k in 0..<c { values[pixel * c + k] = k % 2 == 0 ? 5 : pixel == 6 ? .nan : Float(pixel) }
+                }
+                let x = Tensor(values, shape: [1, 4, 4, c], on: device).requiringGrad()
+                let pooled = x.maxPool2d(size: (2, 2))
+                let out = pooled.toArray()
+                pooled.sum().backward()
+                let grad = x.grad!.toArray()
+                // Windows' pixels: first (0, 2, 8, 10), maximum of the odd channels (5, NaN at 6, 13, 15).
+                let firstOfWindows: Set = [0, 2, 8, 10], oddWinners: Set = [5, 6, 13, 15]
+                for k in 0..<c {
+                    let expected: [Float] = k % 2 == 0 ? [5, 5, 5, 5] : [5, .nan, 13, 15]
+                    let got = (0..<4).map { out[$0 * c + k] }
+                    #expect(Swift.zip(got, expected).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) }, "channel \(k) on \(device): \(got)")
+                    let winners = k % 2 == 0 ? firstOfWindows : oddWinners
+                    let gradient = (0..<16).map { grad[$0 * c + k] }
+                    #expect(gradient == (0..<16).map { winners.contains($0) ? 1 : 0 }, "channel \(k) gradient on \(device): \(gradient)")
+                }
             }
 
             // A window wholly in padding gives -∞ and no gradient; a NaN in a window's first tap wins.
@@ -252,6 +253,11 @@ extension Conformance {
             #expect(edge.shape == [1, 2, 1, 1] && edgeValues[0] == -.infinity && edgeValues[1].isNaN, "\(edgeValues) on \(device)")
             edge.sum().backward()
             #expect(padded.grad!.toArray() == [1, 0, 0, 0], "padding and NaN gradient on \(device)")
+            // The same over eight channels (one SIMD block on the CPU).
+            let padded8 = Tensor([Float.nan, 5, 7, 1].flatMap { Array(repeating: $0, count: 8) }, shape: [1, 2, 2, 8], on: device)
+            let edge8 = padded8.maxPool2d(size: (2, 2), padding: .explicit(top: 2, bottom: 0, left: 0, right: 0)).toArray()
+            #expect(edge8.count == 16 && edge8[..<8].allSatisfy { $0 == -.infinity } && edge8[8...].allSatisfy(\.isNaN),
+                    "eight channels: \(edge8) on \(device)")
 
             // 3×3 windows at stride 1 over a 4×4 image whose maximum is in the middle: all four
             // windows pick it, so its gradient is the sum of theirs.
