@@ -3,12 +3,8 @@
 #include <string.h>
 
 // Compiled for AVX2 (eight-lane vectors, fused multiply-adds) and the baseline, picked at load
-// time; the Swift loop this replaces runs on the baseline's four lanes.
-#if defined(__x86_64__) && defined(__linux__)
-#define FLINT_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define FLINT_CLONES
-#endif
+// time (clones.h); the Swift loop this replaces runs on the baseline's four lanes.
+#include "clones.h"
 
 typedef float eight __attribute__((vector_size(32)));
 

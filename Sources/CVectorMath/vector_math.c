@@ -5,11 +5,7 @@
 
 #pragma clang fp contract(off)
 
-#if defined(__x86_64__) && defined(__linux__)
-#define FLINT_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define FLINT_CLONES
-#endif
+#include "clones.h"
 
 static inline float bits_to_float(uint32_t bits) { float f; memcpy(&f, &bits, 4); return f; }
 static inline uint32_t float_to_bits(float f) { uint32_t bits; memcpy(&bits, &f, 4); return bits; }
