@@ -6,13 +6,18 @@ import Foundation
 /// reads A's rows in place for narrow products, and keeps one thread pool: OpenBLAS's workers
 /// spun in `sched_yield` against FlintCPU's own loops between products (14% of LSTM training's
 /// samples in `__schedule`). `FLINT_GEMM=openblas` routes products to OpenBLAS instead, for
-/// comparing the two; other CPUs always use OpenBLAS.
+/// comparing the two (`flint`, the default, keeps them here); other CPUs always use OpenBLAS.
 enum BlockedGemm {
     static let enabled: Bool = {
         switch ProcessInfo.processInfo.environment["FLINT_GEMM"] {
         case "openblas": return false
-        default: return flint_sgemm_supported() != 0
+        case nil, "", "flint": break
+        case let other?:
+            // A typo must not pass silently, nor stop the program: say so once and carry on.
+            FileHandle.standardError.write(Data(
+                "Flint: FLINT_GEMM=\"\(other)\" is neither \"flint\" nor \"openblas\"; using the default (flint where the CPU allows)\n".utf8))
         }
+        return flint_sgemm_supported() != 0
     }()
 
     /// One matrix of a batched product: element (r, c) of batch member i at
@@ -37,9 +42,10 @@ enum BlockedGemm {
                         b.base + i * b.batchStride + columns.lowerBound * b.colStride, b.rowStride, b.colStride,
                         beta, c + i * cBatchStride + rows.lowerBound * ldc + columns.lowerBound, ldc)
         }
-        let work = batch * m * n * k
+        // In Double: a broadcast operand lets batch · m · n · k exceed what any buffer holds.
+        let work = Double(batch) * Double(m) * Double(n) * Double(k)
         let cores = Parallel.cores
-        if work < threadedWork || cores == 1 {
+        if work < Double(threadedWork) || cores == 1 {
             Parallel.flushingDenormals { for i in 0..<batch { run(i, rows: 0..<m, columns: 0..<n) } }
         } else if batch >= cores && cBatchStride >= (m - 1) * ldc + n {
             // Whole products per task (their Cs are disjoint).

@@ -1,4 +1,5 @@
 import FlintBackend
+import Foundation
 @testable import FlintCPU
 import Testing
 
@@ -132,6 +133,24 @@ import Testing
                      beta: 0, MatrixOperand(buffer: single, offset: 0, rowStride: n, colStride: 1, batchStride: 0))
         let whole = readFloats(batched, count: m * n, offset: m * n), split = readFloats(single, count: m * n)
         #expect(whole.map(\.bitPattern) == split.map(\.bitPattern))
+    }
+}
+
+extension BlockedGemmTests {
+    /// An unknown `FLINT_GEMM` is named on stderr, and products still run (in a child process,
+    /// which reads the variable afresh).
+    @Test func anUnknownChoiceIsReportedNotFatal() async {
+        setenv("FLINT_GEMM", "blas", 1)
+        defer { unsetenv("FLINT_GEMM") }
+        let result = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
+            let a = makeBuffer([1, 2, 3, 4]), out = backend.allocate(byteCount: 16)
+            let square = MatrixOperand(buffer: a, offset: 0, rowStride: 2, colStride: 1, batchStride: 0)
+            backend.gemm(m: 2, n: 2, k: 2, batch: 1, alpha: 1, square, square, beta: 0,
+                         MatrixOperand(buffer: out, offset: 0, rowStride: 2, colStride: 1, batchStride: 0))
+            precondition(readFloats(out, count: 4) == [7, 10, 15, 22])
+        }
+        let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(message.contains("FLINT_GEMM=\"blas\" is neither"), "\(message)")
     }
 }
 
