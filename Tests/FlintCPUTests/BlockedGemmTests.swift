@@ -137,12 +137,12 @@ import Testing
 }
 
 extension BlockedGemmTests {
-    /// An unknown `FLINT_GEMM` is named on stderr, and products still run (in a child process,
-    /// which reads the variable afresh).
+    /// An unknown `FLINT_GEMM` is named on stderr, and products still run. In a child process,
+    /// which sets the variable before its first product reads it (set here, it would reach the
+    /// command-line tools other tests start meanwhile).
     @Test func anUnknownChoiceIsReportedNotFatal() async {
-        setenv("FLINT_GEMM", "blas", 1)
-        defer { unsetenv("FLINT_GEMM") }
         let result = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
+            setenv("FLINT_GEMM", "blas", 1)
             let a = makeBuffer([1, 2, 3, 4]), out = backend.allocate(byteCount: 16)
             let square = MatrixOperand(buffer: a, offset: 0, rowStride: 2, colStride: 1, batchStride: 0)
             backend.gemm(m: 2, n: 2, k: 2, batch: 1, alpha: 1, square, square, beta: 0,
