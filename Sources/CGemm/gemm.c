@@ -110,8 +110,33 @@ FLINT_AVX2 static void pack_b(long kc, long nc, const float *b, long b_row, long
 // One MR×NR tile: C = alpha · (panel of A)·(panel of B) + beta · C, of which only the top-left
 // rows × columns exist. beta == 0 never reads C.
 // A's panel is read at ap[r·a_row + p·a_col]: packed (a_row 1, a_col MR) or in place.
+// The epilogue of one element (see flint_epilogue), for edge tiles.
+static inline float finish(float x, const float *bias, long column, int activation, float slope) {
+    if (bias) x += bias[column];
+    if (activation == FLINT_ACTIVATION_RELU) return x <= 0 ? 0 : x;
+    if (activation == FLINT_ACTIVATION_LEAKY_RELU) return x > 0 ? x : slope * x;
+    return x;
+}
+
+// The same for eight adjacent elements of a whole tile.
+FLINT_AVX2 static inline __m256 finish8(__m256 x, const float *bias, int activation, float slope) {
+    if (bias) x = _mm256_add_ps(x, _mm256_loadu_ps(bias));
+    if (activation == FLINT_ACTIVATION_RELU) {
+        // Zero where x <= 0; NaN compares false and stays, and -0 becomes +0, as in the scalar form.
+        return _mm256_andnot_ps(_mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LE_OQ), x);
+    }
+    if (activation == FLINT_ACTIVATION_LEAKY_RELU) {
+        __m256 positive = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ);
+        return _mm256_blendv_ps(_mm256_mul_ps(x, _mm256_set1_ps(slope)), x, positive);
+    }
+    return x;
+}
+
+// One MR×NR tile's product; `bias` (at the tile's first column, or NULL) and `activation` are
+// the epilogue, given only for the last k block.
 FLINT_AVX2 static void kernel_6x16(long kc, const float *ap, long a_row, long a_col, const float *bp, float alpha, float beta,
-                                   float *c, long ldc, long rows, long columns) {
+                                   float *c, long ldc, long rows, long columns,
+                                   const float *bias, int activation, float slope) {
     const float *a0 = ap, *a1 = ap + a_row, *a2 = ap + 2 * a_row, *a3 = ap + 3 * a_row, *a4 = ap + 4 * a_row,
                 *a5 = ap + 5 * a_row;
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
@@ -146,6 +171,7 @@ FLINT_AVX2 static void kernel_6x16(long kc, const float *ap, long a_row, long a_
             for (int h = 0; h < 2; h++) {
                 __m256 value = _mm256_mul_ps(tile[r][h], scale);
                 if (beta != 0) value = _mm256_fmadd_ps(_mm256_loadu_ps(row + 8 * h), keep, value);
+                if (bias || activation) value = finish8(value, bias ? bias + 8 * h : NULL, activation, slope);
                 _mm256_storeu_ps(row + 8 * h, value);
             }
         }
@@ -158,18 +184,23 @@ FLINT_AVX2 static void kernel_6x16(long kc, const float *ap, long a_row, long a_
     }
     for (long r = 0; r < rows; r++) {
         float *row = c + r * ldc;
-        for (long q = 0; q < columns; q++) row[q] = beta != 0 ? edge[r][q] + beta * row[q] : edge[r][q];
+        for (long q = 0; q < columns; q++)
+            row[q] = finish(beta != 0 ? edge[r][q] + beta * row[q] : edge[r][q], bias, q, activation, slope);
     }
 }
 
 FLINT_AVX2 void flint_sgemm(long m, long n, long k, float alpha,
                             const float *a, long a_row, long a_col,
                             const float *b, long b_row, long b_col,
-                            float beta, float *c, long ldc) {
+                            float beta, float *c, long ldc, const flint_epilogue *epilogue) {
     if (m <= 0 || n <= 0) return;
+    const float *bias = epilogue ? epilogue->bias : NULL;
+    int activation = epilogue ? epilogue->activation : FLINT_ACTIVATION_NONE;
+    float slope = epilogue ? epilogue->slope : 0;
     if (k <= 0) {
         for (long i = 0; i < m; i++)
-            for (long j = 0; j < n; j++) c[i * ldc + j] = beta != 0 ? beta * c[i * ldc + j] : 0;
+            for (long j = 0; j < n; j++)
+                c[i * ldc + j] = finish(beta != 0 ? beta * c[i * ldc + j] : 0, bias, j, activation, slope);
         return;
     }
     if (!packed_a) packed_a = aligned_floats((long)MC * KC);
@@ -185,6 +216,8 @@ FLINT_AVX2 void flint_sgemm(long m, long n, long k, float alpha,
             long kc = k - pc < step ? k - pc : step;
             // The first k block applies the caller's beta; later ones add to what it wrote.
             float block_beta = pc == 0 ? beta : 1;
+            // The last k block stores each element for the last time: the epilogue goes there.
+            int last = pc + kc >= k;
             pack_b(kc, nc, b + pc * b_row + jc * b_col, b_row, b_col, packed_b);
             for (long ic = 0; ic < m; ic += MC) {
                 long mc = m - ic < MC ? m - ic : MC;
@@ -197,10 +230,14 @@ FLINT_AVX2 void flint_sgemm(long m, long n, long k, float alpha,
                     for (long ir = 0; ir < mc; ir += MR) {
                         long rows = mc - ir < MR ? mc - ir : MR;
                         float *tile = c + (ic + ir) * ldc + jc + jr;
+                        const float *tile_bias = last && bias ? bias + jc + jr : NULL;
+                        int tile_activation = last ? activation : FLINT_ACTIVATION_NONE;
                         if (ir < whole)
-                            kernel_6x16(kc, block + ir * a_row, a_row, a_col, packed_b + jr * kc, alpha, block_beta, tile, ldc, rows, columns);
+                            kernel_6x16(kc, block + ir * a_row, a_row, a_col, packed_b + jr * kc, alpha, block_beta, tile, ldc,
+                                        rows, columns, tile_bias, tile_activation, slope);
                         else
-                            kernel_6x16(kc, packed_a + (ir - whole) * kc, 1, MR, packed_b + jr * kc, alpha, block_beta, tile, ldc, rows, columns);
+                            kernel_6x16(kc, packed_a + (ir - whole) * kc, 1, MR, packed_b + jr * kc, alpha, block_beta, tile, ldc,
+                                        rows, columns, tile_bias, tile_activation, slope);
                     }
                 }
             }
@@ -324,9 +361,9 @@ FLINT_AVX2 void flint_sgemv(long rows, long columns, float alpha, const float *m
 int flint_sgemm_supported(void) { return 0; }
 
 void flint_sgemm(long m, long n, long k, float alpha, const float *a, long a_row, long a_col,
-                 const float *b, long b_row, long b_col, float beta, float *c, long ldc) {
+                 const float *b, long b_row, long b_col, float beta, float *c, long ldc, const flint_epilogue *epilogue) {
     (void)m; (void)n; (void)k; (void)alpha; (void)a; (void)a_row; (void)a_col;
-    (void)b; (void)b_row; (void)b_col; (void)beta; (void)c; (void)ldc;
+    (void)b; (void)b_row; (void)b_col; (void)beta; (void)c; (void)ldc; (void)epilogue;
     abort();  // callers check flint_sgemm_supported() first
 }
 

@@ -84,6 +84,14 @@ public protocol Backend: AnyObject, Sendable {
     func gemm(
         m: Int, n: Int, k: Int, batch: Int, alpha: Float,
         _ a: MatrixOperand, _ b: MatrixOperand, beta: Float, _ c: MatrixOperand)
+    /// `C[b] = activation(A[b] · B[b] + bias)` (see ``GemmEpilogue``): a layer's product with its
+    /// bias and activation applied as each element is stored, instead of in passes over C after
+    /// it. C's old contents are ignored. Each sum is rounded to float32, then the bias added and
+    /// that rounded, then the activation applied, so the result has the bits of `gemm` (alpha 1,
+    /// beta 0) followed by `binary(.add, …, then:)` on the same backend. The default runs just
+    /// that (`composedGemm`).
+    func gemm(m: Int, n: Int, k: Int, batch: Int, _ a: MatrixOperand, _ b: MatrixOperand, _ c: MatrixOperand,
+              epilogue: GemmEpilogue)
 
     // MARK: Convolution support
 

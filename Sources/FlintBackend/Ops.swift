@@ -66,3 +66,17 @@ public struct AdamStep: Sendable, Hashable {
         self.decoupledDecay = decoupledDecay
     }
 }
+
+/// What a layer's matrix product does to each sum before storing it (see
+/// `Backend.gemm(m:n:k:batch:_:_:_:epilogue:)`): `activation(sum + bias[column])`.
+public struct GemmEpilogue: @unchecked Sendable {
+    /// `n` contiguous floats, one per column of C, from element `offset` of `buffer`; nil for none.
+    public var bias: (buffer: any DeviceBuffer, offset: Int)?
+    /// Applied after the bias; nil for none.
+    public var activation: UnaryOp?
+
+    public init(bias: (buffer: any DeviceBuffer, offset: Int)?, activation: UnaryOp?) {
+        self.bias = bias
+        self.activation = activation
+    }
+}

@@ -33,14 +33,21 @@ enum BlockedGemm {
     private static let threadedWork = 64 * 64 * 64
 
     /// `C[i] = alpha · A[i] · B[i] + beta · C[i]` for every batch member i; C row-major with
-    /// leading dimension `ldc`.
+    /// leading dimension `ldc`. `epilogue` (its bias one float per column of C) is applied to
+    /// each element as it is stored for the last time.
     static func product(m: Int, n: Int, k: Int, batch: Int, alpha: Float, _ a: Matrix, _ b: Matrix,
-                        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, cBatchStride: Int) {
+                        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, cBatchStride: Int,
+                        epilogue: flint_epilogue? = nil) {
         func run(_ i: Int, rows: Range<Int>, columns: Range<Int>) {
-            flint_sgemm(rows.count, columns.count, k, alpha,
-                        a.base + i * a.batchStride + rows.lowerBound * a.rowStride, a.rowStride, a.colStride,
-                        b.base + i * b.batchStride + columns.lowerBound * b.colStride, b.rowStride, b.colStride,
-                        beta, c + i * cBatchStride + rows.lowerBound * ldc + columns.lowerBound, ldc)
+            let call = { (epilogue: UnsafePointer<flint_epilogue>?) in
+                flint_sgemm(rows.count, columns.count, k, alpha,
+                            a.base + i * a.batchStride + rows.lowerBound * a.rowStride, a.rowStride, a.colStride,
+                            b.base + i * b.batchStride + columns.lowerBound * b.colStride, b.rowStride, b.colStride,
+                            beta, c + i * cBatchStride + rows.lowerBound * ldc + columns.lowerBound, ldc, epilogue)
+            }
+            guard var band = epilogue else { return call(nil) }
+            band.bias = band.bias.map { $0 + columns.lowerBound }
+            withUnsafePointer(to: band) { call($0) }
         }
         // In Double: a broadcast operand lets batch · m · n · k exceed what any buffer holds.
         let work = Double(batch) * Double(m) * Double(n) * Double(k)

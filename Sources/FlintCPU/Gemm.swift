@@ -1,10 +1,26 @@
 import CBLAS
+import CGemm
 import FlintBackend
 
 extension CPUBackend {
     public func gemm(
         m: Int, n: Int, k: Int, batch: Int, alpha: Float,
         _ a: MatrixOperand, _ b: MatrixOperand, beta: Float, _ c: MatrixOperand
+    ) {
+        product(m: m, n: n, k: k, batch: batch, alpha: alpha, a, b, beta: beta, c, epilogue: nil)
+    }
+
+    /// The bias and a ReLU (or leaky ReLU) are applied by FlintCPU's own kernel as it stores each
+    /// tile of C, while it is still in registers; other activations, and products that take
+    /// another route (OpenBLAS, matrix–vector), get the epilogue in one pass after.
+    public func gemm(m: Int, n: Int, k: Int, batch: Int, _ a: MatrixOperand, _ b: MatrixOperand, _ c: MatrixOperand,
+                     epilogue: GemmEpilogue) {
+        product(m: m, n: n, k: k, batch: batch, alpha: 1, a, b, beta: 0, c, epilogue: epilogue)
+    }
+
+    private func product(
+        m: Int, n: Int, k: Int, batch: Int, alpha: Float,
+        _ a: MatrixOperand, _ b: MatrixOperand, beta: Float, _ c: MatrixOperand, epilogue: GemmEpilogue?
     ) {
         ensure(
             m >= 0 && n >= 0 && k >= 0 && batch >= 0,
@@ -22,6 +38,18 @@ extension CPUBackend {
             "CPUBackend.gemm: C (\(m)×\(n)) needs colStride 1 and rowStride >= \(n); got rowStride \(c.rowStride), colStride \(c.colStride)")
         let ldc = m == 1 ? n : c.rowStride
         let cBase = output.floats + c.offset
+        var bias: UnsafePointer<Float>?
+        if let (buffer, offset) = epilogue?.bias {
+            let storage = cpuBuffer(buffer, "gemm")
+            ensure(offset >= 0 && offset + n <= storage.elementCount,
+                   "CPUBackend.gemm: bias of \(n) at offset \(offset) overruns a buffer of \(storage.elementCount)")
+            bias = UnsafePointer(storage.floats + offset)
+        }
+        // The part of the epilogue left for a pass after the product (all of it unless our kernel fuses it).
+        var after = epilogue
+        defer {
+            if let after { applyEpilogue(m: m, n: n, batch: batch, c, bias: after.bias, activation: after.activation) }
+        }
 
         if k == 0 {
             // A·B is an empty sum: C = beta * C (zero when beta == 0, whatever C held).
@@ -49,8 +77,19 @@ extension CPUBackend {
                 BlockedGemm.vectorProduct(m: m, n: n, k: k, batch: batch, alpha: alpha, left, right,
                                           beta: beta, c: cBase, ldc: ldc, cBatchStride: c.batchStride)
             } else {
+                var fused: flint_epilogue?
+                if let epilogue {
+                    let (code, slope): (Int32, Float) = switch epilogue.activation {
+                    case .relu: (Int32(FLINT_ACTIVATION_RELU), 0)
+                    case .leakyRelu(let slope): (Int32(FLINT_ACTIVATION_LEAKY_RELU), slope)
+                    default: (Int32(FLINT_ACTIVATION_NONE), 0)
+                    }
+                    fused = flint_epilogue(bias: bias, activation: code, slope: slope)
+                    after = code == FLINT_ACTIVATION_NONE && epilogue.activation != nil
+                        ? GemmEpilogue(bias: nil, activation: epilogue.activation) : nil
+                }
                 BlockedGemm.product(m: m, n: n, k: k, batch: batch, alpha: alpha, left, right,
-                                    beta: beta, c: cBase, ldc: ldc, cBatchStride: c.batchStride)
+                                    beta: beta, c: cBase, ldc: ldc, cBatchStride: c.batchStride, epilogue: fused)
             }
             return
         }

@@ -31,65 +31,98 @@ extension Tensor {
         return images < geometry.batch ? images : nil
     }
 
-    /// `conv2d` of this contiguous-or-not NHWC input with `filter` (`[kh, kw, in, out]`), `images`
-    /// at a time. Gradients flow to both operands.
-    func chunkedConv2d(_ filter: Tensor, geometry g: ConvGeometry, imagesPerChunk: Int) -> Tensor {
+    /// `activation(conv2d + bias)` of this contiguous-or-not NHWC input with `filter`
+    /// (`[kh, kw, in, out]`), `images` at a time, the bias and activation applied by each chunk's
+    /// product (see `matmul(_:adding:then:)`). Gradients flow to every operand.
+    func chunkedConv2d(_ filter: Tensor, geometry g: ConvGeometry, imagesPerChunk: Int,
+                       bias: Tensor? = nil, activation: FusedActivation? = nil) -> Tensor {
         requireFloat("conv2d")
-        let x = contiguous(), w = filter.contiguous()
-        let (patch, channelsOut) = (g.patchSize, w.shape[3])
-        let positions = g.outHeight * g.outWidth
-        let imageSize = g.height * g.width * g.channels
-        let starts = Array(stride(from: 0, to: g.batch, by: imagesPerChunk))
+        let chunks = ConvolutionChunks(x: contiguous(), w: filter.contiguous(), geometry: g, imagesPerChunk: imagesPerChunk)
+        let channelsOut = chunks.channelsOut
         let out = Tensor(uninitializedShape: [g.batch, g.outHeight, g.outWidth, channelsOut], backend: backend)
-        let scratch = Tensor(uninitializedShape: [imagesPerChunk * positions, patch], backend: backend)
-
-        /// The columns of images `start..<start + count` into `scratch`; returns their geometry.
-        func unfold(_ start: Int, on backend: any Backend) -> ConvGeometry {
-            var chunk = g
-            chunk.batch = Swift.min(imagesPerChunk, g.batch - start)
-            backend.im2col(x.buffer, offset: x.offset + start * imageSize, geometry: chunk, padValue: 0, out: scratch.buffer)
-            return chunk
+        // A bias of another shape or device gets the plain ops after (and their errors).
+        let shift = bias.flatMap { $0.rank == 1 && $0.shape[0] == channelsOut && $0.backend === backend ? $0.contiguous() : nil }
+        let fused = bias == nil || shift != nil
+        let epilogue = GemmEpilogue(bias: shift.map { ($0.buffer, $0.offset) }, activation: fused ? activation?.op : nil)
+        for start in chunks.starts {
+            let rows = chunks.unfold(start, on: backend).patchCount
+            backend.gemm(m: rows, n: channelsOut, k: g.patchSize, batch: 1,
+                         ConvolutionChunks.rowMajor(chunks.scratch, offset: 0, columns: g.patchSize),
+                         ConvolutionChunks.rowMajor(chunks.w, offset: chunks.w.offset, columns: channelsOut),
+                         ConvolutionChunks.rowMajor(out, offset: start * chunks.positions * channelsOut, columns: channelsOut),
+                         epilogue: epilogue)
         }
-        func rowMajor(_ t: Tensor, offset: Int, columns: Int) -> MatrixOperand {
-            MatrixOperand(buffer: t.buffer, offset: offset, rowStride: columns, colStride: 1, batchStride: 0)
-        }
+        let product = out.recorded("conv2d", [chunks.x, chunks.w], backward: chunks.backward)
+        guard fused else { return product.unfusedEpilogue(bias: bias, activation: activation) }
+        // Neither backward reads the bare convolution, so it never needs to exist (as in matmul).
+        return product.recordedEpilogue(values: out, bias: shift, activation: activation)
+    }
+}
 
-        for start in starts {
-            let rows = unfold(start, on: backend).patchCount
-            backend.gemm(m: rows, n: channelsOut, k: patch, batch: 1, alpha: 1,
-                         rowMajor(scratch, offset: 0, columns: patch), rowMajor(w, offset: w.offset, columns: channelsOut),
-                         beta: 0, rowMajor(out, offset: start * positions * channelsOut, columns: channelsOut))
-        }
+/// The chunks of one chunked convolution: its operands, the scratch columns of one chunk, and
+/// the adjoint that runs over the same chunks.
+private struct ConvolutionChunks {
+    let x: Tensor, w: Tensor
+    let g: ConvGeometry
+    let imagesPerChunk: Int
+    let scratch: Tensor
+    var starts: StrideTo<Int> { stride(from: 0, to: g.batch, by: imagesPerChunk) }
+    var channelsOut: Int { w.shape[3] }
+    var positions: Int { g.outHeight * g.outWidth }
+    var imageSize: Int { g.height * g.width * g.channels }
 
-        let (needInput, needFilter) = (x.requiresGrad, w.requiresGrad)
-        return out.recorded("conv2d", [x, w]) { gradient in
-            let dy = gradient.contiguous(), backend = dy.backend
-            let dw = needFilter ? Tensor(uninitializedShape: w.shape, backend: backend) : nil
-            let dx = needInput ? Tensor(uninitializedShape: x.shape, backend: backend) : nil
-            let folded = needInput ? Tensor(uninitializedShape: [imagesPerChunk, g.height, g.width, g.channels], backend: backend) : nil
-            for (index, start) in starts.enumerated() {
-                let dyChunk = rowMajor(dy, offset: dy.offset + start * positions * channelsOut, columns: channelsOut)
-                if let dw {
-                    // dW (+)= columnsᵀ · dY, the columns read transposed in place.
-                    let rows = unfold(start, on: backend).patchCount
-                    backend.gemm(m: patch, n: channelsOut, k: rows, batch: 1, alpha: 1,
-                                 MatrixOperand(buffer: scratch.buffer, offset: 0, rowStride: 1, colStride: patch, batchStride: 0),
-                                 dyChunk, beta: index == 0 ? 0 : 1, rowMajor(dw, offset: 0, columns: channelsOut))
-                }
-                if let dx, let folded {
-                    // The chunk's column gradient dY · Wᵀ, folded back onto its images.
-                    var chunk = g
-                    chunk.batch = Swift.min(imagesPerChunk, g.batch - start)
-                    backend.gemm(m: chunk.patchCount, n: patch, k: channelsOut, batch: 1, alpha: 1, dyChunk,
-                                 MatrixOperand(buffer: w.buffer, offset: w.offset, rowStride: 1, colStride: channelsOut, batchStride: 0),
-                                 beta: 0, rowMajor(scratch, offset: 0, columns: patch))
-                    backend.col2im(scratch.buffer, offset: 0, geometry: chunk, out: folded.buffer)
-                    backend.copy(StridedOperand(buffer: folded.buffer, offset: 0, strides: [1]),
-                                 to: StridedOperand(buffer: dx.buffer, offset: start * imageSize, strides: [1]),
-                                 shape: [chunk.batch * imageSize])
-                }
+    init(x: Tensor, w: Tensor, geometry: ConvGeometry, imagesPerChunk: Int) {
+        (self.x, self.w, g, self.imagesPerChunk) = (x, w, geometry, imagesPerChunk)
+        scratch = Tensor(uninitializedShape: [imagesPerChunk * geometry.outHeight * geometry.outWidth, geometry.patchSize],
+                         backend: x.backend)
+    }
+
+    static func rowMajor(_ t: Tensor, offset: Int, columns: Int) -> MatrixOperand {
+        MatrixOperand(buffer: t.buffer, offset: offset, rowStride: columns, colStride: 1, batchStride: 0)
+    }
+
+    /// The geometry of the images of the chunk at `start`.
+    func chunk(_ start: Int) -> ConvGeometry {
+        var chunk = g
+        chunk.batch = Swift.min(imagesPerChunk, g.batch - start)
+        return chunk
+    }
+
+    /// The columns of the chunk at `start` into `scratch`; returns its geometry.
+    func unfold(_ start: Int, on backend: any Backend) -> ConvGeometry {
+        let geometry = chunk(start)
+        backend.im2col(x.buffer, offset: x.offset + start * imageSize, geometry: geometry, padValue: 0, out: scratch.buffer)
+        return geometry
+    }
+
+    /// The gradients of x and w from the output's.
+    func backward(_ gradient: Tensor) -> [Tensor?] {
+        let dy = gradient.contiguous(), backend = dy.backend
+        let patch = g.patchSize
+        let dw = w.requiresGrad ? Tensor(uninitializedShape: w.shape, backend: backend) : nil
+        let dx = x.requiresGrad ? Tensor(uninitializedShape: x.shape, backend: backend) : nil
+        let folded = dx == nil ? nil : Tensor(uninitializedShape: [imagesPerChunk, g.height, g.width, g.channels], backend: backend)
+        for (index, start) in starts.enumerated() {
+            let dyChunk = Self.rowMajor(dy, offset: dy.offset + start * positions * channelsOut, columns: channelsOut)
+            if let dw {
+                // dW (+)= columnsᵀ · dY, the columns read transposed in place.
+                let rows = unfold(start, on: backend).patchCount
+                backend.gemm(m: patch, n: channelsOut, k: rows, batch: 1, alpha: 1,
+                             MatrixOperand(buffer: scratch.buffer, offset: 0, rowStride: 1, colStride: patch, batchStride: 0),
+                             dyChunk, beta: index == 0 ? 0 : 1, Self.rowMajor(dw, offset: 0, columns: channelsOut))
             }
-            return [dx, dw]
+            if let dx, let folded {
+                // The chunk's column gradient dY · Wᵀ, folded back onto its images.
+                let geometry = chunk(start)
+                backend.gemm(m: geometry.patchCount, n: patch, k: channelsOut, batch: 1, alpha: 1, dyChunk,
+                             MatrixOperand(buffer: w.buffer, offset: w.offset, rowStride: 1, colStride: channelsOut, batchStride: 0),
+                             beta: 0, Self.rowMajor(scratch, offset: 0, columns: patch))
+                backend.col2im(scratch.buffer, offset: 0, geometry: geometry, out: folded.buffer)
+                backend.copy(StridedOperand(buffer: folded.buffer, offset: 0, strides: [1]),
+                             to: StridedOperand(buffer: dx.buffer, offset: start * imageSize, strides: [1]),
+                             shape: [geometry.batch * imageSize])
+            }
         }
+        return [dx, dw]
     }
 }

@@ -20,19 +20,27 @@ extension Tensor {
     /// (Keras' kernel layout). Returns `[batch, outHeight, outWidth, outChannels]`.
     public func conv2d(_ filter: Tensor, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
                        dilation: (Int, Int) = (1, 1)) -> Tensor {
+        conv2d(filter, strides: strides, padding: padding, dilation: dilation, adding: nil, then: nil)
+    }
+
+    /// `activation(conv2d(filter) + bias)` with `bias` `[outChannels]`: a layer's convolution,
+    /// with the bias and activation applied as the product is stored where the backend fuses
+    /// them (see `matmul(_:adding:then:)`).
+    public func conv2d(_ filter: Tensor, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
+                       dilation: (Int, Int) = (1, 1), adding bias: Tensor?, then activation: FusedActivation?) -> Tensor {
         guard checkArgument(rank == 4 && filter.rank == 4 && filter.shape[2] == shape[3],
                             "conv2d: input \(shape) must be [batch, height, width, channels] and filter \(filter.shape) [kh, kw, \(rank == 4 ? shape[3] : 0), out]")
         else { return .placeholder(shape, on: device) }
         let geometry = windowGeometry(kernel: (filter.shape[0], filter.shape[1]), strides: strides, padding: padding,
                                       dilation: dilation, op: "conv2d")
         if prefersDirectConvolution(geometry) {
-            return directConv2d(filter, geometry: geometry)
+            return directConv2d(filter, geometry: geometry).unfusedEpilogue(bias: bias, activation: activation)
         }
         if let images = Self.imagesPerConvolutionChunk(geometry, backend: backend) {
-            return chunkedConv2d(filter, geometry: geometry, imagesPerChunk: images)
+            return chunkedConv2d(filter, geometry: geometry, imagesPerChunk: images, bias: bias, activation: activation)
         }
         let columns = unfolded(geometry, padValue: 0)
-        let product = columns.matmul(filter.reshaped(to: [geometry.patchSize, filter.shape[3]]))
+        let product = columns.matmul(filter.reshaped(to: [geometry.patchSize, filter.shape[3]]), adding: bias, then: activation)
         return product.reshaped(to: [geometry.batch, geometry.outHeight, geometry.outWidth, filter.shape[3]])
     }
 

@@ -274,11 +274,34 @@ extension Tensor {
         if case .leakyRelu(let slope) = activation {
             ensure(slope > 0, "adding(_:then:): leakyRelu slope must be positive to fuse, got \(slope)")
         }
-        let y = zipped(other, .add, then: activation.op)
-        return y.recorded("add+\(activation)", [self, other]) { [self] g in
-            let gz = g * activation.derivative(output: y)
+        return recordedEpilogue(values: zipped(other, .add, then: activation.op), bias: other, activation: activation)
+    }
+
+    /// `activation(self + bias)`, each part optional, as separate ops (where no fused form runs).
+    func unfusedEpilogue(bias: Tensor?, activation: FusedActivation?) -> Tensor {
+        guard let bias else { return activation.map { activated($0) } ?? self }
+        return activation.map { adding(bias, then: $0) } ?? self + bias
+    }
+
+    /// `activation(self)` for an activation that fuses.
+    func activated(_ activation: FusedActivation) -> Tensor {
+        switch activation {
+        case .relu: relu()
+        case .sigmoid: sigmoid()
+        case .tanh: tanh()
+        case .leakyRelu(let slope): leakyRelu(slope: slope)
+        }
+    }
+
+    /// `values` = `activation(self + bias)` (each part optional), computed elsewhere in one
+    /// pass, with the graph node of that sum and activation: self's gradient is the incoming one
+    /// times the activation's derivative, which needs only `values`.
+    func recordedEpilogue(values: Tensor, bias: Tensor?, activation: FusedActivation?) -> Tensor {
+        let name = [bias.map { _ in "add" }, activation.map { "\($0)" }].compactMap { $0 }.joined(separator: "+")
+        return values.recorded(name, [self] + (bias.map { [$0] } ?? [])) { [self] g in
+            let gz = activation.map { g * $0.derivative(output: values) } ?? g
             return [self.requiresGrad ? gz.unbroadcast(to: self.shape) : nil,
-                    other.requiresGrad ? gz.unbroadcast(to: other.shape) : nil]
+                    bias.flatMap { $0.requiresGrad ? gz.unbroadcast(to: $0.shape) : nil }]
         }
     }
 }

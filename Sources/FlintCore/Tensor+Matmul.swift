@@ -28,16 +28,54 @@ extension Tensor {
         } else {
             let product = Tensor(uninitializedShape: outShape, backend: backend)
             if product.count > 0 { Tensor.gemm(a.blasLegal(), b.blasLegal(), batchShape: batchShape, into: product) }
-            // Plain 2-D products leave b's gradient to the autograd engine (see PendingGradient).
-            let deferred = a.rank == 2 && b.rank == 2 && b.requiresGrad
-            result = product.recorded("matmul", [a, b], deferredLeft: deferred ? a.detached() : nil) { [a, b] g in
-                [a.requiresGrad ? g.matmul(b.detached(), transposeOther: true).unbroadcast(to: a.shape) : nil,
-                 b.requiresGrad && !deferred ? a.detached().matmul(g, transposeSelf: true).unbroadcast(to: b.shape) : nil]
-            }
+            result = product.recordedProduct(a, b)
         }
         if other.rank == 1 { outShape.removeLast() }
         if rank == 1 { outShape.remove(at: outShape.count - (other.rank == 1 ? 1 : 2)) }
         return result.reshaped(to: outShape)
+    }
+
+    /// `activation(self · weight + bias)` for `self` `[…, k]` and `weight` `[k, n]`: a layer's
+    /// affine map. Where the backend fuses them (the CPU's own kernel), the bias and a ReLU are
+    /// applied as the product is stored instead of in passes over the output. Gradients and
+    /// values are those of `matmul` followed by `adding(_:then:)` (or `+`, or the activation).
+    public func matmul(_ weight: Tensor, adding bias: Tensor?, then activation: FusedActivation?) -> Tensor {
+        let fusable = rank >= 2 && weight.rank == 2 && shape[rank - 1] == weight.shape[0] && weight.shape[0] > 0
+            && bias.map { $0.rank == 1 && $0.shape[0] == weight.shape[1] && $0.backend === backend && $0.dtype == .float32 } ?? true
+            && dtype == .float32 && weight.dtype == .float32 && weight.backend === backend && count > 0 && weight.count > 0
+        guard fusable else { return matmul(weight).unfusedEpilogue(bias: bias, activation: activation) }
+        let (k, n) = (weight.shape[0], weight.shape[1])
+        let rows = rank == 2 ? self : reshaped(to: [count / k, k])
+        let (a, b) = (rows.blasLegal(), weight.blasLegal())
+        let m = a.shape[0]
+        let values = Tensor(uninitializedShape: [m, n], backend: backend)
+        let shift = bias?.contiguous()
+        func matrix(_ t: Tensor) -> MatrixOperand {
+            // A size-1 axis may carry any stride; give it the one BLAS expects (as `gemm` below does).
+            var (rs, cs) = (t.strides[0], t.strides[1])
+            if t.shape[0] == 1 { rs = cs == 1 ? Swift.max(1, t.shape[1]) : 1 }
+            if t.shape[1] == 1 { cs = rs == 1 ? Swift.max(1, t.shape[0]) : 1 }
+            if t.shape[0] == 1 && t.shape[1] == 1 { (rs, cs) = (1, 1) }
+            return MatrixOperand(buffer: t.buffer, offset: t.offset, rowStride: rs, colStride: cs, batchStride: 0)
+        }
+        backend.gemm(m: m, n: n, k: k, batch: 1, matrix(a), matrix(b),
+                     MatrixOperand(buffer: values.buffer, offset: 0, rowStride: n, colStride: 1, batchStride: 0),
+                     epilogue: GemmEpilogue(bias: shift.map { ($0.buffer, $0.offset) }, activation: activation?.op))
+        // The product's node holds the finished values; neither its backward nor the epilogue's
+        // reads the bare product, so it never needs to exist.
+        let product = values.recordedProduct(a, b)
+        let output = product.recordedEpilogue(values: values, bias: shift, activation: activation)
+        return rank == 2 ? output : output.reshaped(to: Array(shape.dropLast()) + [n])
+    }
+
+    /// This product of `a · b` with the graph node of `matmul`.
+    private func recordedProduct(_ a: Tensor, _ b: Tensor) -> Tensor {
+        // Plain 2-D products leave b's gradient to the autograd engine (see PendingGradient).
+        let deferred = a.rank == 2 && b.rank == 2 && b.requiresGrad
+        return recorded("matmul", [a, b], deferredLeft: deferred ? a.detached() : nil) { [a, b] g in
+            [a.requiresGrad ? g.matmul(b.detached(), transposeOther: true).unbroadcast(to: a.shape) : nil,
+             b.requiresGrad && !deferred ? a.detached().matmul(g, transposeSelf: true).unbroadcast(to: b.shape) : nil]
+        }
     }
 
     /// Self, or a contiguous copy when its last two axes are not a layout BLAS can read.

@@ -66,6 +66,16 @@ public struct Activation: Sendable, Hashable, CustomStringConvertible {
         Activation(name: "leaky_relu(\(slope))", fused: slope > 0 ? .leakyRelu(slope: slope) : nil) { $0.leakyRelu(slope: slope) }
     }
 
+    /// `activation(product + bias)` for a layer: `fused(f)` computes the product with the bias
+    /// and `f` applied as it is stored, when the activation has a fused form (or there is none);
+    /// else `product()` is followed by the bias and the activation.
+    static func applyToProduct(_ activation: Activation?, bias: Tensor?, fused: (FusedActivation?) -> Tensor,
+                               product: () -> Tensor) -> Tensor {
+        guard let activation else { return fused(nil) }
+        if let form = activation.fused { return fused(form) }
+        return apply(activation, to: product(), bias: bias)
+    }
+
     /// `activation(x + bias)`, fused into one pass where possible (Dense and Conv2D outputs).
     static func apply(_ activation: Activation?, to x: Tensor, bias: Tensor?) -> Tensor {
         if let bias, let fused = activation?.fused { return x.adding(bias, then: fused) }

@@ -93,8 +93,11 @@ public final class Conv2D: Layer {
     }
 
     public override func forward(_ input: Tensor, training: Bool) -> Tensor {
-        Activation.apply(activation, to: input.conv2d(kernel.value, strides: strides, padding: padding, dilation: dilation),
-                         bias: bias?.value)
+        Activation.applyToProduct(activation, bias: bias?.value) { fused in
+            input.conv2d(kernel.value, strides: strides, padding: padding, dilation: dilation, adding: bias?.value, then: fused)
+        } product: {
+            input.conv2d(kernel.value, strides: strides, padding: padding, dilation: dilation)
+        }
     }
 
 }

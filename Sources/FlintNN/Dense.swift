@@ -56,7 +56,11 @@ public final class Dense: Layer {
     }
 
     public override func forward(_ input: Tensor, training: Bool) -> Tensor {
-        Activation.apply(activation, to: input.matmul(kernel.value), bias: bias?.value)
+        Activation.applyToProduct(activation, bias: bias?.value) { fused in
+            input.matmul(kernel.value, adding: bias?.value, then: fused)
+        } product: {
+            input.matmul(kernel.value)
+        }
     }
 
 }

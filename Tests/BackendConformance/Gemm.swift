@@ -67,6 +67,56 @@ extension BackendConformance {
 
     static let layouts = [(false, false), (true, false), (false, true), (true, true)]
 
+    /// `gemm(…, epilogue:)` against the same backend's product followed by the element-wise
+    /// primitives, bit for bit: C at an offset with padded rows (batch > 1) or contiguous from 0
+    /// (batch 1), A with a NaN row and a zero row (relu keeps NaN, and gives +0 where the sum is 0).
+    static func checkGemmEpilogue(_ backend: any Backend, m: Int, n: Int, k: Int, batch: Int, activation: UnaryOp?,
+                                  withBias: Bool, sourceLocation: SourceLocation = #_sourceLocation) {
+        var random = TestRandom(seed: UInt64(m * 1000 + n + k))
+        var aValues = random.floats(batch * m * k)
+        for p in 0..<k { aValues[p] = p == 1 ? .nan : aValues[p]; aValues[k + p] = 0 }
+        let a = MatrixOperand(buffer: backend.upload(aValues), offset: 0, rowStride: k, colStride: 1, batchStride: m * k)
+        let b = MatrixOperand(buffer: backend.upload(random.floats(batch * k * n)), offset: 0, rowStride: 1, colStride: k, batchStride: k * n)
+        var biasValues = random.floats(n + 2)
+        biasValues[3] = 0
+        let bias = withBias ? (buffer: backend.upload(biasValues), offset: 2) : nil
+        let (offset, rowStride) = batch == 1 ? (0, n) : (4, n + 3)
+        let size = offset + batch * m * rowStride
+        let fill = [Float](repeating: -7, count: size)
+        func c(_ buffer: any DeviceBuffer) -> MatrixOperand {
+            MatrixOperand(buffer: buffer, offset: offset, rowStride: rowStride, colStride: 1, batchStride: m * rowStride)
+        }
+        let fused = backend.upload(fill), separate = backend.upload(fill)
+        backend.gemm(m: m, n: n, k: k, batch: batch, a, b, c(fused), epilogue: GemmEpilogue(bias: bias, activation: activation))
+        backend.gemm(m: m, n: n, k: k, batch: batch, alpha: 1, a, b, beta: 0, c(separate))
+        for member in 0..<batch {
+            let region = StridedOperand(buffer: separate, offset: offset + member * m * rowStride, strides: [rowStride, 1])
+            let scratch = backend.allocate(byteCount: m * n * 4)
+            if let bias {
+                let row = StridedOperand(buffer: bias.buffer, offset: bias.offset, strides: [0, 1])
+                if let activation {
+                    backend.binary(.add, region, row, shape: [m, n], then: activation, out: scratch)
+                } else {
+                    backend.binary(.add, region, row, shape: [m, n], out: scratch)
+                }
+            } else if let activation {
+                backend.unary(activation, region, shape: [m, n], out: scratch)
+            } else {
+                continue
+            }
+            backend.copy(StridedOperand(buffer: scratch, offset: 0, strides: [n, 1]), to: region, shape: [m, n])
+        }
+        let got = backend.floats(fused, count: size), want = backend.floats(separate, count: size)
+        let wrong = got.indices.filter { got[$0].bitPattern != want[$0].bitPattern }
+        if let first = wrong.first {
+            Issue.record("gemm epilogue \(m)×\(n)×\(k) batch \(batch), bias \(withBias), \(String(describing: activation)): \(wrong.count) differ, element \(first) is \(got[first]), separately \(want[first])",
+                         sourceLocation: sourceLocation)
+        }
+        if activation == nil || activation == .relu {
+            #expect(got[offset].isNaN, "gemm epilogue: the NaN row stays NaN", sourceLocation: sourceLocation)
+        }
+    }
+
     static let gemm: [ConformanceCheck] = [
         ConformanceCheck("gemm: four layouts at odd sizes, batched, alpha and beta, a shared B") { backend in
             for (aColumnMajor, bColumnMajor) in layouts {
@@ -145,6 +195,15 @@ extension BackendConformance {
             checkGemm(backend, m: 3, n: 45, k: 70, batch: 3, alpha: 0.5, beta: 2, aColumnMajor: false, bColumnMajor: true, seed: 27)
             checkGemm(backend, m: 7, n: 5, k: 33, batch: 2, alpha: 1, beta: 0, aColumnMajor: true, bColumnMajor: true,
                       bShared: true, cFill: .nan, seed: 28)
+        },
+        ConformanceCheck("gemm with an epilogue: the bits of gemm then binary(.add, …, then:), for every activation") { backend in
+            for (m, n, k, batch) in [(13, 37, 29, 1), (40, 48, 800, 1), (7, 20, 5, 3)] {
+                for activation: UnaryOp? in [nil, .relu, .leakyRelu(slope: 0.2), .sigmoid, .tanh] {
+                    for withBias in [true, false] {
+                        checkGemmEpilogue(backend, m: m, n: n, k: k, batch: batch, activation: activation, withBias: withBias)
+                    }
+                }
+            }
         },
         ConformanceCheck("gemm: a batch of 400 small products with a transposed B") { backend in
             let (m, n, k, batch) = (16, 12, 8, 400)

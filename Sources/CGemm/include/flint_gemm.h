@@ -16,11 +16,23 @@
 // optimisation, else 0.
 int flint_sgemm_supported(void);
 
+// What flint_sgemm does to each element of C as it stores it for the last time (a layer's bias
+// and activation, saving a pass over C): adds bias[j] (one float per column; NULL for none), then
+// applies `activation`, exactly as FlintCPU's element-wise loops do: relu is `x <= 0 ? 0 : x` (NaN
+// stays NaN), leaky relu `x > 0 ? x : slope · x`.
+enum { FLINT_ACTIVATION_NONE = 0, FLINT_ACTIVATION_RELU = 1, FLINT_ACTIVATION_LEAKY_RELU = 2 };
+typedef struct {
+    const float *bias;
+    int activation;
+    float slope;
+} flint_epilogue;
+
 // m, n > 0, k >= 0. Uses packing buffers private to the calling thread (kept for its next call).
+// `epilogue` may be NULL.
 void flint_sgemm(long m, long n, long k, float alpha,
                  const float *a, long a_row, long a_col,
                  const float *b, long b_row, long b_col,
-                 float beta, float *c, long ldc);
+                 float beta, float *c, long ldc, const flint_epilogue *epilogue);
 
 // y = alpha · M · x + beta · y for M rows × columns, element (i, j) at m[i·m_row + j·m_col],
 // x[j·incx], y[i·incy]: the matrix–vector products of batch-1 inference, which are bound by

@@ -22,6 +22,11 @@ extension Backend {
         composedBinary(op, a, b, shape: shape, then: activation, out: out)
     }
 
+    public func gemm(m: Int, n: Int, k: Int, batch: Int, _ a: MatrixOperand, _ b: MatrixOperand, _ c: MatrixOperand,
+                     epilogue: GemmEpilogue) {
+        composedGemm(m: m, n: n, k: k, batch: batch, a, b, c, epilogue: epilogue)
+    }
+
     public func argmax(_ x: any DeviceBuffer, offset: Int, layout: AxisLayout, out: any DeviceBuffer) {
         composedArgmax(x, offset: offset, layout: layout, out: out)
     }

@@ -51,3 +51,43 @@ extension Backend {
         binary(.sub, flat(outParameter), flat(update), shape: shape, out: outParameter)
     }
 }
+
+extension Backend {
+    /// `gemm(…, epilogue:)` from primitives: the product, then the bias and activation in one
+    /// element-wise pass over C. The default, and the reference fused versions are tested against.
+    public func composedGemm(m: Int, n: Int, k: Int, batch: Int, _ a: MatrixOperand, _ b: MatrixOperand, _ c: MatrixOperand,
+                             epilogue: GemmEpilogue) {
+        gemm(m: m, n: n, k: k, batch: batch, alpha: 1, a, b, beta: 0, c)
+        applyEpilogue(m: m, n: n, batch: batch, c, bias: epilogue.bias, activation: epilogue.activation)
+    }
+
+    /// `C[b] = activation(C[b] + bias)` in place over a batch of row-major `m × n` matrices (C's
+    /// `colStride` is 1). A backend that fuses part of an epilogue calls this for the rest.
+    public func applyEpilogue(m: Int, n: Int, batch: Int, _ c: MatrixOperand,
+                              bias: (buffer: any DeviceBuffer, offset: Int)?, activation: UnaryOp?) {
+        guard bias != nil || activation != nil, m > 0, n > 0, batch > 0 else { return }
+        let rowStride = m == 1 ? n : c.rowStride
+        // Element-wise primitives write contiguous outputs from element 0: one pass over all of C
+        // when it is laid out so, else each member through a scratch buffer and a copy.
+        let whole = c.offset == 0 && rowStride == n && (batch == 1 || c.batchStride == m * n)
+        let rows = whole ? batch * m : m
+        let scratch = whole ? nil : allocate(byteCount: m * n * 4)
+        for member in 0..<(whole ? 1 : batch) {
+            let source = StridedOperand(buffer: c.buffer, offset: c.offset + member * c.batchStride, strides: [rowStride, 1])
+            let out = scratch ?? c.buffer
+            if let bias {
+                let row = StridedOperand(buffer: bias.buffer, offset: bias.offset, strides: [0, 1])
+                if let activation {
+                    binary(.add, source, row, shape: [rows, n], then: activation, out: out)
+                } else {
+                    binary(.add, source, row, shape: [rows, n], out: out)
+                }
+            } else if let activation {
+                unary(activation, source, shape: [rows, n], out: out)
+            }
+            if let scratch {
+                copy(StridedOperand(buffer: scratch, offset: 0, strides: [n, 1]), to: source, shape: [m, n])
+            }
+        }
+    }
+}
