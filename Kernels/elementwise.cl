@@ -127,7 +127,8 @@ UNARY_OPS(UNARY_KERNELS)
     X(less, a < b ? 1.0f : 0.0f)                                                     \
     X(less_equal, a <= b ? 1.0f : 0.0f)                                              \
     X(greater, a > b ? 1.0f : 0.0f)                                                  \
-    X(greater_equal, a >= b ? 1.0f : 0.0f)
+    X(greater_equal, a >= b ? 1.0f : 0.0f)                                           \
+    X(relu_gradient, a * (b > 0.0f ? 1.0f : 0.0f))
 
 #define BINARY_KERNELS(NAME, EXPR)                                                   \
 __kernel void binary_##NAME##_linear(__global float *out, int n,                     \

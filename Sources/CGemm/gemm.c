@@ -132,6 +132,17 @@ FLINT_AVX2 static inline __m256 finish8(__m256 x, const float *bias, int activat
     return x;
 }
 
+FLINT_AVX2 void flint_apply_epilogue(long rows, long columns, float *c, long ldc, const flint_epilogue *epilogue) {
+    const float *bias = epilogue->bias;
+    for (long r = 0; r < rows; r++) {
+        float *row = c + r * ldc;
+        long j = 0;
+        for (; j + 8 <= columns; j += 8)
+            _mm256_storeu_ps(row + j, finish8(_mm256_loadu_ps(row + j), bias ? bias + j : NULL, epilogue->activation, epilogue->slope));
+        for (; j < columns; j++) row[j] = finish(row[j], bias, j, epilogue->activation, epilogue->slope);
+    }
+}
+
 // One MR×NR tile's product; `bias` (at the tile's first column, or NULL) and `activation` are
 // the epilogue, given only for the last k block.
 FLINT_AVX2 static void kernel_6x16(long kc, const float *ap, long a_row, long a_col, const float *bp, float alpha, float beta,
@@ -365,6 +376,11 @@ void flint_sgemm(long m, long n, long k, float alpha, const float *a, long a_row
     (void)m; (void)n; (void)k; (void)alpha; (void)a; (void)a_row; (void)a_col;
     (void)b; (void)b_row; (void)b_col; (void)beta; (void)c; (void)ldc; (void)epilogue;
     abort();  // callers check flint_sgemm_supported() first
+}
+
+void flint_apply_epilogue(long rows, long columns, float *c, long ldc, const flint_epilogue *epilogue) {
+    (void)rows; (void)columns; (void)c; (void)ldc; (void)epilogue;
+    abort();
 }
 
 void flint_sgemv(long rows, long columns, float alpha, const float *m, long m_row, long m_col,

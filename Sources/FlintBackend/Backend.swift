@@ -109,6 +109,10 @@ public protocol Backend: AnyObject, Sendable {
     /// `im2col` would make. For inputs with few channels, where that matrix makes a thin product.
     func conv2d(_ input: any DeviceBuffer, offset: Int, filter: any DeviceBuffer, filterOffset: Int, geometry: ConvGeometry,
                 filters: Int, out: any DeviceBuffer)
+    /// `conv2d` with a layer's bias (one per filter) and activation applied to each output (see
+    /// ``GemmEpilogue``), with the bits of `conv2d` followed by `binary(.add, …, then:)`.
+    func conv2d(_ input: any DeviceBuffer, offset: Int, filter: any DeviceBuffer, filterOffset: Int, geometry: ConvGeometry,
+                filters: Int, out: any DeviceBuffer, epilogue: GemmEpilogue)
     /// The filter gradient of `conv2d`: `out[j, f]` (`[patchSize, filters]`, overwritten) is
     /// `Σ_p columns[p, j] · gradient[p, f]`, with `gradient` `[patchCount, filters]` at `gradientOffset`.
     func conv2dFilterGradient(_ input: any DeviceBuffer, offset: Int, gradient: any DeviceBuffer, gradientOffset: Int,

@@ -26,6 +26,9 @@ public enum UnaryOp: Sendable, Hashable {
 public enum BinaryOp: String, Sendable, Hashable, CaseIterable {
     case add, sub, mul, div, pow, maximum, minimum
     case equal, notEqual, less, lessEqual, greater, greaterEqual
+    /// `a · (b > 0 ? 1 : 0)`: ReLU's adjoint (a gradient, masked by the ReLU's input or output)
+    /// in one pass instead of a comparison and a product; the same bits as those two.
+    case reluGradient
 }
 
 public enum ReduceOp: String, Sendable, Hashable, CaseIterable {

@@ -1,3 +1,4 @@
+import CGemm
 import CVectorMath
 import FlintBackend
 
@@ -10,6 +11,28 @@ import FlintBackend
 extension CPUBackend {
     public func conv2d(_ input: any DeviceBuffer, offset: Int, filter: any DeviceBuffer, filterOffset: Int,
                        geometry g: ConvGeometry, filters: Int, out: any DeviceBuffer) {
+        directConvolution(input, offset: offset, filter: filter, filterOffset: filterOffset, geometry: g, filters: filters,
+                          out: out, epilogue: nil)
+    }
+
+    /// The bias and a ReLU are applied to each output row right after it is computed, while it
+    /// is in cache (the first layer's output is the largest tensor of a small CNN).
+    public func conv2d(_ input: any DeviceBuffer, offset: Int, filter: any DeviceBuffer, filterOffset: Int,
+                       geometry g: ConvGeometry, filters: Int, out: any DeviceBuffer, epilogue: GemmEpilogue) {
+        let output = MatrixOperand(buffer: out, offset: 0, rowStride: filters, colStride: 1, batchStride: 0)
+        guard BlockedGemm.enabled else {
+            // The C epilogue needs AVX2: the convolution, then one pass.
+            conv2d(input, offset: offset, filter: filter, filterOffset: filterOffset, geometry: g, filters: filters, out: out)
+            return applyEpilogue(m: g.patchCount, n: filters, batch: 1, output, bias: epilogue.bias, activation: epilogue.activation)
+        }
+        let (fused, after) = split(epilogue, columns: filters, "conv2d")
+        directConvolution(input, offset: offset, filter: filter, filterOffset: filterOffset, geometry: g, filters: filters,
+                          out: out, epilogue: fused)
+        if let after { applyEpilogue(m: g.patchCount, n: filters, batch: 1, output, bias: nil, activation: after.activation) }
+    }
+
+    private func directConvolution(_ input: any DeviceBuffer, offset: Int, filter: any DeviceBuffer, filterOffset: Int,
+                                   geometry g: ConvGeometry, filters: Int, out: any DeviceBuffer, epilogue: flint_epilogue?) {
         let source = cpuBuffer(input, "conv2d")
         let weights = cpuBuffer(filter, "conv2d")
         let target = cpuBuffer(out, "conv2d")
@@ -22,49 +45,57 @@ extension CPUBackend {
         let dst = target.floats
         let rows = g.batch * g.outHeight
         let tasks = min(rows, Parallel.taskCount(forElements: g.patchCount * filters * g.patchSize))
+        /// One output row (image n, output row oh) of every filter.
+        func convolveRow(_ row: Int) {
+            let oh = row % g.outHeight, n = row / g.outHeight
+            let kernelRows = Self.validTaps(oh, g.strideHeight, g.padTop, g.dilationHeight, g.kernelHeight, g.height)
+            if filters % 8 == 0 {
+                // The same sums in C, eight lanes wide on AVX2 (this loop runs four in Swift).
+                let ih = oh * g.strideHeight - g.padTop + kernelRows.lowerBound * g.dilationHeight
+                flint_conv_row(src + n * g.height * g.width * g.channels, g.width, g.channels, g.kernelWidth,
+                               g.strideWidth, g.padLeft, g.dilationHeight, g.dilationWidth,
+                               kernelRows.lowerBound, kernelRows.upperBound, ih, g.outWidth,
+                               w, filters, dst + row * g.outWidth * filters)
+                return
+            }
+            let fullColumns = 0..<g.kernelWidth
+            var ow = 0
+            while ow < g.outWidth {
+                let kernelColumns = Self.validTaps(ow, g.strideWidth, g.padLeft, g.dilationWidth, g.kernelWidth, g.width)
+                let four = ow + 4 <= g.outWidth && kernelColumns == fullColumns
+                    && Self.validTaps(ow + 3, g.strideWidth, g.padLeft, g.dilationWidth, g.kernelWidth, g.width) == fullColumns
+                let positions = four ? 4 : 1
+                let o = dst + (row * g.outWidth + ow) * filters
+                // Eight filters of up to four neighbouring positions in registers (four
+                // independent sums share each filter load), every tap added before one store.
+                var f = 0
+                while f < filters {
+                    let lanes = min(8, filters - f)
+                    let taps = w + f
+                    // Constant flags, so each inlined copy keeps its inner loop free of branches.
+                    let sums = switch (four, lanes == 8) {
+                    case (true, true): Self.convolve(src, taps, g, n, oh, ow, kernelRows, kernelColumns, filters, lanes, four: true, full: true)
+                    case (true, false): Self.convolve(src, taps, g, n, oh, ow, kernelRows, kernelColumns, filters, lanes, four: true, full: false)
+                    case (false, true): Self.convolve(src, taps, g, n, oh, ow, kernelRows, kernelColumns, filters, lanes, four: false, full: true)
+                    case (false, false): Self.convolve(src, taps, g, n, oh, ow, kernelRows, kernelColumns, filters, lanes, four: false, full: false)
+                    }
+                    Self.store(sums.0, o + f, lanes)
+                    if four {
+                        Self.store(sums.1, o + filters + f, lanes)
+                        Self.store(sums.2, o + 2 * filters + f, lanes)
+                        Self.store(sums.3, o + 3 * filters + f, lanes)
+                    }
+                    f += 8
+                }
+                ow += positions
+            }
+        }
+
         Parallel.run(tasks: tasks) { task in
             for row in Parallel.range(task, of: tasks, count: rows) {
-                let oh = row % g.outHeight, n = row / g.outHeight
-                let kernelRows = Self.validTaps(oh, g.strideHeight, g.padTop, g.dilationHeight, g.kernelHeight, g.height)
-                if filters % 8 == 0 {
-                    // The same sums in C, eight lanes wide on AVX2 (this loop runs four in Swift).
-                    let ih = oh * g.strideHeight - g.padTop + kernelRows.lowerBound * g.dilationHeight
-                    flint_conv_row(src + n * g.height * g.width * g.channels, g.width, g.channels, g.kernelWidth,
-                                   g.strideWidth, g.padLeft, g.dilationHeight, g.dilationWidth,
-                                   kernelRows.lowerBound, kernelRows.upperBound, ih, g.outWidth,
-                                   w, filters, dst + row * g.outWidth * filters)
-                    continue
-                }
-                let fullColumns = 0..<g.kernelWidth
-                var ow = 0
-                while ow < g.outWidth {
-                    let kernelColumns = Self.validTaps(ow, g.strideWidth, g.padLeft, g.dilationWidth, g.kernelWidth, g.width)
-                    let four = ow + 4 <= g.outWidth && kernelColumns == fullColumns
-                        && Self.validTaps(ow + 3, g.strideWidth, g.padLeft, g.dilationWidth, g.kernelWidth, g.width) == fullColumns
-                    let positions = four ? 4 : 1
-                    let o = dst + (row * g.outWidth + ow) * filters
-                    // Eight filters of up to four neighbouring positions in registers (four
-                    // independent sums share each filter load), every tap added before one store.
-                    var f = 0
-                    while f < filters {
-                        let lanes = min(8, filters - f)
-                        let taps = w + f
-                        // Constant flags, so each inlined copy keeps its inner loop free of branches.
-                        let sums = switch (four, lanes == 8) {
-                        case (true, true): Self.convolve(src, taps, g, n, oh, ow, kernelRows, kernelColumns, filters, lanes, four: true, full: true)
-                        case (true, false): Self.convolve(src, taps, g, n, oh, ow, kernelRows, kernelColumns, filters, lanes, four: true, full: false)
-                        case (false, true): Self.convolve(src, taps, g, n, oh, ow, kernelRows, kernelColumns, filters, lanes, four: false, full: true)
-                        case (false, false): Self.convolve(src, taps, g, n, oh, ow, kernelRows, kernelColumns, filters, lanes, four: false, full: false)
-                        }
-                        Self.store(sums.0, o + f, lanes)
-                        if four {
-                            Self.store(sums.1, o + filters + f, lanes)
-                            Self.store(sums.2, o + 2 * filters + f, lanes)
-                            Self.store(sums.3, o + 3 * filters + f, lanes)
-                        }
-                        f += 8
-                    }
-                    ow += positions
+                convolveRow(row)
+                if var epilogue {
+                    flint_apply_epilogue(g.outWidth, filters, dst + row * g.outWidth * filters, filters, &epilogue)
                 }
             }
         }

@@ -62,6 +62,7 @@ extension CPUBackend {
         case .lessEqual: Self.zipLoop(loop, x, y, dst, Kernels.LessEqual())
         case .greater: Self.zipLoop(loop, x, y, dst, Kernels.Greater())
         case .greaterEqual: Self.zipLoop(loop, x, y, dst, Kernels.GreaterEqual())
+        case .reluGradient: Self.zipLoop(loop, x, y, dst, Kernels.ReluGradient())
         }
     }
 

@@ -38,13 +38,6 @@ extension CPUBackend {
             "CPUBackend.gemm: C (\(m)×\(n)) needs colStride 1 and rowStride >= \(n); got rowStride \(c.rowStride), colStride \(c.colStride)")
         let ldc = m == 1 ? n : c.rowStride
         let cBase = output.floats + c.offset
-        var bias: UnsafePointer<Float>?
-        if let (buffer, offset) = epilogue?.bias {
-            let storage = cpuBuffer(buffer, "gemm")
-            ensure(offset >= 0 && offset + n <= storage.elementCount,
-                   "CPUBackend.gemm: bias of \(n) at offset \(offset) overruns a buffer of \(storage.elementCount)")
-            bias = UnsafePointer(storage.floats + offset)
-        }
         // The part of the epilogue left for a pass after the product (all of it unless our kernel fuses it).
         var after = epilogue
         defer {
@@ -78,16 +71,7 @@ extension CPUBackend {
                                           beta: beta, c: cBase, ldc: ldc, cBatchStride: c.batchStride)
             } else {
                 var fused: flint_epilogue?
-                if let epilogue {
-                    let (code, slope): (Int32, Float) = switch epilogue.activation {
-                    case .relu: (Int32(FLINT_ACTIVATION_RELU), 0)
-                    case .leakyRelu(let slope): (Int32(FLINT_ACTIVATION_LEAKY_RELU), slope)
-                    default: (Int32(FLINT_ACTIVATION_NONE), 0)
-                    }
-                    fused = flint_epilogue(bias: bias, activation: code, slope: slope)
-                    after = code == FLINT_ACTIVATION_NONE && epilogue.activation != nil
-                        ? GemmEpilogue(bias: nil, activation: epilogue.activation) : nil
-                }
+                if let epilogue { (fused, after) = split(epilogue, columns: n, "gemm") }
                 BlockedGemm.product(m: m, n: n, k: k, batch: batch, alpha: alpha, left, right,
                                     beta: beta, c: cBase, ldc: ldc, cBatchStride: c.batchStride, epilogue: fused)
             }
@@ -140,6 +124,26 @@ extension CPUBackend {
                 Parallel.flushingDenormals { for batchIndex in 0..<batch { product(batchIndex) } }
             }
         }
+    }
+
+    /// `epilogue` as the part FlintCPU's C code applies while outputs are in registers or cache
+    /// (the bias, and a ReLU or leaky ReLU) and the part left for a pass after (another
+    /// activation), for outputs of `columns` columns.
+    func split(_ epilogue: GemmEpilogue, columns: Int, _ name: StaticString) -> (fused: flint_epilogue, after: GemmEpilogue?) {
+        var bias: UnsafePointer<Float>?
+        if let (buffer, offset) = epilogue.bias {
+            let storage = cpuBuffer(buffer, name)
+            ensure(offset >= 0 && offset + columns <= storage.elementCount,
+                   "CPUBackend.\(name): bias of \(columns) at offset \(offset) overruns a buffer of \(storage.elementCount)")
+            bias = UnsafePointer(storage.floats + offset)
+        }
+        let (code, slope): (Int32, Float) = switch epilogue.activation {
+        case .relu: (Int32(FLINT_ACTIVATION_RELU), 0)
+        case .leakyRelu(let slope): (Int32(FLINT_ACTIVATION_LEAKY_RELU), slope)
+        default: (Int32(FLINT_ACTIVATION_NONE), 0)
+        }
+        let after = code == FLINT_ACTIVATION_NONE && epilogue.activation != nil ? GemmEpilogue(bias: nil, activation: epilogue.activation) : nil
+        return (flint_epilogue(bias: bias, activation: code, slope: slope), after)
     }
 
     /// The sgemv call computing a product with m == 1 (`y = x · B`, as `Bᵀ · x`) or n == 1

@@ -142,6 +142,9 @@ enum Kernels {
     struct Greater: BinaryKernel {
         @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a > b ? 1 : 0 }
     }
+    struct ReluGradient: BinaryKernel {
+        @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a * (b > 0 ? 1 : 0) }
+    }
     struct GreaterEqual: BinaryKernel {
         @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a >= b ? 1 : 0 }
     }

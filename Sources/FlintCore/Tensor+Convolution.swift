@@ -34,7 +34,7 @@ extension Tensor {
         let geometry = windowGeometry(kernel: (filter.shape[0], filter.shape[1]), strides: strides, padding: padding,
                                       dilation: dilation, op: "conv2d")
         if prefersDirectConvolution(geometry) {
-            return directConv2d(filter, geometry: geometry).unfusedEpilogue(bias: bias, activation: activation)
+            return directConv2d(filter, geometry: geometry, bias: bias, activation: activation)
         }
         if let images = Self.imagesPerConvolutionChunk(geometry, backend: backend) {
             return chunkedConv2d(filter, geometry: geometry, imagesPerChunk: images, bias: bias, activation: activation)

@@ -20,16 +20,34 @@ extension Tensor {
             ?? (backend.info.kind == .cpu && geometry.channels <= Self.directConvolutionChannels)
     }
 
-    /// `conv2d` of this input, which takes no gradient, with `filter` through the backend's
-    /// `conv2d` primitive; the filter's gradient through `conv2dFilterGradient`.
-    func directConv2d(_ filter: Tensor, geometry g: ConvGeometry) -> Tensor {
+    /// `activation(conv2d + bias)` of this input, which takes no gradient, with `filter` through
+    /// the backend's `conv2d` primitive (the bias and activation applied by it); the filter's
+    /// gradient through `conv2dFilterGradient`.
+    func directConv2d(_ filter: Tensor, geometry g: ConvGeometry, bias: Tensor? = nil, activation: FusedActivation? = nil) -> Tensor {
         requireFloat("conv2d")
         let x = contiguous(), w = filter.contiguous()
         let filters = w.shape[3]
         let out = Tensor(uninitializedShape: [g.batch, g.outHeight, g.outWidth, filters], backend: backend)
         guard out.count > 0 else { return out }
-        backend.conv2d(x.buffer, offset: x.offset, filter: w.buffer, filterOffset: w.offset, geometry: g,
-                       filters: filters, out: out.buffer)
+        // A bias of another shape or device gets the plain ops after (and their errors).
+        let shift = bias.flatMap { $0.rank == 1 && $0.shape[0] == filters && $0.backend === backend ? $0.contiguous() : nil }
+        guard bias == nil || shift != nil else {
+            return directConv2d(filter, geometry: g).unfusedEpilogue(bias: bias, activation: activation)
+        }
+        if shift == nil && activation == nil {
+            backend.conv2d(x.buffer, offset: x.offset, filter: w.buffer, filterOffset: w.offset, geometry: g,
+                           filters: filters, out: out.buffer)
+        } else {
+            backend.conv2d(x.buffer, offset: x.offset, filter: w.buffer, filterOffset: w.offset, geometry: g,
+                           filters: filters, out: out.buffer,
+                           epilogue: GemmEpilogue(bias: shift.map { ($0.buffer, $0.offset) }, activation: activation?.op))
+        }
+        // The filter gradient never reads the bare convolution, so it never needs to exist.
+        return recordedDirectConvolution(out, x, w, geometry: g).recordedEpilogue(values: out, bias: shift, activation: activation)
+    }
+
+    private func recordedDirectConvolution(_ out: Tensor, _ x: Tensor, _ w: Tensor, geometry g: ConvGeometry) -> Tensor {
+        let filters = w.shape[3]
         return out.recorded("conv2d", [w]) { gradient in
             let dy = gradient.contiguous()
             let dw = Tensor(uninitializedShape: w.shape, backend: dy.backend)

@@ -67,7 +67,10 @@ extension Tensor {
     /// -1, 0 or 1; its gradient is zero, so none flows back.
     public func sign() -> Tensor { mapped(.sign, name: "sign") }
     /// `max(x, 0)` of each element; the gradient at 0 is 0, as in PyTorch.
-    public func relu() -> Tensor { unary(.relu, "relu") { x, _ in x .> 0 } }
+    public func relu() -> Tensor {
+        let y = mapped(.relu, name: "relu")
+        return y.recorded("relu", [self]) { [self] g in [g.zipped(self.detached(), .reluGradient)] }
+    }
     /// The logistic function `1 / (1 + e⁻ˣ)` of each element.
     public func sigmoid() -> Tensor { unary(.sigmoid, "sigmoid") { _, y in y * (1 - y) } }
     /// The hyperbolic tangent of each element.
@@ -258,12 +261,14 @@ public enum FusedActivation: Sendable, Hashable {
         }
     }
 
-    func derivative(output y: Tensor) -> Tensor {
+    /// The gradient of the sum from `g`, the output's: `g` times the derivative, which is a
+    /// function of the output `y`.
+    func gradient(_ g: Tensor, output y: Tensor) -> Tensor {
         switch self {
-        case .relu: y .> 0
-        case .sigmoid: y * (1 - y)
-        case .tanh: 1 - y.square()
-        case .leakyRelu(let slope): (y .> 0) * (1 - slope) + slope
+        case .relu: g.zipped(y, .reluGradient)
+        case .sigmoid: g * (y * (1 - y))
+        case .tanh: g * (1 - y.square())
+        case .leakyRelu(let slope): g * ((y .> 0) * (1 - slope) + slope)
         }
     }
 }
@@ -297,9 +302,10 @@ extension Tensor {
     /// pass, with the graph node of that sum and activation: self's gradient is the incoming one
     /// times the activation's derivative, which needs only `values`.
     func recordedEpilogue(values: Tensor, bias: Tensor?, activation: FusedActivation?) -> Tensor {
+        guard bias != nil || activation != nil else { return self }
         let name = [bias.map { _ in "add" }, activation.map { "\($0)" }].compactMap { $0 }.joined(separator: "+")
         return values.recorded(name, [self] + (bias.map { [$0] } ?? [])) { [self] g in
-            let gz = activation.map { g * $0.derivative(output: values) } ?? g
+            let gz = activation.map { $0.gradient(g, output: values) } ?? g
             return [self.requiresGrad ? gz.unbroadcast(to: self.shape) : nil,
                     bias.flatMap { $0.requiresGrad ? gz.unbroadcast(to: $0.shape) : nil }]
         }

@@ -156,6 +156,7 @@ extension BinaryOp {
         case .lessEqual: "less_equal"
         case .greater: "greater"
         case .greaterEqual: "greater_equal"
+        case .reluGradient: "relu_gradient"
         }
     }
 }

@@ -43,6 +43,7 @@ extension BackendConformance {
         case .lessEqual: a <= b ? 1 : 0
         case .greater: a > b ? 1 : 0
         case .greaterEqual: a >= b ? 1 : 0
+        case .reluGradient: a * (b > 0 ? 1 : 0)
         }
     }
 

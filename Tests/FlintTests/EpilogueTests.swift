@@ -64,6 +64,36 @@ extension Conformance {
             }
         }
 
+        /// The direct convolution (an input without a gradient, few channels): eight-filter groups
+        /// in C, and 12 filters, whose last four take the Swift loop.
+        @Test(arguments: TestDevices.all)
+        func directConvolutionEpilogueEqualsSeparateOps(device: Device) {
+            var rng = TestRNG(seed: 305)
+            for (channels, filters) in [(1, 16), (3, 12)] {
+                let (x, _) = makeInput([3, 9, 11, channels], rng: &rng, on: device)
+                let (w, _) = makeInput([3, 3, channels, filters], rng: &rng, on: device)
+                let (b, _) = makeInput([filters], rng: &rng, on: device)
+                for padding in [Padding.valid, .same] {
+                    let outputs = padding == .same ? 3 * 9 * 11 * filters : 3 * 7 * 9 * filters
+                    let weights = rng.floats(outputs)
+                    for activation in Self.activations {
+                        Tensor.$directConvolution.withValue(true) {
+                            let fused = Self.valuesAndGradients([w, b], weights: weights) {
+                                x.conv2d($0[0], padding: padding, adding: $0[1], then: activation)
+                            }
+                            let plain = Self.valuesAndGradients([w, b], weights: weights) {
+                                Self.separate(x.conv2d($0[0], padding: padding), $0[1], activation)
+                            }
+                            let what = "direct conv2d of \(channels) channels, \(filters) filters, \(padding), \(String(describing: activation)) on \(device)"
+                            #expect(fused[0] == plain[0], "values of \(what)")
+                            #expect(Array(fused.dropFirst()) == Array(plain.dropFirst()), "gradients of \(what)")
+                            CaseCounter.add(device)
+                        }
+                    }
+                }
+            }
+        }
+
         /// The chunked convolution (three chunks) and the plain one (one product).
         @Test(arguments: TestDevices.all)
         func convolutionEpilogueEqualsSeparateOps(device: Device) {

@@ -145,6 +145,7 @@ final class ReferenceBackend: Backend, @unchecked Sendable {
         case .lessEqual: a <= b ? 1 : 0
         case .greater: a > b ? 1 : 0
         case .greaterEqual: a >= b ? 1 : 0
+        case .reluGradient: a * (b > 0 ? 1 : 0)
         }
     }
 

@@ -27,6 +27,10 @@ typedef struct {
     float slope;
 } flint_epilogue;
 
+// Applies `epilogue` in place to `rows` rows of `columns` floats, row r at c + r·ldc (bias[j] per
+// column): for outputs computed elsewhere (a direct convolution's row), while they are in cache.
+void flint_apply_epilogue(long rows, long columns, float *c, long ldc, const flint_epilogue *epilogue);
+
 // m, n > 0, k >= 0. Uses packing buffers private to the calling thread (kept for its next call).
 // `epilogue` may be NULL.
 void flint_sgemm(long m, long n, long k, float alpha,

@@ -49,6 +49,14 @@ extension Backend {
                        filters: filters, out: out)
     }
 
+    public func conv2d(_ input: any DeviceBuffer, offset: Int, filter: any DeviceBuffer, filterOffset: Int,
+                       geometry: ConvGeometry, filters: Int, out: any DeviceBuffer, epilogue: GemmEpilogue) {
+        conv2d(input, offset: offset, filter: filter, filterOffset: filterOffset, geometry: geometry, filters: filters, out: out)
+        applyEpilogue(m: geometry.patchCount, n: filters, batch: 1,
+                      MatrixOperand(buffer: out, offset: 0, rowStride: filters, colStride: 1, batchStride: 0),
+                      bias: epilogue.bias, activation: epilogue.activation)
+    }
+
     public func conv2dFilterGradient(_ input: any DeviceBuffer, offset: Int, gradient: any DeviceBuffer, gradientOffset: Int,
                                      geometry: ConvGeometry, filters: Int, out: any DeviceBuffer) {
         composedConv2dFilterGradient(input, offset: offset, gradient: gradient, gradientOffset: gradientOffset,
