@@ -107,9 +107,6 @@ FLINT_AVX2 static void pack_b(long kc, long nc, const float *b, long b_row, long
     }
 }
 
-// One MR×NR tile: C = alpha · (panel of A)·(panel of B) + beta · C, of which only the top-left
-// rows × columns exist. beta == 0 never reads C.
-// A's panel is read at ap[r·a_row + p·a_col]: packed (a_row 1, a_col MR) or in place.
 // The epilogue of one element (see flint_epilogue), for edge tiles.
 static inline float finish(float x, const float *bias, long column, int activation, float slope) {
     if (bias) x += bias[column];
@@ -143,8 +140,11 @@ FLINT_AVX2 void flint_apply_epilogue(long rows, long columns, float *c, long ldc
     }
 }
 
-// One MR×NR tile's product; `bias` (at the tile's first column, or NULL) and `activation` are
-// the epilogue, given only for the last k block.
+// One MR×NR tile: C = alpha · (panel of A)·(panel of B) + beta · C, of which only the top-left
+// rows × columns exist. beta == 0 never reads C.
+// A's panel is read at ap[r·a_row + p·a_col]: packed (a_row 1, a_col MR) or in place.
+// `bias` (at the tile's first column, or NULL) and `activation` are the epilogue, given only for
+// the last k block.
 FLINT_AVX2 static void kernel_6x16(long kc, const float *ap, long a_row, long a_col, const float *bp, float alpha, float beta,
                                    float *c, long ldc, long rows, long columns,
                                    const float *bias, int activation, float slope) {

@@ -72,7 +72,7 @@ public struct AdamStep: Sendable, Hashable {
 
 /// What a layer's matrix product does to each sum before storing it (see
 /// `Backend.gemm(m:n:k:batch:_:_:_:epilogue:)`): `activation(sum + bias[column])`.
-public struct GemmEpilogue: @unchecked Sendable {
+public struct GemmEpilogue: Sendable {
     /// `n` contiguous floats, one per column of C, from element `offset` of `buffer`; nil for none.
     public var bias: (buffer: any DeviceBuffer, offset: Int)?
     /// Applied after the bias; nil for none.

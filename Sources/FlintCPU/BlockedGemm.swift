@@ -8,6 +8,10 @@ import Foundation
 /// samples in `__schedule`). `FLINT_GEMM=openblas` routes products to OpenBLAS instead, for
 /// comparing the two (`flint`, the default, keeps them here); other CPUs always use OpenBLAS.
 enum BlockedGemm {
+    /// Whether this CPU and build run the C kernels (AVX2 and FMA, compiled with optimisation),
+    /// whatever `FLINT_GEMM` says; `enabled` is what products use.
+    static let available = flint_sgemm_supported() != 0
+
     static let enabled: Bool = {
         switch ProcessInfo.processInfo.environment["FLINT_GEMM"] {
         case "openblas": return false
@@ -17,7 +21,7 @@ enum BlockedGemm {
             FileHandle.standardError.write(Data(
                 "Flint: FLINT_GEMM=\"\(other)\" is neither \"flint\" nor \"openblas\"; using the default (flint where the CPU allows)\n".utf8))
         }
-        return flint_sgemm_supported() != 0
+        return available
     }()
 
     /// One matrix of a batched product: element (r, c) of batch member i at

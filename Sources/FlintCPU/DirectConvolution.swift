@@ -15,12 +15,13 @@ extension CPUBackend {
                           out: out, epilogue: nil)
     }
 
-    /// The bias and a ReLU are applied to each output row right after it is computed, while it
-    /// is in cache (the first layer's output is the largest tensor of a small CNN).
+    /// The bias and a ReLU or leaky ReLU are applied to each output row right after it is
+    /// computed, while it is in cache (the first layer's output is the largest tensor of a small
+    /// CNN); another activation in one pass after.
     public func conv2d(_ input: any DeviceBuffer, offset: Int, filter: any DeviceBuffer, filterOffset: Int,
                        geometry g: ConvGeometry, filters: Int, out: any DeviceBuffer, epilogue: GemmEpilogue) {
         let output = MatrixOperand(buffer: out, offset: 0, rowStride: filters, colStride: 1, batchStride: 0)
-        guard BlockedGemm.enabled else {
+        guard BlockedGemm.available else {
             // The C epilogue needs AVX2: the convolution, then one pass.
             conv2d(input, offset: offset, filter: filter, filterOffset: filterOffset, geometry: g, filters: filters, out: out)
             return applyEpilogue(m: g.patchCount, n: filters, batch: 1, output, bias: epilogue.bias, activation: epilogue.activation)

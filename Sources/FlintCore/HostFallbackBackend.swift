@@ -156,6 +156,15 @@ final class HostFallbackBackend: Backend, @unchecked Sendable {
         }
     }
 
+    func gemm(m: Int, n: Int, k: Int, batch: Int, _ a: MatrixOperand, _ b: MatrixOperand, _ c: MatrixOperand,
+              epilogue: GemmEpilogue) {
+        // The device's own fused form where it has every primitive the composition would use.
+        guard unavailable.isDisjoint(with: [.gemm, .binary, .unary, .copy]) else {
+            return composedGemm(m: m, n: n, k: k, batch: batch, a, b, c, epilogue: epilogue)
+        }
+        device.gemm(m: m, n: n, k: k, batch: batch, a, b, c, epilogue: epilogue)
+    }
+
     func im2col(_ input: any DeviceBuffer, offset: Int, geometry: ConvGeometry, padValue: Float, out: any DeviceBuffer) {
         guard unavailable.contains(.im2col) else {
             return device.im2col(input, offset: offset, geometry: geometry, padValue: padValue, out: out)

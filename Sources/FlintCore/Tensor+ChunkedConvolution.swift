@@ -40,10 +40,10 @@ extension Tensor {
         let chunks = ConvolutionChunks(x: contiguous(), w: filter.contiguous(), geometry: g, imagesPerChunk: imagesPerChunk)
         let channelsOut = chunks.channelsOut
         let out = Tensor(uninitializedShape: [g.batch, g.outHeight, g.outWidth, channelsOut], backend: backend)
-        // A bias of another shape or device gets the plain ops after (and their errors).
-        let shift = bias.flatMap { $0.rank == 1 && $0.shape[0] == channelsOut && $0.backend === backend ? $0.contiguous() : nil }
-        let fused = bias == nil || shift != nil
-        let epilogue = GemmEpilogue(bias: shift.map { ($0.buffer, $0.offset) }, activation: fused ? activation?.op : nil)
+        // conv2d(…, adding:then:) passes only a bias the product can add (see fusableBias).
+        let shift = bias.flatMap { fusableBias($0, columns: channelsOut) }
+        ensure(bias == nil || shift != nil, "conv2d: a bias that cannot be fused reached the fused path")
+        let epilogue = GemmEpilogue(bias: shift.map { ($0.buffer, $0.offset) }, activation: activation?.op)
         for start in chunks.starts {
             let rows = chunks.unfold(start, on: backend).patchCount
             backend.gemm(m: rows, n: channelsOut, k: g.patchSize, batch: 1,
@@ -53,7 +53,6 @@ extension Tensor {
                          epilogue: epilogue)
         }
         let product = out.recorded("conv2d", [chunks.x, chunks.w], backward: chunks.backward)
-        guard fused else { return product.unfusedEpilogue(bias: bias, activation: activation) }
         // Neither backward reads the bare convolution, so it never needs to exist (as in matmul).
         return product.recordedEpilogue(values: out, bias: shift, activation: activation)
     }

@@ -23,11 +23,30 @@ extension Tensor {
         conv2d(filter, strides: strides, padding: padding, dilation: dilation, adding: nil, then: nil)
     }
 
-    /// `activation(conv2d(filter) + bias)` with `bias` `[outChannels]`: a layer's convolution,
-    /// with the bias and activation applied as the product is stored where the backend fuses
-    /// them (see `matmul(_:adding:then:)`).
+    /// `activation(conv2d(filter) + bias)`: a layer's convolution, with the bias and a ReLU or
+    /// leaky ReLU applied as each output is stored where the backend fuses them; values and
+    /// gradients have the bits of the separate ops (see `matmul(_:adding:then:)`).
+    ///
+    /// - Parameters:
+    ///   - filter: `[kernelHeight, kernelWidth, inChannels, outChannels]`.
+    ///   - strides: Steps between windows along height and width.
+    ///   - padding: How the border is treated.
+    ///   - dilation: Spacing between the taps of a window.
+    ///   - bias: One per output channel, `[outChannels]`; nil for none. Another shape that
+    ///     broadcasts is added by the separate ops.
+    ///   - activation: Applied last; nil for none. A leaky ReLU's slope must be positive.
+    /// - Returns: `[batch, outHeight, outWidth, outChannels]`.
     public func conv2d(_ filter: Tensor, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
-                       dilation: (Int, Int) = (1, 1), adding bias: Tensor?, then activation: FusedActivation?) -> Tensor {
+                       dilation: (Int, Int) = (1, 1), adding bias: Tensor?, then activation: FusedActivation? = nil) -> Tensor {
+        guard activation?.checkFusable("conv2d(…, adding:then:)") ?? true else {
+            return conv2d(filter, strides: strides, padding: padding, dilation: dilation)
+        }
+        // A bias the product cannot add as it stores (another shape, dtype or device) is added
+        // to the finished convolution by the separate ops, on every path alike.
+        if let bias, rank == 4, filter.rank == 4, fusableBias(bias, columns: filter.shape[3]) == nil {
+            return conv2d(filter, strides: strides, padding: padding, dilation: dilation)
+                .unfusedEpilogue(bias: bias, activation: activation)
+        }
         guard checkArgument(rank == 4 && filter.rank == 4 && filter.shape[2] == shape[3],
                             "conv2d: input \(shape) must be [batch, height, width, channels] and filter \(filter.shape) [kh, kw, \(rank == 4 ? shape[3] : 0), out]")
         else { return .placeholder(shape, on: device) }

@@ -29,11 +29,9 @@ extension Tensor {
         let filters = w.shape[3]
         let out = Tensor(uninitializedShape: [g.batch, g.outHeight, g.outWidth, filters], backend: backend)
         guard out.count > 0 else { return out }
-        // A bias of another shape or device gets the plain ops after (and their errors).
-        let shift = bias.flatMap { $0.rank == 1 && $0.shape[0] == filters && $0.backend === backend ? $0.contiguous() : nil }
-        guard bias == nil || shift != nil else {
-            return directConv2d(filter, geometry: g).unfusedEpilogue(bias: bias, activation: activation)
-        }
+        // conv2d(…, adding:then:) passes only a bias the product can add (see fusableBias).
+        let shift = bias.flatMap { fusableBias($0, columns: filters) }
+        ensure(bias == nil || shift != nil, "conv2d: a bias that cannot be fused reached the fused path")
         if shift == nil && activation == nil {
             backend.conv2d(x.buffer, offset: x.offset, filter: w.buffer, filterOffset: w.offset, geometry: g,
                            filters: filters, out: out.buffer)

@@ -252,6 +252,13 @@ public enum FusedActivation: Sendable, Hashable {
     /// `slope` must be positive, so that the output's sign is the input's.
     case leakyRelu(slope: Float)
 
+    /// Whether the activation may fuse: a leaky ReLU's slope must be positive, as the gradient
+    /// is read off the output's sign. A failed check stops the program outside `withError`.
+    func checkFusable(_ op: String) -> Bool {
+        guard case .leakyRelu(let slope) = self else { return true }
+        return checkArgument(slope > 0, "\(op): leakyRelu slope must be positive to fuse, got \(slope)")
+    }
+
     var op: UnaryOp {
         switch self {
         case .relu: .relu
@@ -276,10 +283,14 @@ public enum FusedActivation: Sendable, Hashable {
 extension Tensor {
     /// `activation(self + other)` with broadcasting, in one pass on backends that fuse it.
     public func adding(_ other: Tensor, then activation: FusedActivation) -> Tensor {
-        if case .leakyRelu(let slope) = activation {
-            ensure(slope > 0, "adding(_:then:): leakyRelu slope must be positive to fuse, got \(slope)")
-        }
+        guard activation.checkFusable("adding(_:then:)") else { return zipped(other, .add) }
         return recordedEpilogue(values: zipped(other, .add, then: activation.op), bias: other, activation: activation)
+    }
+
+    /// `bias` (contiguous) when a product on this tensor's device can add it as it stores each
+    /// output of `columns` columns: float32 `[columns]` on the same device; else nil.
+    func fusableBias(_ bias: Tensor, columns: Int) -> Tensor? {
+        bias.rank == 1 && bias.shape[0] == columns && bias.backend === backend && bias.dtype == .float32 ? bias.contiguous() : nil
     }
 
     /// `activation(self + bias)`, each part optional, as separate ops (where no fused form runs).

@@ -3,13 +3,19 @@ import FlintBackend
 extension Tensor {
     /// Matrix product with NumPy's `matmul` rules: 2-D × 2-D, batched over leading axes (which
     /// broadcast), and 1-D operands promoted to a row (left) or column (right) and dropped after.
-    /// Transposes are stride swaps handed to the backend, never copies.
+    /// Transposes are stride swaps handed to the backend, never copies. A contiguous `[…, m, k]`
+    /// times a matrix is one `[… · m, k]` product (a layer applied to every step of a sequence):
+    /// one GEMM forward, and the matrix's gradient one product instead of one per member and a sum.
     public func matmul(_ other: Tensor, transposeSelf: Bool = false, transposeOther: Bool = false) -> Tensor {
         requireFloat("matmul")
         other.requireFloat("matmul")
         requireSameDevice(other, "matmul")
         guard checkArgument(rank >= 1 && other.rank >= 1, "matmul: scalars are not matrices (shapes \(shape) and \(other.shape))") else {
             return .placeholder([], on: device)
+        }
+        if let rows = foldedRows(other, transposeSelf: transposeSelf) {
+            let product = rows.matmul(other, transposeOther: transposeOther)
+            return product.reshaped(to: Array(shape.dropLast()) + [product.shape[1]])
         }
         var a = rank == 1 ? unsqueezed(axis: 0) : self
         var b = other.rank == 1 ? other.unsqueezed(axis: 1) : other
@@ -35,21 +41,29 @@ extension Tensor {
         return result.reshaped(to: outShape)
     }
 
-    /// `activation(self · weight + bias)` for `self` `[…, k]` and `weight` `[k, n]`: a layer's
-    /// affine map. Where the backend fuses them (the CPU's own kernel), the bias and a ReLU are
-    /// applied as the product is stored instead of in passes over the output. Gradients and
-    /// values are those of `matmul` followed by `adding(_:then:)` (or `+`, or the activation).
-    public func matmul(_ weight: Tensor, adding bias: Tensor?, then activation: FusedActivation?) -> Tensor {
-        let fusable = rank >= 2 && weight.rank == 2 && shape[rank - 1] == weight.shape[0] && weight.shape[0] > 0
-            && bias.map { $0.rank == 1 && $0.shape[0] == weight.shape[1] && $0.backend === backend && $0.dtype == .float32 } ?? true
+    /// `activation(self · weight + bias)`: a layer's affine map. Where the backend fuses them
+    /// (the CPU's own kernel), the bias and a ReLU or leaky ReLU are applied as the product is
+    /// stored instead of in passes over the output. Values and gradients have the bits of
+    /// `matmul` followed by `adding(_:then:)` (or `+`, or the activation alone).
+    ///
+    /// - Parameters:
+    ///   - weight: The `[k, n]` matrix; `self` is `[…, k]`.
+    ///   - bias: Added to every row, `[n]`; nil for none. Another shape that broadcasts is
+    ///     added by the separate ops.
+    ///   - activation: Applied last; nil for none. A leaky ReLU's slope must be positive.
+    /// - Returns: `[…, n]`.
+    public func matmul(_ weight: Tensor, adding bias: Tensor?, then activation: FusedActivation? = nil) -> Tensor {
+        guard activation?.checkFusable("matmul(_:adding:then:)") ?? true else { return matmul(weight) }
+        let rows = rank == 2 ? self : foldedRows(weight, transposeSelf: false)
+        let shift = bias.flatMap { fusableBias($0, columns: weight.rank == 2 ? weight.shape[1] : 0) }
+        let fusable = rows != nil && weight.rank == 2 && shape[rank - 1] == weight.shape[0] && weight.shape[0] > 0
+            && (bias == nil || shift != nil)
             && dtype == .float32 && weight.dtype == .float32 && weight.backend === backend && count > 0 && weight.count > 0
-        guard fusable else { return matmul(weight).unfusedEpilogue(bias: bias, activation: activation) }
+        guard fusable, let rows else { return matmul(weight).unfusedEpilogue(bias: bias, activation: activation) }
         let (k, n) = (weight.shape[0], weight.shape[1])
-        let rows = rank == 2 ? self : reshaped(to: [count / k, k])
         let (a, b) = (rows.blasLegal(), weight.blasLegal())
         let m = a.shape[0]
         let values = Tensor(uninitializedShape: [m, n], backend: backend)
-        let shift = bias?.contiguous()
         func matrix(_ t: Tensor) -> MatrixOperand {
             // A size-1 axis may carry any stride; give it the one BLAS expects (as `gemm` below does).
             var (rs, cs) = (t.strides[0], t.strides[1])
@@ -66,6 +80,14 @@ extension Tensor {
         let product = values.recordedProduct(a, b)
         let output = product.recordedEpilogue(values: values, bias: shift, activation: activation)
         return rank == 2 ? output : output.reshaped(to: Array(shape.dropLast()) + [n])
+    }
+
+    /// This contiguous `[…, m, k]` tensor as one `[… · m, k]` matrix when `other` is a matrix it
+    /// multiplies (see `matmul`), else nil (a matrix already, transposed, or not contiguous).
+    private func foldedRows(_ other: Tensor, transposeSelf: Bool) -> Tensor? {
+        guard rank >= 3, other.rank == 2, !transposeSelf, isContiguous else { return nil }
+        let k = shape[rank - 1]
+        return k > 0 ? reshaped(to: [count / k, k]) : nil
     }
 
     /// This product of `a · b` with the graph node of `matmul`.

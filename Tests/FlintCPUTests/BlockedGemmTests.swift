@@ -137,6 +137,38 @@ import Testing
 }
 
 extension BlockedGemmTests {
+    /// The kernel's epilogue (bias, then ReLU or leaky ReLU, on the last k block) on a product
+    /// whole (batch of two: one thread each) and split into bands of rows or columns, against the
+    /// product followed by the element-wise ops: the bits must agree, however the work is cut.
+    @Test(arguments: [(m: 300, n: 48, k: 500), (m: 40, n: 700, k: 90)], [UnaryOp.relu, .leakyRelu(slope: 0.3)])
+    func epilogueMatchesTheSeparateOpsWholeAndSplit(shape: (m: Int, n: Int, k: Int), activation: UnaryOp) throws {
+        try #require(BlockedGemm.enabled, "this CPU has no AVX2/FMA: products go to OpenBLAS, the epilogue to one pass after")
+        let (m, n, k) = shape
+        let a = makeBuffer(Self.values(2 * m * k, seed: 6)), b = makeBuffer(Self.values(k * n, seed: 7))
+        let bias = makeBuffer(Self.values(n + 1, seed: 8))
+        let epilogue = GemmEpilogue(bias: (bias, 1), activation: activation)
+        let batched = backend.allocate(byteCount: 2 * m * n * 4), single = backend.allocate(byteCount: m * n * 4)
+        let separate = backend.allocate(byteCount: m * n * 4)
+        backend.gemm(m: m, n: n, k: k, batch: 2,
+                     MatrixOperand(buffer: a, offset: 0, rowStride: k, colStride: 1, batchStride: m * k),
+                     MatrixOperand(buffer: b, offset: 0, rowStride: n, colStride: 1, batchStride: 0),
+                     MatrixOperand(buffer: batched, offset: 0, rowStride: n, colStride: 1, batchStride: m * n), epilogue: epilogue)
+        let second = MatrixOperand(buffer: a, offset: m * k, rowStride: k, colStride: 1, batchStride: 0)
+        backend.gemm(m: m, n: n, k: k, batch: 1, second, MatrixOperand(buffer: b, offset: 0, rowStride: n, colStride: 1, batchStride: 0),
+                     MatrixOperand(buffer: single, offset: 0, rowStride: n, colStride: 1, batchStride: 0), epilogue: epilogue)
+        backend.gemm(m: m, n: n, k: k, batch: 1, alpha: 1, second,
+                     MatrixOperand(buffer: b, offset: 0, rowStride: n, colStride: 1, batchStride: 0), beta: 0,
+                     MatrixOperand(buffer: separate, offset: 0, rowStride: n, colStride: 1, batchStride: 0))
+        backend.binary(.add, StridedOperand(buffer: separate, offset: 0, strides: [n, 1]), StridedOperand(buffer: bias, offset: 1, strides: [0, 1]),
+                       shape: [m, n], then: activation, out: separate)
+        let whole = readFloats(batched, count: m * n, offset: m * n), split = readFloats(single, count: m * n)
+        let reference = readFloats(separate, count: m * n)
+        #expect(whole.map(\.bitPattern) == reference.map(\.bitPattern), "whole product with its epilogue")
+        #expect(split.map(\.bitPattern) == reference.map(\.bitPattern), "product split into bands with its epilogue")
+        let negatives = reference.contains(where: { $0 < 0 }), zeros = reference.contains(where: { $0 == 0 })
+        #expect(activation == .relu ? zeros && !negatives : negatives, "the activation ran (ReLU zeroes, leaky ReLU keeps negatives)")
+    }
+
     /// An unknown `FLINT_GEMM` is named on stderr, and products still run. In a child process,
     /// which sets the variable before its first product reads it (set here, it would reach the
     /// command-line tools other tests start meanwhile).

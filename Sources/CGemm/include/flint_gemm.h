@@ -29,6 +29,7 @@ typedef struct {
 
 // Applies `epilogue` in place to `rows` rows of `columns` floats, row r at c + r·ldc (bias[j] per
 // column): for outputs computed elsewhere (a direct convolution's row), while they are in cache.
+// Like flint_sgemm, only where flint_sgemm_supported() says so.
 void flint_apply_epilogue(long rows, long columns, float *c, long ldc, const flint_epilogue *epilogue);
 
 // m, n > 0, k >= 0. Uses packing buffers private to the calling thread (kept for its next call).
