@@ -17,6 +17,13 @@ void flint_lstm_cell_row(long units, const float *x, const float *r, const float
 void flint_lstm_cell_backward_row(long units, const float *gates, const float *c, const float *new_cell,
                                   const float *grad_h, const float *grad_c, float *dz, float *dc);
 
+// One Adam update of elements 0..<count (see Backend.adamStep and CPUBackend.adamStep): from the
+// parameter w, gradient g and moments m, v, writes w1, m1, v1, which may be the same arrays as
+// the inputs. step_size is lr / (1 - β₁ᵗ), inverse_root 1 / √(1 - β₂ᵗ), keep 1 - lr · decay.
+void flint_adam(long count, const float *w, const float *g, const float *m, const float *v,
+                float *w1, float *m1, float *v1, float beta1, float beta2, float epsilon, float l2,
+                float step_size, float inverse_root, float keep);
+
 // One output row of a direct convolution for inputs with few channels (see
 // DirectConvolution.swift), for a multiple of eight filters: `image` is the input image (NHWC,
 // `width` × `channels` per row), kernel rows kh_begin..<kh_end are those inside the image, the
