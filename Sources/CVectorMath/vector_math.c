@@ -120,3 +120,25 @@ void flint_adam(long count, const float *w, const float *g, const float *m, cons
         w1[i] = w_new;
     }
 }
+
+typedef double four_doubles __attribute__((vector_size(32)));
+typedef float four_floats __attribute__((vector_size(16)));
+
+// Row by row (one pass over memory), four columns at a time (AVX2 clone: one conversion and one
+// add of four doubles each; the baseline's Swift loop did two). Each column adds its rows in order.
+FLINT_CLONES
+void flint_add_rows_double(const float *rows, long count, long row_stride, long width, double *acc) {
+    for (long r = 0; r < count; r++) {
+        const float *row = rows + r * row_stride;
+        long i = 0;
+        for (; i + 4 <= width; i += 4) {
+            four_doubles sum;
+            four_floats x;
+            memcpy(&sum, acc + i, sizeof sum);
+            memcpy(&x, row + i, sizeof x);
+            sum += __builtin_convertvector(x, four_doubles);
+            memcpy(acc + i, &sum, sizeof sum);
+        }
+        for (; i < width; i++) acc[i] += (double)row[i];
+    }
+}

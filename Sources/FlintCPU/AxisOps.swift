@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CVectorMath
 import FlintBackend
 import Foundation
 
@@ -56,10 +57,7 @@ extension CPUBackend {
                 withUnsafeTemporaryAllocation(of: Double.self, capacity: w) { buffer in
                     let acc = buffer.baseAddress!
                     acc.initialize(repeating: 0, count: w)
-                    for r in 0..<length {
-                        let row = base + r * inner
-                        for i in 0..<w { acc[i] += Double(row[i]) }
-                    }
+                    flint_add_rows_double(base, length, inner, w, acc)
                     for i in 0..<w { target[i] = Float(acc[i]) }
                 }
             case .max:

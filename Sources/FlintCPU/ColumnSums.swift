@@ -1,3 +1,4 @@
+import CVectorMath
 import FlintBackend
 
 // Sums down long columns (`outer` small, `length` large, `inner > 1`): a bias gradient is the
@@ -28,10 +29,7 @@ extension CPUBackend {
                 let rows = Parallel.range(task % segments, of: segments, count: length)
                 let total = sums + task * inner
                 total.initialize(repeating: 0, count: inner)
-                for row in rows {
-                    let p = src + (o * length + row) * inner
-                    for i in 0..<inner { total[i] += Double(p[i]) }
-                }
+                flint_add_rows_double(src + (o * length + rows.lowerBound) * inner, rows.count, inner, inner, total)
             }
             for o in 0..<layout.outer {
                 for i in 0..<inner {

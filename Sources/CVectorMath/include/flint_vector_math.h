@@ -17,6 +17,10 @@ void flint_lstm_cell_row(long units, const float *x, const float *r, const float
 void flint_lstm_cell_backward_row(long units, const float *gates, const float *c, const float *new_cell,
                                   const float *grad_h, const float *grad_c, float *dz, float *dc);
 
+// acc[i] += (double)rows[r·row_stride + i] for every row r < count, rows in order, i < width:
+// the column sums of a reduction (a bias gradient), accumulated in double.
+void flint_add_rows_double(const float *rows, long count, long row_stride, long width, double *acc);
+
 // One Adam update of elements 0..<count (see Backend.adamStep and CPUBackend.adamStep): from the
 // parameter w, gradient g and moments m, v, writes w1, m1, v1, which may be the same arrays as
 // the inputs. step_size is lr / (1 - β₁ᵗ), inverse_root 1 / √(1 - β₂ᵗ), keep 1 - lr · decay.
