@@ -142,3 +142,8 @@ void flint_add_rows_double(const float *rows, long count, long row_stride, long 
         for (; i < width; i++) acc[i] += (double)row[i];
     }
 }
+
+FLINT_CLONES
+void flint_accumulate(float *restrict q, const float *restrict p, long count) {
+    for (long i = 0; i < count; i++) q[i] += p[i];
+}

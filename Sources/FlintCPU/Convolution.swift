@@ -1,3 +1,4 @@
+import CVectorMath
 import FlintBackend
 
 // im2col / col2im over NHWC images. For a fixed output position and tap the `channels` values
@@ -103,7 +104,8 @@ extension CPUBackend {
 
     @inline(__always)
     static func accumulate(_ q: UnsafeMutablePointer<Float>, _ p: UnsafePointer<Float>, count: Int) {
-        for i in 0..<count { q[i] += p[i] }
+        // In C, eight lanes on AVX2 (col2im was 4% of the convnet's training in this loop).
+        flint_accumulate(q, p, count)
     }
 
     func checkGeometry(_ g: ConvGeometry, _ primitive: StaticString) {

@@ -22,6 +22,9 @@ void flint_lstm_cell_backward_row(long units, const float *gates, const float *c
 // the column sums of a reduction (a bias gradient), accumulated in double.
 void flint_add_rows_double(const float *rows, long count, long row_stride, long width, double *acc);
 
+// q[i] += p[i] for i < count (col2im's fold of a patch row into an image row); no overlap.
+void flint_accumulate(float *q, const float *p, long count);
+
 // One Adam update of elements 0..<count (see Backend.adamStep and CPUBackend.adamStep): from the
 // parameter w, gradient g and moments m, v, writes w1, m1, v1, which may be the same arrays as
 // the inputs. step_size is lr / (1 - β₁ᵗ), inverse_root 1 / √(1 - β₂ᵗ), keep 1 - lr · decay.
