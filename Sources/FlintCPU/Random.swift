@@ -1,3 +1,4 @@
+import CVectorMath
 import FlintBackend
 import Foundation
 
@@ -17,6 +18,9 @@ extension CPUBackend {
         // Generating numbers costs far more than storing them, so split smaller amounts of work.
         Parallel.forEachRange(count: blocks, minimumChunk: 2048) { range in
             switch distribution {
+            case .uniform(let low, let high) where range.upperBound * 4 <= count:
+                // Whole blocks in C, eight at a time on AVX2 (dropout's masks: 2% of the convnet).
+                flint_philox_uniform(dst + range.lowerBound * 4, range.lowerBound, range.count, seed, counterOffset, low, high - low)
             case .uniform(let low, let high):
                 let scale = high - low
                 Self.fillBlocks(dst, count: count, blocks: range, seed: seed, counterOffset: counterOffset) { w in

@@ -22,6 +22,12 @@ void flint_lstm_cell_backward_row(long units, const float *gates, const float *c
 // the column sums of a reduction (a bias gradient), accumulated in double.
 void flint_add_rows_double(const float *rows, long count, long row_stride, long width, double *acc);
 
+// Uniform floats low + scale · u from Philox4x32-10 blocks first..<first+blocks (see Philox.swift:
+// block b has counter counter_offset + b and key seed; its four words give out[4b..4b+3], with
+// u = (word >> 8) · 2⁻²⁴); `out` holds the whole blocks' values (4 · blocks floats from block first).
+void flint_philox_uniform(float *out, long first, long blocks, unsigned long long seed,
+                          unsigned long long counter_offset, float low, float scale);
+
 // q[i] += p[i] for i < count (col2im's fold of a patch row into an image row); no overlap.
 void flint_accumulate(float *q, const float *p, long count);
 
