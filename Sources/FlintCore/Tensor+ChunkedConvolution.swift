@@ -33,17 +33,15 @@ extension Tensor {
 
     /// `activation(conv2d + bias)` of this contiguous-or-not NHWC input with `filter`
     /// (`[kh, kw, in, out]`), `images` at a time, the bias and activation applied by each chunk's
-    /// product (see `matmul(_:adding:then:)`). Gradients flow to every operand.
+    /// product (see `matmul(_:adding:then:)`; `bias` as `fusableBias` gives it). Gradients flow to
+    /// every operand.
     func chunkedConv2d(_ filter: Tensor, geometry g: ConvGeometry, imagesPerChunk: Int,
                        bias: Tensor? = nil, activation: FusedActivation? = nil) -> Tensor {
         requireFloat("conv2d")
         let chunks = ConvolutionChunks(x: contiguous(), w: filter.contiguous(), geometry: g, imagesPerChunk: imagesPerChunk)
         let channelsOut = chunks.channelsOut
         let out = Tensor(uninitializedShape: [g.batch, g.outHeight, g.outWidth, channelsOut], backend: backend)
-        // conv2d(…, adding:then:) passes only a bias the product can add (see fusableBias).
-        let shift = bias.flatMap { fusableBias($0, columns: channelsOut) }
-        ensure(bias == nil || shift != nil, "conv2d: a bias that cannot be fused reached the fused path")
-        let epilogue = GemmEpilogue(bias: shift.map { ($0.buffer, $0.offset) }, activation: activation?.op)
+        let epilogue = GemmEpilogue(bias: bias.map { ($0.buffer, $0.offset) }, activation: activation?.op)
         for start in chunks.starts {
             let rows = chunks.unfold(start, on: backend).patchCount
             backend.gemm(m: rows, n: channelsOut, k: g.patchSize, batch: 1,
@@ -54,7 +52,7 @@ extension Tensor {
         }
         let product = out.recorded("conv2d", [chunks.x, chunks.w], backward: chunks.backward)
         // Neither backward reads the bare convolution, so it never needs to exist (as in matmul).
-        return product.recordedEpilogue(values: out, bias: shift, activation: activation)
+        return product.recordedEpilogue(values: out, bias: bias, activation: activation)
     }
 }
 

@@ -41,15 +41,17 @@ extension Tensor {
         guard activation?.checkFusable("conv2d(…, adding:then:)") ?? true else {
             return conv2d(filter, strides: strides, padding: padding, dilation: dilation)
         }
-        // A bias the product cannot add as it stores (another shape, dtype or device) is added
-        // to the finished convolution by the separate ops, on every path alike.
-        if let bias, rank == 4, filter.rank == 4, fusableBias(bias, columns: filter.shape[3]) == nil {
-            return conv2d(filter, strides: strides, padding: padding, dilation: dilation)
-                .unfusedEpilogue(bias: bias, activation: activation)
-        }
         guard checkArgument(rank == 4 && filter.rank == 4 && filter.shape[2] == shape[3],
                             "conv2d: input \(shape) must be [batch, height, width, channels] and filter \(filter.shape) [kh, kw, \(rank == 4 ? shape[3] : 0), out]")
         else { return .placeholder(shape, on: device) }
+        // A bias the product cannot add as it stores (another shape, dtype or device) is added
+        // to the finished convolution by the separate ops, on every path alike.
+        let shift = bias.flatMap { fusableBias($0, columns: filter.shape[3]) }
+        if bias != nil && shift == nil {
+            return conv2d(filter, strides: strides, padding: padding, dilation: dilation)
+                .unfusedEpilogue(bias: bias, activation: activation)
+        }
+        let bias = shift
         let geometry = windowGeometry(kernel: (filter.shape[0], filter.shape[1]), strides: strides, padding: padding,
                                       dilation: dilation, op: "conv2d")
         if prefersDirectConvolution(geometry) {

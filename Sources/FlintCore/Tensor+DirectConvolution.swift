@@ -21,27 +21,24 @@ extension Tensor {
     }
 
     /// `activation(conv2d + bias)` of this input, which takes no gradient, with `filter` through
-    /// the backend's `conv2d` primitive (the bias and activation applied by it); the filter's
-    /// gradient through `conv2dFilterGradient`.
+    /// the backend's `conv2d` primitive (the bias, contiguous float32 `[filters]` as `fusableBias`
+    /// gives it, and the activation applied by it); the filter's gradient through `conv2dFilterGradient`.
     func directConv2d(_ filter: Tensor, geometry g: ConvGeometry, bias: Tensor? = nil, activation: FusedActivation? = nil) -> Tensor {
         requireFloat("conv2d")
         let x = contiguous(), w = filter.contiguous()
         let filters = w.shape[3]
         let out = Tensor(uninitializedShape: [g.batch, g.outHeight, g.outWidth, filters], backend: backend)
         guard out.count > 0 else { return out }
-        // conv2d(…, adding:then:) passes only a bias the product can add (see fusableBias).
-        let shift = bias.flatMap { fusableBias($0, columns: filters) }
-        ensure(bias == nil || shift != nil, "conv2d: a bias that cannot be fused reached the fused path")
-        if shift == nil && activation == nil {
+        if bias == nil && activation == nil {
             backend.conv2d(x.buffer, offset: x.offset, filter: w.buffer, filterOffset: w.offset, geometry: g,
                            filters: filters, out: out.buffer)
         } else {
             backend.conv2d(x.buffer, offset: x.offset, filter: w.buffer, filterOffset: w.offset, geometry: g,
                            filters: filters, out: out.buffer,
-                           epilogue: GemmEpilogue(bias: shift.map { ($0.buffer, $0.offset) }, activation: activation?.op))
+                           epilogue: GemmEpilogue(bias: bias.map { ($0.buffer, $0.offset) }, activation: activation?.op))
         }
         // The filter gradient never reads the bare convolution, so it never needs to exist.
-        return recordedDirectConvolution(out, x, w, geometry: g).recordedEpilogue(values: out, bias: shift, activation: activation)
+        return recordedDirectConvolution(out, x, w, geometry: g).recordedEpilogue(values: out, bias: bias, activation: activation)
     }
 
     private func recordedDirectConvolution(_ out: Tensor, _ x: Tensor, _ w: Tensor, geometry g: ConvGeometry) -> Tensor {

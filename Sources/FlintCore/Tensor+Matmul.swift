@@ -64,15 +64,8 @@ extension Tensor {
         let (a, b) = (rows.blasLegal(), weight.blasLegal())
         let m = a.shape[0]
         let values = Tensor(uninitializedShape: [m, n], backend: backend)
-        func matrix(_ t: Tensor) -> MatrixOperand {
-            // A size-1 axis may carry any stride; give it the one BLAS expects (as `gemm` below does).
-            var (rs, cs) = (t.strides[0], t.strides[1])
-            if t.shape[0] == 1 { rs = cs == 1 ? Swift.max(1, t.shape[1]) : 1 }
-            if t.shape[1] == 1 { cs = rs == 1 ? Swift.max(1, t.shape[0]) : 1 }
-            if t.shape[0] == 1 && t.shape[1] == 1 { (rs, cs) = (1, 1) }
-            return MatrixOperand(buffer: t.buffer, offset: t.offset, rowStride: rs, colStride: cs, batchStride: 0)
-        }
-        backend.gemm(m: m, n: n, k: k, batch: 1, matrix(a), matrix(b),
+        backend.gemm(m: m, n: n, k: k, batch: 1, a.matrixOperand(offset: a.offset, batchStride: 0),
+                     b.matrixOperand(offset: b.offset, batchStride: 0),
                      MatrixOperand(buffer: values.buffer, offset: 0, rowStride: n, colStride: 1, batchStride: 0),
                      epilogue: GemmEpilogue(bias: shift.map { ($0.buffer, $0.offset) }, activation: activation?.op))
         // The product's node holds the finished values; neither its backward nor the epilogue's
@@ -100,6 +93,17 @@ extension Tensor {
         }
     }
 
+    /// The last two axes as a `gemm` operand at `offset`. A size-1 axis may carry any stride;
+    /// it gets the one BLAS expects.
+    private func matrixOperand(offset: Int, batchStride: Int) -> MatrixOperand {
+        let (rows, cols) = (shape[rank - 2], shape[rank - 1])
+        var (rs, cs) = (strides[rank - 2], strides[rank - 1])
+        if rows == 1 { rs = cs == 1 ? Swift.max(1, cols) : 1 }
+        if cols == 1 { cs = rs == 1 ? Swift.max(1, rows) : 1 }
+        if rows == 1 && cols == 1 { (rs, cs) = (1, 1) }
+        return MatrixOperand(buffer: buffer, offset: offset, rowStride: rs, colStride: cs, batchStride: batchStride)
+    }
+
     /// Self, or a contiguous copy when its last two axes are not a layout BLAS can read.
     private func blasLegal() -> Tensor {
         let (r, c) = (shape[rank - 2], shape[rank - 1])
@@ -117,14 +121,6 @@ extension Tensor {
         // Merge batch axes so one launch covers as much as possible; loop over what will not merge.
         let (dims, merged) = Shape.coalesce(shape: batchShape, strides: [aBatch, bBatch, cBatch])
         let inner = dims.count - 1
-        func matrix(_ t: Tensor, _ offset: Int, _ batchStride: Int, rows: Int, cols: Int) -> MatrixOperand {
-            var rs = t.strides[t.rank - 2], cs = t.strides[t.rank - 1]
-            // A size-1 axis may carry any stride; give it the one BLAS expects.
-            if rows == 1 { rs = cs == 1 ? Swift.max(1, cols) : 1 }
-            if cols == 1 { cs = rs == 1 ? Swift.max(1, rows) : 1 }
-            if rows == 1 && cols == 1 { (rs, cs) = (1, 1) }
-            return MatrixOperand(buffer: t.buffer, offset: offset, rowStride: rs, colStride: cs, batchStride: batchStride)
-        }
         let outerCount = Shape.count(Array(dims[..<inner]))
         let outerShape = Array(dims[..<inner])
         for outer in 0..<outerCount {
@@ -136,8 +132,8 @@ extension Tensor {
             }
             c.backend.gemm(
                 m: m, n: n, k: k, batch: dims[inner], alpha: 1,
-                matrix(a, offsets[0], merged[0][inner], rows: m, cols: k),
-                matrix(b, offsets[1], merged[1][inner], rows: k, cols: n),
+                a.matrixOperand(offset: offsets[0], batchStride: merged[0][inner]),
+                b.matrixOperand(offset: offsets[1], batchStride: merged[1][inner]),
                 beta: 0,
                 MatrixOperand(buffer: c.buffer, offset: offsets[2], rowStride: n, colStride: 1, batchStride: merged[2][inner]))
         }

@@ -66,14 +66,11 @@ public struct Activation: Sendable, Hashable, CustomStringConvertible {
         Activation(name: "leaky_relu(\(slope))", fused: slope > 0 ? .leakyRelu(slope: slope) : nil) { $0.leakyRelu(slope: slope) }
     }
 
-    /// `activation(product + bias)` for a layer: `fused(f)` computes the product with the bias
-    /// and `f` applied as it is stored, when the activation has a fused form (or there is none);
-    /// else `product()` is followed by the bias and the activation.
-    static func applyToProduct(_ activation: Activation?, bias: Tensor?, fused: (FusedActivation?) -> Tensor,
-                               product: () -> Tensor) -> Tensor {
-        guard let activation else { return fused(nil) }
-        if let form = activation.fused { return fused(form) }
-        return apply(activation, to: product(), bias: bias)
+    /// `activation(product + bias)` for a layer: `product(f)` computes the product with its bias
+    /// and `f` applied as it is stored; an activation without a fused form runs after it.
+    static func applyToProduct(_ activation: Activation?, _ product: (FusedActivation?) -> Tensor) -> Tensor {
+        guard let activation, activation.fused == nil else { return product(activation?.fused) }
+        return activation(product(nil))
     }
 
     /// `activation(x + bias)`, fused into one pass where possible (Dense and Conv2D outputs).

@@ -93,10 +93,8 @@ public final class Conv2D: Layer {
     }
 
     public override func forward(_ input: Tensor, training: Bool) -> Tensor {
-        Activation.applyToProduct(activation, bias: bias?.value) { fused in
-            input.conv2d(kernel.value, strides: strides, padding: padding, dilation: dilation, adding: bias?.value, then: fused)
-        } product: {
-            input.conv2d(kernel.value, strides: strides, padding: padding, dilation: dilation)
+        Activation.applyToProduct(activation) {
+            input.conv2d(kernel.value, strides: strides, padding: padding, dilation: dilation, adding: bias?.value, then: $0)
         }
     }
 

@@ -56,11 +56,7 @@ public final class Dense: Layer {
     }
 
     public override func forward(_ input: Tensor, training: Bool) -> Tensor {
-        Activation.applyToProduct(activation, bias: bias?.value) { fused in
-            input.matmul(kernel.value, adding: bias?.value, then: fused)
-        } product: {
-            input.matmul(kernel.value)
-        }
+        Activation.applyToProduct(activation) { input.matmul(kernel.value, adding: bias?.value, then: $0) }
     }
 
 }
