@@ -46,7 +46,7 @@ static inline float fm_tanh(float x) {
     return magnitude < 0.625f ? small : (x < 0 ? -large : large);
 }
 
-FLINT_CLONES
+FLINT_CLONES_AVX512
 void flint_lstm_cell_row(long units, const float *restrict x, const float *restrict r, const float *restrict c,
                          float *restrict gates, float *restrict out) {
     for (long k = 0; k < 4; k++) {
@@ -64,7 +64,7 @@ void flint_lstm_cell_row(long units, const float *restrict x, const float *restr
     for (long j = 0; j < units; j++) h[j] = o[j] * fm_tanh(new_cell[j]);
 }
 
-FLINT_CLONES
+FLINT_CLONES_AVX512
 void flint_lstm_cell_backward_row(long units, const float *restrict gates, const float *restrict c,
                                   const float *restrict new_cell, const float *restrict grad_h,
                                   const float *restrict grad_c, float *restrict dz, float *restrict dc) {

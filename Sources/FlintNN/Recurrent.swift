@@ -198,8 +198,9 @@ public class RecurrentLayer: Layer {
 
         // The input projection of every step in one product, time-major: [time, batch, k·units].
         let columns = gateCount * units
-        var projected = input.permuted([1, 0, 2]).reshaped(to: [time * batch, features]).matmul(kernel.value)
-        if let b = projectionBias() { projected = projected + b }
+        // The bias joins the product as it is stored (one pass over the projection fewer).
+        let projected = input.permuted([1, 0, 2]).reshaped(to: [time * batch, features])
+            .matmul(kernel.value, adding: projectionBias())
         // Each step's slice is a view; backward gathers their gradients in one pass.
         let timeMajor = projected.reshaped(to: [time, batch, columns])
         let stepInputs = (0..<time).map { timeMajor.select(index: $0, axis: 0) }
