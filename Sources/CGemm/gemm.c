@@ -140,41 +140,12 @@ FLINT_AVX2 void flint_apply_epilogue(long rows, long columns, float *c, long ldc
     }
 }
 
-// One MR×NR tile: C = alpha · (panel of A)·(panel of B) + beta · C, of which only the top-left
-// rows × columns exist. beta == 0 never reads C.
-// A's panel is read at ap[r·a_row + p·a_col]: packed (a_row 1, a_col MR) or in place.
-// `bias` (at the tile's first column, or NULL) and `activation` are the epilogue, given only for
-// the last k block.
-FLINT_AVX2 static void kernel_6x16(long kc, const float *ap, long a_row, long a_col, const float *bp, float alpha, float beta,
-                                   float *c, long ldc, long rows, long columns,
-                                   const float *bias, int activation, float slope) {
-    const float *a0 = ap, *a1 = ap + a_row, *a2 = ap + 2 * a_row, *a3 = ap + 3 * a_row, *a4 = ap + 4 * a_row,
-                *a5 = ap + 5 * a_row;
-    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
-    __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
-    __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
-#define FLINT_STEP(s) do { \
-        __m256 b0 = _mm256_load_ps(bp + (s) * NR), b1 = _mm256_load_ps(bp + (s) * NR + 8), a; \
-        a = _mm256_broadcast_ss(a0 + (s) * a_col); c00 = _mm256_fmadd_ps(a, b0, c00); c01 = _mm256_fmadd_ps(a, b1, c01); \
-        a = _mm256_broadcast_ss(a1 + (s) * a_col); c10 = _mm256_fmadd_ps(a, b0, c10); c11 = _mm256_fmadd_ps(a, b1, c11); \
-        a = _mm256_broadcast_ss(a2 + (s) * a_col); c20 = _mm256_fmadd_ps(a, b0, c20); c21 = _mm256_fmadd_ps(a, b1, c21); \
-        a = _mm256_broadcast_ss(a3 + (s) * a_col); c30 = _mm256_fmadd_ps(a, b0, c30); c31 = _mm256_fmadd_ps(a, b1, c31); \
-        a = _mm256_broadcast_ss(a4 + (s) * a_col); c40 = _mm256_fmadd_ps(a, b0, c40); c41 = _mm256_fmadd_ps(a, b1, c41); \
-        a = _mm256_broadcast_ss(a5 + (s) * a_col); c50 = _mm256_fmadd_ps(a, b0, c50); c51 = _mm256_fmadd_ps(a, b1, c51); \
-    } while (0)
-    long p = 0;
-    for (; p + 4 <= kc; p += 4) {
-        FLINT_STEP(0); FLINT_STEP(1); FLINT_STEP(2); FLINT_STEP(3);
-        a0 += 4 * a_col; a1 += 4 * a_col; a2 += 4 * a_col; a3 += 4 * a_col; a4 += 4 * a_col; a5 += 4 * a_col;
-        bp += 4 * NR;
-    }
-    for (; p < kc; p++) {
-        FLINT_STEP(0);
-        a0 += a_col; a1 += a_col; a2 += a_col; a3 += a_col; a4 += a_col; a5 += a_col;
-        bp += NR;
-    }
-#undef FLINT_STEP
-    __m256 tile[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+// Stores an MR×NR tile of sums: C = alpha · tile + beta · C, of which only the top-left
+// rows × columns exist (beta == 0 never reads C); `bias` (at the tile's first column, or NULL)
+// and `activation` are the epilogue, given only for the last k block.
+FLINT_AVX2 static inline __attribute__((always_inline))
+void store_tile(__m256 tile[MR][2], float alpha, float beta, float *c, long ldc, long rows, long columns,
+                const float *bias, int activation, float slope) {
     const __m256 scale = _mm256_set1_ps(alpha), keep = _mm256_set1_ps(beta);
     if (rows == MR && columns == NR) {
         for (int r = 0; r < MR; r++) {
@@ -200,10 +171,136 @@ FLINT_AVX2 static void kernel_6x16(long kc, const float *ap, long a_row, long a_
     }
 }
 
-FLINT_AVX2 void flint_sgemm(long m, long n, long k, float alpha,
-                            const float *a, long a_row, long a_col,
-                            const float *b, long b_row, long b_col,
-                            float beta, float *c, long ldc, const flint_epilogue *epilogue) {
+// One depth of the 6×16 tile: row r's element at a_r + s·a_col times B's panel row s.
+#define FLINT_STEP(s) do { \
+        __m256 b0 = _mm256_load_ps(bp + (s) * NR), b1 = _mm256_load_ps(bp + (s) * NR + 8), a; \
+        a = _mm256_broadcast_ss(a0 + (s) * a_col); c00 = _mm256_fmadd_ps(a, b0, c00); c01 = _mm256_fmadd_ps(a, b1, c01); \
+        a = _mm256_broadcast_ss(a1 + (s) * a_col); c10 = _mm256_fmadd_ps(a, b0, c10); c11 = _mm256_fmadd_ps(a, b1, c11); \
+        a = _mm256_broadcast_ss(a2 + (s) * a_col); c20 = _mm256_fmadd_ps(a, b0, c20); c21 = _mm256_fmadd_ps(a, b1, c21); \
+        a = _mm256_broadcast_ss(a3 + (s) * a_col); c30 = _mm256_fmadd_ps(a, b0, c30); c31 = _mm256_fmadd_ps(a, b1, c31); \
+        a = _mm256_broadcast_ss(a4 + (s) * a_col); c40 = _mm256_fmadd_ps(a, b0, c40); c41 = _mm256_fmadd_ps(a, b1, c41); \
+        a = _mm256_broadcast_ss(a5 + (s) * a_col); c50 = _mm256_fmadd_ps(a, b0, c50); c51 = _mm256_fmadd_ps(a, b1, c51); \
+    } while (0)
+
+// `length` depths from a0…a5 (advanced by a_col each) and bp (by NR), four at a time.
+#define FLINT_DEPTHS(length) do { \
+        long p = 0; \
+        for (; p + 4 <= (length); p += 4) { \
+            FLINT_STEP(0); FLINT_STEP(1); FLINT_STEP(2); FLINT_STEP(3); \
+            a0 += 4 * a_col; a1 += 4 * a_col; a2 += 4 * a_col; a3 += 4 * a_col; a4 += 4 * a_col; a5 += 4 * a_col; \
+            bp += 4 * NR; \
+        } \
+        for (; p < (length); p++) { \
+            FLINT_STEP(0); \
+            a0 += a_col; a1 += a_col; a2 += a_col; a3 += a_col; a4 += a_col; a5 += a_col; \
+            bp += NR; \
+        } \
+    } while (0)
+
+#define FLINT_ZERO_TILE \
+    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps(); \
+    __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps(); \
+    __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps()
+
+#define FLINT_TILE {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}}
+
+// One MR×NR tile of C from a panel of A read at ap[r·a_row + p·a_col] (packed: a_row 1, a_col
+// MR; or in place) and B's packed panel; see store_tile for the rest.
+FLINT_AVX2 static void kernel_6x16(long kc, const float *ap, long a_row, long a_col, const float *bp, float alpha, float beta,
+                                   float *c, long ldc, long rows, long columns,
+                                   const float *bias, int activation, float slope) {
+    const float *a0 = ap, *a1 = ap + a_row, *a2 = ap + 2 * a_row, *a3 = ap + 3 * a_row, *a4 = ap + 4 * a_row,
+                *a5 = ap + 5 * a_row;
+    FLINT_ZERO_TILE;
+    FLINT_DEPTHS(kc);
+    __m256 tile[MR][2] = FLINT_TILE;
+    store_tile(tile, alpha, beta, c, ldc, rows, columns, bias, activation, slope);
+}
+
+// The depths of one k block as runs: run j covers `length[j]` consecutive depths, which each
+// row of a gathered A's panel holds adjacent from `offset[j]` elements past its start (a
+// convolution's taps along one image row).
+typedef struct {
+    long count;
+    const long *offset, *length;
+} depth_runs;
+
+// kernel_6x16 for a whole panel of a gathered A read in place, row r starting at rows_a[r]:
+// the products summed over the runs in order, as over one run of all the depths.
+FLINT_AVX2 static void kernel_6x16_runs(const float *const *rows_a, depth_runs runs, const float *bp, float alpha,
+                                        float beta, float *c, long ldc, long columns,
+                                        const float *bias, int activation, float slope) {
+    const long a_col = 1;
+    FLINT_ZERO_TILE;
+    for (long run = 0; run < runs.count; run++) {
+        long start = runs.offset[run];
+        const float *a0 = rows_a[0] + start, *a1 = rows_a[1] + start, *a2 = rows_a[2] + start, *a3 = rows_a[3] + start,
+                    *a4 = rows_a[4] + start, *a5 = rows_a[5] + start;
+        FLINT_DEPTHS(runs.length[run]);
+    }
+    __m256 tile[MR][2] = FLINT_TILE;
+    store_tile(tile, alpha, beta, c, ldc, MR, columns, bias, activation, slope);
+}
+#undef FLINT_STEP
+#undef FLINT_DEPTHS
+#undef FLINT_ZERO_TILE
+#undef FLINT_TILE
+
+// A's element (i, p): base[i·row + p·col] (strided), or base[rows[i] + cols[p]] when `rows` is
+// set (gathered: the column matrix of a convolution, read from the image without making it).
+typedef struct {
+    const float *base;
+    long row, col;
+    const long *rows, *cols;
+} a_source;
+
+// Rows i0..<i0+mc, depths p0..<p0+kc of a gathered A into MR-row panels, as pack_a.
+static void pack_a_gathered(const a_source *a, long i0, long mc, long p0, long kc, float *out) {
+    const long *cols = a->cols + p0;
+    for (long i = 0; i < mc; i += MR) {
+        long rows = mc - i < MR ? mc - i : MR;
+        const long *offsets = a->rows + i0 + i;
+        int adjacent = rows == MR;
+        for (long r = 1; r < rows && adjacent; r++) adjacent = offsets[r] == offsets[0] + r;
+        if (adjacent) {
+            // MR adjacent rows (the taps of a filter gradient): one copy per depth.
+            for (long p = 0; p < kc; p++) memcpy(out + p * MR, a->base + offsets[0] + cols[p], MR * sizeof(float));
+        } else {
+            for (long p = 0; p < kc; p++) {
+                for (long r = 0; r < rows; r++) out[p * MR + r] = a->base[offsets[r] + cols[p]];
+                for (long r = rows; r < MR; r++) out[p * MR + r] = 0;
+            }
+        }
+        out += kc * MR;
+    }
+}
+
+// Where a gathered A's columns are adjacent (cols[p + 1] == cols[p] + 1): the first depth of
+// each run into `starts` (ending with k); returns the number of runs.
+static long gathered_runs(const long *cols, long k, long *starts) {
+    long count = 0;
+    for (long p = 0; p < k; p++)
+        if (p == 0 || cols[p] != cols[p - 1] + 1) starts[count++] = p;
+    starts[count] = k;
+    return count;
+}
+
+// The runs of the k block p0..<p0+kc: `offset` from each row's start and `length`.
+static depth_runs block_runs(const long *cols, const long *starts, long count, long p0, long kc, long *offset,
+                             long *length) {
+    depth_runs runs = {0, offset, length};
+    for (long j = 0; j < count; j++) {
+        long first = starts[j] > p0 ? starts[j] : p0, end = starts[j + 1] < p0 + kc ? starts[j + 1] : p0 + kc;
+        if (first >= end) continue;
+        offset[runs.count] = cols[first];
+        length[runs.count++] = end - first;
+    }
+    return runs;
+}
+
+FLINT_AVX2 static void sgemm_blocked(long m, long n, long k, float alpha, const a_source *a,
+                                     const float *b, long b_row, long b_col,
+                                     float beta, float *c, long ldc, const flint_epilogue *epilogue) {
     if (m <= 0 || n <= 0) return;
     const float *bias = epilogue ? epilogue->bias : NULL;
     int activation = epilogue ? epilogue->activation : FLINT_ACTIVATION_NONE;
@@ -216,9 +313,19 @@ FLINT_AVX2 void flint_sgemm(long m, long n, long k, float alpha,
     }
     if (!packed_a) packed_a = aligned_floats((long)MC * KC);
     if (!packed_b) packed_b = aligned_floats((long)NC * KC);
+    // A gathered one: its runs of adjacent columns, and those of the current k block.
+    long run_count = 0, *run_starts = NULL, *run_offset = NULL, *run_length = NULL;
+    if (a->rows) {
+        run_starts = malloc((size_t)(3 * k + 1) * sizeof(long));
+        if (!run_starts) abort();
+        run_offset = run_starts + k + 1;
+        run_length = run_offset + k;
+        run_count = gathered_runs(a->cols, k, run_starts);
+    }
     // Narrow products read A's row panels in place: packing A costs about as much as the product
-    // when few B panels reuse it (3456×64×288, a convolution's forward: 72 → 94 GFLOP/s).
-    int direct = a_col == 1 && n <= 512;
+    // when few B panels reuse it (3456×64×288, a convolution's forward: 72 → 94 GFLOP/s). A
+    // gathered A in place needs long runs (an image's rows of taps, not a filter gradient's).
+    int direct = n <= 512 && (a->rows ? k >= 16 * run_count : a->col == 1);
     for (long jc = 0; jc < n; jc += NC) {
         long nc = n - jc < NC ? n - jc : NC;
         // Equal k blocks of at most KC (a short last block would load and store C for little work).
@@ -230,12 +337,19 @@ FLINT_AVX2 void flint_sgemm(long m, long n, long k, float alpha,
             // The last k block stores each element for the last time: the epilogue goes there.
             int last = pc + kc >= k;
             pack_b(kc, nc, b + pc * b_row + jc * b_col, b_row, b_col, packed_b);
+            // The runs of this block where a gathered A is read in place.
+            depth_runs place_runs = {0, run_offset, run_length};
+            if (a->rows && direct) place_runs = block_runs(a->cols, run_starts, run_count, pc, kc, run_offset, run_length);
             for (long ic = 0; ic < m; ic += MC) {
                 long mc = m - ic < MC ? m - ic : MC;
-                const float *block = a + ic * a_row + pc * a_col;
                 // Whole row panels in place when direct; the last partial one is always packed.
                 long whole = direct ? mc / MR * MR : 0;
-                if (whole < mc) pack_a(mc - whole, kc, block + whole * a_row, a_row, a_col, packed_a);
+                if (whole < mc) {
+                    if (a->rows)
+                        pack_a_gathered(a, ic + whole, mc - whole, pc, kc, packed_a);
+                    else
+                        pack_a(mc - whole, kc, a->base + (ic + whole) * a->row + pc * a->col, a->row, a->col, packed_a);
+                }
                 for (long jr = 0; jr < nc; jr += NR) {
                     long columns = nc - jr < NR ? nc - jr : NR;
                     for (long ir = 0; ir < mc; ir += MR) {
@@ -243,19 +357,38 @@ FLINT_AVX2 void flint_sgemm(long m, long n, long k, float alpha,
                         float *tile = c + (ic + ir) * ldc + jc + jr;
                         const float *tile_bias = last && bias ? bias + jc + jr : NULL;
                         int tile_activation = last ? activation : FLINT_ACTIVATION_NONE;
-                        if (ir < whole)
-                            kernel_6x16(kc, block + ir * a_row, a_row, a_col, packed_b + jr * kc, alpha, block_beta, tile, ldc,
-                                        rows, columns, tile_bias, tile_activation, slope);
-                        else
-                            kernel_6x16(kc, packed_a + (ir - whole) * kc, 1, MR, packed_b + jr * kc, alpha, block_beta, tile, ldc,
-                                        rows, columns, tile_bias, tile_activation, slope);
+                        if (ir >= whole) {
+                            kernel_6x16(kc, packed_a + (ir - whole) * kc, 1, MR, packed_b + jr * kc, alpha, block_beta,
+                                        tile, ldc, rows, columns, tile_bias, tile_activation, slope);
+                        } else if (a->rows) {
+                            const float *panel[MR];
+                            for (int r = 0; r < MR; r++) panel[r] = a->base + a->rows[ic + ir + r];
+                            kernel_6x16_runs(panel, place_runs, packed_b + jr * kc, alpha, block_beta, tile, ldc, columns,
+                                             tile_bias, tile_activation, slope);
+                        } else {
+                            kernel_6x16(kc, a->base + (ic + ir) * a->row + pc * a->col, a->row, a->col, packed_b + jr * kc,
+                                        alpha, block_beta, tile, ldc, rows, columns, tile_bias, tile_activation, slope);
+                        }
                     }
                 }
             }
         }
     }
+    free(run_starts);
 }
 
+void flint_sgemm(long m, long n, long k, float alpha, const float *a, long a_row, long a_col,
+                 const float *b, long b_row, long b_col, float beta, float *c, long ldc, const flint_epilogue *epilogue) {
+    a_source source = {a, a_row, a_col, NULL, NULL};
+    sgemm_blocked(m, n, k, alpha, &source, b, b_row, b_col, beta, c, ldc, epilogue);
+}
+
+void flint_sgemm_gathered(long m, long n, long k, float alpha, const float *a, const long *a_rows, const long *a_cols,
+                          const float *b, long b_row, long b_col, float beta, float *c, long ldc,
+                          const flint_epilogue *epilogue) {
+    a_source source = {a, 0, 0, a_rows, a_cols};
+    sgemm_blocked(m, n, k, alpha, &source, b, b_row, b_col, beta, c, ldc, epilogue);
+}
 
 // Thread-local scratch for gemv: x made contiguous, or the sums of the column form.
 static _Thread_local float *gemv_scratch;
@@ -374,6 +507,14 @@ int flint_sgemm_supported(void) { return 0; }
 void flint_sgemm(long m, long n, long k, float alpha, const float *a, long a_row, long a_col,
                  const float *b, long b_row, long b_col, float beta, float *c, long ldc, const flint_epilogue *epilogue) {
     (void)m; (void)n; (void)k; (void)alpha; (void)a; (void)a_row; (void)a_col;
+    (void)b; (void)b_row; (void)b_col; (void)beta; (void)c; (void)ldc; (void)epilogue;
+    abort();  // callers check flint_sgemm_supported() first
+}
+
+void flint_sgemm_gathered(long m, long n, long k, float alpha, const float *a, const long *a_rows, const long *a_cols,
+                          const float *b, long b_row, long b_col, float beta, float *c, long ldc,
+                          const flint_epilogue *epilogue) {
+    (void)m; (void)n; (void)k; (void)alpha; (void)a; (void)a_rows; (void)a_cols;
     (void)b; (void)b_row; (void)b_col; (void)beta; (void)c; (void)ldc; (void)epilogue;
     abort();  // callers check flint_sgemm_supported() first
 }

@@ -117,6 +117,10 @@ public protocol Backend: AnyObject, Sendable {
     /// `Σ_p columns[p, j] · gradient[p, f]`, with `gradient` `[patchCount, filters]` at `gradientOffset`.
     func conv2dFilterGradient(_ input: any DeviceBuffer, offset: Int, gradient: any DeviceBuffer, gradientOffset: Int,
                               geometry: ConvGeometry, filters: Int, out: any DeviceBuffer)
+    /// Whether `conv2d` and `conv2dFilterGradient` convolve `geometry` without a column matrix
+    /// (for any number of channels), so layers call them on the whole batch, gradients included,
+    /// rather than im2col and `gemm` in chunks. The default is false.
+    func convolvesWithoutColumns(_ geometry: ConvGeometry) -> Bool
     /// Max pooling over NHWC `input`: `out[n, oh, ow, c]` (float32) is the largest element of
     /// output `(oh, ow)`'s window in channel `c`, and `taps[n, oh, ow, c]` (int32) its tap
     /// `kh·kernelWidth + kw`. NaN wins, the first of equal values wins, padding never wins; a

@@ -2,7 +2,7 @@ import CGemm
 import CVectorMath
 import FlintBackend
 
-// Direct convolution for inputs with few channels. With one input channel and a 3×3 kernel the
+// Direct convolution for inputs with few channels (more go to ImplicitConvolution.swift). With one input channel and a 3×3 kernel the
 // im2col route builds a K = 9 column matrix, which OpenBLAS packs again, then zeroes the output
 // (beta = 0) and sweeps it once per tiny K block: three memory passes over the output for nine
 // multiply-adds per element. Here eight filters of one output position stay in a register while
@@ -44,6 +44,9 @@ extension CPUBackend {
         checkRange(target, offset: 0, count: g.patchCount * filters, "conv2d", "output")
         let src = UnsafePointer(source.floats + offset), w = UnsafePointer(weights.floats + filterOffset)
         let dst = target.floats
+        if Self.convolvesImplicitly(g) {
+            return implicitConvolution(src, geometry: g, weights: w, filters: filters, out: dst, epilogue: epilogue)
+        }
         let rows = g.batch * g.outHeight
         let tasks = min(rows, Parallel.taskCount(forElements: g.patchCount * filters * g.patchSize))
         /// One output row (image n, output row oh) of every filter.
@@ -113,6 +116,9 @@ extension CPUBackend {
         checkRange(gradients, offset: gradientOffset, count: g.patchCount * filters, "conv2dFilterGradient", "gradient")
         checkRange(target, offset: 0, count: g.patchSize * filters, "conv2dFilterGradient", "output")
         let src = UnsafePointer(source.floats + offset), dy = UnsafePointer(gradients.floats + gradientOffset)
+        if Self.convolvesImplicitly(g) {
+            return implicitFilterGradient(src, geometry: g, gradient: dy, filters: filters, out: target.floats)
+        }
         let size = g.patchSize * filters, rows = g.batch * g.outHeight
         // Each task sums its output rows in Float, one row at a time, into Double totals; the
         // totals are added in task order, so the result does not depend on scheduling.

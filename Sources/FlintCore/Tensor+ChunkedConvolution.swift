@@ -58,7 +58,7 @@ extension Tensor {
 
 /// The chunks of one chunked convolution: its operands, the scratch columns of one chunk, and
 /// the adjoint that runs over the same chunks.
-private struct ConvolutionChunks {
+struct ConvolutionChunks {
     let x: Tensor, w: Tensor
     let g: ConvGeometry
     let imagesPerChunk: Int
@@ -96,30 +96,38 @@ private struct ConvolutionChunks {
     func backward(_ gradient: Tensor) -> [Tensor?] {
         let dy = gradient.contiguous(), backend = dy.backend
         let patch = g.patchSize
-        let dw = w.requiresGrad ? Tensor(uninitializedShape: w.shape, backend: backend) : nil
-        let dx = x.requiresGrad ? Tensor(uninitializedShape: x.shape, backend: backend) : nil
-        let folded = dx == nil ? nil : Tensor(uninitializedShape: [imagesPerChunk, g.height, g.width, g.channels], backend: backend)
-        for (index, start) in starts.enumerated() {
-            let dyChunk = Self.rowMajor(dy, offset: dy.offset + start * positions * channelsOut, columns: channelsOut)
-            if let dw {
+        if w.requiresGrad {
+            let dw = Tensor(uninitializedShape: w.shape, backend: backend)
+            for (index, start) in starts.enumerated() {
                 // dW (+)= columnsᵀ · dY, the columns read transposed in place.
                 let rows = unfold(start, on: backend).patchCount
                 backend.gemm(m: patch, n: channelsOut, k: rows, batch: 1, alpha: 1,
                              MatrixOperand(buffer: scratch.buffer, offset: 0, rowStride: 1, colStride: patch, batchStride: 0),
-                             dyChunk, beta: index == 0 ? 0 : 1, Self.rowMajor(dw, offset: 0, columns: channelsOut))
+                             Self.rowMajor(dy, offset: dy.offset + start * positions * channelsOut, columns: channelsOut),
+                             beta: index == 0 ? 0 : 1, Self.rowMajor(dw, offset: 0, columns: channelsOut))
             }
-            if let dx, let folded {
-                // The chunk's column gradient dY · Wᵀ, folded back onto its images.
-                let geometry = chunk(start)
-                backend.gemm(m: geometry.patchCount, n: patch, k: channelsOut, batch: 1, alpha: 1, dyChunk,
-                             MatrixOperand(buffer: w.buffer, offset: w.offset, rowStride: 1, colStride: channelsOut, batchStride: 0),
-                             beta: 0, Self.rowMajor(scratch, offset: 0, columns: patch))
-                backend.col2im(scratch.buffer, offset: 0, geometry: geometry, out: folded.buffer)
-                backend.copy(StridedOperand(buffer: folded.buffer, offset: 0, strides: [1]),
-                             to: StridedOperand(buffer: dx.buffer, offset: start * imageSize, strides: [1]),
-                             shape: [geometry.batch * imageSize])
-            }
+            return [x.requiresGrad ? inputGradient(dy) : nil, dw]
         }
-        return [dx, dw]
+        return [x.requiresGrad ? inputGradient(dy) : nil, nil]
+    }
+
+    /// x's gradient from the contiguous output gradient `dy`: each chunk's column gradient
+    /// dY · Wᵀ, folded back onto its images by col2im.
+    func inputGradient(_ dy: Tensor) -> Tensor {
+        let backend = dy.backend, patch = g.patchSize
+        let dx = Tensor(uninitializedShape: x.shape, backend: backend)
+        let folded = Tensor(uninitializedShape: [imagesPerChunk, g.height, g.width, g.channels], backend: backend)
+        for start in starts {
+            let geometry = chunk(start)
+            backend.gemm(m: geometry.patchCount, n: patch, k: channelsOut, batch: 1, alpha: 1,
+                         Self.rowMajor(dy, offset: dy.offset + start * positions * channelsOut, columns: channelsOut),
+                         MatrixOperand(buffer: w.buffer, offset: w.offset, rowStride: 1, colStride: channelsOut, batchStride: 0),
+                         beta: 0, Self.rowMajor(scratch, offset: 0, columns: patch))
+            backend.col2im(scratch.buffer, offset: 0, geometry: geometry, out: folded.buffer)
+            backend.copy(StridedOperand(buffer: folded.buffer, offset: 0, strides: [1]),
+                         to: StridedOperand(buffer: dx.buffer, offset: start * imageSize, strides: [1]),
+                         shape: [geometry.batch * imageSize])
+        }
+        return dx
     }
 }

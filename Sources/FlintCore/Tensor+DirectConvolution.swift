@@ -1,28 +1,32 @@
 import FlintBackend
 
-/// Convolution through the backend's `conv2d` primitive, for inputs with few channels (an
-/// image's first layer) that take no gradient. There im2col would build a thin column matrix
-/// (K = 9 for one channel and a 3×3 kernel) that a GEMM handles badly, and the input gradient,
-/// the one part a direct kernel would make hard, is not needed.
+/// Convolution through the backend's `conv2d` and `conv2dFilterGradient` primitives on the whole
+/// batch. Taken where the backend convolves without a column matrix (the CPU's product over the
+/// image, `convolvesWithoutColumns`), and by default on the CPU for inputs with few channels
+/// that take no gradient (an image's first layer): there im2col would build a thin column
+/// matrix (K = 9 for one channel and a 3×3 kernel) that a GEMM handles badly. The input
+/// gradient, when one is needed, is the column gradient dY · Wᵀ folded back by col2im, in
+/// chunks as on the chunked path.
 extension Tensor {
-    /// Whether `conv2d` takes the direct path where it may (nil: the backend's default, on for
-    /// the CPU when the input has at most `directConvolutionChannels` channels). Tests set it
-    /// to run the primitive on every backend.
+    /// Whether `conv2d` takes the direct path (nil: the backend's choice, see
+    /// `prefersDirectConvolution`). Tests set it to run the primitives on every backend.
     @TaskLocal public static var directConvolution: Bool? = nil
 
-    /// The most input channels the CPU convolves directly by default.
+    /// The most input channels the CPU convolves with its few-channel kernels by default.
     static let directConvolutionChannels = 4
 
-    /// Whether `conv2d` of this input should use the direct primitive for `geometry`.
+    /// Whether `conv2d` of this input should use the direct primitives for `geometry`.
     func prefersDirectConvolution(_ geometry: ConvGeometry) -> Bool {
-        guard !(GradMode.isEnabled && requiresGrad) else { return false }
-        return Self.directConvolution
-            ?? (backend.info.kind == .cpu && geometry.channels <= Self.directConvolutionChannels)
+        if let forced = Self.directConvolution { return forced }
+        if backend.convolvesWithoutColumns(geometry) { return true }
+        return backend.info.kind == .cpu && geometry.channels <= Self.directConvolutionChannels
+            && !(GradMode.isEnabled && requiresGrad)
     }
 
-    /// `activation(conv2d + bias)` of this input, which takes no gradient, with `filter` through
-    /// the backend's `conv2d` primitive (the bias, contiguous float32 `[filters]` as `fusableBias`
-    /// gives it, and the activation applied by it); the filter's gradient through `conv2dFilterGradient`.
+    /// `activation(conv2d + bias)` of this input with `filter` through the backend's `conv2d`
+    /// primitive (the bias, contiguous float32 `[filters]` as `fusableBias` gives it, and the
+    /// activation applied by it); the filter's gradient through `conv2dFilterGradient`, the
+    /// input's through the column gradient (see `ConvolutionChunks.inputGradient`).
     func directConv2d(_ filter: Tensor, geometry g: ConvGeometry, bias: Tensor? = nil, activation: FusedActivation? = nil) -> Tensor {
         requireFloat("conv2d")
         let x = contiguous(), w = filter.contiguous()
@@ -37,18 +41,25 @@ extension Tensor {
                            filters: filters, out: out.buffer,
                            epilogue: GemmEpilogue(bias: bias.map { ($0.buffer, $0.offset) }, activation: activation?.op))
         }
-        // The filter gradient never reads the bare convolution, so it never needs to exist.
+        // Neither gradient reads the bare convolution, so it never needs to exist.
         return recordedDirectConvolution(out, x, w, geometry: g).recordedEpilogue(values: out, bias: bias, activation: activation)
     }
 
     private func recordedDirectConvolution(_ out: Tensor, _ x: Tensor, _ w: Tensor, geometry g: ConvGeometry) -> Tensor {
         let filters = w.shape[3]
-        return out.recorded("conv2d", [w]) { gradient in
+        return out.recorded("conv2d", [x, w]) { gradient in
             let dy = gradient.contiguous()
-            let dw = Tensor(uninitializedShape: w.shape, backend: dy.backend)
-            dy.backend.conv2dFilterGradient(x.buffer, offset: x.offset, gradient: dy.buffer, gradientOffset: dy.offset,
-                                            geometry: g, filters: filters, out: dw.buffer)
-            return [dw]
+            var dw: Tensor?
+            if w.requiresGrad {
+                let sums = Tensor(uninitializedShape: w.shape, backend: dy.backend)
+                dy.backend.conv2dFilterGradient(x.buffer, offset: x.offset, gradient: dy.buffer, gradientOffset: dy.offset,
+                                                geometry: g, filters: filters, out: sums.buffer)
+                dw = sums
+            }
+            guard x.requiresGrad else { return [nil, dw] }
+            let images = Self.imagesPerConvolutionChunk(g, backend: dy.backend) ?? g.batch
+            let chunks = ConvolutionChunks(x: x, w: w, geometry: g, imagesPerChunk: images)
+            return [chunks.inputGradient(dy), dw]
         }
     }
 }

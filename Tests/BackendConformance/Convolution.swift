@@ -7,7 +7,7 @@ extension BackendConformance {
     static let convolution: [ConformanceCheck] = [
         ConformanceCheck("conv2d and its filter gradient: every geometry, 1, 5 and 32 filters, at offsets, stale output overwritten") { backend in
             let fewChannels = ConvCase("one channel, 28×28 3×3 (parallel)", batch: 3, height: 28, width: 28, channels: 1, kernel: (3, 3))
-            for test in ConvCase.all + [fewChannels] {
+            for test in ConvCase.all + [fewChannels] + ConvCase.manyChannels {
                 let g = test.geometry
                 for filters in [1, 5, 32] {
                     var random = TestRandom(seed: 7 &+ UInt64(test.columnCount * filters))
@@ -40,6 +40,20 @@ extension BackendConformance {
 }
 
 extension ConvCase {
+    /// Geometries with more channels than the CPU's few-channel kernels take (its product over the
+    /// image): rows of taps read in place or gathered, 6-row panels across output rows and images,
+    /// two k blocks, every kind of padding.
+    static let manyChannels = [
+        ConvCase("32 channels, 3×3 valid, output rows of 7", batch: 2, height: 10, width: 9, channels: 32, kernel: (3, 3)),
+        ConvCase("64 channels, 3×3 (two k blocks)", batch: 1, height: 7, width: 8, channels: 64, kernel: (3, 3), pad: (1, 0)),
+        ConvCase("6 channels, dilation (1, 2) stride (1, 2)", batch: 2, height: 7, width: 11, channels: 6, kernel: (2, 3),
+                 stride: (1, 2), dilation: (1, 2)),
+        ConvCase("12 channels, dilation (2, 1), bottom and right padding", batch: 2, height: 8, width: 6, channels: 12,
+                 kernel: (3, 3), dilation: (2, 1), pad: (0, 0), padBottomRight: (1, 2)),
+        ConvCase("7 channels, stride 3 (unread gaps)", batch: 2, height: 8, width: 7, channels: 7, kernel: (2, 2), stride: (3, 3)),
+        ConvCase("9 channels, kernel wider than the image", batch: 1, height: 3, width: 2, channels: 9, kernel: (5, 5), pad: (2, 2)),
+    ]
+
     /// `columns · filter` and `columnsᵀ · gradient` in Float64, over the zero-padded column matrix.
     func referenceConvolution(_ x: [Float], filter: [Float], gradient: [Float], filters: Int) -> (forward: [Double], filterGradient: [Double]) {
         let g = geometry

@@ -158,6 +158,49 @@ extension Conformance {
             }
         }
 
+        /// Inputs with many channels, which the CPU convolves as a product over the image (no
+        /// column matrix) on the whole batch, gradients included: forward against the Float64
+        /// loops and bit for bit against the im2col path, gradients of input and filter against
+        /// finite differences, and the direct path forced on every backend.
+        @Test(arguments: TestDevices.all)
+        func manyChannelConvolutionMatchesDirectLoops(device: Device) {
+            let cases = [WindowCase(input: [2, 6, 7, 6], kernel: (3, 3), strides: (1, 1), padding: .same),
+                         WindowCase(input: [2, 7, 9, 5], kernel: (2, 3), strides: (2, 1), padding: .valid, dilation: (1, 2)),
+                         WindowCase(input: [1, 8, 8, 40], kernel: (3, 3), strides: (1, 1), padding: .valid)]
+            for geometry in cases {
+                var rng = TestRNG(seed: 191)
+                let (x, refX) = makeInput(geometry.input, rng: &rng, on: device)
+                let (w, refW) = makeInput([geometry.kernel.0, geometry.kernel.1, geometry.input[3], 16], rng: &rng, on: device)
+                func convolve(_ direct: Bool?) -> Tensor {
+                    Tensor.$directConvolution.withValue(direct) {
+                        x.conv2d(w, strides: geometry.strides, padding: geometry.padding, dilation: geometry.dilation)
+                    }
+                }
+                // Sums of up to 360 products of values in (-2, 2): a few float32 roundings apart.
+                let chosen = convolve(nil), viaColumns = convolve(false)
+                expectClose(chosen, geometry.convolve(refX, refW), rtol: 1e-5, atol: 5e-5, "conv2d on \(device), \(geometry)")
+                expectClose(convolve(true), geometry.convolve(refX, refW), rtol: 1e-5, atol: 5e-5,
+                            "direct conv2d on \(device), \(geometry)")
+                if device == .cpu {
+                    // The same sums in the same order as im2col then the product.
+                    #expect(chosen.toArray().map(\.bitPattern) == viaColumns.toArray().map(\.bitPattern),
+                            "conv2d on the CPU, \(geometry): differs from the im2col path")
+                }
+                // Finite differences on the smaller inputs (two forward runs per element).
+                guard geometry.input[3] < 40 else { continue }
+                let filterShape = [geometry.kernel.0, geometry.kernel.1, geometry.input[3], 2]
+                for direct in [nil, true] as [Bool?] {
+                    Tensor.$directConvolution.withValue(direct) {
+                        Gradients.check(GradCase(name: "conv2d \(geometry), direct \(String(describing: direct))",
+                                                 shapes: [geometry.input, filterShape],
+                                                 flint: { $0[0].conv2d($0[1], strides: geometry.strides, padding: geometry.padding,
+                                                                       dilation: geometry.dilation) },
+                                                 reference: { geometry.convolve($0[0], $0[1]) }), on: device)
+                    }
+                }
+            }
+        }
+
         /// The direct path (the backend's conv2d primitive, taken for an input without a
         /// gradient), forced on every backend: forward against the Float64 loops and the
         /// filter's gradient against finite differences; an input that needs a gradient still

@@ -39,6 +39,15 @@ void flint_sgemm(long m, long n, long k, float alpha,
                  const float *b, long b_row, long b_col,
                  float beta, float *c, long ldc, const flint_epilogue *epilogue);
 
+// flint_sgemm with A gathered: its element (i, p) is a[a_rows[i] + a_cols[p]] (a_rows m offsets,
+// a_cols k). A convolution's column matrix is such an A over its image (rows: output positions,
+// columns: taps; or the other way round for the filter gradient), so the product runs without
+// making it. Where a_cols holds long runs of adjacent offsets, A's rows are read in place.
+// The same sums in the same order as flint_sgemm of that matrix made explicitly.
+void flint_sgemm_gathered(long m, long n, long k, float alpha, const float *a, const long *a_rows, const long *a_cols,
+                          const float *b, long b_row, long b_col, float beta, float *c, long ldc,
+                          const flint_epilogue *epilogue);
+
 // y = alpha · M · x + beta · y for M rows × columns, element (i, j) at m[i·m_row + j·m_col],
 // x[j·incx], y[i·incy]: the matrix–vector products of batch-1 inference, which are bound by
 // reading M. Same conventions as flint_sgemm (beta 0 never reads y; the sum over j of each y[i]

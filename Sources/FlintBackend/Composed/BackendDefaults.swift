@@ -63,6 +63,8 @@ extension Backend {
                                      geometry: geometry, filters: filters, out: out)
     }
 
+    public func convolvesWithoutColumns(_ geometry: ConvGeometry) -> Bool { false }
+
     public func maxPool2d(_ input: any DeviceBuffer, offset: Int, geometry: ConvGeometry, out: any DeviceBuffer,
                           taps: any DeviceBuffer) {
         composedMaxPool2d(input, offset: offset, geometry: geometry, out: out, taps: taps)

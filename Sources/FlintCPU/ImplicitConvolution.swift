@@ -1,0 +1,111 @@
+import CGemm
+import FlintBackend
+
+// Convolution as a product over the image itself (an implicit im2col): `flint_sgemm_gathered`
+// reads each element of the column matrix from the input through two offset tables, one per
+// output position and one per tap, so the matrix (nine times the image for a 3×3 kernel) is
+// never written nor read back. im2col and its copies were 12% of the Keras convnet's training.
+// The sums are those of im2col then the blocked product, in the same order, bit for bit.
+
+extension CPUBackend {
+    /// Inputs with at most this many channels take the direct kernels (DirectConvolution.swift):
+    /// their column matrix is too thin for a product.
+    static let fewChannels = 4
+
+    /// Whether `conv2d` and `conv2dFilterGradient` of `g` run as a product over the image.
+    static func convolvesImplicitly(_ g: ConvGeometry) -> Bool {
+        BlockedGemm.enabled && g.channels > fewChannels
+    }
+
+    public func convolvesWithoutColumns(_ geometry: ConvGeometry) -> Bool { Self.convolvesImplicitly(geometry) }
+
+    /// The convolution of `input` with `weights` (`[patchSize, filters]`) into `out`
+    /// (`[patchCount, filters]`), the fused part of an epilogue applied as it is stored.
+    func implicitConvolution(_ input: UnsafePointer<Float>, geometry g: ConvGeometry, weights: UnsafePointer<Float>,
+                             filters: Int, out: UnsafeMutablePointer<Float>, epilogue: flint_epilogue?) {
+        ConvolutionImage.with(input, g) { image, positions, taps in
+            let m = g.patchCount, k = g.patchSize
+            Self.forEachBand(rows: m, work: m * filters * k) { rows in
+                let call = { (epilogue: UnsafePointer<flint_epilogue>?) in
+                    flint_sgemm_gathered(rows.count, filters, k, 1, image, positions + rows.lowerBound, taps,
+                                         weights, filters, 1, 0, out + rows.lowerBound * filters, filters, epilogue)
+                }
+                if var epilogue { withUnsafePointer(to: &epilogue) { call($0) } } else { call(nil) }
+            }
+        }
+    }
+
+    /// The filter gradient `Σ_p columns[p, j] · gradient[p, f]` into `out` (`[patchSize, filters]`).
+    func implicitFilterGradient(_ input: UnsafePointer<Float>, geometry g: ConvGeometry, gradient: UnsafePointer<Float>,
+                                filters: Int, out: UnsafeMutablePointer<Float>) {
+        ConvolutionImage.with(input, g) { image, positions, taps in
+            // The column matrix transposed: rows are taps, the sum runs over output positions.
+            let m = g.patchSize, k = g.patchCount
+            Self.forEachBand(rows: m, work: m * filters * k) { rows in
+                flint_sgemm_gathered(rows.count, filters, k, 1, image, taps + rows.lowerBound, positions,
+                                     gradient, filters, 1, 0, out + rows.lowerBound * filters, filters, nil)
+            }
+        }
+    }
+}
+
+extension CPUBackend {
+    /// Runs `body` on bands of whole 6-row tiles of a product's `rows`, one per core (on the
+    /// calling thread below 64³ multiply-adds of `work`, as BlockedGemm does).
+    fileprivate static func forEachBand(rows m: Int, work: Int, _ body: (Range<Int>) -> Void) {
+        let tiles = (m + 5) / 6
+        let bands = work < 64 * 64 * 64 ? 1 : min(Parallel.cores, tiles)
+        Parallel.run(tasks: bands) { band in
+            let span = Parallel.range(band, of: bands, count: tiles)
+            let rows = (span.lowerBound * 6)..<min(m, span.upperBound * 6)
+            if !rows.isEmpty { body(rows) }
+        }
+    }
+}
+
+/// The image a convolution reads and its offset tables: the input itself, or a zero-padded copy
+/// when the geometry pads (then every tap of every position lies inside it).
+private enum ConvolutionImage {
+    static func with(_ input: UnsafePointer<Float>, _ g: ConvGeometry,
+                     _ body: (UnsafePointer<Float>, UnsafePointer<Int>, UnsafePointer<Int>) -> Void) {
+        // The rows and columns the outputs reach, in padded coordinates.
+        let height = (g.outHeight - 1) * g.strideHeight + (g.kernelHeight - 1) * g.dilationHeight + 1
+        let width = (g.outWidth - 1) * g.strideWidth + (g.kernelWidth - 1) * g.dilationWidth + 1
+        let padded = g.padTop > 0 || g.padLeft > 0 || height > g.height || width > g.width
+        let (h, w, c) = padded ? (height, width, g.channels) : (g.height, g.width, g.channels)
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: g.patchCount + g.patchSize) { tables in
+            let positions = tables.baseAddress!, taps = positions + g.patchCount
+            var i = 0
+            for n in 0..<g.batch {
+                for oh in 0..<g.outHeight {
+                    for ow in 0..<g.outWidth {
+                        positions[i] = ((n * h + oh * g.strideHeight) * w + ow * g.strideWidth) * c
+                        i += 1
+                    }
+                }
+            }
+            var j = 0
+            for kh in 0..<g.kernelHeight {
+                for kw in 0..<g.kernelWidth {
+                    for channel in 0..<c {
+                        taps[j] = (kh * g.dilationHeight * w + kw * g.dilationWidth) * c + channel
+                        j += 1
+                    }
+                }
+            }
+            guard padded else { return body(input, positions, taps) }
+            let copy = UnsafeMutablePointer<Float>.allocate(capacity: g.batch * h * w * c)
+            defer { copy.deallocate() }
+            copy.initialize(repeating: 0, count: g.batch * h * w * c)
+            // Each input row at its place in the padded image, clipped to the part outputs reach.
+            let columns = min(g.width, w - g.padLeft)
+            for n in 0..<g.batch where columns > 0 {
+                for ih in 0..<max(0, min(g.height, h - g.padTop)) {
+                    (copy + ((n * h + ih + g.padTop) * w + g.padLeft) * c)
+                        .update(from: input + (n * g.height + ih) * g.width * c, count: columns * c)
+                }
+            }
+            body(copy, positions, taps)
+        }
+    }
+}
