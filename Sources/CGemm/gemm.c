@@ -276,12 +276,15 @@ static void pack_a_gathered(const a_source *a, long i0, long mc, long p0, long k
 }
 
 // Where a gathered A's columns are adjacent (cols[p + 1] == cols[p] + 1): the first depth of
-// each run into `starts` (ending with k); returns the number of runs.
+// each run into `starts` (ending with k) unless it is NULL; returns the number of runs.
 static long gathered_runs(const long *cols, long k, long *starts) {
     long count = 0;
     for (long p = 0; p < k; p++)
-        if (p == 0 || cols[p] != cols[p - 1] + 1) starts[count++] = p;
-    starts[count] = k;
+        if (p == 0 || cols[p] != cols[p - 1] + 1) {
+            if (starts) starts[count] = p;
+            count++;
+        }
+    if (starts) starts[count] = k;
     return count;
 }
 
@@ -313,19 +316,20 @@ FLINT_AVX2 static void sgemm_blocked(long m, long n, long k, float alpha, const 
     }
     if (!packed_a) packed_a = aligned_floats((long)MC * KC);
     if (!packed_b) packed_b = aligned_floats((long)NC * KC);
-    // A gathered one: its runs of adjacent columns, and those of the current k block.
-    long run_count = 0, *run_starts = NULL, *run_offset = NULL, *run_length = NULL;
-    if (a->rows) {
-        run_starts = malloc((size_t)(3 * k + 1) * sizeof(long));
-        if (!run_starts) abort();
-        run_offset = run_starts + k + 1;
-        run_length = run_offset + k;
-        run_count = gathered_runs(a->cols, k, run_starts);
-    }
     // Narrow products read A's row panels in place: packing A costs about as much as the product
     // when few B panels reuse it (3456×64×288, a convolution's forward: 72 → 94 GFLOP/s). A
     // gathered A in place needs long runs (an image's rows of taps, not a filter gradient's).
+    long run_count = a->rows ? gathered_runs(a->cols, k, NULL) : 0;
     int direct = n <= 512 && (a->rows ? k >= 16 * run_count : a->col == 1);
+    // Then its runs of adjacent columns, and those of the current k block (few: k / 16 at most).
+    long *run_starts = NULL, *run_offset = NULL, *run_length = NULL;
+    if (a->rows && direct) {
+        run_starts = malloc((size_t)(3 * run_count + 1) * sizeof(long));
+        if (!run_starts) abort();
+        run_offset = run_starts + run_count + 1;
+        run_length = run_offset + run_count;
+        gathered_runs(a->cols, k, run_starts);
+    }
     for (long jc = 0; jc < n; jc += NC) {
         long nc = n - jc < NC ? n - jc : NC;
         // Equal k blocks of at most KC (a short last block would load and store C for little work).
