@@ -54,7 +54,8 @@ extension Tensor {
         let bias = shift
         let geometry = windowGeometry(kernel: (filter.shape[0], filter.shape[1]), strides: strides, padding: padding,
                                       dilation: dilation, op: "conv2d")
-        if prefersDirectConvolution(geometry) {
+        // An empty output takes the plain path (the direct primitives need a position and a filter).
+        if geometry.patchCount > 0 && filter.shape[3] > 0 && prefersDirectConvolution(geometry) {
             return directConv2d(filter, geometry: geometry, bias: bias, activation: activation)
         }
         if let images = Self.imagesPerConvolutionChunk(geometry, backend: backend) {

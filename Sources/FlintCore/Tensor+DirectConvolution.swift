@@ -26,13 +26,13 @@ extension Tensor {
     /// `activation(conv2d + bias)` of this input with `filter` through the backend's `conv2d`
     /// primitive (the bias, contiguous float32 `[filters]` as `fusableBias` gives it, and the
     /// activation applied by it); the filter's gradient through `conv2dFilterGradient`, the
-    /// input's through the column gradient (see `ConvolutionChunks.inputGradient`).
+    /// input's through the column gradient (see `ConvolutionChunks.inputGradient`). The output
+    /// is not empty (`conv2d` sends empty ones to the plain path).
     func directConv2d(_ filter: Tensor, geometry g: ConvGeometry, bias: Tensor? = nil, activation: FusedActivation? = nil) -> Tensor {
         requireFloat("conv2d")
         let x = contiguous(), w = filter.contiguous()
         let filters = w.shape[3]
         let out = Tensor(uninitializedShape: [g.batch, g.outHeight, g.outWidth, filters], backend: backend)
-        guard out.count > 0 else { return out }
         if bias == nil && activation == nil {
             backend.conv2d(x.buffer, offset: x.offset, filter: w.buffer, filterOffset: w.offset, geometry: g,
                            filters: filters, out: out.buffer)
