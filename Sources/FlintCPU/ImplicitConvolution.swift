@@ -5,7 +5,9 @@ import FlintBackend
 // reads each element of the column matrix from the input through two offset tables, one per
 // output position and one per tap, so the matrix (nine times the image for a 3×3 kernel) is
 // never written nor read back. im2col and its copies were 12% of the Keras convnet's training.
-// The sums are those of im2col then the blocked product, in the same order, bit for bit.
+// The sums are those of im2col then the blocked product, in the same order, bit for bit
+// (the im2col path hands products with one row or one column to the matrix–vector kernel
+// instead, whose order differs: a single filter, a single output position).
 
 extension CPUBackend {
     /// Inputs with at most this many channels take the direct kernels (DirectConvolution.swift):
@@ -41,23 +43,31 @@ extension CPUBackend {
         ConvolutionImage.with(input, g, on: self) { image, positions, taps in
             // The column matrix transposed: rows are taps, the sum runs over output positions.
             let m = g.patchSize, k = g.patchCount
-            Self.forEachBand(rows: m, work: m * filters * k) { rows in
-                flint_sgemm_gathered(rows.count, filters, k, 1, image, taps + rows.lowerBound, positions,
-                                     gradient, filters, 1, 0, out + rows.lowerBound * filters, filters, nil)
+            guard m <= filters else {
+                return Self.forEachBand(rows: m, work: m * filters * k) { rows in
+                    flint_sgemm_gathered(rows.count, filters, k, 1, image, taps + rows.lowerBound, positions,
+                                         gradient, filters, 1, 0, out + rows.lowerBound * filters, filters, nil)
+                }
+            }
+            // Few taps (a 1×1 kernel): bands of whole 16-column tiles of filters instead, so
+            // every core gets a share however few the taps.
+            Self.forEachBand(rows: filters, tile: 16, work: m * filters * k) { columns in
+                flint_sgemm_gathered(m, columns.count, k, 1, image, taps, positions, gradient + columns.lowerBound,
+                                     filters, 1, 0, out + columns.lowerBound, filters, nil)
             }
         }
     }
 }
 
 extension CPUBackend {
-    /// Runs `body` on bands of whole 6-row tiles of a product's `rows`, one per core (on the
-    /// calling thread below 64³ multiply-adds of `work`, as BlockedGemm does).
-    fileprivate static func forEachBand(rows m: Int, work: Int, _ body: (Range<Int>) -> Void) {
-        let tiles = (m + 5) / 6
+    /// Runs `body` on bands of whole tiles (6 rows, or `tile`) of a product's `rows`, one per
+    /// core (on the calling thread below 64³ multiply-adds of `work`, as BlockedGemm does).
+    fileprivate static func forEachBand(rows m: Int, tile: Int = 6, work: Int, _ body: (Range<Int>) -> Void) {
+        let tiles = (m + tile - 1) / tile
         let bands = work < 64 * 64 * 64 ? 1 : min(Parallel.cores, tiles)
         Parallel.run(tasks: bands) { band in
             let span = Parallel.range(band, of: bands, count: tiles)
-            let rows = (span.lowerBound * 6)..<min(m, span.upperBound * 6)
+            let rows = (span.lowerBound * tile)..<min(m, span.upperBound * tile)
             if !rows.isEmpty { body(rows) }
         }
     }

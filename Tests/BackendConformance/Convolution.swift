@@ -52,6 +52,8 @@ extension ConvCase {
                  kernel: (3, 3), dilation: (2, 1), pad: (0, 0), padBottomRight: (1, 2)),
         ConvCase("7 channels, stride 3 (unread gaps)", batch: 2, height: 8, width: 7, channels: 7, kernel: (2, 2), stride: (3, 3)),
         ConvCase("9 channels, kernel wider than the image", batch: 1, height: 3, width: 2, channels: 9, kernel: (5, 5), pad: (2, 2)),
+        ConvCase("8 channels, 1×1 over 1,024 positions (filter gradient in column bands)", batch: 4, height: 16, width: 16,
+                 channels: 8, kernel: (1, 1)),
     ]
 
     /// `columns · filter` and `columnsᵀ · gradient` in Float64, over the zero-padded column matrix.

@@ -43,7 +43,8 @@ void flint_sgemm(long m, long n, long k, float alpha,
 // a_cols k). A convolution's column matrix is such an A over its image (rows: output positions,
 // columns: taps; or the other way round for the filter gradient), so the product runs without
 // making it. Where a_cols holds long runs of adjacent offsets, A's rows are read in place.
-// The same sums in the same order as flint_sgemm of that matrix made explicitly.
+// The same sums in the same order as flint_sgemm of that matrix made explicitly (bands of rows
+// or of columns alike).
 void flint_sgemm_gathered(long m, long n, long k, float alpha, const float *a, const long *a_rows, const long *a_cols,
                           const float *b, long b_row, long b_col, float beta, float *c, long ldc,
                           const flint_epilogue *epilogue);
