@@ -2,8 +2,8 @@ import CGemm
 import CVectorMath
 import FlintBackend
 
-// Direct convolution for inputs with few channels (more go to ImplicitConvolution.swift). With one input channel and a 3×3 kernel the
-// im2col route builds a K = 9 column matrix, which OpenBLAS packs again, then zeroes the output
+// Direct convolution for inputs with few channels (more go to ImplicitConvolution.swift). With
+// one input channel and a 3×3 kernel the im2col route builds a K = 9 column matrix, which OpenBLAS packs again, then zeroes the output
 // (beta = 0) and sweeps it once per tiny K block: three memory passes over the output for nine
 // multiply-adds per element. Here eight filters of one output position stay in a register while
 // every tap adds into them, and the filter gradient sums a row's positions per tap the same way.

@@ -96,27 +96,30 @@ struct ConvolutionChunks {
     func backward(_ gradient: Tensor) -> [Tensor?] {
         let dy = gradient.contiguous(), backend = dy.backend
         let patch = g.patchSize
+        var dw: Tensor?
         if w.requiresGrad {
-            let dw = Tensor(uninitializedShape: w.shape, backend: backend)
+            let sums = Tensor(uninitializedShape: w.shape, backend: backend)
+            dw = sums
             for (index, start) in starts.enumerated() {
                 // dW (+)= columnsᵀ · dY, the columns read transposed in place.
                 let rows = unfold(start, on: backend).patchCount
                 backend.gemm(m: patch, n: channelsOut, k: rows, batch: 1, alpha: 1,
                              MatrixOperand(buffer: scratch.buffer, offset: 0, rowStride: 1, colStride: patch, batchStride: 0),
                              Self.rowMajor(dy, offset: dy.offset + start * positions * channelsOut, columns: channelsOut),
-                             beta: index == 0 ? 0 : 1, Self.rowMajor(dw, offset: 0, columns: channelsOut))
+                             beta: index == 0 ? 0 : 1, Self.rowMajor(sums, offset: 0, columns: channelsOut))
             }
-            return [x.requiresGrad ? inputGradient(dy) : nil, dw]
         }
-        return [x.requiresGrad ? inputGradient(dy) : nil, nil]
+        return [x.requiresGrad ? inputGradient(dy) : nil, dw]
     }
 
     /// x's gradient from the contiguous output gradient `dy`: each chunk's column gradient
-    /// dY · Wᵀ, folded back onto its images by col2im.
+    /// dY · Wᵀ, folded back onto its images by col2im (straight into x's gradient when one
+    /// chunk holds the batch; col2im writes from element 0).
     func inputGradient(_ dy: Tensor) -> Tensor {
         let backend = dy.backend, patch = g.patchSize
         let dx = Tensor(uninitializedShape: x.shape, backend: backend)
-        let folded = Tensor(uninitializedShape: [imagesPerChunk, g.height, g.width, g.channels], backend: backend)
+        let whole = imagesPerChunk >= g.batch
+        let folded = whole ? dx : Tensor(uninitializedShape: [imagesPerChunk, g.height, g.width, g.channels], backend: backend)
         for start in starts {
             let geometry = chunk(start)
             backend.gemm(m: geometry.patchCount, n: patch, k: channelsOut, batch: 1, alpha: 1,
@@ -124,9 +127,11 @@ struct ConvolutionChunks {
                          MatrixOperand(buffer: w.buffer, offset: w.offset, rowStride: 1, colStride: channelsOut, batchStride: 0),
                          beta: 0, Self.rowMajor(scratch, offset: 0, columns: patch))
             backend.col2im(scratch.buffer, offset: 0, geometry: geometry, out: folded.buffer)
-            backend.copy(StridedOperand(buffer: folded.buffer, offset: 0, strides: [1]),
-                         to: StridedOperand(buffer: dx.buffer, offset: start * imageSize, strides: [1]),
-                         shape: [geometry.batch * imageSize])
+            if !whole {
+                backend.copy(StridedOperand(buffer: folded.buffer, offset: 0, strides: [1]),
+                             to: StridedOperand(buffer: dx.buffer, offset: start * imageSize, strides: [1]),
+                             shape: [geometry.batch * imageSize])
+            }
         }
         return dx
     }
