@@ -301,8 +301,22 @@ static depth_runs block_runs(const long *cols, const long *starts, long count, l
     return runs;
 }
 
+// The k blocks of a product: equal blocks of at most KC (a short last block would load and
+// store C for little work).
+static long k_step(long k) {
+    long blocks = (k + KC - 1) / KC;
+    return (k + blocks - 1) / blocks;
+}
+
+// B packed whole (flint_sgemm_pack): the panels of each NC column block and k block one after
+// another, as sgemm_blocked packs them one at a time; block (jc, pc) starts at
+// jc·k + pc·(its width rounded up to NR).
+static long rounded_width(long nc) { return (nc + NR - 1) / NR * NR; }
+
+// `prepacked`: B as flint_sgemm_pack left it (then b, b_row and b_col are unused), or NULL to
+// pack each block here.
 FLINT_AVX2 static void sgemm_blocked(long m, long n, long k, float alpha, const a_source *a,
-                                     const float *b, long b_row, long b_col,
+                                     const float *b, long b_row, long b_col, const float *prepacked,
                                      float beta, float *c, long ldc, const flint_epilogue *epilogue) {
     if (m <= 0 || n <= 0) return;
     const float *bias = epilogue ? epilogue->bias : NULL;
@@ -315,7 +329,7 @@ FLINT_AVX2 static void sgemm_blocked(long m, long n, long k, float alpha, const 
         return;
     }
     if (!packed_a) packed_a = aligned_floats((long)MC * KC);
-    if (!packed_b) packed_b = aligned_floats((long)NC * KC);
+    if (!packed_b && !prepacked) packed_b = aligned_floats((long)NC * KC);
     // Narrow products read A's row panels in place: packing A costs about as much as the product
     // when few B panels reuse it (3456×64×288, a convolution's forward: 72 → 94 GFLOP/s). A
     // gathered A in place needs long runs (an image's rows of taps, not a filter gradient's).
@@ -332,15 +346,15 @@ FLINT_AVX2 static void sgemm_blocked(long m, long n, long k, float alpha, const 
     }
     for (long jc = 0; jc < n; jc += NC) {
         long nc = n - jc < NC ? n - jc : NC;
-        // Equal k blocks of at most KC (a short last block would load and store C for little work).
-        long blocks = (k + KC - 1) / KC, step = (k + blocks - 1) / blocks;
+        long step = k_step(k);
         for (long pc = 0; pc < k; pc += step) {
             long kc = k - pc < step ? k - pc : step;
             // The first k block applies the caller's beta; later ones add to what it wrote.
             float block_beta = pc == 0 ? beta : 1;
             // The last k block stores each element for the last time: the epilogue goes there.
             int last = pc + kc >= k;
-            pack_b(kc, nc, b + pc * b_row + jc * b_col, b_row, b_col, packed_b);
+            const float *panels = prepacked ? prepacked + jc * k + pc * rounded_width(nc) : packed_b;
+            if (!prepacked) pack_b(kc, nc, b + pc * b_row + jc * b_col, b_row, b_col, packed_b);
             // The runs of this block where a gathered A is read in place.
             depth_runs place_runs = {0, run_offset, run_length};
             if (a->rows && direct) place_runs = block_runs(a->cols, run_starts, run_count, pc, kc, run_offset, run_length);
@@ -362,15 +376,15 @@ FLINT_AVX2 static void sgemm_blocked(long m, long n, long k, float alpha, const 
                         const float *tile_bias = last && bias ? bias + jc + jr : NULL;
                         int tile_activation = last ? activation : FLINT_ACTIVATION_NONE;
                         if (ir >= whole) {
-                            kernel_6x16(kc, packed_a + (ir - whole) * kc, 1, MR, packed_b + jr * kc, alpha, block_beta,
+                            kernel_6x16(kc, packed_a + (ir - whole) * kc, 1, MR, panels + jr * kc, alpha, block_beta,
                                         tile, ldc, rows, columns, tile_bias, tile_activation, slope);
                         } else if (a->rows) {
                             const float *panel[MR];
                             for (int r = 0; r < MR; r++) panel[r] = a->base + a->rows[ic + ir + r];
-                            kernel_6x16_runs(panel, place_runs, packed_b + jr * kc, alpha, block_beta, tile, ldc, columns,
+                            kernel_6x16_runs(panel, place_runs, panels + jr * kc, alpha, block_beta, tile, ldc, columns,
                                              tile_bias, tile_activation, slope);
                         } else {
-                            kernel_6x16(kc, a->base + (ic + ir) * a->row + pc * a->col, a->row, a->col, packed_b + jr * kc,
+                            kernel_6x16(kc, a->base + (ic + ir) * a->row + pc * a->col, a->row, a->col, panels + jr * kc,
                                         alpha, block_beta, tile, ldc, rows, columns, tile_bias, tile_activation, slope);
                         }
                     }
@@ -384,14 +398,32 @@ FLINT_AVX2 static void sgemm_blocked(long m, long n, long k, float alpha, const 
 void flint_sgemm(long m, long n, long k, float alpha, const float *a, long a_row, long a_col,
                  const float *b, long b_row, long b_col, float beta, float *c, long ldc, const flint_epilogue *epilogue) {
     a_source source = {a, a_row, a_col, NULL, NULL};
-    sgemm_blocked(m, n, k, alpha, &source, b, b_row, b_col, beta, c, ldc, epilogue);
+    sgemm_blocked(m, n, k, alpha, &source, b, b_row, b_col, NULL, beta, c, ldc, epilogue);
+}
+
+long flint_sgemm_packed_size(long k, long n) { return k * rounded_width(n); }
+
+void flint_sgemm_pack(long k, long n, const float *b, long b_row, long b_col, float *out) {
+    for (long jc = 0; jc < n; jc += NC) {
+        long nc = n - jc < NC ? n - jc : NC, step = k_step(k);
+        for (long pc = 0; pc < k; pc += step) {
+            long kc = k - pc < step ? k - pc : step;
+            pack_b(kc, nc, b + pc * b_row + jc * b_col, b_row, b_col, out + jc * k + pc * rounded_width(nc));
+        }
+    }
+}
+
+void flint_sgemm_packed(long m, long n, long k, float alpha, const float *a, long a_row, long a_col,
+                        const float *packed, float beta, float *c, long ldc, const flint_epilogue *epilogue) {
+    a_source source = {a, a_row, a_col, NULL, NULL};
+    sgemm_blocked(m, n, k, alpha, &source, NULL, 0, 0, packed, beta, c, ldc, epilogue);
 }
 
 void flint_sgemm_gathered(long m, long n, long k, float alpha, const float *a, const long *a_rows, const long *a_cols,
                           const float *b, long b_row, long b_col, float beta, float *c, long ldc,
                           const flint_epilogue *epilogue) {
     a_source source = {a, 0, 0, a_rows, a_cols};
-    sgemm_blocked(m, n, k, alpha, &source, b, b_row, b_col, beta, c, ldc, epilogue);
+    sgemm_blocked(m, n, k, alpha, &source, b, b_row, b_col, NULL, beta, c, ldc, epilogue);
 }
 
 // Thread-local scratch for gemv: x made contiguous, or the sums of the column form.
@@ -525,6 +557,20 @@ void flint_sgemm_gathered(long m, long n, long k, float alpha, const float *a, c
 
 void flint_apply_epilogue(long rows, long columns, float *c, long ldc, const flint_epilogue *epilogue) {
     (void)rows; (void)columns; (void)c; (void)ldc; (void)epilogue;
+    abort();
+}
+
+long flint_sgemm_packed_size(long k, long n) { return k * n; }
+
+void flint_sgemm_pack(long k, long n, const float *b, long b_row, long b_col, float *out) {
+    (void)k; (void)n; (void)b; (void)b_row; (void)b_col; (void)out;
+    abort();
+}
+
+void flint_sgemm_packed(long m, long n, long k, float alpha, const float *a, long a_row, long a_col,
+                        const float *packed, float beta, float *c, long ldc, const flint_epilogue *epilogue) {
+    (void)m; (void)n; (void)k; (void)alpha; (void)a; (void)a_row; (void)a_col;
+    (void)packed; (void)beta; (void)c; (void)ldc; (void)epilogue;
     abort();
 }
 

@@ -160,6 +160,27 @@ public protocol Backend: AnyObject, Sendable {
     func lstmCellBackward(batch: Int, units: Int, gates: any DeviceBuffer, cell: StridedOperand, out: any DeviceBuffer,
                           hGradient: StridedOperand, cGradient: StridedOperand,
                           outGates: any DeviceBuffer, outCell: any DeviceBuffer)
+    /// An LSTM's recurrence over `steps` time steps, the recurrent product inside: for each t,
+    /// `lstmCell` of `projection[t]` and `h_{t−1} · kernel` with the cell state `c_{t−1}`, where
+    /// `h_{−1}` and `c_{−1}` are `hidden` and `cell` (`[batch, units]`, two-dimensional).
+    /// `projection` (`[steps, batch, 4·units]`, the input projection with its bias, time-major)
+    /// and `kernel` (`[units, 4·units]`) are contiguous from their offsets. Writes `states`, step
+    /// t's `[h_t | c_t]` (`[steps, batch, 2·units]`), and `gates`, step t's gates as `lstmCell`
+    /// writes them (`[steps, batch, 4·units]`), contiguous from element 0. The default
+    /// (`composedLSTMSequence`) runs `gemm` and `lstmCell` step by step.
+    func lstmSequence(steps: Int, batch: Int, units: Int, projection: any DeviceBuffer, projectionOffset: Int,
+                      kernel: any DeviceBuffer, kernelOffset: Int, hidden: StridedOperand, cell: StridedOperand,
+                      states: any DeviceBuffer, gates: any DeviceBuffer)
+    /// The adjoint of `lstmSequence`: from its `kernel`, `hidden`, `cell`, `states` and `gates`
+    /// and the gradient of `states` (`gradient`, contiguous from `gradientOffset`), writes the
+    /// gradients of the projection (`outProjection`, `[steps, batch, 4·units]`), the kernel
+    /// (`outKernel`, `[units, 4·units]`), `hidden` and `cell` (`[batch, units]` each), contiguous
+    /// from element 0. The default (`composedLSTMSequenceBackward`) runs `lstmCellBackward` and
+    /// `gemm` step by step back through time, then the kernel's gradient as two products.
+    func lstmSequenceBackward(steps: Int, batch: Int, units: Int, kernel: any DeviceBuffer, kernelOffset: Int,
+                              hidden: StridedOperand, cell: StridedOperand, states: any DeviceBuffer, gates: any DeviceBuffer,
+                              gradient: any DeviceBuffer, gradientOffset: Int, outProjection: any DeviceBuffer,
+                              outKernel: any DeviceBuffer, outHidden: any DeviceBuffer, outCell: any DeviceBuffer)
 
     // MARK: Random numbers
 

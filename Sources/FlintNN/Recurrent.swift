@@ -133,6 +133,10 @@ public class RecurrentLayer: Layer {
     func projectionBias() -> Tensor? { bias?.value }
     /// One step: `input` is this step's `x·W + b` (`[batch, k·units]`); returns the new states.
     func step(_ input: Tensor, states: [Tensor]) -> [Tensor] { fatalError("\(Self.self) must override step") }
+    /// Every step at once, for sequences without a mask: `projection` is `[time, batch, k·units]`
+    /// (time > 0); returns each step's states side by side (`[time, batch, stateCount·units]`),
+    /// or nil to run `step` by step (the default).
+    func sequence(_ projection: Tensor, states: [Tensor]) -> Tensor? { nil }
 
     // MARK: Layer
 
@@ -209,6 +213,12 @@ public class RecurrentLayer: Layer {
         ensure(states.count == stateCount && states.allSatisfy { $0.shape == [batch, units] },
                      "\(typeName): initial state must be \(stateCount) tensor(s) of shape [\(batch), \(units)], got \(states.map(\.shape))")
         states = states.map { $0.to(device) }
+        if stepMask == nil, time > 0, let all = sequence(timeMajor, states: states) {
+            let last = all.select(index: time - 1, axis: 0)
+            let finalStates = (0..<stateCount).map { last.slice(axis: 1, ($0 * units)..<(($0 + 1) * units)) }
+            let output = returnSequences ? all.slice(axis: 2, 0..<units).permuted([1, 0, 2]) : finalStates[0]
+            return RecurrentOutput(output: output, states: finalStates)
+        }
         var outputs: [Tensor] = []
         for t in 0..<time {
             var next = step(stepInputs[t], states: states)

@@ -242,6 +242,44 @@ struct RecurrentReference {
         #expect(Array(grad[0..<3]) == [0, 0, 0] && Array(grad[3..<6]) == [3, 3, 3])
     }
 
+    /// An LSTM without a mask runs its sequence as one op (`Tensor.lstmSequence`; on the CPU in
+    /// bands of rows from a batch of 8); a mask of ones sends it step by step through the same
+    /// cells. Both must give the same outputs, states and gradients, at batches that take one
+    /// band, two uneven bands, or the step-by-step default.
+    @Test(arguments: NNDevices.all)
+    func lstmSequenceMatchesStepByStep(device: Device) throws {
+        for (batch, units, returnSequences) in [(13, 20, true), (8, 3, false), (5, 6, true), (40, 33, false)] {
+            let (time, features) = (6, 4)
+            let layer = LSTM(units, returnSequences: returnSequences)
+            _ = try layer.build(inputShape: [time, features], context: BuildContext(device: device, generator: RandomGenerator(seed: 12)))
+            var rng = DataRNG(seed: 13)
+            let x = Tensor((0..<(batch * time * features)).map { _ in rng.uniform(-1, 1) }, shape: [batch, time, features], on: device)
+            let initial = (0..<2).map { _ in Tensor((0..<(batch * units)).map { _ in rng.uniform(-0.5, 0.5) }, shape: [batch, units], on: device) }
+            let ones = Tensor.ones([batch, time], on: device)
+            func run(stepByStep: Bool) -> (values: [[Float]], gradients: [[Float]]) {
+                layer.zeroGrad()
+                let xLeaf = x.requiringGrad(), initialLeaves = initial.map { $0.requiringGrad() }
+                let result = layer.run(xLeaf, initialState: initialLeaves, mask: stepByStep ? ones : nil)
+                var weights = DataRNG(seed: 14)
+                let loss = (result.output * Tensor((0..<result.output.count).map { _ in weights.uniform(-1, 1) }, shape: result.output.shape, on: device)).sum()
+                    + (result.states[1] * 0.5).sum()
+                loss.backward()
+                let gradients = [xLeaf.grad, layer.kernel.grad, layer.recurrentKernel.grad, layer.bias!.grad] + initialLeaves.map(\.grad)
+                return ([result.output.toArray()] + result.states.map { $0.toArray() }, gradients.map { $0?.toArray() ?? [] })
+            }
+            let (fused, stepped) = (run(stepByStep: false), run(stepByStep: true))
+            let what = "LSTM(\(units)) batch \(batch), returnSequences \(returnSequences) on \(device)"
+            for (i, name) in ["output", "h", "c"].enumerated() {
+                Self.expectClose(fused.values[i], stepped.values[i].map(Double.init), tolerance: 2e-6, "\(what): \(name)")
+            }
+            for (i, name) in ["input", "kernel", "recurrent kernel", "bias", "initial h", "initial c"].enumerated() {
+                let (a, b) = (fused.gradients[i], stepped.gradients[i])
+                #expect(!a.isEmpty && a.count == b.count, "\(what): no gradient of the \(name)")
+                Self.expectClose(a, b.map(Double.init), tolerance: 2e-5, "\(what): gradient of the \(name)")
+            }
+        }
+    }
+
     // MARK: Masking
 
     /// Padded sequences with garbage after their ends give each sequence's own last state.

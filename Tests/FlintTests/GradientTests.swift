@@ -39,6 +39,32 @@ extension Conformance {
         return Ref(shape: [3, 6], data: out)
     }
 
+    /// Float64 `[h_t | c_t]` of every step of an LSTM over a sequence (inputs: the time-major
+    /// projection `[steps, batch, 4·units]`, the recurrent kernel, the initial h and c).
+    static func lstmSequenceReference(_ refs: [Ref]) -> Ref {
+        let (steps, batch, units) = (refs[0].shape[0], refs[0].shape[1], refs[2].shape[1])
+        let wide = 4 * units
+        func sigmoid(_ x: Double) -> Double { 1 / (1 + Foundation.exp(-x)) }
+        var h = refs[2].data, c = refs[3].data, out: [Double] = []
+        for t in 0..<steps {
+            var nextH = h, nextC = c
+            for b in 0..<batch {
+                for j in 0..<units {
+                    let z = (0..<4).map { k in
+                        (0..<units).reduce(refs[0].data[(t * batch + b) * wide + k * units + j]) {
+                            $0 + h[b * units + $1] * refs[1].data[$1 * wide + k * units + j]
+                        }
+                    }
+                    nextC[b * units + j] = sigmoid(z[1]) * c[b * units + j] + sigmoid(z[0]) * Foundation.tanh(z[2])
+                    nextH[b * units + j] = sigmoid(z[3]) * Foundation.tanh(nextC[b * units + j])
+                }
+                out += (0..<units).map { nextH[b * units + $0] } + (0..<units).map { nextC[b * units + $0] }
+            }
+            (h, c) = (nextH, nextC)
+        }
+        return Ref(shape: [steps, batch, 2 * units], data: out)
+    }
+
     /// Columns `range` of a two-dimensional reference.
     static func columns(_ matrix: Ref, _ range: Range<Int>) -> Ref {
         let width = matrix.shape[1]
@@ -216,6 +242,23 @@ extension Conformance {
         GradCase(name: "lstmCell, a slice across both halves", shapes: [[3, 12], [3, 12], [3, 3]],
                  flint: { Tensor.lstmCell(input: $0[0], recurrent: $0[1], cell: $0[2]).slice(axis: 1, 1..<5) },
                  reference: { refs in columns(lstmReference(refs), 1..<5) }),
+        // A whole sequence as one op: batches of 8 or more take the CPU's bands of rows, fewer its
+        // step-by-step default; used whole, or only through the last step's h (the rest zero).
+        GradCase(name: "lstmSequence", shapes: [[3, 8, 8], [2, 8], [8, 2], [8, 2]], domain: (-1.5, 1.5),
+                 flint: { Tensor.lstmSequence(projection: $0[0], recurrentKernel: $0[1], hidden: $0[2], cell: $0[3]) },
+                 reference: { lstmSequenceReference($0) }),
+        GradCase(name: "lstmSequence, last h", shapes: [[4, 9, 12], [3, 12], [9, 3], [9, 3]], domain: (-1.5, 1.5),
+                 flint: {
+                     Tensor.lstmSequence(projection: $0[0], recurrentKernel: $0[1], hidden: $0[2], cell: $0[3])
+                         .select(index: 3, axis: 0).slice(axis: 1, 0..<3)
+                 },
+                 reference: { refs in
+                     let all = lstmSequenceReference(refs)
+                     return Ref(shape: [9, 3], data: (0..<9).flatMap { b in (0..<3).map { all.data[(3 * 9 + b) * 6 + $0] } })
+                 }),
+        GradCase(name: "lstmSequence, small batch", shapes: [[2, 3, 8], [2, 8], [3, 2], [3, 2]], domain: (-1.5, 1.5),
+                 flint: { Tensor.lstmSequence(projection: $0[0], recurrentKernel: $0[1], hidden: $0[2], cell: $0[3]) },
+                 reference: { lstmSequenceReference($0) }),
         // One weight in three products (a recurrent kernel's use): its gradient is one stacked product.
         GradCase(name: "matmul, weight used three times", shapes: [[2, 3], [3, 4], [4, 3]],
                  flint: { x in

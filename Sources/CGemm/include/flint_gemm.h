@@ -39,6 +39,15 @@ void flint_sgemm(long m, long n, long k, float alpha,
                  const float *b, long b_row, long b_col,
                  float beta, float *c, long ldc, const flint_epilogue *epilogue);
 
+// B packed once for many products with it (an LSTM's recurrent kernel, one product per time
+// step): flint_sgemm_pack writes the k×n matrix B (element (p, j) at b[p·b_row + j·b_col]) into
+// `out`, flint_sgemm_packed_size(k, n) floats, and flint_sgemm_packed is flint_sgemm with that
+// B, the same sums in the same order.
+long flint_sgemm_packed_size(long k, long n);
+void flint_sgemm_pack(long k, long n, const float *b, long b_row, long b_col, float *out);
+void flint_sgemm_packed(long m, long n, long k, float alpha, const float *a, long a_row, long a_col,
+                        const float *packed, float beta, float *c, long ldc, const flint_epilogue *epilogue);
+
 // flint_sgemm with A gathered: its element (i, p) is a[a_rows[i] + a_cols[p]] (a_rows m offsets,
 // a_cols k). A convolution's column matrix is such an A over its image (rows: output positions,
 // columns: taps; or the other way round for the filter gradient), so the product runs without

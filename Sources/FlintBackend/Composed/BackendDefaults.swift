@@ -94,6 +94,24 @@ extension Backend {
                                  cGradient: cGradient, outGates: outGates, outCell: outCell)
     }
 
+    public func lstmSequence(steps: Int, batch: Int, units: Int, projection: any DeviceBuffer, projectionOffset: Int,
+                             kernel: any DeviceBuffer, kernelOffset: Int, hidden: StridedOperand, cell: StridedOperand,
+                             states: any DeviceBuffer, gates: any DeviceBuffer) {
+        composedLSTMSequence(steps: steps, batch: batch, units: units, projection: projection, projectionOffset: projectionOffset,
+                             kernel: kernel, kernelOffset: kernelOffset, hidden: hidden, cell: cell, states: states, gates: gates)
+    }
+
+    public func lstmSequenceBackward(steps: Int, batch: Int, units: Int, kernel: any DeviceBuffer, kernelOffset: Int,
+                                     hidden: StridedOperand, cell: StridedOperand, states: any DeviceBuffer,
+                                     gates: any DeviceBuffer, gradient: any DeviceBuffer, gradientOffset: Int,
+                                     outProjection: any DeviceBuffer, outKernel: any DeviceBuffer,
+                                     outHidden: any DeviceBuffer, outCell: any DeviceBuffer) {
+        composedLSTMSequenceBackward(steps: steps, batch: batch, units: units, kernel: kernel, kernelOffset: kernelOffset,
+                                     hidden: hidden, cell: cell, states: states, gates: gates, gradient: gradient,
+                                     gradientOffset: gradientOffset, outProjection: outProjection, outKernel: outKernel,
+                                     outHidden: outHidden, outCell: outCell)
+    }
+
     public func random(_ out: any DeviceBuffer, count: Int, distribution: RandomDistribution, seed: UInt64,
                        counterOffset: UInt64) {
         composedRandom(out, count: count, distribution: distribution, seed: seed, counterOffset: counterOffset)

@@ -1,0 +1,167 @@
+import CGemm
+import CVectorMath
+import FlintBackend
+
+// An LSTM layer's time steps on the CPU. Step by step, each step's product is split across cores
+// and they meet at a barrier before the cell, and again after it: 28 steps made 170 barriers a
+// training step, the recurrent kernel was packed again for every product, and the waits and copies
+// around them took a fifth of the LSTM benchmark's time. Here the batch is cut into bands of
+// rows, one per core, and each band runs every step on its own (a row's step t needs only the
+// same row's step t − 1), against the kernel packed once for the whole sequence. The products
+// and cells are FlintCPU's own, so the values are those of the step-by-step path.
+
+extension CPUBackend {
+    /// How many bands of rows a sequence of `batch` rows is cut into, or nil where the
+    /// step-by-step default serves better: no blocked product on this CPU, or fewer than eight
+    /// rows (batch-1 inference, whose matrix–vector products read the kernel directly).
+    static func sequenceBands(batch: Int) -> Int? {
+        guard BlockedGemm.enabled, batch >= 8 else { return nil }
+        return min(Parallel.cores, batch / 8)
+    }
+
+    public func lstmSequence(steps: Int, batch: Int, units: Int, projection: any DeviceBuffer, projectionOffset: Int,
+                             kernel: any DeviceBuffer, kernelOffset: Int, hidden: StridedOperand, cell: StridedOperand,
+                             states: any DeviceBuffer, gates: any DeviceBuffer) {
+        guard steps > 0, units > 0, let bands = Self.sequenceBands(batch: batch), hidden.strides.last == 1,
+              cell.strides.last == 1 else {
+            return composedLSTMSequence(steps: steps, batch: batch, units: units, projection: projection,
+                                        projectionOffset: projectionOffset, kernel: kernel, kernelOffset: kernelOffset,
+                                        hidden: hidden, cell: cell, states: states, gates: gates)
+        }
+        let wide = 4 * units
+        let inputs = SequenceOperands(self, "lstmSequence", steps: steps, batch: batch, units: units, kernel: kernel,
+                                      kernelOffset: kernelOffset, hidden: hidden, cell: cell)
+        let source = cpuBuffer(projection, "lstmSequence")
+        checkRange(source, offset: projectionOffset, count: steps * batch * wide, "lstmSequence", "projection")
+        let (out, activated) = (cpuBuffer(states, "lstmSequence"), cpuBuffer(gates, "lstmSequence"))
+        checkOutput(out, count: steps * batch * 2 * units, "lstmSequence")
+        checkOutput(activated, count: steps * batch * wide, "lstmSequence")
+        let packed = inputs.packedKernel(transposed: false)
+        let products = cpuBuffer(allocate(byteCount: batch * wide * 4), "lstmSequence")
+        let x = UnsafePointer(source.floats + projectionOffset), s = out.floats, g = activated.floats
+        withExtendedLifetime((packed, products)) {
+            Parallel.run(tasks: bands) { band in
+                let rows = Parallel.range(band, of: bands, count: batch)
+                let z = products.floats + rows.lowerBound * wide
+                for t in 0..<steps {
+                    let previous = inputs.previous(t, states: s)
+                    // h_{t−1} · kernel for these rows, then their cells.
+                    flint_sgemm_packed(rows.count, wide, units, 1, previous.h + rows.lowerBound * previous.hRow, previous.hRow, 1,
+                                       packed.floats, 0, z, wide, nil)
+                    for b in rows {
+                        let row = t * batch + b
+                        flint_lstm_cell_row(units, x + row * wide, z + (b - rows.lowerBound) * wide, previous.c + b * previous.cRow,
+                                            g + row * wide, s + row * 2 * units)
+                    }
+                }
+            }
+        }
+    }
+
+    public func lstmSequenceBackward(steps: Int, batch: Int, units: Int, kernel: any DeviceBuffer, kernelOffset: Int,
+                                     hidden: StridedOperand, cell: StridedOperand, states: any DeviceBuffer,
+                                     gates: any DeviceBuffer, gradient: any DeviceBuffer, gradientOffset: Int,
+                                     outProjection: any DeviceBuffer, outKernel: any DeviceBuffer,
+                                     outHidden: any DeviceBuffer, outCell: any DeviceBuffer) {
+        guard steps > 0, units > 0, let bands = Self.sequenceBands(batch: batch), hidden.strides.last == 1,
+              cell.strides.last == 1 else {
+            return composedLSTMSequenceBackward(steps: steps, batch: batch, units: units, kernel: kernel, kernelOffset: kernelOffset,
+                                                hidden: hidden, cell: cell, states: states, gates: gates, gradient: gradient,
+                                                gradientOffset: gradientOffset, outProjection: outProjection,
+                                                outKernel: outKernel, outHidden: outHidden, outCell: outCell)
+        }
+        let wide = 4 * units
+        let inputs = SequenceOperands(self, "lstmSequenceBackward", steps: steps, batch: batch, units: units, kernel: kernel,
+                                      kernelOffset: kernelOffset, hidden: hidden, cell: cell)
+        let (saved, activated) = (cpuBuffer(states, "lstmSequenceBackward"), cpuBuffer(gates, "lstmSequenceBackward"))
+        checkRange(saved, offset: 0, count: steps * batch * 2 * units, "lstmSequenceBackward", "states")
+        checkRange(activated, offset: 0, count: steps * batch * wide, "lstmSequenceBackward", "gates")
+        let upstream = cpuBuffer(gradient, "lstmSequenceBackward")
+        checkRange(upstream, offset: gradientOffset, count: steps * batch * 2 * units, "lstmSequenceBackward", "gradient")
+        let dz = cpuBuffer(outProjection, "lstmSequenceBackward"), dh0 = cpuBuffer(outHidden, "lstmSequenceBackward")
+        let dc0 = cpuBuffer(outCell, "lstmSequenceBackward")
+        checkOutput(dz, count: steps * batch * wide, "lstmSequenceBackward")
+        checkOutput(cpuBuffer(outKernel, "lstmSequenceBackward"), count: units * wide, "lstmSequenceBackward")
+        checkOutput(dh0, count: batch * units, "lstmSequenceBackward")
+        checkOutput(dc0, count: batch * units, "lstmSequenceBackward")
+        // h's gradient is dz · kernelᵀ: the kernel packed transposed.
+        let packed = inputs.packedKernel(transposed: true)
+        // Per row: the gradients of h_t and c_t, and the c gradient its cell passes back.
+        let running = cpuBuffer(allocate(byteCount: 3 * batch * units * 4), "lstmSequenceBackward")
+        let s = UnsafePointer(saved.floats), g = UnsafePointer(activated.floats)
+        let dy = UnsafePointer(upstream.floats + gradientOffset), d = dz.floats
+        withExtendedLifetime((packed, running)) {
+            Parallel.run(tasks: bands) { band in
+                let rows = Parallel.range(band, of: bands, count: batch)
+                let dh = running.floats, dc = dh + batch * units, carried = dc + batch * units
+                for t in (0..<steps).reversed() {
+                    for b in rows {
+                        (dh + b * units).update(from: dy + (t * batch + b) * 2 * units, count: units)
+                    }
+                    if t + 1 < steps {
+                        // What reaches h_t through step t + 1's product.
+                        flint_sgemm_packed(rows.count, units, wide, 1, d + ((t + 1) * batch + rows.lowerBound) * wide, wide, 1,
+                                           packed.floats, 1, dh + rows.lowerBound * units, units, nil)
+                    }
+                    let previous = inputs.previous(t, states: s)
+                    for b in rows {
+                        let row = t * batch + b, own = dy + row * 2 * units + units
+                        let cRow = dc + b * units, carriedRow = carried + b * units
+                        if t + 1 < steps {
+                            for j in 0..<units { cRow[j] = own[j] + carriedRow[j] }
+                        } else {
+                            cRow.update(from: own, count: units)
+                        }
+                        flint_lstm_cell_backward_row(units, g + row * wide, previous.c + b * previous.cRow,
+                                                     s + row * 2 * units + units, dh + b * units, cRow, d + row * wide, carriedRow)
+                    }
+                }
+                // The initial states' gradients: through step 0's product, and what its cell passed back.
+                flint_sgemm_packed(rows.count, units, wide, 1, d + rows.lowerBound * wide, wide, 1, packed.floats, 0,
+                                   dh0.floats + rows.lowerBound * units, units, nil)
+                (dc0.floats + rows.lowerBound * units).update(from: carried + rows.lowerBound * units, count: rows.count * units)
+            }
+        }
+        LSTMSequenceLayout(batch: batch, units: units)
+            .kernelGradient(steps: steps, hidden: hidden, states: states, projectionGradient: outProjection, out: outKernel, on: self)
+    }
+}
+
+/// The kernel and initial states of an LSTM sequence on the CPU, checked.
+private struct SequenceOperands {
+    let backend: CPUBackend
+    let batch: Int, units: Int
+    let kernel: UnsafePointer<Float>
+    let hidden: UnsafePointer<Float>, hiddenRow: Int
+    let cell: UnsafePointer<Float>, cellRow: Int
+
+    init(_ backend: CPUBackend, _ primitive: StaticString, steps: Int, batch: Int, units: Int, kernel: any DeviceBuffer,
+         kernelOffset: Int, hidden: StridedOperand, cell: StridedOperand) {
+        self.backend = backend
+        (self.batch, self.units) = (batch, units)
+        let weights = backend.cpuBuffer(kernel, primitive)
+        backend.checkRange(weights, offset: kernelOffset, count: units * 4 * units, primitive, "kernel")
+        let h = backend.cpuBuffer(hidden.buffer, primitive), c = backend.cpuBuffer(cell.buffer, primitive)
+        backend.checkStrided(hidden, h, shape: [batch, units], primitive, "hidden")
+        backend.checkStrided(cell, c, shape: [batch, units], primitive, "cell")
+        self.kernel = UnsafePointer(weights.floats + kernelOffset)
+        (self.hidden, hiddenRow) = (UnsafePointer(h.floats + hidden.offset), hidden.strides[0])
+        (self.cell, cellRow) = (UnsafePointer(c.floats + cell.offset), cell.strides[0])
+    }
+
+    /// h_{t−1} and c_{t−1}, each with its row stride: the initial states, or step t − 1's.
+    func previous(_ t: Int, states: UnsafePointer<Float>) -> (h: UnsafePointer<Float>, hRow: Int, c: UnsafePointer<Float>, cRow: Int) {
+        guard t > 0 else { return (hidden, hiddenRow, cell, cellRow) }
+        let step = states + (t - 1) * batch * 2 * units
+        return (step, 2 * units, step + units, 2 * units)
+    }
+
+    /// The kernel (`[units, 4·units]`) packed for `flint_sgemm_packed`, or its transpose.
+    func packedKernel(transposed: Bool) -> CPUBuffer {
+        let wide = 4 * units
+        let (k, n) = transposed ? (wide, units) : (units, wide)
+        let packed = backend.cpuBuffer(backend.allocate(byteCount: max(1, flint_sgemm_packed_size(k, n)) * 4), "lstmSequence")
+        flint_sgemm_pack(k, n, kernel, transposed ? 1 : wide, transposed ? wide : 1, packed.floats)
+        return packed
+    }
+}
