@@ -404,6 +404,7 @@ void flint_sgemm(long m, long n, long k, float alpha, const float *a, long a_row
 long flint_sgemm_packed_size(long k, long n) { return k * rounded_width(n); }
 
 void flint_sgemm_pack(long k, long n, const float *b, long b_row, long b_col, float *out) {
+    if (k <= 0) return;  // nothing to pack (and no k blocks to size)
     for (long jc = 0; jc < n; jc += NC) {
         long nc = n - jc < NC ? n - jc : NC, step = k_step(k);
         for (long pc = 0; pc < k; pc += step) {

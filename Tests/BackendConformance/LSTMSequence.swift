@@ -81,9 +81,12 @@ extension BackendConformance {
     static let lstmSequence: [ConformanceCheck] = [
         ConformanceCheck("lstmSequence and its adjoint (own and composed) match Float64 backpropagation through time") { backend in
             // (steps, batch, units, how the initial states are stored): batches of 8 and more take
-            // the CPU's bands of rows (one or several, uneven), smaller ones its step-by-step default.
+            // the CPU's bands of rows (one or several, uneven: 37 rows in 2 or 4 bands, 17 in 2),
+            // smaller ones and states without unit stride its step-by-step default; 129 units make
+            // products wider than 512 columns, whose A is packed rather than read in place.
             let cases: [(Int, Int, Int, String)] = [(1, 9, 5, "rows"), (5, 16, 7, "half"), (4, 3, 6, "rows"),
-                                                    (3, 37, 33, "transposed"), (2, 12, 100, "zero"), (6, 8, 4, "half")]
+                                                    (3, 37, 33, "transposed"), (3, 37, 33, "rows"), (2, 17, 129, "rows"),
+                                                    (2, 12, 100, "zero"), (6, 8, 4, "half")]
             for (steps, batch, units, stored) in cases {
                 var random = TestRandom(seed: 91 &+ UInt64(units * 31 + batch))
                 let wide = 4 * units, narrow = batch * units
@@ -142,6 +145,27 @@ extension BackendConformance {
                     expectClose(backend.floats(dh, count: narrow), reference.hiddenGradient, tolerance: 2e-5, "\(what): hidden gradient")
                     expectClose(backend.floats(dc, count: narrow), reference.cellGradient, tolerance: 2e-5, "\(what): cell gradient")
                 }
+            }
+        },
+        ConformanceCheck("lstmSequenceBackward over an empty batch gives the kernel a zero gradient") { backend in
+            let (steps, units) = (3, 5)
+            let empty = StridedOperand(buffer: backend.upload([0]), offset: 0, strides: [units, 1])
+            for composed in [false, true] {
+                let kernel = backend.upload([Float](repeating: 0.5, count: units * 4 * units))
+                let du = backend.upload([Float](repeating: .nan, count: units * 4 * units))
+                let nothing = backend.allocate(byteCount: 4)
+                if composed {
+                    backend.composedLSTMSequenceBackward(steps: steps, batch: 0, units: units, kernel: kernel, kernelOffset: 0,
+                                                         hidden: empty, cell: empty, states: nothing, gates: nothing, gradient: nothing,
+                                                         gradientOffset: 0, outProjection: nothing, outKernel: du, outHidden: nothing,
+                                                         outCell: nothing)
+                } else {
+                    backend.lstmSequenceBackward(steps: steps, batch: 0, units: units, kernel: kernel, kernelOffset: 0,
+                                                 hidden: empty, cell: empty, states: nothing, gates: nothing, gradient: nothing,
+                                                 gradientOffset: 0, outProjection: nothing, outKernel: du, outHidden: nothing, outCell: nothing)
+                }
+                #expect(backend.floats(du, count: units * 4 * units) == [Float](repeating: 0, count: units * 4 * units),
+                        "\(composed ? "composed" : "own") lstmSequenceBackward, batch 0")
             }
         },
     ]

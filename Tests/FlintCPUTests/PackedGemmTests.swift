@@ -4,10 +4,10 @@ import Testing
 
 /// `flint_sgemm_packed` (B packed once by `flint_sgemm_pack`, as an LSTM packs its recurrent
 /// kernel for a whole sequence) against `flint_sgemm` packing B itself: the same bits, across
-/// several blocks of k and of columns, partial tiles, B stored either way, alpha and beta.
+/// several blocks of k and of columns, partial tiles, B stored either way, alpha and beta, and k = 0.
 @Suite struct PackedGemmTests {
     @Test(arguments: [(m: 7, n: 17, k: 3), (m: 13, n: 40, k: 800), (m: 64, n: 512, k: 128), (m: 9, n: 4120, k: 33),
-                      (m: 20, n: 130, k: 1030)])
+                      (m: 20, n: 130, k: 1030), (m: 5, n: 20, k: 0)])
     func packedOnceMatchesPackingPerCall(m: Int, n: Int, k: Int) throws {
         try #require(BlockedGemm.available, "this CPU has no AVX2/FMA: flint_sgemm does not run here")
         let a = BlockedGemmTests.values(m * k, seed: 8), b = BlockedGemmTests.values(k * n, seed: 9)

@@ -42,7 +42,8 @@ void flint_sgemm(long m, long n, long k, float alpha,
 // B packed once for many products with it (an LSTM's recurrent kernel, one product per time
 // step): flint_sgemm_pack writes the k×n matrix B (element (p, j) at b[p·b_row + j·b_col]) into
 // `out`, flint_sgemm_packed_size(k, n) floats, and flint_sgemm_packed is flint_sgemm with that
-// B, the same sums in the same order.
+// B, the same sums in the same order. `out` (and so `packed`) must be 32-byte aligned: the
+// panels are stored and loaded with aligned vector instructions.
 long flint_sgemm_packed_size(long k, long n);
 void flint_sgemm_pack(long k, long n, const float *b, long b_row, long b_col, float *out);
 void flint_sgemm_packed(long m, long n, long k, float alpha, const float *a, long a_row, long a_col,

@@ -29,18 +29,21 @@ extension Backend {
                                              gates: any DeviceBuffer, gradient: any DeviceBuffer, gradientOffset: Int,
                                              outProjection: any DeviceBuffer, outKernel: any DeviceBuffer,
                                              outHidden: any DeviceBuffer, outCell: any DeviceBuffer) {
-        guard batch > 0, units > 0 else { return }
+        guard units > 0 else { return }
         let layout = LSTMSequenceLayout(batch: batch, units: units)
+        // No rows or no steps: nothing flows back, but the kernel's gradient is still a sum (of nothing).
+        guard batch > 0, steps > 0 else {
+            fill(outKernel, offset: 0, count: units * layout.wide, bits: 0)
+            if batch > 0 {
+                fill(outHidden, offset: 0, count: batch * units, bits: 0)
+                fill(outCell, offset: 0, count: batch * units, bits: 0)
+            }
+            return
+        }
         let hidden = layout.readable(hidden, on: self)
         let narrow = [batch, units]
         // The kernel read transposed: h's gradient is dz · kernelᵀ.
         let kernelTransposed = MatrixOperand(buffer: kernel, offset: kernelOffset, rowStride: 1, colStride: layout.wide, batchStride: 0)
-        guard steps > 0 else {
-            fill(outKernel, offset: 0, count: units * layout.wide, bits: 0)
-            fill(outHidden, offset: 0, count: batch * units, bits: 0)
-            fill(outCell, offset: 0, count: batch * units, bits: 0)
-            return
-        }
         let hGradient = scratch(batch * units), cGradient = scratch(batch * units), carried = scratch(batch * units)
         let stepStates = scratch(layout.stateCount), stepGates = scratch(layout.wideCount), dz = scratch(layout.wideCount)
         let upstream = { (t: Int, half: Int) in
