@@ -84,6 +84,9 @@ typedef float adam_lanes __attribute__((vector_size(32)));
 
 #define ADAM_LOAD(target, p) memcpy(&(target), (p), sizeof(adam_lanes))
 #define ADAM_STORE(p, v) memcpy((p), &(v), sizeof(adam_lanes))
+#define ADAM_STREAM(p, v) __builtin_nontemporal_store((v), (adam_lanes *)(p))
+// Elements per call from which Adam's stores bypass the caches (1 MiB of parameters).
+enum { ADAM_STREAMING_COUNT = 1 << 18 };
 
 // Eight lanes at a time (AVX2 clone; two SSE halves on the baseline): Adam's square root and
 // division per element make it compute-bound where the parameters fit in cache. The lanes and
@@ -94,31 +97,50 @@ void flint_adam(long count, const float *w, const float *g, const float *m, cons
                 float *w1, float *m1, float *v1, float beta1, float beta2, float epsilon, float l2,
                 float step_size, float inverse_root, float keep) {
     const float keep1 = 1.0f - beta1, keep2 = 1.0f - beta2;
+#define ADAM_ONE(i)                                                                              \
+    do {                                                                                         \
+        float grad = g[i] + l2 * w[i];                                                           \
+        float m_new = beta1 * m[i] + keep1 * grad;                                               \
+        float v_new = beta2 * v[i] + keep2 * grad * grad;                                        \
+        float w_new = w[i] * keep - step_size * m_new / (__builtin_sqrtf(v_new) * inverse_root + epsilon); \
+        m1[i] = m_new;                                                                           \
+        v1[i] = v_new;                                                                           \
+        w1[i] = w_new;                                                                           \
+    } while (0)
+#define ADAM_LANES(i, STORE)                                                                     \
+    do {                                                                                         \
+        adam_lanes wi, gi, mi, vi;                                                               \
+        ADAM_LOAD(wi, w + i);                                                                    \
+        ADAM_LOAD(gi, g + i);                                                                    \
+        ADAM_LOAD(mi, m + i);                                                                    \
+        ADAM_LOAD(vi, v + i);                                                                    \
+        adam_lanes grad = gi + l2 * wi;                                                          \
+        adam_lanes m_new = beta1 * mi + keep1 * grad;                                            \
+        adam_lanes v_new = beta2 * vi + keep2 * grad * grad;                                     \
+        adam_lanes root = __builtin_elementwise_sqrt(v_new);                                     \
+        adam_lanes w_new = wi * keep - step_size * m_new / (root * inverse_root + epsilon);      \
+        STORE(m1 + i, m_new);                                                                    \
+        STORE(v1 + i, v_new);                                                                    \
+        STORE(w1 + i, w_new);                                                                    \
+    } while (0)
     long i = 0;
-    for (; i + 8 <= count; i += 8) {
-        adam_lanes wi, gi, mi, vi;
-        ADAM_LOAD(wi, w + i);
-        ADAM_LOAD(gi, g + i);
-        ADAM_LOAD(mi, m + i);
-        ADAM_LOAD(vi, v + i);
-        adam_lanes grad = gi + l2 * wi;
-        adam_lanes m_new = beta1 * mi + keep1 * grad;
-        adam_lanes v_new = beta2 * vi + keep2 * grad * grad;
-        adam_lanes root = __builtin_elementwise_sqrt(v_new);
-        adam_lanes w_new = wi * keep - step_size * m_new / (root * inverse_root + epsilon);
-        ADAM_STORE(m1 + i, m_new);
-        ADAM_STORE(v1 + i, v_new);
-        ADAM_STORE(w1 + i, w_new);
+#if defined(__x86_64__)
+    // Past the caches Adam is bound by memory traffic, and a plain store first reads the line it
+    // writes. Streaming stores skip that read (three of ten passes over memory), and the arrays'
+    // next readers (the next forward pass, the next Adam step) would find them evicted anyway.
+    // The outputs must share their alignment within 32 bytes: a few scalar steps align them all.
+    uintptr_t offset = (uintptr_t)w1 & 31;
+    if (count >= ADAM_STREAMING_COUNT && ((uintptr_t)m1 & 31) == offset && ((uintptr_t)v1 & 31) == offset
+        && offset % sizeof(float) == 0) {
+        for (; ((uintptr_t)(w1 + i) & 31) != 0; i++) ADAM_ONE(i);
+        for (; i + 8 <= count; i += 8) ADAM_LANES(i, ADAM_STREAM);
+        __builtin_ia32_sfence();
     }
-    for (; i < count; i++) {
-        float grad = g[i] + l2 * w[i];
-        float m_new = beta1 * m[i] + keep1 * grad;
-        float v_new = beta2 * v[i] + keep2 * grad * grad;
-        float w_new = w[i] * keep - step_size * m_new / (__builtin_sqrtf(v_new) * inverse_root + epsilon);
-        m1[i] = m_new;
-        v1[i] = v_new;
-        w1[i] = w_new;
-    }
+#endif
+    for (; i + 8 <= count; i += 8) ADAM_LANES(i, ADAM_STORE);
+    for (; i < count; i++) ADAM_ONE(i);
+#undef ADAM_ONE
+#undef ADAM_LANES
 }
 
 typedef double four_doubles __attribute__((vector_size(32)));
