@@ -79,16 +79,27 @@ FLINT_AVX2 static void transpose_8x8(const float *in, long in_stride, float *out
 
 // Depths p0..<p0+kc, columns j0..<j0+nc of B into NR-column panels; columns past nc are zero.
 FLINT_AVX2 static void pack_b(long kc, long nc, const float *b, long b_row, long b_col, float *out) {
-    for (long j = 0; j < nc; j += NR) {
+    long j = 0;
+    if (b_col == 1 && nc >= NR) {
+        // Rows of B stored contiguously: read each row once from start to end, dealing its 16-float
+        // pieces out to the panels (whole cache lines written). Panel by panel, the reads hop one
+        // row (often a page) at a time, which the prefetchers follow poorly when B is out of cache.
+        long panels = nc / NR;
+        for (long p = 0; p < kc; p++) {
+            const float *row = b + p * b_row;
+            float *target = out + p * NR;
+            for (long q = 0; q < panels; q++) {
+                _mm256_store_ps(target + q * kc * NR, _mm256_loadu_ps(row + q * NR));
+                _mm256_store_ps(target + q * kc * NR + 8, _mm256_loadu_ps(row + q * NR + 8));
+            }
+        }
+        j = panels * NR;
+        out += panels * kc * NR;
+    }
+    for (; j < nc; j += NR) {
         long columns = nc - j < NR ? nc - j : NR;
         const float *source = b + j * b_col;
-        if (columns == NR && b_col == 1) {
-            for (long p = 0; p < kc; p++) {
-                const float *row = source + p * b_row;
-                _mm256_store_ps(out + p * NR, _mm256_loadu_ps(row));
-                _mm256_store_ps(out + p * NR + 8, _mm256_loadu_ps(row + 8));
-            }
-        } else if (columns == NR && b_row == 1) {
+        if (columns == NR && b_row == 1) {
             // B stored transposed: 8 columns × 8 depths at a time, loaded along the columns and
             // transposed in registers (a scalar copy here cost 6–12% of a 256-row product).
             long p = 0;
@@ -217,6 +228,153 @@ FLINT_AVX2 static void kernel_6x16(long kc, const float *ap, long a_row, long a_
     store_tile(tile, alpha, beta, c, ldc, rows, columns, bias, activation, slope);
 }
 
+// Two row panels against one B panel with AVX-512: a 16-float row of the panel fills one zmm
+// register, so twelve accumulators hold rows 0…5 (from a_first) and 6…11 (from a_second, same
+// strides) of the tile — the work of two kernel_6x16 calls at half the instructions, where the
+// CPU has full-width 512-bit FMA units. Each element sums the same products in the same order as
+// kernel_6x16, and each half is stored by store_tile, so C gets the same bits. `rows` (1…12)
+// counts the tile's rows that exist.
+#define FLINT_AVX512 __attribute__((target("avx512f,avx2,fma")))
+FLINT_AVX512 static inline __attribute__((always_inline))
+void kernel_12x16_body(long kc, const float *a_first, const float *a_second, long a_row, long a_col, const float *bp,
+                       float alpha, float beta, float *c, long ldc, long rows, long columns, const float *bias,
+                       int activation, float slope) {
+    __m512 acc[2 * MR];
+    for (int r = 0; r < 2 * MR; r++) acc[r] = _mm512_setzero_ps();
+#pragma clang loop unroll_count(4)
+    for (long p = 0; p < kc; p++) {
+        __m512 b = _mm512_load_ps(bp + p * NR);
+        const float *x = a_first + p * a_col, *y = a_second + p * a_col;
+        for (int r = 0; r < MR; r++) {
+            acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(x[r * a_row]), b, acc[r]);
+            acc[MR + r] = _mm512_fmadd_ps(_mm512_set1_ps(y[r * a_row]), b, acc[MR + r]);
+        }
+    }
+    for (int half = 0; half < 2; half++) {
+        long half_rows = rows - half * MR < MR ? rows - half * MR : MR;
+        if (half_rows <= 0) break;
+        __m256 tile[MR][2];
+        for (int r = 0; r < MR; r++) {
+            __m512 sums = acc[half * MR + r];
+            tile[r][0] = _mm512_castps512_ps256(sums);
+            tile[r][1] = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(sums), 1));
+        }
+        store_tile(tile, alpha, beta, c + half * MR * ldc, ldc, half_rows, columns, bias, activation, slope);
+    }
+}
+
+// A's packed panels (strides known to the compiler: base and offsets address all twelve rows).
+FLINT_AVX512 static void kernel_12x16_packed(long kc, const float *a_first, const float *bp, float alpha, float beta,
+                                             float *c, long ldc, long rows, long columns, const float *bias,
+                                             int activation, float slope) {
+    kernel_12x16_body(kc, a_first, a_first + MR * kc, 1, MR, bp, alpha, beta, c, ldc, rows, columns, bias, activation, slope);
+}
+
+// Stores a 6×32 tile of zmm sums (c·0 the first NR columns, c·1 the next) through store_tile;
+// `columns` 17…32.
+FLINT_AVX512 static inline __attribute__((always_inline))
+void store_6x32(__m512 acc[MR][2], float alpha, float beta, float *c, long ldc, long columns, const float *bias,
+                int activation, float slope) {
+    for (int half = 0; half < 2; half++) {
+        __m256 tile[MR][2];
+        for (int r = 0; r < MR; r++) {
+            tile[r][0] = _mm512_castps512_ps256(acc[r][half]);
+            tile[r][1] = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[r][half]), 1));
+        }
+        store_tile(tile, alpha, beta, c + half * NR, ldc, MR, half ? columns - NR : NR, bias && half ? bias + NR : bias,
+                   activation, slope);
+    }
+}
+
+// One depth of a 6×32 tile: row r's element at a_r + s·a_col times two B panels' rows s (named
+// registers: an array of accumulators here was kept in memory by the compiler).
+#define FLINT_WIDE_STEP(s) do { \
+        __m512 b0 = _mm512_load_ps(bp + (s) * NR), b1 = _mm512_load_ps(bq + (s) * NR), x; \
+        x = _mm512_set1_ps(a0[(s) * a_col]); d00 = _mm512_fmadd_ps(x, b0, d00); d01 = _mm512_fmadd_ps(x, b1, d01); \
+        x = _mm512_set1_ps(a1[(s) * a_col]); d10 = _mm512_fmadd_ps(x, b0, d10); d11 = _mm512_fmadd_ps(x, b1, d11); \
+        x = _mm512_set1_ps(a2[(s) * a_col]); d20 = _mm512_fmadd_ps(x, b0, d20); d21 = _mm512_fmadd_ps(x, b1, d21); \
+        x = _mm512_set1_ps(a3[(s) * a_col]); d30 = _mm512_fmadd_ps(x, b0, d30); d31 = _mm512_fmadd_ps(x, b1, d31); \
+        x = _mm512_set1_ps(a4[(s) * a_col]); d40 = _mm512_fmadd_ps(x, b0, d40); d41 = _mm512_fmadd_ps(x, b1, d41); \
+        x = _mm512_set1_ps(a5[(s) * a_col]); d50 = _mm512_fmadd_ps(x, b0, d50); d51 = _mm512_fmadd_ps(x, b1, d51); \
+    } while (0)
+
+// `length` depths from a0…a5 (advanced by a_col each) and bp, bq (by NR), four at a time.
+#define FLINT_WIDE_DEPTHS(length) do { \
+        long p = 0; \
+        for (; p + 4 <= (length); p += 4) { \
+            FLINT_WIDE_STEP(0); FLINT_WIDE_STEP(1); FLINT_WIDE_STEP(2); FLINT_WIDE_STEP(3); \
+            a0 += 4 * a_col; a1 += 4 * a_col; a2 += 4 * a_col; a3 += 4 * a_col; a4 += 4 * a_col; a5 += 4 * a_col; \
+            bp += 4 * NR; bq += 4 * NR; \
+        } \
+        for (; p < (length); p++) { \
+            FLINT_WIDE_STEP(0); \
+            a0 += a_col; a1 += a_col; a2 += a_col; a3 += a_col; a4 += a_col; a5 += a_col; \
+            bp += NR; bq += NR; \
+        } \
+    } while (0)
+
+#define FLINT_WIDE_ZERO_TILE \
+    __m512 d00 = _mm512_setzero_ps(), d01 = _mm512_setzero_ps(), d10 = _mm512_setzero_ps(), d11 = _mm512_setzero_ps(); \
+    __m512 d20 = _mm512_setzero_ps(), d21 = _mm512_setzero_ps(), d30 = _mm512_setzero_ps(), d31 = _mm512_setzero_ps(); \
+    __m512 d40 = _mm512_setzero_ps(), d41 = _mm512_setzero_ps(), d50 = _mm512_setzero_ps(), d51 = _mm512_setzero_ps()
+
+#define FLINT_WIDE_TILE {{d00, d01}, {d10, d11}, {d20, d21}, {d30, d31}, {d40, d41}, {d50, d51}}
+
+// Six rows of A read in place against two B panels (bp, and bq the next): twelve zmm
+// accumulators from six row streams, where twelve rows of A (as kernel_12x16 reads packed
+// panels) would need more registers for their addresses than there are. Same sums in the same
+// order as kernel_6x16.
+FLINT_AVX512 static void kernel_6x32(long kc, const float *ap, long a_row, long a_col, const float *bp, const float *bq,
+                                     float alpha, float beta, float *c, long ldc, long columns, const float *bias,
+                                     int activation, float slope) {
+    // Loops over arrays here: the named registers of FLINT_WIDE_STEP compiled to spills when the
+    // stride of A is a variable (81 against 152 GFLOP/s on 3456×64×288).
+    __m512 acc[MR][2];
+    for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    const float *rows[MR];
+    for (int r = 0; r < MR; r++) rows[r] = ap + r * a_row;
+    for (long p = 0; p < kc; p++) {
+        __m512 b0 = _mm512_load_ps(bp + p * NR), b1 = _mm512_load_ps(bq + p * NR);
+        for (int r = 0; r < MR; r++) {
+            __m512 x = _mm512_set1_ps(rows[r][p * a_col]);
+            acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);
+        }
+    }
+    store_6x32(acc, alpha, beta, c, ldc, columns, bias, activation, slope);
+}
+
+// Whether products use kernel_12x16: on CPUs with AVX-512 whose 512-bit FMAs run at full width
+// (Intel's; Zen 4 splits them in two and gained nothing, see the README), unless
+// FLINT_GEMM_AVX512=0; FLINT_GEMM_AVX512=1 turns it on wherever AVX-512 exists. Tests switch
+// it with flint_sgemm_use_avx512.
+static int avx512_choice = -1;
+
+static int avx512_supported(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0;
+}
+
+static int wide_kernel(void) {
+    static int by_default = -1;
+    int choice = __atomic_load_n(&avx512_choice, __ATOMIC_RELAXED);
+    if (choice >= 0) return choice;
+    int known = __atomic_load_n(&by_default, __ATOMIC_RELAXED);
+    if (known >= 0) return known;
+    const char *setting = getenv("FLINT_GEMM_AVX512");
+    int wanted = setting && setting[0] ? setting[0] == '1' : __builtin_cpu_is("intel");
+    known = avx512_supported() && wanted;
+    __atomic_store_n(&by_default, known, __ATOMIC_RELAXED);
+    return known;
+}
+
+int flint_sgemm_avx512_in_use(void) { return wide_kernel(); }
+
+int flint_sgemm_use_avx512(int choice) {
+    __atomic_store_n(&avx512_choice, choice < 0 ? -1 : choice > 0 && avx512_supported(), __ATOMIC_RELAXED);
+    return wide_kernel();
+}
+
 // The depths of one k block as runs: run j covers `length[j]` consecutive depths, which each
 // row of a gathered A's panel holds adjacent from `offset[j]` elements past its start (a
 // convolution's taps along one image row).
@@ -241,6 +399,25 @@ FLINT_AVX2 static void kernel_6x16_runs(const float *const *rows_a, depth_runs r
     __m256 tile[MR][2] = FLINT_TILE;
     store_tile(tile, alpha, beta, c, ldc, MR, columns, bias, activation, slope);
 }
+// kernel_6x32 for a whole panel of a gathered A read in place (see kernel_6x16_runs).
+FLINT_AVX512 static void kernel_6x32_runs(const float *const *rows_a, depth_runs runs, const float *bp, const float *bq,
+                                          float alpha, float beta, float *c, long ldc, long columns,
+                                          const float *bias, int activation, float slope) {
+    const long a_col = 1;
+    FLINT_WIDE_ZERO_TILE;
+    for (long run = 0; run < runs.count; run++) {
+        long start = runs.offset[run];
+        const float *a0 = rows_a[0] + start, *a1 = rows_a[1] + start, *a2 = rows_a[2] + start, *a3 = rows_a[3] + start,
+                    *a4 = rows_a[4] + start, *a5 = rows_a[5] + start;
+        FLINT_WIDE_DEPTHS(runs.length[run]);
+    }
+    __m512 acc[MR][2] = FLINT_WIDE_TILE;
+    store_6x32(acc, alpha, beta, c, ldc, columns, bias, activation, slope);
+}
+#undef FLINT_WIDE_STEP
+#undef FLINT_WIDE_DEPTHS
+#undef FLINT_WIDE_ZERO_TILE
+#undef FLINT_WIDE_TILE
 #undef FLINT_STEP
 #undef FLINT_DEPTHS
 #undef FLINT_ZERO_TILE
@@ -328,6 +505,7 @@ FLINT_AVX2 static void sgemm_blocked(long m, long n, long k, float alpha, const 
                 c[i * ldc + j] = finish(beta != 0 ? beta * c[i * ldc + j] : 0, bias, j, activation, slope);
         return;
     }
+    const int wide = wide_kernel();
     if (!packed_a) packed_a = aligned_floats((long)MC * KC);
     if (!packed_b && !prepacked) packed_b = aligned_floats((long)NC * KC);
     // Narrow products read A's row panels in place: packing A costs about as much as the product
@@ -368,13 +546,51 @@ FLINT_AVX2 static void sgemm_blocked(long m, long n, long k, float alpha, const 
                     else
                         pack_a(mc - whole, kc, a->base + (ic + whole) * a->row + pc * a->col, a->row, a->col, packed_a);
                 }
+                // With AVX-512, the panels read in place take two B panels at a time (6×32).
+                long paired = wide ? whole : 0;
+                for (long jr = 0; jr < nc && paired > 0; jr += 2 * NR) {
+                    long columns = nc - jr < 2 * NR ? nc - jr : 2 * NR;
+                    const float *tile_bias = last && bias ? bias + jc + jr : NULL;
+                    int tile_activation = last ? activation : FLINT_ACTIVATION_NONE;
+                    const float *bp = panels + jr * kc, *bq = bp + NR * kc;
+                    for (long ir = 0; ir < paired; ir += MR) {
+                        float *tile = c + (ic + ir) * ldc + jc + jr;
+                        if (a->rows) {
+                            const float *panel[MR];
+                            for (int r = 0; r < MR; r++) panel[r] = a->base + a->rows[ic + ir + r];
+                            if (columns > NR)
+                                kernel_6x32_runs(panel, place_runs, bp, bq, alpha, block_beta, tile, ldc, columns, tile_bias,
+                                                 tile_activation, slope);
+                            else
+                                kernel_6x16_runs(panel, place_runs, bp, alpha, block_beta, tile, ldc, columns, tile_bias,
+                                                 tile_activation, slope);
+                        } else {
+                            const float *first = a->base + (ic + ir) * a->row + pc * a->col;
+                            if (columns > NR)
+                                kernel_6x32(kc, first, a->row, a->col, bp, bq, alpha, block_beta, tile, ldc, columns, tile_bias,
+                                            tile_activation, slope);
+                            else
+                                kernel_6x16(kc, first, a->row, a->col, bp, alpha, block_beta, tile, ldc, MR, columns,
+                                            tile_bias, tile_activation, slope);
+                        }
+                    }
+                }
                 for (long jr = 0; jr < nc; jr += NR) {
                     long columns = nc - jr < NR ? nc - jr : NR;
-                    for (long ir = 0; ir < mc; ir += MR) {
+                    for (long ir = paired; ir < mc; ir += MR) {
                         long rows = mc - ir < MR ? mc - ir : MR;
                         float *tile = c + (ic + ir) * ldc + jc + jr;
                         const float *tile_bias = last && bias ? bias + jc + jr : NULL;
                         int tile_activation = last ? activation : FLINT_ACTIVATION_NONE;
+                        // Two packed panels at once with AVX-512 (the second may be partial:
+                        // packing zero-fills it).
+                        if (wide && ir >= whole && ir + MR < mc) {
+                            long pair_rows = mc - ir < 2 * MR ? mc - ir : 2 * MR;
+                            kernel_12x16_packed(kc, packed_a + (ir - whole) * kc, panels + jr * kc, alpha, block_beta, tile,
+                                                ldc, pair_rows, columns, tile_bias, tile_activation, slope);
+                            ir += MR;
+                            continue;
+                        }
                         if (ir >= whole) {
                             kernel_6x16(kc, packed_a + (ir - whole) * kc, 1, MR, panels + jr * kc, alpha, block_beta,
                                         tile, ldc, rows, columns, tile_bias, tile_activation, slope);
@@ -540,6 +756,9 @@ FLINT_AVX2 void flint_sgemv(long rows, long columns, float alpha, const float *m
 #else
 
 int flint_sgemm_supported(void) { return 0; }
+
+int flint_sgemm_use_avx512(int choice) { (void)choice; return 0; }
+int flint_sgemm_avx512_in_use(void) { return 0; }
 
 void flint_sgemm(long m, long n, long k, float alpha, const float *a, long a_row, long a_col,
                  const float *b, long b_row, long b_col, float beta, float *c, long ldc, const flint_epilogue *epilogue) {

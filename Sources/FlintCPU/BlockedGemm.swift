@@ -24,6 +24,11 @@ enum BlockedGemm {
         return available
     }()
 
+    /// Whether products run the 12×16 AVX-512 micro-kernel (Intel CPUs with AVX-512, unless
+    /// `FLINT_GEMM_AVX512=0`; `=1` asks for it on any CPU with AVX-512) rather than the 6×16
+    /// AVX2 one. Same bits either way.
+    static var usesAVX512: Bool { flint_sgemm_avx512_in_use() != 0 }
+
     /// One matrix of a batched product: element (r, c) of batch member i at
     /// `base[i·batchStride + r·rowStride + c·colStride]`.
     struct Matrix {

@@ -19,7 +19,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
             identifier: "cpu",
             name: CPUInfo.modelName ?? "CPU",
             platform: (config.hasPrefix("OpenBLAS") ? config : "OpenBLAS \(config)")
-                + (BlockedGemm.enabled ? "; matrix products: Flint AVX2" : ""),
+                + (BlockedGemm.enabled ? "; matrix products: Flint \(BlockedGemm.usesAVX512 ? "AVX-512" : "AVX2")" : ""),
             deviceType: "CPU",
             computeUnits: ProcessInfo.processInfo.activeProcessorCount,
             memoryBytes: ProcessInfo.processInfo.physicalMemory,

@@ -1,0 +1,70 @@
+import CGemm
+@testable import FlintCPU
+import Testing
+
+/// The AVX-512 micro-kernels (12×16 on packed A, 6×32 on A read in place) against the AVX2 6×16
+/// one: the same bits for every row count around their pairs of panels (a partial second panel,
+/// an odd panel or a single last B panel left for the 6×16 kernel), A read in place and packed,
+/// B either way, several k blocks, alpha, beta and an epilogue with a bias and ReLU.
+@Suite struct WideKernelTests {
+    @Test(arguments: [(m: 12, n: 16, k: 7), (m: 13, n: 17, k: 385), (m: 29, n: 40, k: 64), (m: 150, n: 530, k: 33),
+                      (m: 300, n: 48, k: 800), (m: 5, n: 20, k: 10)])
+    func sameBitsAsTheAVX2Kernel(m: Int, n: Int, k: Int) throws {
+        try #require(BlockedGemm.available, "this CPU has no AVX2/FMA: flint_sgemm does not run here")
+        defer { _ = flint_sgemm_use_avx512(-1) }
+        try #require(flint_sgemm_use_avx512(1) == 1, "this CPU has no AVX-512: the 12×16 kernel does not run here")
+        let a = BlockedGemmTests.values(m * k, seed: 21), b = BlockedGemmTests.values(k * n, seed: 22)
+        let start = BlockedGemmTests.values(m * n, seed: 23), bias = BlockedGemmTests.values(n, seed: 24)
+        var cases = 0
+        for (aRow, aCol) in [(k, 1), (1, m)] {  // A read in place (when n ≤ 512) or packed
+            var storedA = [Float](repeating: 0, count: m * k)
+            for i in 0..<m { for p in 0..<k { storedA[i * aRow + p * aCol] = a[i * k + p] } }
+            for (bRow, bCol) in [(n, 1), (1, k)] {
+                var storedB = [Float](repeating: 0, count: k * n)
+                for p in 0..<k { for j in 0..<n { storedB[p * bRow + j * bCol] = b[p * n + j] } }
+                for (alpha, beta, fused) in [(Float(1), Float(0), false), (0.5, 1, false), (1, 0, true), (-2, 0.25, true)] {
+                    var results: [[Float]] = []
+                    for kernel in [1, 0] {
+                        _ = flint_sgemm_use_avx512(Int32(kernel))
+                        var c = start
+                        bias.withUnsafeBufferPointer { bias in
+                            var epilogue = flint_epilogue(bias: bias.baseAddress, activation: Int32(FLINT_ACTIVATION_RELU), slope: 0)
+                            withUnsafePointer(to: &epilogue) { epilogue in
+                                flint_sgemm(m, n, k, alpha, storedA, aRow, aCol, storedB, bRow, bCol, beta, &c, n,
+                                            fused ? epilogue : nil)
+                            }
+                        }
+                        results.append(c)
+                    }
+                    cases += 1
+                    let differing = results[0].indices.first { results[0][$0].bitPattern != results[1][$0].bitPattern }
+                    #expect(differing == nil, "element \(differing ?? -1) differs: \(m)×\(n)×\(k), A strides (\(aRow), \(aCol)), B strides (\(bRow), \(bCol)), alpha \(alpha), beta \(beta), epilogue \(fused)")
+                    #expect(!results[0].contains { $0.isNaN }, "no NaN from finite inputs")
+                }
+            }
+        }
+        #expect(cases == 16)
+    }
+
+    /// A gathered A (a convolution's column matrix as offsets into an image) with runs of
+    /// adjacent columns long enough to be read in place: pairs of B panels, a single last panel,
+    /// and the rows past the last whole panel (gathered into a packed panel).
+    @Test(arguments: [(m: 20, n: 40), (m: 50, n: 64), (m: 7, n: 16)])
+    func gatheredSameBitsAsTheAVX2Kernel(m: Int, n: Int) throws {
+        try #require(BlockedGemm.available, "this CPU has no AVX2/FMA: flint_sgemm does not run here")
+        defer { _ = flint_sgemm_use_avx512(-1) }
+        try #require(flint_sgemm_use_avx512(1) == 1, "this CPU has no AVX-512: the AVX-512 kernels do not run here")
+        let image = BlockedGemmTests.values(2_000, seed: 31)
+        let rows = (0..<m).map { $0 * 13 }, columns = Array(0..<20) + Array(50..<70)  // two runs of 20
+        let k = columns.count, b = BlockedGemmTests.values(k * n, seed: 32), start = BlockedGemmTests.values(m * n, seed: 33)
+        var results: [[Float]] = []
+        for kernel in [1, 0] {
+            _ = flint_sgemm_use_avx512(Int32(kernel))
+            var c = start
+            flint_sgemm_gathered(m, n, k, 0.5, image, rows, columns, b, n, 1, 1, &c, n, nil)
+            results.append(c)
+        }
+        let differing = results[0].indices.first { results[0][$0].bitPattern != results[1][$0].bitPattern }
+        #expect(differing == nil, "element \(differing ?? -1) differs: gathered \(m)×\(n)×\(k)")
+    }
+}
