@@ -270,18 +270,18 @@ FLINT_AVX512 static void kernel_12x16_packed(long kc, const float *a_first, cons
     kernel_12x16_body(kc, a_first, a_first + MR * kc, 1, MR, bp, alpha, beta, c, ldc, rows, columns, bias, activation, slope);
 }
 
-// Stores a 6×32 tile of zmm sums (c·0 the first NR columns, c·1 the next) through store_tile;
-// `columns` 17…32.
+// Stores a 6×32 tile of zmm sums (acc[r][0] the first NR columns, acc[r][1] the next) through
+// store_tile; `rows` 1…6 and `columns` 17…32 of it exist.
 FLINT_AVX512 static inline __attribute__((always_inline))
-void store_6x32(__m512 acc[MR][2], float alpha, float beta, float *c, long ldc, long columns, const float *bias,
-                int activation, float slope) {
+void store_6x32(__m512 acc[MR][2], float alpha, float beta, float *c, long ldc, long rows, long columns,
+                const float *bias, int activation, float slope) {
     for (int half = 0; half < 2; half++) {
         __m256 tile[MR][2];
         for (int r = 0; r < MR; r++) {
             tile[r][0] = _mm512_castps512_ps256(acc[r][half]);
             tile[r][1] = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[r][half]), 1));
         }
-        store_tile(tile, alpha, beta, c + half * NR, ldc, MR, half ? columns - NR : NR, bias && half ? bias + NR : bias,
+        store_tile(tile, alpha, beta, c + half * NR, ldc, rows, half ? columns - NR : NR, bias && half ? bias + NR : bias,
                    activation, slope);
     }
 }
@@ -325,23 +325,23 @@ void store_6x32(__m512 acc[MR][2], float alpha, float beta, float *c, long ldc, 
 // panels) would need more registers for their addresses than there are. Same sums in the same
 // order as kernel_6x16.
 FLINT_AVX512 static void kernel_6x32(long kc, const float *ap, long a_row, long a_col, const float *bp, const float *bq,
-                                     float alpha, float beta, float *c, long ldc, long columns, const float *bias,
-                                     int activation, float slope) {
+                                     float alpha, float beta, float *c, long ldc, long rows, long columns,
+                                     const float *bias, int activation, float slope) {
     // Loops over arrays here: the named registers of FLINT_WIDE_STEP compiled to spills when the
     // stride of A is a variable (81 against 152 GFLOP/s on 3456×64×288).
     __m512 acc[MR][2];
     for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-    const float *rows[MR];
-    for (int r = 0; r < MR; r++) rows[r] = ap + r * a_row;
+    const float *row[MR];
+    for (int r = 0; r < MR; r++) row[r] = ap + r * a_row;
     for (long p = 0; p < kc; p++) {
         __m512 b0 = _mm512_load_ps(bp + p * NR), b1 = _mm512_load_ps(bq + p * NR);
         for (int r = 0; r < MR; r++) {
-            __m512 x = _mm512_set1_ps(rows[r][p * a_col]);
+            __m512 x = _mm512_set1_ps(row[r][p * a_col]);
             acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);
             acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);
         }
     }
-    store_6x32(acc, alpha, beta, c, ldc, columns, bias, activation, slope);
+    store_6x32(acc, alpha, beta, c, ldc, rows, columns, bias, activation, slope);
 }
 
 // Whether products use kernel_12x16: on CPUs with AVX-512 whose 512-bit FMAs run at full width
@@ -412,7 +412,7 @@ FLINT_AVX512 static void kernel_6x32_runs(const float *const *rows_a, depth_runs
         FLINT_WIDE_DEPTHS(runs.length[run]);
     }
     __m512 acc[MR][2] = FLINT_WIDE_TILE;
-    store_6x32(acc, alpha, beta, c, ldc, columns, bias, activation, slope);
+    store_6x32(acc, alpha, beta, c, ldc, MR, columns, bias, activation, slope);
 }
 #undef FLINT_WIDE_STEP
 #undef FLINT_WIDE_DEPTHS
@@ -546,9 +546,12 @@ FLINT_AVX2 static void sgemm_blocked(long m, long n, long k, float alpha, const 
                     else
                         pack_a(mc - whole, kc, a->base + (ic + whole) * a->row + pc * a->col, a->row, a->col, packed_a);
                 }
-                // With AVX-512, the panels read in place take two B panels at a time (6×32).
-                long paired = wide ? whole : 0;
-                for (long jr = 0; jr < nc && paired > 0; jr += 2 * NR) {
+                // With AVX-512, the panels read in place take two B panels at a time (6×32), and so
+                // does the last packed panel when the packed ones do not pair up (a batch's last
+                // rows, which the 6×16 kernel would run at half the speed).
+                long paired = wide ? whole : 0, packed_panels = (mc - whole + MR - 1) / MR;
+                long odd = wide && packed_panels % 2 == 1 ? whole + (packed_panels - 1) * MR : mc;
+                for (long jr = 0; jr < nc && (paired > 0 || odd < mc); jr += 2 * NR) {
                     long columns = nc - jr < 2 * NR ? nc - jr : 2 * NR;
                     const float *tile_bias = last && bias ? bias + jc + jr : NULL;
                     int tile_activation = last ? activation : FLINT_ACTIVATION_NONE;
@@ -567,17 +570,27 @@ FLINT_AVX2 static void sgemm_blocked(long m, long n, long k, float alpha, const 
                         } else {
                             const float *first = a->base + (ic + ir) * a->row + pc * a->col;
                             if (columns > NR)
-                                kernel_6x32(kc, first, a->row, a->col, bp, bq, alpha, block_beta, tile, ldc, columns, tile_bias,
-                                            tile_activation, slope);
+                                kernel_6x32(kc, first, a->row, a->col, bp, bq, alpha, block_beta, tile, ldc, MR, columns,
+                                            tile_bias, tile_activation, slope);
                             else
                                 kernel_6x16(kc, first, a->row, a->col, bp, alpha, block_beta, tile, ldc, MR, columns,
                                             tile_bias, tile_activation, slope);
                         }
                     }
+                    if (odd < mc) {
+                        float *tile = c + (ic + odd) * ldc + jc + jr;
+                        const float *panel = packed_a + (odd - whole) * kc;
+                        if (columns > NR)
+                            kernel_6x32(kc, panel, 1, MR, bp, bq, alpha, block_beta, tile, ldc, mc - odd, columns, tile_bias,
+                                        tile_activation, slope);
+                        else
+                            kernel_6x16(kc, panel, 1, MR, bp, alpha, block_beta, tile, ldc, mc - odd, columns, tile_bias,
+                                        tile_activation, slope);
+                    }
                 }
                 for (long jr = 0; jr < nc; jr += NR) {
                     long columns = nc - jr < NR ? nc - jr : NR;
-                    for (long ir = paired; ir < mc; ir += MR) {
+                    for (long ir = paired; ir < odd; ir += MR) {
                         long rows = mc - ir < MR ? mc - ir : MR;
                         float *tile = c + (ic + ir) * ldc + jc + jr;
                         const float *tile_bias = last && bias ? bias + jc + jr : NULL;
