@@ -234,6 +234,8 @@ FLINT_AVX2 static void kernel_6x16(long kc, const float *ap, long a_row, long a_
 // CPU has full-width 512-bit FMA units. Each element sums the same products in the same order as
 // kernel_6x16, and each half is stored by store_tile, so C gets the same bits. `rows` (1…12)
 // counts the tile's rows that exist.
+// B's panels are loaded unaligned: a packed B need only be 32-byte aligned (flint_gemm.h), and
+// an unaligned load of aligned data costs nothing.
 #define FLINT_AVX512 __attribute__((target("avx512f,avx2,fma")))
 FLINT_AVX512 static inline __attribute__((always_inline))
 void kernel_12x16_body(long kc, const float *a_first, const float *a_second, long a_row, long a_col, const float *bp,
@@ -243,7 +245,7 @@ void kernel_12x16_body(long kc, const float *a_first, const float *a_second, lon
     for (int r = 0; r < 2 * MR; r++) acc[r] = _mm512_setzero_ps();
 #pragma clang loop unroll_count(4)
     for (long p = 0; p < kc; p++) {
-        __m512 b = _mm512_load_ps(bp + p * NR);
+        __m512 b = _mm512_loadu_ps(bp + p * NR);
         const float *x = a_first + p * a_col, *y = a_second + p * a_col;
         for (int r = 0; r < MR; r++) {
             acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(x[r * a_row]), b, acc[r]);
@@ -289,7 +291,7 @@ void store_6x32(__m512 acc[MR][2], float alpha, float beta, float *c, long ldc, 
 // One depth of a 6×32 tile: row r's element at a_r + s·a_col times two B panels' rows s (named
 // registers: an array of accumulators here was kept in memory by the compiler).
 #define FLINT_WIDE_STEP(s) do { \
-        __m512 b0 = _mm512_load_ps(bp + (s) * NR), b1 = _mm512_load_ps(bq + (s) * NR), x; \
+        __m512 b0 = _mm512_loadu_ps(bp + (s) * NR), b1 = _mm512_loadu_ps(bq + (s) * NR), x; \
         x = _mm512_set1_ps(a0[(s) * a_col]); d00 = _mm512_fmadd_ps(x, b0, d00); d01 = _mm512_fmadd_ps(x, b1, d01); \
         x = _mm512_set1_ps(a1[(s) * a_col]); d10 = _mm512_fmadd_ps(x, b0, d10); d11 = _mm512_fmadd_ps(x, b1, d11); \
         x = _mm512_set1_ps(a2[(s) * a_col]); d20 = _mm512_fmadd_ps(x, b0, d20); d21 = _mm512_fmadd_ps(x, b1, d21); \
@@ -334,7 +336,7 @@ FLINT_AVX512 static void kernel_6x32(long kc, const float *ap, long a_row, long 
     const float *row[MR];
     for (int r = 0; r < MR; r++) row[r] = ap + r * a_row;
     for (long p = 0; p < kc; p++) {
-        __m512 b0 = _mm512_load_ps(bp + p * NR), b1 = _mm512_load_ps(bq + p * NR);
+        __m512 b0 = _mm512_loadu_ps(bp + p * NR), b1 = _mm512_loadu_ps(bq + p * NR);
         for (int r = 0; r < MR; r++) {
             __m512 x = _mm512_set1_ps(row[r][p * a_col]);
             acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);

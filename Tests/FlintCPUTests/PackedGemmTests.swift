@@ -17,19 +17,19 @@ import Testing
             let (bRow, bCol) = transposed ? (1, k) : (n, 1)
             var stored = [Float](repeating: 0, count: k * n)
             for p in 0..<k { for j in 0..<n { stored[p * bRow + j * bCol] = b[p * n + j] } }
-            var packed = [Float](repeating: .nan, count: flint_sgemm_packed_size(k, n) + 16)
-            for (alpha, beta) in [(Float(1), Float(0)), (0.5, 1), (-2, 0.25)] {
+            var packed = [Float](repeating: .nan, count: flint_sgemm_packed_size(k, n) + 24)
+            // Packed B 64-byte aligned, and only 32-byte aligned (all the header asks).
+            for (alpha, beta, shift) in [(Float(1), Float(0), 0), (0.5, 1, 8), (-2, 0.25, 0), (1, 0, 8)] {
                 var expected = start, actual = start
                 flint_sgemm(m, n, k, alpha, a, k, 1, stored, bRow, bCol, beta, &expected, n, nil)
-                // The kernel loads panels 64-byte aligned: pack at the first aligned element.
                 packed.withUnsafeMutableBufferPointer { buffer in
                     let base = buffer.baseAddress!
-                    let aligned = base + (16 - (Int(bitPattern: base) / 4) % 16) % 16
+                    let aligned = base + (16 - (Int(bitPattern: base) / 4) % 16) % 16 + shift
                     flint_sgemm_pack(k, n, stored, bRow, bCol, aligned)
                     flint_sgemm_packed(m, n, k, alpha, a, k, 1, aligned, beta, &actual, n, nil)
                 }
                 #expect(actual.map(\.bitPattern) == expected.map(\.bitPattern),
-                        "\(m)×\(n)×\(k), B \(transposed ? "transposed" : "row-major"), alpha \(alpha), beta \(beta)")
+                        "\(m)×\(n)×\(k), B \(transposed ? "transposed" : "row-major"), alpha \(alpha), beta \(beta), shift \(shift)")
             }
         }
     }

@@ -6,7 +6,8 @@ import Testing
 /// one: the same bits for every row count around their pairs of panels (a partial second panel,
 /// an odd panel or a single last B panel left for the 6×16 kernel), A read in place and packed,
 /// B either way, several k blocks, alpha, beta and an epilogue with a bias and ReLU.
-@Suite struct WideKernelTests {
+/// Serialized: the kernel switch is one setting for the whole process.
+@Suite(.serialized) struct WideKernelTests {
     @Test(arguments: [(m: 12, n: 16, k: 7), (m: 13, n: 17, k: 385), (m: 29, n: 40, k: 64), (m: 150, n: 530, k: 33),
                       (m: 300, n: 48, k: 800), (m: 5, n: 20, k: 10)])
     func sameBitsAsTheAVX2Kernel(m: Int, n: Int, k: Int) throws {
