@@ -1,5 +1,6 @@
 #include "flint_gemm.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -364,7 +365,13 @@ static int wide_kernel(void) {
     int known = __atomic_load_n(&by_default, __ATOMIC_RELAXED);
     if (known >= 0) return known;
     const char *setting = getenv("FLINT_GEMM_AVX512");
-    int wanted = setting && setting[0] ? setting[0] == '1' : __builtin_cpu_is("intel");
+    int wanted = __builtin_cpu_is("intel");
+    if (setting && setting[0]) {
+        if (strcmp(setting, "0") == 0 || strcmp(setting, "1") == 0)
+            wanted = setting[0] == '1';
+        else  // a typo must not pass silently, nor stop the program (as FLINT_GEMM in BlockedGemm.swift)
+            fprintf(stderr, "Flint: FLINT_GEMM_AVX512=\"%s\" is neither \"0\" nor \"1\"; using the default\n", setting);
+    }
     known = avx512_supported() && wanted;
     __atomic_store_n(&by_default, known, __ATOMIC_RELAXED);
     return known;
@@ -401,6 +408,7 @@ FLINT_AVX2 static void kernel_6x16_runs(const float *const *rows_a, depth_runs r
     __m256 tile[MR][2] = FLINT_TILE;
     store_tile(tile, alpha, beta, c, ldc, MR, columns, bias, activation, slope);
 }
+
 // kernel_6x32 for a whole panel of a gathered A read in place (see kernel_6x16_runs).
 FLINT_AVX512 static void kernel_6x32_runs(const float *const *rows_a, depth_runs runs, const float *bp, const float *bq,
                                           float alpha, float beta, float *c, long ldc, long columns,
