@@ -195,3 +195,36 @@ void flint_philox_uniform(float *out, long first, long blocks, unsigned long lon
         q[3] = low + scale * ((float)(c3 >> 8) * 0x1p-24f);
     }
 }
+
+typedef int32_t eight_ints __attribute__((vector_size(32)));
+typedef float eight_floats __attribute__((vector_size(32)));
+
+// Max pooling's step (CPUBackend.keepMaximum): where a candidate beats a best that is not NaN, or
+// is NaN itself, it becomes the best and `tap` its tap. Eight channels per AVX2 lane set (the
+// Swift SIMD8 ran as two SSE halves), branch-free: real data's winners are random.
+FLINT_CLONES
+void flint_keep_maximum(float *best, int32_t *taps, const float *candidates, int32_t tap, long count) {
+    long k = 0;
+    const eight_ints tap_lanes = {tap, tap, tap, tap, tap, tap, tap, tap};
+    for (; k + 8 <= count; k += 8) {
+        eight_floats v, b;
+        eight_ints t, v_bits, b_bits;
+        memcpy(&v, candidates + k, sizeof v);
+        memcpy(&b, best + k, sizeof b);
+        memcpy(&t, taps + k, sizeof t);
+        eight_ints take = ~(v <= b) & (b == b);
+        memcpy(&v_bits, &v, sizeof v_bits);
+        memcpy(&b_bits, &b, sizeof b_bits);
+        b_bits = (take & v_bits) | (~take & b_bits);
+        t = (take & tap_lanes) | (~take & t);
+        memcpy(best + k, &b_bits, sizeof b_bits);
+        memcpy(taps + k, &t, sizeof t);
+    }
+    for (; k < count; k++) {
+        float v = candidates[k], b = best[k];
+        if (!(v <= b) && b == b) {
+            best[k] = v;
+            taps[k] = tap;
+        }
+    }
+}

@@ -1,3 +1,4 @@
+import CVectorMath
 import FlintBackend
 
 // Max pooling over NHWC images. A window's channels are contiguous in the image, the output and
@@ -49,31 +50,13 @@ extension CPUBackend {
     }
 
     /// `best[k], taps[k] = candidates[k], tap` where the candidate beats a best that is not NaN
-    /// or is NaN itself. Branch-free in blocks of 8 channels: with the branchy scalar loop the
-    /// random winners of real data mispredicted and the forward pass took 8x longer.
+    /// or is NaN itself: `flint_keep_maximum`, branch-free in C on AVX2 lanes (with the branchy
+    /// scalar loop the random winners of real data mispredicted and the forward pass took 8x
+    /// longer; Swift's SIMD8 ran as two SSE halves).
     @inline(__always)
     static func keepMaximum(_ best: UnsafeMutablePointer<Float>, _ taps: UnsafeMutablePointer<Int32>,
                             candidates: UnsafePointer<Float>, tap: Int32, count: Int) {
-        var k = 0
-        while k + 8 <= count {
-            let v = UnsafeRawPointer(candidates + k).loadUnaligned(as: SIMD8<Float>.self)
-            var b = UnsafeRawPointer(best + k).loadUnaligned(as: SIMD8<Float>.self)
-            var t = UnsafeRawPointer(taps + k).loadUnaligned(as: SIMD8<Int32>.self)
-            let take = .!(v .<= b) .& (b .== b)
-            b.replace(with: v, where: take)
-            t.replace(with: SIMD8(repeating: tap), where: take)
-            UnsafeMutableRawPointer(best + k).storeBytes(of: b, as: SIMD8<Float>.self)
-            UnsafeMutableRawPointer(taps + k).storeBytes(of: t, as: SIMD8<Int32>.self)
-            k += 8
-        }
-        while k < count {
-            let v = candidates[k], b = best[k]
-            if !(v <= b) && b == b {
-                best[k] = v
-                taps[k] = tap
-            }
-            k += 1
-        }
+        flint_keep_maximum(best, taps, candidates, tap, count)
     }
 
     public func maxPool2dBackward(

@@ -1,6 +1,8 @@
 #ifndef FLINT_VECTOR_MATH_H
 #define FLINT_VECTOR_MATH_H
 
+#include <stdint.h>
+
 // Compute-bound loops of the CPU backend: the LSTM step and its adjoint (exponentials), direct
 // convolution rows, Adam (a square root and a division per element), column sums in double.
 // Swift code is compiled for the x86-64 baseline (four float lanes); these loops are compiled
@@ -27,6 +29,10 @@ void flint_add_rows_double(const float *rows, long count, long row_stride, long 
 // u = (word >> 8) · 2⁻²⁴); `out` holds the whole blocks' values (4 · blocks floats from block first).
 void flint_philox_uniform(float *out, long first, long blocks, unsigned long long seed,
                           unsigned long long counter_offset, float low, float scale);
+
+// Max pooling's step over `count` channels: best[k], taps[k] = candidates[k], tap where the
+// candidate beats a best that is not NaN or is NaN itself (see CPUBackend.maxPool2d).
+void flint_keep_maximum(float *best, int32_t *taps, const float *candidates, int32_t tap, long count);
 
 // q[i] += p[i] for i < count (col2im's fold of a patch row into an image row); no overlap.
 void flint_accumulate(float *q, const float *p, long count);
