@@ -624,7 +624,7 @@ FLINT_AVX2 static void sgemm_blocked(long m, long n, long k, float alpha, const 
                         int tile_activation = last ? activation : FLINT_ACTIVATION_NONE;
                         // Two packed panels at once with AVX-512 (the second may be partial:
                         // packing zero-fills it).
-                        if (wide && ir >= whole && ir + MR < mc) {
+                        if (wide && ir >= whole && ir + MR < odd) {
                             long pair_rows = mc - ir < 2 * MR ? mc - ir : 2 * MR;
                             kernel_12x16_packed(kc, packed_a + (ir - whole) * kc, panels + jr * kc, alpha, block_beta, tile,
                                                 ldc, pair_rows, columns, tile_bias, tile_activation, slope);
