@@ -364,6 +364,167 @@ FLINT_AVX512 static void kernel_6x32(long kc, const float *ap, long a_row, long 
     store_6x32(acc, alpha, beta, c, ldc, rows, columns, bias, activation, slope);
 }
 
+// Two packed row panels against two B panels: 24 accumulators, twice the multiply-adds per byte
+// and per instruction of the 12-accumulator tiles (kernel_6x32, kernel_12x16). Those fell to
+// three quarters of MKL's speed whenever the host shared the core (78–86 against 99–106 GFLOP/s
+// on the wide MLP's 256×512×1024 bands, one thread, interleaved calls); this one runs them at
+// 86–97 then and as fast as before otherwise. Same sums in the same order as kernel_6x16; `rows`
+// 1…12 and `columns` 17…32 of the tile exist.
+FLINT_AVX512 static void kernel_12x32_packed(long kc, const float *a_first, const float *bp, const float *bq, float alpha,
+                                             float beta, float *c, long ldc, long rows, long columns, const float *bias,
+                                             int activation, float slope) {
+    // In assembly: each multiply-add takes its element of A as a broadcast memory operand (one
+    // micro-op, where compiled code broadcast into a register first, 38 against 26 per depth);
+    // the sums stay in zmm0–23 for the whole block.
+    __m512 sums[2 * MR][2];
+    const float *x = a_first, *y = a_first + MR * kc;
+    long pairs = kc, odd = kc & 1, b_offset = (long)((const char *)bq - (const char *)bp);
+    asm volatile(
+        "vpxord %%zmm0, %%zmm0, %%zmm0\n\t"
+        "vpxord %%zmm1, %%zmm1, %%zmm1\n\t"
+        "vpxord %%zmm2, %%zmm2, %%zmm2\n\t"
+        "vpxord %%zmm3, %%zmm3, %%zmm3\n\t"
+        "vpxord %%zmm4, %%zmm4, %%zmm4\n\t"
+        "vpxord %%zmm5, %%zmm5, %%zmm5\n\t"
+        "vpxord %%zmm6, %%zmm6, %%zmm6\n\t"
+        "vpxord %%zmm7, %%zmm7, %%zmm7\n\t"
+        "vpxord %%zmm8, %%zmm8, %%zmm8\n\t"
+        "vpxord %%zmm9, %%zmm9, %%zmm9\n\t"
+        "vpxord %%zmm10, %%zmm10, %%zmm10\n\t"
+        "vpxord %%zmm11, %%zmm11, %%zmm11\n\t"
+        "vpxord %%zmm12, %%zmm12, %%zmm12\n\t"
+        "vpxord %%zmm13, %%zmm13, %%zmm13\n\t"
+        "vpxord %%zmm14, %%zmm14, %%zmm14\n\t"
+        "vpxord %%zmm15, %%zmm15, %%zmm15\n\t"
+        "vpxord %%zmm16, %%zmm16, %%zmm16\n\t"
+        "vpxord %%zmm17, %%zmm17, %%zmm17\n\t"
+        "vpxord %%zmm18, %%zmm18, %%zmm18\n\t"
+        "vpxord %%zmm19, %%zmm19, %%zmm19\n\t"
+        "vpxord %%zmm20, %%zmm20, %%zmm20\n\t"
+        "vpxord %%zmm21, %%zmm21, %%zmm21\n\t"
+        "vpxord %%zmm22, %%zmm22, %%zmm22\n\t"
+        "vpxord %%zmm23, %%zmm23, %%zmm23\n\t"
+        "shr $1, %[pairs]\n\t"
+        "jz 2f\n\t"
+        "1:\n\t"
+        "vmovups 0(%[bp]), %%zmm24\n\t"
+        "vmovups 0(%[bp],%[bq],1), %%zmm25\n\t"
+        "vfmadd231ps 0(%[x])%{1to16%}, %%zmm24, %%zmm0\n\t"
+        "vfmadd231ps 0(%[x])%{1to16%}, %%zmm25, %%zmm1\n\t"
+        "vfmadd231ps 4(%[x])%{1to16%}, %%zmm24, %%zmm2\n\t"
+        "vfmadd231ps 4(%[x])%{1to16%}, %%zmm25, %%zmm3\n\t"
+        "vfmadd231ps 8(%[x])%{1to16%}, %%zmm24, %%zmm4\n\t"
+        "vfmadd231ps 8(%[x])%{1to16%}, %%zmm25, %%zmm5\n\t"
+        "vfmadd231ps 12(%[x])%{1to16%}, %%zmm24, %%zmm6\n\t"
+        "vfmadd231ps 12(%[x])%{1to16%}, %%zmm25, %%zmm7\n\t"
+        "vfmadd231ps 16(%[x])%{1to16%}, %%zmm24, %%zmm8\n\t"
+        "vfmadd231ps 16(%[x])%{1to16%}, %%zmm25, %%zmm9\n\t"
+        "vfmadd231ps 20(%[x])%{1to16%}, %%zmm24, %%zmm10\n\t"
+        "vfmadd231ps 20(%[x])%{1to16%}, %%zmm25, %%zmm11\n\t"
+        "vfmadd231ps 0(%[y])%{1to16%}, %%zmm24, %%zmm12\n\t"
+        "vfmadd231ps 0(%[y])%{1to16%}, %%zmm25, %%zmm13\n\t"
+        "vfmadd231ps 4(%[y])%{1to16%}, %%zmm24, %%zmm14\n\t"
+        "vfmadd231ps 4(%[y])%{1to16%}, %%zmm25, %%zmm15\n\t"
+        "vfmadd231ps 8(%[y])%{1to16%}, %%zmm24, %%zmm16\n\t"
+        "vfmadd231ps 8(%[y])%{1to16%}, %%zmm25, %%zmm17\n\t"
+        "vfmadd231ps 12(%[y])%{1to16%}, %%zmm24, %%zmm18\n\t"
+        "vfmadd231ps 12(%[y])%{1to16%}, %%zmm25, %%zmm19\n\t"
+        "vfmadd231ps 16(%[y])%{1to16%}, %%zmm24, %%zmm20\n\t"
+        "vfmadd231ps 16(%[y])%{1to16%}, %%zmm25, %%zmm21\n\t"
+        "vfmadd231ps 20(%[y])%{1to16%}, %%zmm24, %%zmm22\n\t"
+        "vfmadd231ps 20(%[y])%{1to16%}, %%zmm25, %%zmm23\n\t"
+        "vmovups 64(%[bp]), %%zmm24\n\t"
+        "vmovups 64(%[bp],%[bq],1), %%zmm25\n\t"
+        "vfmadd231ps 24(%[x])%{1to16%}, %%zmm24, %%zmm0\n\t"
+        "vfmadd231ps 24(%[x])%{1to16%}, %%zmm25, %%zmm1\n\t"
+        "vfmadd231ps 28(%[x])%{1to16%}, %%zmm24, %%zmm2\n\t"
+        "vfmadd231ps 28(%[x])%{1to16%}, %%zmm25, %%zmm3\n\t"
+        "vfmadd231ps 32(%[x])%{1to16%}, %%zmm24, %%zmm4\n\t"
+        "vfmadd231ps 32(%[x])%{1to16%}, %%zmm25, %%zmm5\n\t"
+        "vfmadd231ps 36(%[x])%{1to16%}, %%zmm24, %%zmm6\n\t"
+        "vfmadd231ps 36(%[x])%{1to16%}, %%zmm25, %%zmm7\n\t"
+        "vfmadd231ps 40(%[x])%{1to16%}, %%zmm24, %%zmm8\n\t"
+        "vfmadd231ps 40(%[x])%{1to16%}, %%zmm25, %%zmm9\n\t"
+        "vfmadd231ps 44(%[x])%{1to16%}, %%zmm24, %%zmm10\n\t"
+        "vfmadd231ps 44(%[x])%{1to16%}, %%zmm25, %%zmm11\n\t"
+        "vfmadd231ps 24(%[y])%{1to16%}, %%zmm24, %%zmm12\n\t"
+        "vfmadd231ps 24(%[y])%{1to16%}, %%zmm25, %%zmm13\n\t"
+        "vfmadd231ps 28(%[y])%{1to16%}, %%zmm24, %%zmm14\n\t"
+        "vfmadd231ps 28(%[y])%{1to16%}, %%zmm25, %%zmm15\n\t"
+        "vfmadd231ps 32(%[y])%{1to16%}, %%zmm24, %%zmm16\n\t"
+        "vfmadd231ps 32(%[y])%{1to16%}, %%zmm25, %%zmm17\n\t"
+        "vfmadd231ps 36(%[y])%{1to16%}, %%zmm24, %%zmm18\n\t"
+        "vfmadd231ps 36(%[y])%{1to16%}, %%zmm25, %%zmm19\n\t"
+        "vfmadd231ps 40(%[y])%{1to16%}, %%zmm24, %%zmm20\n\t"
+        "vfmadd231ps 40(%[y])%{1to16%}, %%zmm25, %%zmm21\n\t"
+        "vfmadd231ps 44(%[y])%{1to16%}, %%zmm24, %%zmm22\n\t"
+        "vfmadd231ps 44(%[y])%{1to16%}, %%zmm25, %%zmm23\n\t"
+        "add $128, %[bp]\n\t"
+        "add $48, %[x]\n\t"
+        "add $48, %[y]\n\t"
+        "dec %[pairs]\n\t"
+        "jnz 1b\n\t"
+        "2:\n\t"
+        "test %[odd], %[odd]\n\t"
+        "jz 3f\n\t"
+        "vmovups (%[bp]), %%zmm24\n\t"
+        "vmovups (%[bp],%[bq],1), %%zmm25\n\t"
+        "vfmadd231ps 0(%[x])%{1to16%}, %%zmm24, %%zmm0\n\t"
+        "vfmadd231ps 0(%[x])%{1to16%}, %%zmm25, %%zmm1\n\t"
+        "vfmadd231ps 4(%[x])%{1to16%}, %%zmm24, %%zmm2\n\t"
+        "vfmadd231ps 4(%[x])%{1to16%}, %%zmm25, %%zmm3\n\t"
+        "vfmadd231ps 8(%[x])%{1to16%}, %%zmm24, %%zmm4\n\t"
+        "vfmadd231ps 8(%[x])%{1to16%}, %%zmm25, %%zmm5\n\t"
+        "vfmadd231ps 12(%[x])%{1to16%}, %%zmm24, %%zmm6\n\t"
+        "vfmadd231ps 12(%[x])%{1to16%}, %%zmm25, %%zmm7\n\t"
+        "vfmadd231ps 16(%[x])%{1to16%}, %%zmm24, %%zmm8\n\t"
+        "vfmadd231ps 16(%[x])%{1to16%}, %%zmm25, %%zmm9\n\t"
+        "vfmadd231ps 20(%[x])%{1to16%}, %%zmm24, %%zmm10\n\t"
+        "vfmadd231ps 20(%[x])%{1to16%}, %%zmm25, %%zmm11\n\t"
+        "vfmadd231ps 0(%[y])%{1to16%}, %%zmm24, %%zmm12\n\t"
+        "vfmadd231ps 0(%[y])%{1to16%}, %%zmm25, %%zmm13\n\t"
+        "vfmadd231ps 4(%[y])%{1to16%}, %%zmm24, %%zmm14\n\t"
+        "vfmadd231ps 4(%[y])%{1to16%}, %%zmm25, %%zmm15\n\t"
+        "vfmadd231ps 8(%[y])%{1to16%}, %%zmm24, %%zmm16\n\t"
+        "vfmadd231ps 8(%[y])%{1to16%}, %%zmm25, %%zmm17\n\t"
+        "vfmadd231ps 12(%[y])%{1to16%}, %%zmm24, %%zmm18\n\t"
+        "vfmadd231ps 12(%[y])%{1to16%}, %%zmm25, %%zmm19\n\t"
+        "vfmadd231ps 16(%[y])%{1to16%}, %%zmm24, %%zmm20\n\t"
+        "vfmadd231ps 16(%[y])%{1to16%}, %%zmm25, %%zmm21\n\t"
+        "vfmadd231ps 20(%[y])%{1to16%}, %%zmm24, %%zmm22\n\t"
+        "vfmadd231ps 20(%[y])%{1to16%}, %%zmm25, %%zmm23\n\t"
+        "3:\n\t"
+        "vmovups %%zmm0, 0(%[out])\n\t"
+        "vmovups %%zmm1, 64(%[out])\n\t"
+        "vmovups %%zmm2, 128(%[out])\n\t"
+        "vmovups %%zmm3, 192(%[out])\n\t"
+        "vmovups %%zmm4, 256(%[out])\n\t"
+        "vmovups %%zmm5, 320(%[out])\n\t"
+        "vmovups %%zmm6, 384(%[out])\n\t"
+        "vmovups %%zmm7, 448(%[out])\n\t"
+        "vmovups %%zmm8, 512(%[out])\n\t"
+        "vmovups %%zmm9, 576(%[out])\n\t"
+        "vmovups %%zmm10, 640(%[out])\n\t"
+        "vmovups %%zmm11, 704(%[out])\n\t"
+        "vmovups %%zmm12, 768(%[out])\n\t"
+        "vmovups %%zmm13, 832(%[out])\n\t"
+        "vmovups %%zmm14, 896(%[out])\n\t"
+        "vmovups %%zmm15, 960(%[out])\n\t"
+        "vmovups %%zmm16, 1024(%[out])\n\t"
+        "vmovups %%zmm17, 1088(%[out])\n\t"
+        "vmovups %%zmm18, 1152(%[out])\n\t"
+        "vmovups %%zmm19, 1216(%[out])\n\t"
+        "vmovups %%zmm20, 1280(%[out])\n\t"
+        "vmovups %%zmm21, 1344(%[out])\n\t"
+        "vmovups %%zmm22, 1408(%[out])\n\t"
+        "vmovups %%zmm23, 1472(%[out])\n\t"
+        : [bp] "+r"(bp), [x] "+r"(x), [y] "+r"(y), [pairs] "+r"(pairs)
+        : [bq] "r"(b_offset), [odd] "r"(odd), [out] "r"(sums)
+        : "zmm0", "zmm1", "zmm2", "zmm3", "zmm4", "zmm5", "zmm6", "zmm7", "zmm8", "zmm9", "zmm10", "zmm11", "zmm12", "zmm13", "zmm14", "zmm15", "zmm16", "zmm17", "zmm18", "zmm19", "zmm20", "zmm21", "zmm22", "zmm23", "zmm24", "zmm25", "memory", "cc");
+    store_6x32(sums, alpha, beta, c, ldc, rows < MR ? rows : MR, columns, bias, activation, slope);
+    if (rows > MR) store_6x32(sums + MR, alpha, beta, c + MR * ldc, ldc, rows - MR, columns, bias, activation, slope);
+}
+
 // Whether products use kernel_12x16: on CPUs with AVX-512 whose 512-bit FMAs run at full width
 // (Intel's; Zen 4 splits them in two and gained nothing, see the README), unless
 // FLINT_GEMM_AVX512=0; FLINT_GEMM_AVX512=1 turns it on wherever AVX-512 exists. Tests switch
@@ -538,8 +699,10 @@ FLINT_AVX2 static void sgemm_blocked(long m, long n, long k, float alpha, const 
     // Narrow products read A's row panels in place: packing A costs about as much as the product
     // when few B panels reuse it (3456×64×288, a convolution's forward: 72 → 94 GFLOP/s). A
     // gathered A in place needs long runs (an image's rows of taps, not a filter gradient's).
+    // With AVX-512 a strided A is packed from 129 columns on, for the 12×32 tile; below that the
+    // packing costs more than the tile gains (an LSTM step's 64×128×512: 91–109 against 104–124).
     long run_count = a->rows ? gathered_runs(a->cols, k, NULL) : 0;
-    int direct = n <= 512 && (a->rows ? k >= 16 * run_count : a->col == 1);
+    int direct = a->rows ? n <= 512 && k >= 16 * run_count : a->col == 1 && n <= (wide ? 128 : 512);
     // Then its runs of adjacent columns, and those of the current k block (few: k / 16 at most).
     long *run_starts = NULL, *run_offset = NULL, *run_length = NULL;
     if (a->rows && direct) {
@@ -615,22 +778,33 @@ FLINT_AVX2 static void sgemm_blocked(long m, long n, long k, float alpha, const 
                                         tile_activation, slope);
                     }
                 }
-                for (long jr = 0; jr < nc; jr += NR) {
+                // With AVX-512 the packed panels go in pairs against pairs of B panels (12×32),
+                // or against the last single one (12×16).
+                for (long jr = 0; wide && jr < nc; jr += 2 * NR) {
+                    long columns = nc - jr < 2 * NR ? nc - jr : 2 * NR;
+                    const float *tile_bias = last && bias ? bias + jc + jr : NULL;
+                    int tile_activation = last ? activation : FLINT_ACTIVATION_NONE;
+                    const float *bp = panels + jr * kc, *bq = bp + NR * kc;
+                    for (long ir = paired; ir < odd; ir += 2 * MR) {
+                        // The second panel may be partial: packing zero-fills it.
+                        long pair_rows = mc - ir < 2 * MR ? mc - ir : 2 * MR;
+                        float *tile = c + (ic + ir) * ldc + jc + jr;
+                        const float *pair = packed_a + (ir - whole) * kc;
+                        if (columns > NR)
+                            kernel_12x32_packed(kc, pair, bp, bq, alpha, block_beta, tile, ldc, pair_rows, columns, tile_bias,
+                                                tile_activation, slope);
+                        else
+                            kernel_12x16_packed(kc, pair, bp, alpha, block_beta, tile, ldc, pair_rows, columns, tile_bias,
+                                                tile_activation, slope);
+                    }
+                }
+                for (long jr = 0; !wide && jr < nc; jr += NR) {
                     long columns = nc - jr < NR ? nc - jr : NR;
                     for (long ir = paired; ir < odd; ir += MR) {
                         long rows = mc - ir < MR ? mc - ir : MR;
                         float *tile = c + (ic + ir) * ldc + jc + jr;
                         const float *tile_bias = last && bias ? bias + jc + jr : NULL;
                         int tile_activation = last ? activation : FLINT_ACTIVATION_NONE;
-                        // Two packed panels at once with AVX-512 (the second may be partial:
-                        // packing zero-fills it).
-                        if (wide && ir >= whole && ir + MR < odd) {
-                            long pair_rows = mc - ir < 2 * MR ? mc - ir : 2 * MR;
-                            kernel_12x16_packed(kc, packed_a + (ir - whole) * kc, panels + jr * kc, alpha, block_beta, tile,
-                                                ldc, pair_rows, columns, tile_bias, tile_activation, slope);
-                            ir += MR;
-                            continue;
-                        }
                         if (ir >= whole) {
                             kernel_6x16(kc, packed_a + (ir - whole) * kc, 1, MR, panels + jr * kc, alpha, block_beta,
                                         tile, ldc, rows, columns, tile_bias, tile_activation, slope);

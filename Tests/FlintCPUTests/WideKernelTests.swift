@@ -2,9 +2,9 @@ import CGemm
 @testable import FlintCPU
 import Testing
 
-/// The AVX-512 micro-kernels (12×16 on packed A, 6×32 on A read in place) against the AVX2 6×16
-/// one: the same bits for every row count around their pairs of panels (a partial second panel,
-/// an odd panel or a single last B panel left for the 6×16 kernel), A read in place and packed,
+/// The AVX-512 micro-kernels (12×32 and 12×16 on packed A, 6×32 on A read in place) against the
+/// AVX2 6×16 one: the same bits for every row count around their pairs of panels (a partial second
+/// panel, an odd panel or a single last B panel), odd and even depths, A read in place and packed,
 /// B either way, several k blocks, alpha, beta and an epilogue with a bias and ReLU.
 /// Serialized: the kernel switch is one setting for the whole process.
 @Suite(.serialized) struct WideKernelTests {
@@ -17,7 +17,7 @@ import Testing
         let a = BlockedGemmTests.values(m * k, seed: 21), b = BlockedGemmTests.values(k * n, seed: 22)
         let start = BlockedGemmTests.values(m * n, seed: 23), bias = BlockedGemmTests.values(n, seed: 24)
         var cases = 0
-        for (aRow, aCol) in [(k, 1), (1, m)] {  // A read in place (when n ≤ 512) or packed
+        for (aRow, aCol) in [(k, 1), (1, m)] {  // A read in place (when n ≤ 128) or packed
             var storedA = [Float](repeating: 0, count: m * k)
             for i in 0..<m { for p in 0..<k { storedA[i * aRow + p * aCol] = a[i * k + p] } }
             for (bRow, bCol) in [(n, 1), (1, k)] {
