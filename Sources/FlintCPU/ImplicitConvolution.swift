@@ -112,13 +112,23 @@ private enum ConvolutionImage {
             let padding = backend.cpuBuffer(backend.allocate(byteCount: g.batch * h * w * c * 4), "conv2d")
             withExtendedLifetime(padding) {
                 let copy = padding.floats
-                copy.initialize(repeating: 0, count: g.batch * h * w * c)
-                // Each input row at its place in the padded image, clipped to the part outputs reach.
-                let columns = min(g.width, w - g.padLeft)
-                for n in 0..<g.batch where columns > 0 {
-                    for ih in 0..<max(0, min(g.height, h - g.padTop)) {
-                        (copy + ((n * h + ih + g.padTop) * w + g.padLeft) * c)
-                            .update(from: input + (n * g.height + ih) * g.width * c, count: columns * c)
+                // Each padded row: the input row at its place, clipped to the part outputs reach,
+                // and zeros around it; rows split across cores (one thread zeroing and copying
+                // the padded output gradient of a convnet's input gradient took 9% of its step).
+                let columns = max(0, min(g.width, w - g.padLeft)), rowLength = w * c
+                let rows = g.batch * h
+                let tasks = min(rows, Parallel.taskCount(forElements: rows * rowLength))
+                Parallel.run(tasks: tasks) { task in
+                    for row in Parallel.range(task, of: tasks, count: rows) {
+                        let target = copy + row * rowLength, ih = row % h - g.padTop, n = row / h
+                        guard ih >= 0, ih < g.height, columns > 0 else {
+                            target.update(repeating: 0, count: rowLength)
+                            continue
+                        }
+                        target.update(repeating: 0, count: g.padLeft * c)
+                        (target + g.padLeft * c).update(from: input + (n * g.height + ih) * g.width * c, count: columns * c)
+                        let end = (g.padLeft + columns) * c
+                        (target + end).update(repeating: 0, count: rowLength - end)
                     }
                 }
                 body(copy, positions, taps)

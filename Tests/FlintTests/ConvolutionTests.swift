@@ -201,6 +201,51 @@ extension Conformance {
             }
         }
 
+        /// The input's gradient of many-channel convolutions (the CPU's product over the image,
+        /// the column path elsewhere) against the Float64 adjoint, with filter counts that are
+        /// not multiples of the tiles: kernels 1×1 to 5×5, dilation, stride 2, 'same',
+        /// asymmetric padding and padding wider than the kernel reaches.
+        @Test(arguments: TestDevices.all)
+        func inputGradientMatchesAdjoint(device: Device) {
+            let cases = [
+                (WindowCase(input: [2, 9, 8, 6], kernel: (3, 3), strides: (1, 1), padding: .valid), 7),
+                (WindowCase(input: [3, 7, 6, 5], kernel: (3, 3), strides: (1, 1), padding: .same), 33),
+                (WindowCase(input: [2, 8, 9, 12], kernel: (2, 3), strides: (1, 1), padding: .same, dilation: (2, 1)), 16),
+                (WindowCase(input: [1, 9, 11, 8], kernel: (5, 5), strides: (1, 1), padding: .explicit(top: 3, bottom: 1, left: 0, right: 4)), 9),
+                (WindowCase(input: [2, 5, 6, 40], kernel: (1, 1), strides: (1, 1), padding: .valid), 24),
+                (WindowCase(input: [1, 6, 6, 7], kernel: (3, 3), strides: (1, 1), padding: .explicit(top: 1, bottom: 5, left: 2, right: 0)), 6),
+                (WindowCase(input: [2, 8, 7, 6], kernel: (3, 3), strides: (2, 2), padding: .same), 10),
+                (WindowCase(input: [1, 6, 7, 6], kernel: (3, 3), strides: (1, 1), padding: .explicit(top: 3, bottom: 0, left: 0, right: 0)), 8),
+                (WindowCase(input: [2, 6, 6, 9], kernel: (3, 3), strides: (1, 1), padding: .same), 4),
+            ]
+            for (geometry, filters) in cases {
+                var rng = TestRNG(seed: 193)
+                let (x, refX) = makeInput(geometry.input, rng: &rng, on: device)
+                let (w, refW) = makeInput([geometry.kernel.0, geometry.kernel.1, geometry.input[3], filters], rng: &rng, on: device)
+                let (_, _, oh, ow) = geometry.layout
+                let (upstream, refUp) = makeInput([geometry.input[0], oh, ow, filters], rng: &rng, on: device)
+                let leaf = Tensor(x.toArray(), shape: x.shape, on: device).requiringGrad()
+                (leaf.conv2d(w, strides: geometry.strides, padding: geometry.padding, dilation: geometry.dilation) * upstream)
+                    .sum().backward()
+                // dX[i, c] = Σ over windows and taps reading input element i: dY[window, f] · W[kh, kw, c, f].
+                let c = geometry.input[3]
+                var expected = Ref(shape: refX.shape, data: [Double](repeating: 0, count: refX.count))
+                geometry.forEachWindow { n, y, xx, taps in
+                    let out = ((n * oh + y) * ow + xx) * filters
+                    for (base, kh, kw) in taps {
+                        guard let base else { continue }
+                        for ch in 0..<c {
+                            var sum = 0.0
+                            for f in 0..<filters { sum += refUp.data[out + f] * refW.data[((kh * geometry.kernel.1 + kw) * c + ch) * filters + f] }
+                            expected.data[base + ch] += sum
+                        }
+                    }
+                }
+                // Sums of up to 25·33 products of values in (-2, 2).
+                expectClose(leaf.grad!, expected, rtol: 1e-5, atol: 1e-4, "conv2d input gradient on \(device), \(geometry), \(filters) filters")
+            }
+        }
+
         /// The direct path (the backend's conv2d primitive, taken for an input without a
         /// gradient), forced on every backend: forward against the Float64 loops and the
         /// filter's gradient against finite differences; an input that needs a gradient still
