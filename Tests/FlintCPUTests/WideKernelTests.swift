@@ -5,7 +5,8 @@ import Testing
 /// The AVX-512 micro-kernels (12×32 and 12×16 on packed A, 6×32 on A read in place) against the
 /// AVX2 6×16 one: the same bits for every row count around their pairs of panels (a partial second
 /// panel, an odd panel or a single last B panel), odd and even depths, A read in place and packed,
-/// B either way, several k blocks, alpha, beta and an epilogue with a bias and ReLU.
+/// B either way, several k blocks, alpha, beta (1 and 0 or 1: whole tiles stored directly) and an
+/// epilogue with a bias and ReLU.
 /// Serialized: the kernel switch is one setting for the whole process.
 @Suite(.serialized) struct WideKernelTests {
     @Test(arguments: [(m: 12, n: 16, k: 7), (m: 13, n: 17, k: 385), (m: 29, n: 40, k: 64), (m: 150, n: 530, k: 33),
@@ -23,7 +24,7 @@ import Testing
             for (bRow, bCol) in [(n, 1), (1, k)] {
                 var storedB = [Float](repeating: 0, count: k * n)
                 for p in 0..<k { for j in 0..<n { storedB[p * bRow + j * bCol] = b[p * n + j] } }
-                for (alpha, beta, fused) in [(Float(1), Float(0), false), (0.5, 1, false), (1, 0, true), (-2, 0.25, true)] {
+                for (alpha, beta, fused) in [(Float(1), Float(0), false), (1, 1, false), (0.5, 1, false), (1, 0, true), (-2, 0.25, true)] {
                     var results: [[Float]] = []
                     for kernel in [1, 0] {
                         _ = flint_sgemm_use_avx512(Int32(kernel))
@@ -44,7 +45,7 @@ import Testing
                 }
             }
         }
-        #expect(cases == 16)
+        #expect(cases == 20)
     }
 
     /// A gathered A (a convolution's column matrix as offsets into an image) with runs of
