@@ -540,7 +540,7 @@ FLINT_AVX512 static void kernel_12x32_packed(long kc, const float *a_first, cons
     if (rows > MR) store_6x32(sums + MR, alpha, beta, c + MR * ldc, ldc, rows - MR, columns, bias, activation, slope);
 }
 
-// Whether products use kernel_12x16: on CPUs with AVX-512 whose 512-bit FMAs run at full width
+// Whether products use the AVX-512 tiles: on CPUs with AVX-512 whose 512-bit FMAs run at full width
 // (Intel's; Zen 4 splits them in two and gained nothing, see the README), unless
 // FLINT_GEMM_AVX512=0; FLINT_GEMM_AVX512=1 turns it on wherever AVX-512 exists. Tests switch
 // it with flint_sgemm_use_avx512.

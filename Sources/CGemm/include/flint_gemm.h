@@ -27,12 +27,13 @@ typedef struct {
     float slope;
 } flint_epilogue;
 
-// Chooses the micro-kernel where the CPU has AVX-512: 1 a 12×16 one on 512-bit registers, 0
-// the 6×16 AVX2 one, -1 the default (AVX-512 on Intel CPUs, unless FLINT_GEMM_AVX512 says 0 or
-// 1). Both give the same bits. Returns 1 if the 12×16 kernel is now in use (never without
-// AVX-512). For tests and measurements; not meant to be switched while products run.
+// Chooses the micro-kernels where the CPU has AVX-512: 1 the tiles on 512-bit registers (12×32
+// and 12×16 from packed A, 6×32 from A in place), 0 the 6×16 AVX2 one, -1 the default (AVX-512
+// on Intel CPUs, unless FLINT_GEMM_AVX512 says 0 or 1). All give the same bits. Returns 1 if the
+// AVX-512 tiles are now in use (never without AVX-512). For tests and measurements; not meant to
+// be switched while products run.
 int flint_sgemm_use_avx512(int choice);
-// 1 while products use the 12×16 AVX-512 kernel, else 0.
+// 1 while products use the AVX-512 tiles, else 0.
 int flint_sgemm_avx512_in_use(void);
 
 // Applies `epilogue` in place to `rows` rows of `columns` floats, row r at c + r·ldc (bias[j] per
