@@ -385,6 +385,23 @@ FLINT_AVX512 static void kernel_6x32(long kc, const float *ap, long a_row, long 
 // on the wide MLP's 256×512×1024 bands, one thread, interleaved calls); this one runs them at
 // 86–97 then and as fast as before otherwise. Same sums in the same order as kernel_6x16; `rows`
 // 1…12 and `columns` 17…32 of the tile exist.
+// One depth of the 12×32 tile in kernel_12x32_packed's assembly: B's two panel rows at byte
+// BDISP from bp (and bp + bq) into zmm24/25, then row r's element of A (byte ADISP + 4r from x
+// for rows 0–5, from y for 6–11) broadcast into two multiply-adds, on zmm 2r and 2r + 1 (x) or
+// 12 + 2r and 13 + 2r (y).
+#define FLINT_ROW_12X32(BASE, ADISP, OFF, EVEN, ODD) \
+    "vfmadd231ps " ADISP "+" OFF "(" BASE ")%{1to16%}, %%zmm24, %%zmm" EVEN "\n\t" \
+    "vfmadd231ps " ADISP "+" OFF "(" BASE ")%{1to16%}, %%zmm25, %%zmm" ODD "\n\t"
+#define FLINT_DEPTH_12X32(BDISP, ADISP) \
+    "vmovups " BDISP "(%[bp]), %%zmm24\n\t" \
+    "vmovups " BDISP "(%[bp],%[bq],1), %%zmm25\n\t" \
+    FLINT_ROW_12X32("%[x]", ADISP, "0", "0", "1") FLINT_ROW_12X32("%[x]", ADISP, "4", "2", "3") \
+    FLINT_ROW_12X32("%[x]", ADISP, "8", "4", "5") FLINT_ROW_12X32("%[x]", ADISP, "12", "6", "7") \
+    FLINT_ROW_12X32("%[x]", ADISP, "16", "8", "9") FLINT_ROW_12X32("%[x]", ADISP, "20", "10", "11") \
+    FLINT_ROW_12X32("%[y]", ADISP, "0", "12", "13") FLINT_ROW_12X32("%[y]", ADISP, "4", "14", "15") \
+    FLINT_ROW_12X32("%[y]", ADISP, "8", "16", "17") FLINT_ROW_12X32("%[y]", ADISP, "12", "18", "19") \
+    FLINT_ROW_12X32("%[y]", ADISP, "16", "20", "21") FLINT_ROW_12X32("%[y]", ADISP, "20", "22", "23")
+
 FLINT_AVX512 static void kernel_12x32_packed(long kc, const float *a_first, const float *bp, const float *bq, float alpha,
                                              float beta, float *c, long ldc, long rows, long columns, const float *bias,
                                              int activation, float slope) {
@@ -422,58 +439,8 @@ FLINT_AVX512 static void kernel_12x32_packed(long kc, const float *a_first, cons
         "shr $1, %[pairs]\n\t"
         "jz 2f\n\t"
         "1:\n\t"
-        "vmovups 0(%[bp]), %%zmm24\n\t"
-        "vmovups 0(%[bp],%[bq],1), %%zmm25\n\t"
-        "vfmadd231ps 0(%[x])%{1to16%}, %%zmm24, %%zmm0\n\t"
-        "vfmadd231ps 0(%[x])%{1to16%}, %%zmm25, %%zmm1\n\t"
-        "vfmadd231ps 4(%[x])%{1to16%}, %%zmm24, %%zmm2\n\t"
-        "vfmadd231ps 4(%[x])%{1to16%}, %%zmm25, %%zmm3\n\t"
-        "vfmadd231ps 8(%[x])%{1to16%}, %%zmm24, %%zmm4\n\t"
-        "vfmadd231ps 8(%[x])%{1to16%}, %%zmm25, %%zmm5\n\t"
-        "vfmadd231ps 12(%[x])%{1to16%}, %%zmm24, %%zmm6\n\t"
-        "vfmadd231ps 12(%[x])%{1to16%}, %%zmm25, %%zmm7\n\t"
-        "vfmadd231ps 16(%[x])%{1to16%}, %%zmm24, %%zmm8\n\t"
-        "vfmadd231ps 16(%[x])%{1to16%}, %%zmm25, %%zmm9\n\t"
-        "vfmadd231ps 20(%[x])%{1to16%}, %%zmm24, %%zmm10\n\t"
-        "vfmadd231ps 20(%[x])%{1to16%}, %%zmm25, %%zmm11\n\t"
-        "vfmadd231ps 0(%[y])%{1to16%}, %%zmm24, %%zmm12\n\t"
-        "vfmadd231ps 0(%[y])%{1to16%}, %%zmm25, %%zmm13\n\t"
-        "vfmadd231ps 4(%[y])%{1to16%}, %%zmm24, %%zmm14\n\t"
-        "vfmadd231ps 4(%[y])%{1to16%}, %%zmm25, %%zmm15\n\t"
-        "vfmadd231ps 8(%[y])%{1to16%}, %%zmm24, %%zmm16\n\t"
-        "vfmadd231ps 8(%[y])%{1to16%}, %%zmm25, %%zmm17\n\t"
-        "vfmadd231ps 12(%[y])%{1to16%}, %%zmm24, %%zmm18\n\t"
-        "vfmadd231ps 12(%[y])%{1to16%}, %%zmm25, %%zmm19\n\t"
-        "vfmadd231ps 16(%[y])%{1to16%}, %%zmm24, %%zmm20\n\t"
-        "vfmadd231ps 16(%[y])%{1to16%}, %%zmm25, %%zmm21\n\t"
-        "vfmadd231ps 20(%[y])%{1to16%}, %%zmm24, %%zmm22\n\t"
-        "vfmadd231ps 20(%[y])%{1to16%}, %%zmm25, %%zmm23\n\t"
-        "vmovups 64(%[bp]), %%zmm24\n\t"
-        "vmovups 64(%[bp],%[bq],1), %%zmm25\n\t"
-        "vfmadd231ps 24(%[x])%{1to16%}, %%zmm24, %%zmm0\n\t"
-        "vfmadd231ps 24(%[x])%{1to16%}, %%zmm25, %%zmm1\n\t"
-        "vfmadd231ps 28(%[x])%{1to16%}, %%zmm24, %%zmm2\n\t"
-        "vfmadd231ps 28(%[x])%{1to16%}, %%zmm25, %%zmm3\n\t"
-        "vfmadd231ps 32(%[x])%{1to16%}, %%zmm24, %%zmm4\n\t"
-        "vfmadd231ps 32(%[x])%{1to16%}, %%zmm25, %%zmm5\n\t"
-        "vfmadd231ps 36(%[x])%{1to16%}, %%zmm24, %%zmm6\n\t"
-        "vfmadd231ps 36(%[x])%{1to16%}, %%zmm25, %%zmm7\n\t"
-        "vfmadd231ps 40(%[x])%{1to16%}, %%zmm24, %%zmm8\n\t"
-        "vfmadd231ps 40(%[x])%{1to16%}, %%zmm25, %%zmm9\n\t"
-        "vfmadd231ps 44(%[x])%{1to16%}, %%zmm24, %%zmm10\n\t"
-        "vfmadd231ps 44(%[x])%{1to16%}, %%zmm25, %%zmm11\n\t"
-        "vfmadd231ps 24(%[y])%{1to16%}, %%zmm24, %%zmm12\n\t"
-        "vfmadd231ps 24(%[y])%{1to16%}, %%zmm25, %%zmm13\n\t"
-        "vfmadd231ps 28(%[y])%{1to16%}, %%zmm24, %%zmm14\n\t"
-        "vfmadd231ps 28(%[y])%{1to16%}, %%zmm25, %%zmm15\n\t"
-        "vfmadd231ps 32(%[y])%{1to16%}, %%zmm24, %%zmm16\n\t"
-        "vfmadd231ps 32(%[y])%{1to16%}, %%zmm25, %%zmm17\n\t"
-        "vfmadd231ps 36(%[y])%{1to16%}, %%zmm24, %%zmm18\n\t"
-        "vfmadd231ps 36(%[y])%{1to16%}, %%zmm25, %%zmm19\n\t"
-        "vfmadd231ps 40(%[y])%{1to16%}, %%zmm24, %%zmm20\n\t"
-        "vfmadd231ps 40(%[y])%{1to16%}, %%zmm25, %%zmm21\n\t"
-        "vfmadd231ps 44(%[y])%{1to16%}, %%zmm24, %%zmm22\n\t"
-        "vfmadd231ps 44(%[y])%{1to16%}, %%zmm25, %%zmm23\n\t"
+        FLINT_DEPTH_12X32("0", "0")
+        FLINT_DEPTH_12X32("64", "24")
         "add $128, %[bp]\n\t"
         "add $48, %[x]\n\t"
         "add $48, %[y]\n\t"
@@ -482,32 +449,7 @@ FLINT_AVX512 static void kernel_12x32_packed(long kc, const float *a_first, cons
         "2:\n\t"
         "test %[odd], %[odd]\n\t"
         "jz 3f\n\t"
-        "vmovups (%[bp]), %%zmm24\n\t"
-        "vmovups (%[bp],%[bq],1), %%zmm25\n\t"
-        "vfmadd231ps 0(%[x])%{1to16%}, %%zmm24, %%zmm0\n\t"
-        "vfmadd231ps 0(%[x])%{1to16%}, %%zmm25, %%zmm1\n\t"
-        "vfmadd231ps 4(%[x])%{1to16%}, %%zmm24, %%zmm2\n\t"
-        "vfmadd231ps 4(%[x])%{1to16%}, %%zmm25, %%zmm3\n\t"
-        "vfmadd231ps 8(%[x])%{1to16%}, %%zmm24, %%zmm4\n\t"
-        "vfmadd231ps 8(%[x])%{1to16%}, %%zmm25, %%zmm5\n\t"
-        "vfmadd231ps 12(%[x])%{1to16%}, %%zmm24, %%zmm6\n\t"
-        "vfmadd231ps 12(%[x])%{1to16%}, %%zmm25, %%zmm7\n\t"
-        "vfmadd231ps 16(%[x])%{1to16%}, %%zmm24, %%zmm8\n\t"
-        "vfmadd231ps 16(%[x])%{1to16%}, %%zmm25, %%zmm9\n\t"
-        "vfmadd231ps 20(%[x])%{1to16%}, %%zmm24, %%zmm10\n\t"
-        "vfmadd231ps 20(%[x])%{1to16%}, %%zmm25, %%zmm11\n\t"
-        "vfmadd231ps 0(%[y])%{1to16%}, %%zmm24, %%zmm12\n\t"
-        "vfmadd231ps 0(%[y])%{1to16%}, %%zmm25, %%zmm13\n\t"
-        "vfmadd231ps 4(%[y])%{1to16%}, %%zmm24, %%zmm14\n\t"
-        "vfmadd231ps 4(%[y])%{1to16%}, %%zmm25, %%zmm15\n\t"
-        "vfmadd231ps 8(%[y])%{1to16%}, %%zmm24, %%zmm16\n\t"
-        "vfmadd231ps 8(%[y])%{1to16%}, %%zmm25, %%zmm17\n\t"
-        "vfmadd231ps 12(%[y])%{1to16%}, %%zmm24, %%zmm18\n\t"
-        "vfmadd231ps 12(%[y])%{1to16%}, %%zmm25, %%zmm19\n\t"
-        "vfmadd231ps 16(%[y])%{1to16%}, %%zmm24, %%zmm20\n\t"
-        "vfmadd231ps 16(%[y])%{1to16%}, %%zmm25, %%zmm21\n\t"
-        "vfmadd231ps 20(%[y])%{1to16%}, %%zmm24, %%zmm22\n\t"
-        "vfmadd231ps 20(%[y])%{1to16%}, %%zmm25, %%zmm23\n\t"
+        FLINT_DEPTH_12X32("0", "0")
         "3:\n\t"
         "vmovups %%zmm0, 0(%[out])\n\t"
         "vmovups %%zmm1, 64(%[out])\n\t"
@@ -539,6 +481,8 @@ FLINT_AVX512 static void kernel_12x32_packed(long kc, const float *a_first, cons
     store_6x32(sums, alpha, beta, c, ldc, rows < MR ? rows : MR, columns, bias, activation, slope);
     if (rows > MR) store_6x32(sums + MR, alpha, beta, c + MR * ldc, ldc, rows - MR, columns, bias, activation, slope);
 }
+#undef FLINT_ROW_12X32
+#undef FLINT_DEPTH_12X32
 
 // Whether products use the AVX-512 tiles: on CPUs with AVX-512 whose 512-bit FMAs run at full width
 // (Intel's; Zen 4 splits them in two and gained nothing, see the README), unless
