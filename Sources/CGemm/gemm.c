@@ -658,10 +658,12 @@ FLINT_AVX2 static void sgemm_blocked(long m, long n, long k, float alpha, const 
     // Narrow products read A's row panels in place: packing A costs about as much as the product
     // when few B panels reuse it (3456×64×288, a convolution's forward: 72 → 94 GFLOP/s). A
     // gathered A in place needs long runs (an image's rows of taps, not a filter gradient's).
-    // With AVX-512 a strided A is packed from 129 columns on, for the 12×32 tile; below that the
-    // packing costs more than the tile gains (an LSTM step's 64×128×512: 91–109 against 104–124).
+    // With AVX-512 a strided A is packed unless one B panel pair covers n: the 12×32 tile on
+    // packed A beats the 6×32 one in place from two pairs on (one thread: 128×128×784, an MLP's
+    // inference band, 86 → 120 GFLOP/s; 128×64×784 85 → 100; an LSTM step's 64×128×512
+    // against its packed kernel 86 → 118).
     long run_count = a->rows ? gathered_runs(a->cols, k, NULL) : 0;
-    int direct = a->rows ? n <= 512 && k >= 16 * run_count : a->col == 1 && n <= (wide ? 128 : 512);
+    int direct = a->rows ? n <= 512 && k >= 16 * run_count : a->col == 1 && n <= (wide ? 2 * NR : 512);
     // Then its runs of adjacent columns, and those of the current k block (few: k / 16 at most).
     long *run_starts = NULL, *run_offset = NULL, *run_length = NULL;
     if (a->rows && direct) {

@@ -18,7 +18,7 @@ import Testing
         let a = BlockedGemmTests.values(m * k, seed: 21), b = BlockedGemmTests.values(k * n, seed: 22)
         let start = BlockedGemmTests.values(m * n, seed: 23), bias = BlockedGemmTests.values(n, seed: 24)
         var cases = 0
-        for (aRow, aCol) in [(k, 1), (1, m)] {  // A read in place (when n ≤ 128) or packed
+        for (aRow, aCol) in [(k, 1), (1, m)] {  // A read in place (when n ≤ 32) or packed
             var storedA = [Float](repeating: 0, count: m * k)
             for i in 0..<m { for p in 0..<k { storedA[i * aRow + p * aCol] = a[i * k + p] } }
             for (bRow, bCol) in [(n, 1), (1, k)] {
