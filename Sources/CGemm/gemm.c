@@ -379,12 +379,6 @@ FLINT_AVX512 static void kernel_6x32(long kc, const float *ap, long a_row, long 
     store_6x32(acc, alpha, beta, c, ldc, rows, columns, bias, activation, slope);
 }
 
-// Two packed row panels against two B panels: 24 accumulators, twice the multiply-adds per byte
-// and per instruction of the 12-accumulator tiles (kernel_6x32, kernel_12x16). Those fell to
-// three quarters of MKL's speed whenever the host shared the core (78–86 against 99–106 GFLOP/s
-// on the wide MLP's 256×512×1024 bands, one thread, interleaved calls); this one runs them at
-// 86–97 then and as fast as before otherwise. Same sums in the same order as kernel_6x16; `rows`
-// 1…12 and `columns` 17…32 of the tile exist.
 // One depth of the 12×32 tile in kernel_12x32_packed's assembly: B's two panel rows at byte
 // BDISP from bp (and bp + bq) into zmm24/25, then row r's element of A (byte ADISP + 4r from x
 // for rows 0–5, from y for 6–11) broadcast into two multiply-adds, on zmm 2r and 2r + 1 (x) or
@@ -402,6 +396,12 @@ FLINT_AVX512 static void kernel_6x32(long kc, const float *ap, long a_row, long 
     FLINT_ROW_12X32("%[y]", ADISP, "8", "16", "17") FLINT_ROW_12X32("%[y]", ADISP, "12", "18", "19") \
     FLINT_ROW_12X32("%[y]", ADISP, "16", "20", "21") FLINT_ROW_12X32("%[y]", ADISP, "20", "22", "23")
 
+// Two packed row panels against two B panels: 24 accumulators, twice the multiply-adds per byte
+// and per instruction of the 12-accumulator tiles (kernel_6x32, kernel_12x16). Those fell to
+// three quarters of MKL's speed whenever the host shared the core (78–86 against 99–106 GFLOP/s
+// on the wide MLP's 256×512×1024 bands, one thread, interleaved calls); this one runs them at
+// 86–97 then and as fast as before otherwise. Same sums in the same order as kernel_6x16; `rows`
+// 1…12 and `columns` 17…32 of the tile exist.
 FLINT_AVX512 static void kernel_12x32_packed(long kc, const float *a_first, const float *bp, const float *bq, float alpha,
                                              float beta, float *c, long ldc, long rows, long columns, const float *bias,
                                              int activation, float slope) {
