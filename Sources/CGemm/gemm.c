@@ -53,6 +53,32 @@ static float *aligned_floats(long count) {
     return memory;
 }
 
+// Reads 6 rows of 8 floats (row r at in + r·in_stride) and writes them depth-major: element
+// (r, q) to out[q·6 + r], 48 floats.
+FLINT_AVX2 static void transpose_6x8(const float *in, long in_stride, float *out) {
+    __m256 zero = _mm256_setzero_ps();
+    __m256 r0 = _mm256_loadu_ps(in), r1 = _mm256_loadu_ps(in + in_stride), r2 = _mm256_loadu_ps(in + 2 * in_stride),
+           r3 = _mm256_loadu_ps(in + 3 * in_stride), r4 = _mm256_loadu_ps(in + 4 * in_stride),
+           r5 = _mm256_loadu_ps(in + 5 * in_stride);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
+           t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+           t6 = _mm256_unpacklo_ps(zero, zero), t7 = t6;
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE), u2 = _mm256_shuffle_ps(t1, t3, 0x44),
+           u3 = _mm256_shuffle_ps(t1, t3, 0xEE), u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+           u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    // Depth q's eight lanes hold rows 0–5 and two zeros: stored in order, each store's last two
+    // lanes are overwritten by the next; the last stores six lanes only.
+    _mm256_storeu_ps(out, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(out + 6, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(out + 12, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(out + 18, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(out + 24, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(out + 30, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(out + 36, _mm256_permute2f128_ps(u2, u6, 0x31));
+    __m256i six = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
+    _mm256_maskstore_ps(out + 42, six, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+
 // Rows i0..<i0+mc, depths p0..<p0+kc of A into MR-row panels: panel r holds, for each depth,
 // its MR rows' elements side by side; rows past mc are zero.
 FLINT_AVX2 static void pack_a(long mc, long kc, const float *a, long a_row, long a_col, float *out) {
@@ -62,6 +88,13 @@ FLINT_AVX2 static void pack_a(long mc, long kc, const float *a, long a_row, long
         if (rows == MR && a_row == 1) {
             // A stored transposed: each depth's MR elements are adjacent.
             for (long p = 0; p < kc; p++) memcpy(out + p * MR, source + p * a_col, MR * sizeof(float));
+        } else if (rows == MR && a_col == 1) {
+            // Rows stored whole (activations): eight depths of the six rows transposed in
+            // registers; element by element this took 6% of the wide MLP's training.
+            long p = 0;
+            for (; p + 8 <= kc; p += 8) transpose_6x8(source + p, a_row, out + p * MR);
+            for (; p < kc; p++)
+                for (long r = 0; r < MR; r++) out[p * MR + r] = source[r * a_row + p];
         } else {
             for (long p = 0; p < kc; p++) {
                 for (long r = 0; r < rows; r++) out[p * MR + r] = source[r * a_row + p * a_col];
