@@ -53,30 +53,44 @@ static float *aligned_floats(long count) {
     return memory;
 }
 
-// Reads 6 rows of 8 floats (row r at in + r·in_stride) and writes them depth-major: element
-// (r, q) to out[q·6 + r], 48 floats.
-FLINT_AVX2 static void transpose_6x8(const float *in, long in_stride, float *out) {
-    __m256 zero = _mm256_setzero_ps();
-    __m256 r0 = _mm256_loadu_ps(in), r1 = _mm256_loadu_ps(in + in_stride), r2 = _mm256_loadu_ps(in + 2 * in_stride),
-           r3 = _mm256_loadu_ps(in + 3 * in_stride), r4 = _mm256_loadu_ps(in + 4 * in_stride),
-           r5 = _mm256_loadu_ps(in + 5 * in_stride);
-    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
-           t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
-           t6 = _mm256_unpacklo_ps(zero, zero), t7 = t6;
+// Transposes eight vectors of eight floats in place: afterwards lane r of r[q] is what lane q
+// of r[r] was.
+FLINT_AVX2 static inline __attribute__((always_inline)) void transpose_registers(__m256 r[8]) {
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]), t2 = _mm256_unpacklo_ps(r[2], r[3]),
+           t3 = _mm256_unpackhi_ps(r[2], r[3]), t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]),
+           t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
     __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE), u2 = _mm256_shuffle_ps(t1, t3, 0x44),
            u3 = _mm256_shuffle_ps(t1, t3, 0xEE), u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
            u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    // Depth q's eight lanes hold rows 0–5 and two zeros: stored in order, each store's last two
-    // lanes are overwritten by the next; the last stores six lanes only.
-    _mm256_storeu_ps(out, _mm256_permute2f128_ps(u0, u4, 0x20));
-    _mm256_storeu_ps(out + 6, _mm256_permute2f128_ps(u1, u5, 0x20));
-    _mm256_storeu_ps(out + 12, _mm256_permute2f128_ps(u2, u6, 0x20));
-    _mm256_storeu_ps(out + 18, _mm256_permute2f128_ps(u3, u7, 0x20));
-    _mm256_storeu_ps(out + 24, _mm256_permute2f128_ps(u0, u4, 0x31));
-    _mm256_storeu_ps(out + 30, _mm256_permute2f128_ps(u1, u5, 0x31));
-    _mm256_storeu_ps(out + 36, _mm256_permute2f128_ps(u2, u6, 0x31));
-    __m256i six = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
-    _mm256_maskstore_ps(out + 42, six, _mm256_permute2f128_ps(u3, u7, 0x31));
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// Reads 8 rows of 8 floats (row r at in + r·in_stride) and writes them transposed: element
+// (r, q) to out[q·out_stride + r].
+FLINT_AVX2 static void transpose_8x8(const float *in, long in_stride, float *out, long out_stride) {
+    __m256 r[8];
+    for (int q = 0; q < 8; q++) r[q] = _mm256_loadu_ps(in + q * in_stride);
+    transpose_registers(r);
+    for (int q = 0; q < 8; q++) _mm256_storeu_ps(out + q * out_stride, r[q]);
+}
+
+// The same for 6 rows into a packed panel of A: element (r, q) to out[q·6 + r], 48 floats.
+// Depth q's lanes 6 and 7 (rows that are not read) are overwritten by the next depth's store;
+// the last depth stores six lanes only.
+FLINT_AVX2 static void transpose_6x8(const float *in, long in_stride, float *out) {
+    __m256 r[8];
+    for (int q = 0; q < 6; q++) r[q] = _mm256_loadu_ps(in + q * in_stride);
+    r[6] = r[7] = _mm256_setzero_ps();
+    transpose_registers(r);
+    for (int q = 0; q < 7; q++) _mm256_storeu_ps(out + q * MR, r[q]);
+    _mm256_maskstore_ps(out + 7 * MR, _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0), r[7]);
 }
 
 // Rows i0..<i0+mc, depths p0..<p0+kc of A into MR-row panels: panel r holds, for each depth,
@@ -103,29 +117,6 @@ FLINT_AVX2 static void pack_a(long mc, long kc, const float *a, long a_row, long
         }
         out += kc * MR;
     }
-}
-
-// Reads 8 rows of 8 floats (row r at in + r·in_stride) and writes them transposed: element
-// (r, q) to out[q·out_stride + r].
-FLINT_AVX2 static void transpose_8x8(const float *in, long in_stride, float *out, long out_stride) {
-    __m256 r0 = _mm256_loadu_ps(in), r1 = _mm256_loadu_ps(in + in_stride), r2 = _mm256_loadu_ps(in + 2 * in_stride),
-           r3 = _mm256_loadu_ps(in + 3 * in_stride), r4 = _mm256_loadu_ps(in + 4 * in_stride),
-           r5 = _mm256_loadu_ps(in + 5 * in_stride), r6 = _mm256_loadu_ps(in + 6 * in_stride),
-           r7 = _mm256_loadu_ps(in + 7 * in_stride);
-    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
-           t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
-           t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
-    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE), u2 = _mm256_shuffle_ps(t1, t3, 0x44),
-           u3 = _mm256_shuffle_ps(t1, t3, 0xEE), u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
-           u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    _mm256_storeu_ps(out, _mm256_permute2f128_ps(u0, u4, 0x20));
-    _mm256_storeu_ps(out + out_stride, _mm256_permute2f128_ps(u1, u5, 0x20));
-    _mm256_storeu_ps(out + 2 * out_stride, _mm256_permute2f128_ps(u2, u6, 0x20));
-    _mm256_storeu_ps(out + 3 * out_stride, _mm256_permute2f128_ps(u3, u7, 0x20));
-    _mm256_storeu_ps(out + 4 * out_stride, _mm256_permute2f128_ps(u0, u4, 0x31));
-    _mm256_storeu_ps(out + 5 * out_stride, _mm256_permute2f128_ps(u1, u5, 0x31));
-    _mm256_storeu_ps(out + 6 * out_stride, _mm256_permute2f128_ps(u2, u6, 0x31));
-    _mm256_storeu_ps(out + 7 * out_stride, _mm256_permute2f128_ps(u3, u7, 0x31));
 }
 
 // Depths p0..<p0+kc, columns j0..<j0+nc of B into NR-column panels; columns past nc are zero.

@@ -201,12 +201,13 @@ extension Conformance {
             }
         }
 
-        /// The input's gradient of many-channel convolutions (the CPU's product over the image,
-        /// the column path elsewhere) against the Float64 adjoint, with filter counts that are
-        /// not multiples of the tiles: kernels 1×1 to 5×5, dilation, stride 2, 'same',
-        /// asymmetric padding and padding wider than the kernel reaches.
+        /// Both gradients of many-channel convolutions against the Float64 adjoint, with filter
+        /// counts that are not multiples of the tiles: kernels 1×1 to 5×5, dilation, stride 2,
+        /// 'same', asymmetric padding, padding wider than the kernel reaches, and input columns
+        /// no output reaches. On the CPU the filter's gradient is a product over the image,
+        /// zero-padded into a copy where the geometry pads (see ImplicitConvolution.swift).
         @Test(arguments: TestDevices.all)
-        func inputGradientMatchesAdjoint(device: Device) {
+        func gradientsMatchAdjoint(device: Device) {
             let cases = [
                 (WindowCase(input: [2, 9, 8, 6], kernel: (3, 3), strides: (1, 1), padding: .valid), 7),
                 (WindowCase(input: [3, 7, 6, 5], kernel: (3, 3), strides: (1, 1), padding: .same), 33),
@@ -217,6 +218,7 @@ extension Conformance {
                 (WindowCase(input: [2, 8, 7, 6], kernel: (3, 3), strides: (2, 2), padding: .same), 10),
                 (WindowCase(input: [1, 6, 7, 6], kernel: (3, 3), strides: (1, 1), padding: .explicit(top: 3, bottom: 0, left: 0, right: 0)), 8),
                 (WindowCase(input: [2, 6, 6, 9], kernel: (3, 3), strides: (1, 1), padding: .same), 4),
+                (WindowCase(input: [2, 9, 9, 6], kernel: (3, 3), strides: (2, 2), padding: .explicit(top: 1, bottom: 0, left: 1, right: 0)), 10),
             ]
             for (geometry, filters) in cases {
                 var rng = TestRNG(seed: 193)
@@ -225,24 +227,32 @@ extension Conformance {
                 let (_, _, oh, ow) = geometry.layout
                 let (upstream, refUp) = makeInput([geometry.input[0], oh, ow, filters], rng: &rng, on: device)
                 let leaf = Tensor(x.toArray(), shape: x.shape, on: device).requiringGrad()
-                (leaf.conv2d(w, strides: geometry.strides, padding: geometry.padding, dilation: geometry.dilation) * upstream)
+                let kernel = Tensor(w.toArray(), shape: w.shape, on: device).requiringGrad()
+                (leaf.conv2d(kernel, strides: geometry.strides, padding: geometry.padding, dilation: geometry.dilation) * upstream)
                     .sum().backward()
                 // dX[i, c] = Σ over windows and taps reading input element i: dY[window, f] · W[kh, kw, c, f].
                 let c = geometry.input[3]
                 var expected = Ref(shape: refX.shape, data: [Double](repeating: 0, count: refX.count))
+                // dW[kh, kw, c, f] = Σ over windows: x[tap's element, c] · dY[window, f].
+                var expectedW = Ref(shape: refW.shape, data: [Double](repeating: 0, count: refW.count))
                 geometry.forEachWindow { n, y, xx, taps in
                     let out = ((n * oh + y) * ow + xx) * filters
                     for (base, kh, kw) in taps {
                         guard let base else { continue }
                         for ch in 0..<c {
+                            let tap = ((kh * geometry.kernel.1 + kw) * c + ch) * filters
                             var sum = 0.0
-                            for f in 0..<filters { sum += refUp.data[out + f] * refW.data[((kh * geometry.kernel.1 + kw) * c + ch) * filters + f] }
+                            for f in 0..<filters {
+                                sum += refUp.data[out + f] * refW.data[tap + f]
+                                expectedW.data[tap + f] += refX.data[base + ch] * refUp.data[out + f]
+                            }
                             expected.data[base + ch] += sum
                         }
                     }
                 }
-                // Sums of up to 25·33 products of values in (-2, 2).
+                // Sums of up to 25·33 (input) or 2·9·11 (filter) products of values in (-2, 2).
                 expectClose(leaf.grad!, expected, rtol: 1e-5, atol: 1e-4, "conv2d input gradient on \(device), \(geometry), \(filters) filters")
+                expectClose(kernel.grad!, expectedW, rtol: 1e-5, atol: 1e-4, "conv2d filter gradient on \(device), \(geometry), \(filters) filters")
             }
         }
 
