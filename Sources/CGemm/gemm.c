@@ -259,15 +259,30 @@ void store_tile(__m256 tile[MR][2], float alpha, float beta, float *c, long ldc,
 
 // One MR×NR tile of C from a panel of A read at ap[r·a_row + p·a_col] (packed: a_row 1, a_col
 // MR; or in place) and B's packed panel; see store_tile for the rest.
-FLINT_AVX2 static void kernel_6x16(long kc, const float *ap, long a_row, long a_col, const float *bp, float alpha, float beta,
-                                   float *c, long ldc, long rows, long columns,
-                                   const float *bias, int activation, float slope) {
+FLINT_AVX2 static inline __attribute__((always_inline))
+void kernel_6x16_body(long kc, const float *ap, long a_row, long a_col, const float *bp, float alpha, float beta,
+                      float *c, long ldc, long rows, long columns, const float *bias, int activation, float slope) {
     const float *a0 = ap, *a1 = ap + a_row, *a2 = ap + 2 * a_row, *a3 = ap + 3 * a_row, *a4 = ap + 4 * a_row,
                 *a5 = ap + 5 * a_row;
     FLINT_ZERO_TILE;
     FLINT_DEPTHS(kc);
     __m256 tile[MR][2] = FLINT_TILE;
     store_tile(tile, alpha, beta, c, ldc, rows, columns, bias, activation, slope);
+}
+
+// The two layouts the blocked product uses get their strides as constants: with both at run
+// time the compiler walked one pointer through the six rows, six dependent adds per depth
+// beside its twelve FMAs. With constants, packed A is read at fixed offsets (a Zen 3 core,
+// interleaved one-thread calls: 1–8% faster, e.g. 256×1024×784 72 → 78 GFLOP/s).
+FLINT_AVX2 static void kernel_6x16(long kc, const float *ap, long a_row, long a_col, const float *bp, float alpha, float beta,
+                                   float *c, long ldc, long rows, long columns,
+                                   const float *bias, int activation, float slope) {
+    if (a_row == 1 && a_col == MR)
+        kernel_6x16_body(kc, ap, 1, MR, bp, alpha, beta, c, ldc, rows, columns, bias, activation, slope);
+    else if (a_col == 1)
+        kernel_6x16_body(kc, ap, a_row, 1, bp, alpha, beta, c, ldc, rows, columns, bias, activation, slope);
+    else
+        kernel_6x16_body(kc, ap, a_row, a_col, bp, alpha, beta, c, ldc, rows, columns, bias, activation, slope);
 }
 
 // Two row panels against one B panel with AVX-512: a 16-float row of the panel fills one zmm

@@ -6,7 +6,10 @@
 // The LSTM cell's loops, apart from vector_math.c: here the compiler may fuse a multiply and an
 // add into one rounding (its exponentials and polynomials are chains of them), which there would
 // break the lanes-equal-scalar rule. 5.3 → 4.0 ns a unit forward, 2.6 → 2.3 back (one core,
-// 16 lanes). The cells are checked against Float64, not against other code's bits.
+// 16 lanes); then with cell_exp and the one-formula tanh below, 4.0 → 2.7 ns forward and
+// 1.6 → 1.2 back (a Zen 3 core, 8 lanes). The cells are checked against Float64, not against
+// other code's bits: σ is within 2.2 ulp and tanh within 2.5 ulp of it on every 2⁻¹² step of
+// [−100, 100] and every 0.1% step of (1e−30, 1), and tanh(−0) is +0.
 #pragma clang fp contract(fast)
 
 #include "clones.h"
@@ -14,10 +17,15 @@
 static inline float bits_to_float(uint32_t bits) { float f; memcpy(&f, &bits, 4); return f; }
 static inline uint32_t float_to_bits(float f) { uint32_t bits; memcpy(&bits, &f, 4); return bits; }
 
-// FastMath.exp's method (see FastMath.swift for it and its accuracy), here with fused multiply-adds.
-static inline float fm_exp(float value) {
-    float x = value > 89.0f ? 89.0f : value;
-    x = x < -104.0f ? -104.0f : x;
+// 2ⁿ · e^r with n = round(x / ln 2) and |r| ≤ ln 2 / 2, as FastMath.exp (same polynomial), but
+// for the cell's narrower range: x is clamped to [−86, 88], where 2ⁿ is one normal float added
+// to the exponent bits, instead of FastMath's two halves multiplied in. A gate saturates long
+// before: σ(±86) and tanh are within 1e−37 of their limits. NaN passes the clamps and stays NaN.
+// `minus_one` selects e^x − 1, summed as 2ⁿ·(e^r − 1) + (2ⁿ − 1) so that it keeps its relative
+// accuracy near 0 (where tanh needs it).
+static inline float cell_exp(float value, int minus_one) {
+    float x = value > 88.0f ? 88.0f : value;
+    x = x < -86.0f ? -86.0f : x;
     float t = x * 1.44269504f + 12582912.0f;
     float n = t - 12582912.0f;
     float r = x - n * 0.693145751953125f;
@@ -27,27 +35,22 @@ static inline float fm_exp(float value) {
     p = p * r + 0.04166953265666962f;
     p = p * r + 0.166665181517601f;
     p = p * r + 0.49999988079071045f;
-    p = 1.0f + r + r * r * p;
-    int32_t k = (int32_t)(float_to_bits(t) - 0x4B400000u);
-    int32_t half = k >> 1;
-    float low = bits_to_float((uint32_t)(half + 127) << 23);
-    float high = bits_to_float((uint32_t)(k - half + 127) << 23);
-    return p * low * high;
+    float below_one = r + r * r * p;  // e^r − 1
+    uint32_t n_bits = (float_to_bits(t) - 0x4B400000u) << 23;
+    if (!minus_one) return bits_to_float(float_to_bits(1.0f + below_one) + n_bits);
+    float scale = bits_to_float(n_bits + (127u << 23));
+    return scale * below_one + (scale - 1.0f);
 }
 
-static inline float fm_sigmoid(float x) { return 1.0f / (1.0f + fm_exp(-x)); }
+static inline float fm_sigmoid(float x) { return 1.0f / (1.0f + cell_exp(-x, 0)); }
 
+// tanh(x) = (e^2x − 1) / (e^2x + 1), from e^2x − 1 (accurate near 0, so no second formula for
+// small |x|). Past |x| = 10 tanh rounds to ±1 in float; the clamp keeps e^2x finite.
 static inline float fm_tanh(float x) {
-    float s = x * x;
-    float p = -0.005691978149116039f;
-    p = p * s + 0.020626286044716835f;
-    p = p * s - 0.053735315799713135f;
-    p = p * s + 0.13331381976604462f;
-    p = p * s - 0.3333328068256378f;
-    float small = x * (1.0f + s * p);
-    float magnitude = x < 0 ? -x : x;
-    float large = 1.0f - 2.0f / (fm_exp(2.0f * magnitude) + 1.0f);
-    return magnitude < 0.625f ? small : (x < 0 ? -large : large);
+    float y = x > 10.0f ? 10.0f : x;
+    y = y < -10.0f ? -10.0f : y;
+    float e = cell_exp(2.0f * y, 1);
+    return e / (e + 2.0f);
 }
 
 FLINT_CLONES_AVX512
