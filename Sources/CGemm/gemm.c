@@ -555,6 +555,8 @@ static int wide_kernel(void) {
 
 int flint_sgemm_avx512_in_use(void) { return wide_kernel(); }
 
+int flint_sgemm_avx512_supported(void) { return avx512_supported(); }
+
 int flint_sgemm_use_avx512(int choice) {
     __atomic_store_n(&avx512_choice, choice < 0 ? -1 : choice > 0 && avx512_supported(), __ATOMIC_RELAXED);
     return wide_kernel();
@@ -983,6 +985,7 @@ int flint_sgemm_supported(void) { return 0; }
 
 int flint_sgemm_use_avx512(int choice) { (void)choice; return 0; }
 int flint_sgemm_avx512_in_use(void) { return 0; }
+int flint_sgemm_avx512_supported(void) { return 0; }
 
 void flint_sgemm(long m, long n, long k, float alpha, const float *a, long a_row, long a_col,
                  const float *b, long b_row, long b_col, float beta, float *c, long ldc, const flint_epilogue *epilogue) {

@@ -35,6 +35,8 @@ typedef struct {
 int flint_sgemm_use_avx512(int choice);
 // 1 while products use the AVX-512 tiles, else 0.
 int flint_sgemm_avx512_in_use(void);
+// 1 where the CPU has AVX-512 (flint_sgemm_use_avx512(1) would switch to its tiles), else 0.
+int flint_sgemm_avx512_supported(void);
 
 // Applies `epilogue` in place to `rows` rows of `columns` floats, row r at c + r·ldc (bias[j] per
 // column): for outputs computed elsewhere (a direct convolution's row), while they are in cache.
