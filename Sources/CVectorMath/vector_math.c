@@ -72,6 +72,7 @@ void flint_adam(long count, const float *w, const float *g, const float *m, cons
 
 typedef double four_doubles __attribute__((vector_size(32)));
 typedef float four_floats __attribute__((vector_size(16)));
+typedef int four_ints __attribute__((vector_size(16)));
 
 // Row by row (one pass over memory), four columns at a time (AVX2 clone: one conversion and one
 // add of four doubles each; the baseline's Swift loop did two). Each column adds its rows in order.
@@ -89,6 +90,38 @@ void flint_add_rows_double(const float *rows, long count, long row_stride, long 
             memcpy(acc + i, &sum, sizeof sum);
         }
         for (; i < width; i++) acc[i] += (double)row[i];
+    }
+}
+
+// add_rows_double's loop with ReLU's adjoint computed on the way: the sums come from values
+// still in registers instead of a second pass over memory. The product by 1 or 0 (not a mask)
+// keeps binary(.reluGradient)'s bits: NaN and infinite gradients, and −0.
+FLINT_CLONES
+void flint_relu_gradient_rows(const float *gradient, const float *output, long count, long width, float *out,
+                              double *acc) {
+    for (long r = 0; r < count; r++) {
+        const float *g = gradient + r * width, *y = output + r * width;
+        float *o = out + r * width;
+        long i = 0;
+        for (; i + 4 <= width; i += 4) {
+            four_doubles sum;
+            four_floats gi, yi;
+            memcpy(&sum, acc + i, sizeof sum);
+            memcpy(&gi, g + i, sizeof gi);
+            memcpy(&yi, y + i, sizeof yi);
+            const four_floats ones = {1, 1, 1, 1};
+            // Lanes where y > 0 keep 1.0's bits, the rest become 0.0: the scalar loop's factor.
+            four_floats factor = (four_floats)((yi > 0) & (four_ints)ones);
+            four_floats value = gi * factor;
+            memcpy(o + i, &value, sizeof value);
+            sum += __builtin_convertvector(value, four_doubles);
+            memcpy(acc + i, &sum, sizeof sum);
+        }
+        for (; i < width; i++) {
+            float value = g[i] * (y[i] > 0 ? 1.0f : 0.0f);
+            o[i] = value;
+            acc[i] += (double)value;
+        }
     }
 }
 

@@ -57,6 +57,14 @@ public protocol Backend: AnyObject, Sendable {
     /// Reduces the middle axis: `out[o, i] = op over r of x[o, r, i]`; `layout.length >= 1`.
     /// `max` and `min` propagate NaN: a NaN anywhere along the axis gives NaN.
     func reduce(_ op: ReduceOp, _ x: any DeviceBuffer, offset: Int, layout: AxisLayout, out: any DeviceBuffer)
+    /// ReLU's adjoint and its sums down the columns in one pass (a ReLU layer's gradient before
+    /// its product and the gradient of its bias): for `gradient` and `output` (`[rows, columns]`,
+    /// contiguous from their offsets), `out[r, c] = gradient[r, c] · (output[r, c] > 0 ? 1 : 0)`,
+    /// with the bits of `binary(.reluGradient, …)`, and `sums[c] = Σ_r out[r, c]`, as accurate as
+    /// `reduce(.sum, …)` though not necessarily added in its order; both contiguous from element 0.
+    /// The default runs those two primitives.
+    func reluGradientWithSums(_ gradient: any DeviceBuffer, gradientOffset: Int, output: any DeviceBuffer, outputOffset: Int,
+                              rows: Int, columns: Int, out: any DeviceBuffer, sums: any DeviceBuffer)
     /// `out[o, i]` (int32) = the first `r` where `x[o, r, i]` is largest, a NaN counting as
     /// larger than any number (so the first NaN wins); `layout.length >= 1`.
     func argmax(_ x: any DeviceBuffer, offset: Int, layout: AxisLayout, out: any DeviceBuffer)

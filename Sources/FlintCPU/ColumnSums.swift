@@ -41,3 +41,40 @@ extension CPUBackend {
         }
     }
 }
+
+extension CPUBackend {
+    /// ReLU's adjoint with its column sums in the same pass (`flint_relu_gradient_rows`): the
+    /// bias gradient no longer reads the whole gradient back (a convolution layer's: 19 MB a
+    /// step in the Keras convnet). Tasks own runs of rows and combine their Double partials in a
+    /// fixed order, as `sumColumns` does.
+    public func reluGradientWithSums(_ gradient: any DeviceBuffer, gradientOffset: Int, output: any DeviceBuffer,
+                                     outputOffset: Int, rows: Int, columns: Int, out: any DeviceBuffer, sums: any DeviceBuffer) {
+        let primitive: StaticString = "reluGradientWithSums"
+        let (g, y) = (cpuBuffer(gradient, primitive), cpuBuffer(output, primitive))
+        let (result, totals) = (cpuBuffer(out, primitive), cpuBuffer(sums, primitive))
+        let count = rows * columns
+        checkRange(g, offset: gradientOffset, count: count, primitive, "gradient")
+        checkRange(y, offset: outputOffset, count: count, primitive, "output")
+        checkOutput(result, count: count, primitive)
+        checkRange(totals, offset: 0, count: columns, primitive, "sums")
+        guard columns > 0 else { return }
+        let source = UnsafePointer(g.floats + gradientOffset), values = UnsafePointer(y.floats + outputOffset)
+        let target = result.floats, dst = totals.floats
+        let tasks = max(1, min(rows, Parallel.taskCount(forElements: count)))
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: tasks * columns) { partials in
+            let partial = partials.baseAddress!
+            Parallel.run(tasks: tasks) { task in
+                let span = Parallel.range(task, of: tasks, count: rows)
+                let total = partial + task * columns
+                total.initialize(repeating: 0, count: columns)
+                let start = span.lowerBound * columns
+                flint_relu_gradient_rows(source + start, values + start, span.count, columns, target + start, total)
+            }
+            for i in 0..<columns {
+                var value: Double = 0
+                for task in 0..<tasks { value += partial[task * columns + i] }
+                dst[i] = Float(value)
+            }
+        }
+    }
+}

@@ -312,10 +312,29 @@ extension Tensor {
     /// `values` = `activation(self + bias)` (each part optional), computed elsewhere in one
     /// pass, with the graph node of that sum and activation: self's gradient is the incoming one
     /// times the activation's derivative, which needs only `values`.
+    /// ReLU's adjoint of `g` (from the output `y`) and its sum over every axis but the last (the
+    /// gradient of a bias of `biasShape`), in one pass (`reluGradientWithSums`); nil where the
+    /// layout does not allow it: a bias other than one value per last-axis column, or operands
+    /// that are not contiguous.
+    static func reluGradientWithSums(_ g: Tensor, output y: Tensor, biasShape: [Int]) -> (Tensor, Tensor)? {
+        guard biasShape.count == 1, let columns = y.shape.last, columns == biasShape[0], columns > 0, g.shape == y.shape,
+              g.backend === y.backend, g.dtype == .float32, y.dtype == .float32, g.isContiguous, y.isContiguous, y.count > 0
+        else { return nil }
+        let out = Tensor(uninitializedShape: y.shape, backend: y.backend)
+        let sums = Tensor(uninitializedShape: biasShape, backend: y.backend)
+        y.backend.reluGradientWithSums(g.buffer, gradientOffset: g.offset, output: y.buffer, outputOffset: y.offset,
+                                       rows: y.count / columns, columns: columns, out: out.buffer, sums: sums.buffer)
+        return (out, sums)
+    }
+
     func recordedEpilogue(values: Tensor, bias: Tensor?, activation: FusedActivation?) -> Tensor {
         guard bias != nil || activation != nil else { return self }
         let name = [bias.map { _ in "add" }, activation.map { "\($0)" }].compactMap { $0 }.joined(separator: "+")
         return values.recorded(name, [self] + (bias.map { [$0] } ?? [])) { [self] g in
+            if activation == .relu, let bias, bias.requiresGrad,
+               let (gz, biasGradient) = Self.reluGradientWithSums(g, output: values, biasShape: bias.shape) {
+                return [self.requiresGrad ? gz.unbroadcast(to: self.shape) : nil, biasGradient]
+            }
             let gz = activation.map { $0.gradient(g, output: values) } ?? g
             return [self.requiresGrad ? gz.unbroadcast(to: self.shape) : nil,
                     bias.flatMap { $0.requiresGrad ? gz.unbroadcast(to: $0.shape) : nil }]

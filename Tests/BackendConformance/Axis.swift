@@ -146,6 +146,43 @@ extension BackendConformance {
             backend.reduce(.max, backend.upload(values), offset: 0, layout: AxisLayout(outer: 1, length: 100, inner: 1), out: out)
             #expect(backend.floats(out, count: 1)[0].isNaN)
         },
+        ConformanceCheck("reluGradientWithSums: binary(.reluGradient)'s bits and Float64 column sums, special values included") { backend in
+            // Shapes from one element to long columns the CPU splits across tasks, widths below,
+            // at and past its four-lane blocks; both operands at offsets.
+            for (rows, columns) in [(1, 1), (3, 5), (7, 4), (2, 9), (1_000, 64), (3_001, 33), (257, 1_030)] {
+                let count = rows * columns
+                var random = TestRandom(seed: UInt64(count))
+                var gradient = random.floats(count + 3), output = random.floats(count + 5)
+                // Zeros of both signs in the output (ReLU passes neither), a negative zero, ±∞ and
+                // NaN in the gradient where the output is and is not positive: NaN · 0 and ∞ · 0
+                // are NaN, −g · 0 is −0, which a masking shortcut would turn into 0.
+                let specials: [(g: Float, y: Float)] = [(0.5, 0), (0.5, -0.0), (-0.0, 1), (-0.5, -1), (.nan, -1), (.nan, 1),
+                                                        (.infinity, -0.5), (-.infinity, 2), (1, .nan), (2, .infinity)]
+                if count >= 40 {
+                    for (i, special) in specials.enumerated() {
+                        gradient[3 + i * 3] = special.g
+                        output[5 + i * 3] = special.y
+                    }
+                }
+                let g = backend.upload(gradient), y = backend.upload(output)
+                let out = backend.allocate(byteCount: count * 4), sums = backend.allocate(byteCount: columns * 4)
+                let unfused = backend.allocate(byteCount: count * 4)
+                backend.reluGradientWithSums(g, gradientOffset: 3, output: y, outputOffset: 5, rows: rows, columns: columns,
+                                             out: out, sums: sums)
+                backend.binary(.reluGradient, strided(g, offset: 3, [1]), strided(y, offset: 5, [1]), shape: [count], out: unfused)
+                let fused = backend.floats(out, count: count), separate = backend.floats(unfused, count: count)
+                #expect(fused.map(\.bitPattern) == separate.map(\.bitPattern), "\(rows)×\(columns): out differs from binary(.reluGradient)")
+                expectClose(fused, (0..<count).map { reference(.reluGradient, Double(gradient[3 + $0]), Double(output[5 + $0])) },
+                            tolerance: 0, "\(rows)×\(columns): out")
+                var expected = [Double](repeating: 0, count: columns)
+                for r in 0..<rows {
+                    for c in 0..<columns { expected[c] += reference(.reluGradient, Double(gradient[3 + r * columns + c]), Double(output[5 + r * columns + c])) }
+                }
+                // As for reduce: long columns summed in Float partials get 1e-5.
+                expectClose(backend.floats(sums, count: columns), expected, tolerance: rows > 200 ? 1e-5 : 1e-6,
+                            "\(rows)×\(columns): sums")
+            }
+        },
         ConformanceCheck("reduce: 16M elements summed as one row, four rows and four columns, within 1e-5") { backend in
             let count = 1 << 24
             var exact: Double = 0

@@ -25,6 +25,11 @@ void flint_lstm_cell_backward_row(long units, const float *gates, const float *c
 // the column sums of a reduction (a bias gradient), accumulated in double.
 void flint_add_rows_double(const float *rows, long count, long row_stride, long width, double *acc);
 
+// For `count` rows of `width` (contiguous): out = gradient · (output > 0 ? 1 : 0), element by
+// element (ReLU's adjoint), and acc[i] += (double)out[r·width + i], rows in order.
+void flint_relu_gradient_rows(const float *gradient, const float *output, long count, long width, float *out,
+                              double *acc);
+
 // Uniform floats low + scale · u from Philox4x32-10 blocks first..<first+blocks (see Philox.swift:
 // block b has counter counter_offset + b and key seed; its four words give out[4b..4b+3], with
 // u = (word >> 8) · 2⁻²⁴); `out` holds the whole blocks' values (4 · blocks floats from block first).

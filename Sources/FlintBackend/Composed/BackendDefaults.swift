@@ -27,6 +27,13 @@ extension Backend {
         composedGemm(m: m, n: n, k: k, batch: batch, a, b, c, epilogue: epilogue)
     }
 
+    public func reluGradientWithSums(_ gradient: any DeviceBuffer, gradientOffset: Int, output: any DeviceBuffer,
+                                     outputOffset: Int, rows: Int, columns: Int, out: any DeviceBuffer, sums: any DeviceBuffer) {
+        binary(.reluGradient, StridedOperand(buffer: gradient, offset: gradientOffset, strides: [1]),
+               StridedOperand(buffer: output, offset: outputOffset, strides: [1]), shape: [rows * columns], out: out)
+        reduce(.sum, out, offset: 0, layout: AxisLayout(outer: 1, length: rows, inner: columns), out: sums)
+    }
+
     public func argmax(_ x: any DeviceBuffer, offset: Int, layout: AxisLayout, out: any DeviceBuffer) {
         composedArgmax(x, offset: offset, layout: layout, out: out)
     }
