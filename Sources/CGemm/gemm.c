@@ -800,25 +800,33 @@ FLINT_AVX2 static void sgemm_blocked(long m, long n, long k, float alpha, const 
                                                 tile_activation, slope);
                     }
                 }
-                for (long jr = 0; !wide && jr < nc; jr += NR) {
+                // The 6×16 tiles: down each B panel (it stays in L1 while packed A panels stream
+                // from L2), except where A is read in place and the packed B block fits in about
+                // L2: then along each row panel, whose six strided rows stay in L1 while B's
+                // panels stream in order. A Zen 3 core, interleaved one-thread calls: 64×512×128
+                // (an LSTM step) +1–10%, 256×512×784 +6–15%, 1792×512×28 +6–13%, 4032×64×288
+                // 0–3%. The tiles are the same, so are the bits.
+                long across = (nc + NR - 1) / NR, down = (odd - paired + MR - 1) / MR;
+                int along_rows = direct && nc * kc <= (1L << 18);
+                for (long t = 0; !wide && t < across * down; t++) {
+                    long jr = (along_rows ? t % across : t / down) * NR;
+                    long ir = paired + (along_rows ? t / across : t % down) * MR;
                     long columns = nc - jr < NR ? nc - jr : NR;
-                    for (long ir = paired; ir < odd; ir += MR) {
-                        long rows = mc - ir < MR ? mc - ir : MR;
-                        float *tile = c + (ic + ir) * ldc + jc + jr;
-                        const float *tile_bias = last && bias ? bias + jc + jr : NULL;
-                        int tile_activation = last ? activation : FLINT_ACTIVATION_NONE;
-                        if (ir >= whole) {
-                            kernel_6x16(kc, packed_a + (ir - whole) * kc, 1, MR, panels + jr * kc, alpha, block_beta,
-                                        tile, ldc, rows, columns, tile_bias, tile_activation, slope);
-                        } else if (a->rows) {
-                            const float *panel[MR];
-                            for (int r = 0; r < MR; r++) panel[r] = a->base + a->rows[ic + ir + r];
-                            kernel_6x16_runs(panel, place_runs, panels + jr * kc, alpha, block_beta, tile, ldc, columns,
-                                             tile_bias, tile_activation, slope);
-                        } else {
-                            kernel_6x16(kc, a->base + (ic + ir) * a->row + pc * a->col, a->row, a->col, panels + jr * kc,
-                                        alpha, block_beta, tile, ldc, rows, columns, tile_bias, tile_activation, slope);
-                        }
+                    long rows = mc - ir < MR ? mc - ir : MR;
+                    float *tile = c + (ic + ir) * ldc + jc + jr;
+                    const float *tile_bias = last && bias ? bias + jc + jr : NULL;
+                    int tile_activation = last ? activation : FLINT_ACTIVATION_NONE;
+                    if (ir >= whole) {
+                        kernel_6x16(kc, packed_a + (ir - whole) * kc, 1, MR, panels + jr * kc, alpha, block_beta,
+                                    tile, ldc, rows, columns, tile_bias, tile_activation, slope);
+                    } else if (a->rows) {
+                        const float *panel[MR];
+                        for (int r = 0; r < MR; r++) panel[r] = a->base + a->rows[ic + ir + r];
+                        kernel_6x16_runs(panel, place_runs, panels + jr * kc, alpha, block_beta, tile, ldc, columns,
+                                         tile_bias, tile_activation, slope);
+                    } else {
+                        kernel_6x16(kc, a->base + (ic + ir) * a->row + pc * a->col, a->row, a->col, panels + jr * kc,
+                                    alpha, block_beta, tile, ldc, rows, columns, tile_bias, tile_activation, slope);
                     }
                 }
             }
