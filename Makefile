@@ -83,12 +83,15 @@ bench: deps
 # The peers (PyTorch, scikit-learn) live in a virtual environment under .build: benchmark tools,
 # never dependencies of Flint. A failed scikit-learn install only drops its column.
 PEERS_VENV := .build/peers-venv
+# PEER_ROUNDS=3 runs Flint and the peers in turn three times and prints medians (a shared,
+# noisy machine); each round takes about two minutes.
+PEER_ROUNDS ?= 1
 bench-peers: deps
 	$(RELEASE) --product flint-bench
 	@[ -x $(PEERS_VENV)/bin/python ] || python3 -m venv $(PEERS_VENV)
 	@$(PEERS_VENV)/bin/python -c "import torch" 2>/dev/null || $(PEERS_VENV)/bin/pip install -q torch
 	@$(PEERS_VENV)/bin/python -c "import sklearn" 2>/dev/null || $(PEERS_VENV)/bin/pip install -q scikit-learn || true
-	$(PEERS_VENV)/bin/python Benchmarks/peers/compare.py
+	$(PEERS_VENV)/bin/python Benchmarks/peers/compare.py --rounds $(PEER_ROUNDS)
 
 # On a machine with an OpenCL GPU: build, conformance suite, GEMM tuning and kernel checks, `flint tune`,
 # then `flint-bench ops` (GFLOP/s and share of the estimated peak) and `models` on the first GPU.

@@ -51,6 +51,25 @@ def fmt_rate(value):
     return f"{value:,.0f}/s" if value >= 100 else f"{value:,.1f}/s"
 
 
+def median(values):
+    values = sorted(values)
+    middle = len(values) // 2
+    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+
+
+def merged(rows_by_round, workload):
+    """One row whose samples/s and latency are the medians over the rounds that measured it."""
+    rows = [r for r in rows_by_round if r is not None]
+    if not rows:
+        return None
+    row = dict(rows[0])
+    for field in ("samples_per_second", "latency_us"):
+        values = [r[field] for r in rows if r.get(field) is not None]
+        if values:
+            row[field] = median(values)
+    return row
+
+
 def cell(row, workload):
     if row is None:
         return "-"
@@ -60,62 +79,92 @@ def cell(row, workload):
 
 
 def ratio(mine, peer_rows, workload):
-    """Flint ÷ best peer: samples/s (higher is better) or, for infer_b1, latency (lower is better)."""
+    """Flint ÷ best peer as (value, best peer, "lat" or ""): samples/s (higher is better) or, for
+    infer_b1, latency (lower is better); None where either side is missing."""
     if mine is None or not peer_rows:
-        return "-"
+        return None
     if workload == "infer_b1":
         candidates = [r for r in peer_rows if r.get("latency_us")]
         if mine.get("latency_us") and candidates:
             best = min(candidates, key=lambda r: r["latency_us"])
-            return f"{mine['latency_us'] / best['latency_us']:.2f}× lat ({best['device']})"
+            return mine["latency_us"] / best["latency_us"], best["device"], " lat"
     candidates = [r for r in peer_rows if r.get("samples_per_second")]
     if not mine.get("samples_per_second") or not candidates:
-        return "-"
+        return None
     best = max(candidates, key=lambda r: r["samples_per_second"])
-    return f"{mine['samples_per_second'] / best['samples_per_second']:.2f}× ({best['device']})"
+    return mine["samples_per_second"] / best["samples_per_second"], best["device"], ""
+
+
+def median_ratio(ratios):
+    """The median of one ratio per round, named after the peer that was best most often."""
+    ratios = [r for r in ratios if r is not None]
+    if not ratios:
+        return "-"
+    devices = [r[1] for r in ratios]
+    best = max(devices, key=devices.count)
+    return f"{median([r[0] for r in ratios]):.2f}×{ratios[0][2]} ({best})"
 
 
 def peak_share(row, flops, peak):
-    """The row's useful FLOP rate as a share of the measured fp32 peak, or '-'."""
+    """The row's useful FLOP rate as a fraction of the measured fp32 peak, or None."""
     if row is None or not flops or not peak or not row.get("samples_per_second"):
-        return "-"
-    return f"{row['samples_per_second'] * flops / peak:.0%}"
+        return None
+    return row["samples_per_second"] * flops / peak
 
 
-def render(rows, flint_devices, peer_devices):
-    peaks = [r for r in rows if r["model"] == "peak"]
-    rows = [r for r in rows if r["model"] != "peak"]
-    # The divisor: flint-bench's FMA loop on every core (the first peak row), measured in this run.
-    peak = peaks[0]["peak_gflops"] * 1e9 if peaks and peaks[0].get("peak_gflops") else None
-    table = {}
-    for row in rows:  # the last line wins if a device reports a workload twice
-        table[(row["model"], row["workload"], row["device"])] = row
+def render(rounds, flint_devices, peer_devices):
+    """The table for one or more rounds (lists of rows): cells are medians over the rounds, and
+    ratios and shares of peak the medians of each round's own (its peers, its peak)."""
+    tables, peaks = [], []
+    for rows in rounds:
+        round_peaks = [r for r in rows if r["model"] == "peak"]
+        # The divisor: flint-bench's FMA loop on every core (the first peak row), measured in this round.
+        peaks.append((round_peaks[0]["peak_gflops"] * 1e9 if round_peaks and round_peaks[0].get("peak_gflops") else None,
+                      round_peaks))
+        table = {}
+        for row in rows:  # the last line wins if a device reports a workload twice
+            if row["model"] != "peak":
+                table[(row["model"], row["workload"], row["device"])] = row
+        tables.append(table)
+    rows = [r for rows in rounds for r in rows if r["model"] != "peak"]
+    measured_peak = any(p for p, _ in peaks)
     keys = [k for k in WORKLOADS if any(k == (r["model"], r["workload"]) for r in rows)]
     keys += sorted({(r["model"], r["workload"]) for r in rows} - set(keys))
     devices = flint_devices + peer_devices
     # Share of peak for the CPU columns: Flint's cpu and the peers (all run on this CPU), with the
     # useful FLOPs per sample that flint-bench states for the workload.
-    share_devices = [d for d in devices if d == "cpu" or d in peer_devices] if peak else []
+    share_devices = [d for d in devices if d == "cpu" or d in peer_devices] if measured_peak else []
     header = ["model", "workload"] + [f"flint {d}" for d in flint_devices] + peer_devices \
         + [f"flint {d} / best peer" for d in flint_devices] \
         + [f"{'flint ' + d if d in flint_devices else d} % peak" for d in share_devices]
     lines = []
     for model, workload in keys:
-        line = [model, workload] + [cell(table.get((model, workload, d)), workload) for d in devices]
-        peer_rows = [table[(model, workload, p)] for p in peer_devices if (model, workload, p) in table]
-        line += [ratio(table.get((model, workload, d)), peer_rows, workload) for d in flint_devices]
+        line = [model, workload]
+        line += [cell(merged([t.get((model, workload, d)) for t in tables], workload), workload) for d in devices]
+        for d in flint_devices:
+            line.append(median_ratio([ratio(t.get((model, workload, d)),
+                                            [t[(model, workload, p)] for p in peer_devices if (model, workload, p) in t],
+                                            workload) for t in tables]))
         flops = next((r.get("flops_per_sample") for r in rows
                       if (r["model"], r["workload"]) == (model, workload) and r.get("flops_per_sample")), None)
-        line += [peak_share(table.get((model, workload, d)), flops, peak) for d in share_devices]
+        for d in share_devices:
+            shares = [peak_share(t.get((model, workload, d)), flops, peak) for t, (peak, _) in zip(tables, peaks)]
+            shares = [x for x in shares if x is not None]
+            line.append(f"{median(shares):.0%}" if shares else "-")
         lines.append(line)
     widths = [max(len(str(r[i])) for r in [header] + lines) for i in range(len(header))]
     out = ["Ratio columns: train and infer_b256 = Flint samples/s ÷ best peer's (> 1: Flint faster);",
            "infer_b1 = Flint latency ÷ best peer's latency (“× lat”, < 1: Flint faster). Cells: samples/s, "
            "infer_b1: median latency."]
-    for p in peaks:
-        what = "FMA loop, the divisor of “% peak”" if p is peaks[0] else "OpenBLAS, for reference"
-        out.append(f"fp32 peak measured in this run: {p['workload']}: {p['peak_gflops']:.1f} GFLOP/s ({what})")
-    if peak:
+    if len(rounds) > 1:
+        out.append(f"{len(rounds)} rounds, Flint and the peers in turn: cells are medians over the rounds; ratios and "
+                   "shares of peak are the medians of each round's own.")
+    for r, (_, round_peaks) in enumerate(peaks):
+        label = f" (round {r + 1})" if len(rounds) > 1 else " in this run"
+        for p in round_peaks:
+            what = "FMA loop, the divisor of “% peak”" if p is round_peaks[0] else "OpenBLAS, for reference"
+            out.append(f"fp32 peak measured{label}: {p['workload']}: {p['peak_gflops']:.1f} GFLOP/s ({what})")
+    if measured_peak:
         out.append("% peak = samples/s × useful FLOPs per sample (Benchmarks/FlintBench/ModelKind.swift) ÷ that peak.")
     out.append("")
     for i, row in enumerate([header, ["-" * w for w in widths]] + lines):
@@ -133,31 +182,45 @@ def main():
     parser.add_argument("--torch-device", default="cpu", choices=["cpu", "cuda"],
                         help="where PyTorch runs (cuda: beside Flint's OpenCL GPU, e.g. --devices opencl:0)")
     parser.add_argument("--no-flint", action="store_true", help="run the peers only")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run Flint and the peers in turn this many times and print medians (a noisy machine)")
     parser.add_argument("--json", action="store_true", help="print the merged JSON lines instead of the table")
     args, passthrough = parser.parse_known_args()
     if passthrough[:1] == ["--"]:
         passthrough = passthrough[1:]
 
+    if args.rounds < 1:
+        parser.error(f"--rounds must be at least 1, not {args.rounds}")
     load_before = os.getloadavg()[0]
     env = dict(os.environ, OMP_NUM_THREADS="2", OPENBLAS_NUM_THREADS="2", MKL_NUM_THREADS="2")
-    flint_rows = []
-    if not args.no_flint:
-        flint_rows = run("flint", [args.flint_bench, "models", "--json", "--seconds", str(args.seconds)] + passthrough)
-    peer_rows = []
+    peers = []
     for name in [p.strip() for p in args.peers.split(",") if p.strip()]:
-        if name not in PEERS:
+        if name in PEERS:
+            peers.append(name)
+        else:
             note(f"unknown peer {name!r}; known: {', '.join(PEERS)}")
-            continue
-        command = [sys.executable, os.path.join(HERE, PEERS[name]), "--seconds", str(args.seconds),
-                   "--workloads", args.workloads]
-        if name == "pytorch" and args.torch_device != "cpu":
-            command += ["--device", args.torch_device]
-        peer_rows += run(name, command, env=env)
+    rounds, flint_rows, peer_rows = [], [], []
+    for r in range(args.rounds):
+        if args.rounds > 1:
+            note(f"== round {r + 1} of {args.rounds}")
+        round_flint = [] if args.no_flint else \
+            run("flint", [args.flint_bench, "models", "--json", "--seconds", str(args.seconds)] + passthrough)
+        round_peers = []
+        for name in peers:
+            command = [sys.executable, os.path.join(HERE, PEERS[name]), "--seconds", str(args.seconds),
+                       "--workloads", args.workloads]
+            if name == "pytorch" and args.torch_device != "cpu":
+                command += ["--device", args.torch_device]
+            round_peers += run(name, command, env=env)
+        rounds.append(round_flint + round_peers)
+        flint_rows += round_flint
+        peer_rows += round_peers
 
     rows = flint_rows + peer_rows
     if args.json:
-        for row in rows:
-            print(json.dumps(row, sort_keys=True))
+        for r, round_rows in enumerate(rounds):
+            for row in round_rows:
+                print(json.dumps(dict(row, round=r + 1) if args.rounds > 1 else row, sort_keys=True))
         return
     if not rows:
         note("no measurements: nothing to compare")
@@ -170,7 +233,7 @@ def main():
                 seen.append(r["device"])
         return seen
 
-    print(render(rows, devices(flint_rows), devices(peer_rows)))
+    print(render(rounds, devices(flint_rows), devices(peer_rows)))
     cores = os.cpu_count() or 1
     load = max(load_before, os.getloadavg()[0])
     if load > cores + 1:
