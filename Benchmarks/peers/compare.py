@@ -5,6 +5,7 @@ Compare ratios within one run, not absolute figures across runs: a shared machin
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 
@@ -51,13 +52,7 @@ def fmt_rate(value):
     return f"{value:,.0f}/s" if value >= 100 else f"{value:,.1f}/s"
 
 
-def median(values):
-    values = sorted(values)
-    middle = len(values) // 2
-    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
-
-
-def merged(rows_by_round, workload):
+def merged(rows_by_round):
     """One row whose samples/s and latency are the medians over the rounds that measured it."""
     rows = [r for r in rows_by_round if r is not None]
     if not rows:
@@ -66,7 +61,7 @@ def merged(rows_by_round, workload):
     for field in ("samples_per_second", "latency_us"):
         values = [r[field] for r in rows if r.get(field) is not None]
         if values:
-            row[field] = median(values)
+            row[field] = statistics.median(values)
     return row
 
 
@@ -102,7 +97,7 @@ def median_ratio(ratios):
         return "-"
     devices = [r[1] for r in ratios]
     best = max(devices, key=devices.count)
-    return f"{median([r[0] for r in ratios]):.2f}×{ratios[0][2]} ({best})"
+    return f"{statistics.median([r[0] for r in ratios]):.2f}×{ratios[0][2]} ({best})"
 
 
 def peak_share(row, flops, peak):
@@ -140,7 +135,7 @@ def render(rounds, flint_devices, peer_devices):
     lines = []
     for model, workload in keys:
         line = [model, workload]
-        line += [cell(merged([t.get((model, workload, d)) for t in tables], workload), workload) for d in devices]
+        line += [cell(merged([t.get((model, workload, d)) for t in tables]), workload) for d in devices]
         for d in flint_devices:
             line.append(median_ratio([ratio(t.get((model, workload, d)),
                                             [t[(model, workload, p)] for p in peer_devices if (model, workload, p) in t],
@@ -150,7 +145,7 @@ def render(rounds, flint_devices, peer_devices):
         for d in share_devices:
             shares = [peak_share(t.get((model, workload, d)), flops, peak) for t, (peak, _) in zip(tables, peaks)]
             shares = [x for x in shares if x is not None]
-            line.append(f"{median(shares):.0%}" if shares else "-")
+            line.append(f"{statistics.median(shares):.0%}" if shares else "-")
         lines.append(line)
     widths = [max(len(str(r[i])) for r in [header] + lines) for i in range(len(header))]
     out = ["Ratio columns: train and infer_b256 = Flint samples/s ÷ best peer's (> 1: Flint faster);",

@@ -21,21 +21,30 @@ extension CPUBackend {
     /// `dst[o, i] = Σ_r src[o, r, i]` with each outer index's rows split into `segments` tasks.
     static func sumColumns(_ src: UnsafePointer<Float>, layout: AxisLayout, segments: Int, _ dst: UnsafeMutablePointer<Float>) {
         let (length, inner) = (layout.length, layout.inner)
-        let tasks = layout.outer * segments
-        withUnsafeTemporaryAllocation(of: Double.self, capacity: tasks * inner) { partials in
+        sumRowSegments(outer: layout.outer, rows: length, segments: segments, width: inner, into: dst) { o, rows, total in
+            flint_add_rows_double(src + (o * length + rows.lowerBound) * inner, rows.count, inner, inner, total)
+        }
+    }
+
+    /// Column sums `dst[o, i]` of `outer` blocks of `rows` rows of `width`, each block's rows cut
+    /// into `segments` tasks (all `outer · segments` run at once): `add(o, rows, total)` adds
+    /// those rows of block o into its zeroed Double partial, and each block's partials are then
+    /// combined in segment order, so the result does not depend on scheduling.
+    static func sumRowSegments(outer: Int = 1, rows: Int, segments: Int, width: Int, into dst: UnsafeMutablePointer<Float>,
+                               _ add: (Int, Range<Int>, UnsafeMutablePointer<Double>) -> Void) {
+        let tasks = outer * segments
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: tasks * width) { partials in
             let sums = partials.baseAddress!
             Parallel.run(tasks: tasks) { task in
-                let o = task / segments
-                let rows = Parallel.range(task % segments, of: segments, count: length)
-                let total = sums + task * inner
-                total.initialize(repeating: 0, count: inner)
-                flint_add_rows_double(src + (o * length + rows.lowerBound) * inner, rows.count, inner, inner, total)
+                let total = sums + task * width
+                total.initialize(repeating: 0, count: width)
+                add(task / segments, Parallel.range(task % segments, of: segments, count: rows), total)
             }
-            for o in 0..<layout.outer {
-                for i in 0..<inner {
+            for o in 0..<outer {
+                for i in 0..<width {
                     var value: Double = 0
-                    for s in 0..<segments { value += sums[(o * segments + s) * inner + i] }
-                    dst[o * inner + i] = Float(value)
+                    for s in 0..<segments { value += sums[(o * segments + s) * width + i] }
+                    dst[o * width + i] = Float(value)
                 }
             }
         }
@@ -46,7 +55,7 @@ extension CPUBackend {
     /// ReLU's adjoint with its column sums in the same pass (`flint_relu_gradient_rows`): the
     /// bias gradient no longer reads the whole gradient back (a convolution layer's: 19 MB a
     /// step in the Keras convnet). Tasks own runs of rows and combine their Double partials in a
-    /// fixed order, as `sumColumns` does.
+    /// fixed order (`sumRowSegments`, as for `sumColumns`).
     public func reluGradientWithSums(_ gradient: any DeviceBuffer, gradientOffset: Int, output: any DeviceBuffer,
                                      outputOffset: Int, rows: Int, columns: Int, out: any DeviceBuffer, sums: any DeviceBuffer) {
         let primitive: StaticString = "reluGradientWithSums"
@@ -59,22 +68,11 @@ extension CPUBackend {
         checkRange(totals, offset: 0, count: columns, primitive, "sums")
         guard columns > 0 else { return }
         let source = UnsafePointer(g.floats + gradientOffset), values = UnsafePointer(y.floats + outputOffset)
-        let target = result.floats, dst = totals.floats
+        let target = result.floats
         let tasks = max(1, min(rows, Parallel.taskCount(forElements: count)))
-        withUnsafeTemporaryAllocation(of: Double.self, capacity: tasks * columns) { partials in
-            let partial = partials.baseAddress!
-            Parallel.run(tasks: tasks) { task in
-                let span = Parallel.range(task, of: tasks, count: rows)
-                let total = partial + task * columns
-                total.initialize(repeating: 0, count: columns)
-                let start = span.lowerBound * columns
-                flint_relu_gradient_rows(source + start, values + start, span.count, columns, target + start, total)
-            }
-            for i in 0..<columns {
-                var value: Double = 0
-                for task in 0..<tasks { value += partial[task * columns + i] }
-                dst[i] = Float(value)
-            }
+        Self.sumRowSegments(rows: rows, segments: tasks, width: columns, into: totals.floats) { _, span, total in
+            let start = span.lowerBound * columns
+            flint_relu_gradient_rows(source + start, values + start, span.count, columns, target + start, total)
         }
     }
 }

@@ -89,11 +89,10 @@ struct PendingGradient {
         // A gap is one zero broadcast over it: the concatenation writes it in its single pass,
         // where a zero-filled tensor was written and then copied (an LSTM's gradient for the
         // 27 steps before its last state, 3.5 MB per training step of the benchmark).
-        let zero = Tensor.zeros(Array(repeating: 1, count: shape.count), on: device)
         func zeros(_ size: Int) -> Tensor {
             var gap = shape
             gap[axis] = size
-            return zero.expanded(to: gap)
+            return Tensor.zeros(Array(repeating: 1, count: shape.count), on: device).expanded(to: gap)
         }
         var pieces: [Tensor] = []
         var position = 0

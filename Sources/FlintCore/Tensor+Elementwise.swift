@@ -309,9 +309,6 @@ extension Tensor {
         }
     }
 
-    /// `values` = `activation(self + bias)` (each part optional), computed elsewhere in one
-    /// pass, with the graph node of that sum and activation: self's gradient is the incoming one
-    /// times the activation's derivative, which needs only `values`.
     /// ReLU's adjoint of `g` (from the output `y`) and its sum over every axis but the last (the
     /// gradient of a bias of `biasShape`), in one pass (`reluGradientWithSums`); nil where the
     /// layout does not allow it: a bias other than one value per last-axis column, or operands
@@ -327,6 +324,10 @@ extension Tensor {
         return (out, sums)
     }
 
+    /// `values` = `activation(self + bias)` (each part optional), computed elsewhere in one
+    /// pass, with the graph node of that sum and activation: self's gradient is the incoming one
+    /// times the activation's derivative, which needs only `values`. A ReLU with a bias that learns
+    /// takes both gradients from one pass (`reluGradientWithSums`).
     func recordedEpilogue(values: Tensor, bias: Tensor?, activation: FusedActivation?) -> Tensor {
         guard bias != nil || activation != nil else { return self }
         let name = [bias.map { _ in "add" }, activation.map { "\($0)" }].compactMap { $0 }.joined(separator: "+")
