@@ -366,12 +366,11 @@ FLINT_AVX512 static void kernel_12x16_packed(long kc, const float *a_first, cons
 FLINT_AVX512 static inline __attribute__((always_inline))
 void store_6x32(__m512 acc[MR][2], float alpha, float beta, float *c, long ldc, long rows, long columns,
                 const float *bias, int activation, float slope) {
-    if (rows == MR && columns == 2 * NR && alpha == 1 && (beta == 0 || beta == 1) && !bias &&
-        activation == FLINT_ACTIVATION_NONE) {
+    if (columns == 2 * NR && alpha == 1 && (beta == 0 || beta == 1) && !bias && activation == FLINT_ACTIVATION_NONE) {
         // A whole tile stored as it stands, or added to C: the common case of training's products
         // (store_tile's halves and scaling cost a quarter of a K = 28 product's time). Same bits:
         // a product by 1 is exact, and store_tile's fma(c, 1, sum) rounds c + sum once.
-        for (int r = 0; r < MR; r++) {
+        for (int r = 0; r < rows; r++) {
             float *row = c + r * ldc;
             for (int half = 0; half < 2; half++) {
                 __m512 value = acc[r][half];
@@ -448,6 +447,39 @@ FLINT_AVX512 static void kernel_6x32(long kc, const float *ap, long a_row, long 
         }
     }
     store_6x32(acc, alpha, beta, c, ldc, rows, columns, bias, activation, slope);
+}
+
+// A packed panel's last rows against two B panels (`computed`: 2 or 4, at least `rows`), as
+// kernel_short_body does for one: kernel_6x32 would compute all six, rows that packing
+// zero-filled. The same products in the same order, so the same bits. A two-band LSTM step of
+// batch 128 ends each 64-row band with 4 such rows, and its input kernel's gradient has 28 rows.
+FLINT_AVX512 static inline __attribute__((always_inline))
+void kernel_short_6x32_body(int computed, long kc, const float *ap, const float *bp, const float *bq, float alpha,
+                            float beta, float *c, long ldc, long rows, long columns, const float *bias, int activation,
+                            float slope) {
+    __m512 acc[MR][2];
+    for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (long p = 0; p < kc; p++) {
+        __m512 b0 = _mm512_loadu_ps(bp + p * NR), b1 = _mm512_loadu_ps(bq + p * NR);
+        for (int r = 0; r < computed; r++) {
+            __m512 x = _mm512_set1_ps(ap[p * MR + r]);
+            acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);
+        }
+    }
+    store_6x32(acc, alpha, beta, c, ldc, rows, columns, bias, activation, slope);
+}
+
+// kernel_6x32 for a packed panel (a_row 1, a_col MR) of `rows` rows.
+FLINT_AVX512 static void kernel_packed_rows_6x32(long kc, const float *ap, const float *bp, const float *bq, float alpha,
+                                                 float beta, float *c, long ldc, long rows, long columns,
+                                                 const float *bias, int activation, float slope) {
+    if (rows <= 2)
+        kernel_short_6x32_body(2, kc, ap, bp, bq, alpha, beta, c, ldc, rows, columns, bias, activation, slope);
+    else if (rows <= 4)
+        kernel_short_6x32_body(4, kc, ap, bp, bq, alpha, beta, c, ldc, rows, columns, bias, activation, slope);
+    else
+        kernel_6x32(kc, ap, 1, MR, bp, bq, alpha, beta, c, ldc, rows, columns, bias, activation, slope);
 }
 
 // One depth of the 12×32 tile in kernel_12x32_packed's assembly: B's two panel rows at byte
@@ -805,11 +837,11 @@ FLINT_AVX2 static void sgemm_blocked(long m, long n, long k, float alpha, const 
                         float *tile = c + (ic + odd) * ldc + jc + jr;
                         const float *panel = packed_a + (odd - whole) * kc;
                         if (columns > NR)
-                            kernel_6x32(kc, panel, 1, MR, bp, bq, alpha, block_beta, tile, ldc, mc - odd, columns, tile_bias,
-                                        tile_activation, slope);
+                            kernel_packed_rows_6x32(kc, panel, bp, bq, alpha, block_beta, tile, ldc, mc - odd, columns,
+                                                    tile_bias, tile_activation, slope);
                         else
-                            kernel_6x16(kc, panel, 1, MR, bp, alpha, block_beta, tile, ldc, mc - odd, columns, tile_bias,
-                                        tile_activation, slope);
+                            kernel_packed_rows(kc, panel, bp, alpha, block_beta, tile, ldc, mc - odd, columns, tile_bias,
+                                               tile_activation, slope);
                     }
                 }
                 // With AVX-512 the packed panels go in pairs against pairs of B panels (12×32),
