@@ -366,15 +366,36 @@ FLINT_AVX512 static void kernel_12x16_packed(long kc, const float *a_first, cons
 FLINT_AVX512 static inline __attribute__((always_inline))
 void store_6x32(__m512 acc[MR][2], float alpha, float beta, float *c, long ldc, long rows, long columns,
                 const float *bias, int activation, float slope) {
-    if (columns == 2 * NR && alpha == 1 && (beta == 0 || beta == 1) && !bias && activation == FLINT_ACTIVATION_NONE) {
-        // A whole tile stored as it stands, or added to C: the common case of training's products
-        // (store_tile's halves and scaling cost a quarter of a K = 28 product's time). Same bits:
-        // a product by 1 is exact, and store_tile's fma(c, 1, sum) rounds c + sum once.
+    if (columns == 2 * NR && alpha == 1 && (beta == 0 || beta == 1)) {
+        // A whole-width tile stored as it stands or added to C, then the bias and activation: the
+        // common case of training's and inference's products (store_tile's halves and scaling
+        // cost a quarter of a K = 28 product's time). Same bits: a product by 1 is exact,
+        // store_tile's fma(c, 1, sum) rounds c + sum once, and finish8's bias, ReLU (zero where
+        // x ≤ 0, NaN kept) and leaky ReLU are the same operations on wider lanes.
+        if (!bias && activation == FLINT_ACTIVATION_NONE) {
+            for (int r = 0; r < rows; r++) {
+                float *row = c + r * ldc;
+                for (int half = 0; half < 2; half++) {
+                    __m512 value = acc[r][half];
+                    if (beta != 0) value = _mm512_add_ps(_mm512_loadu_ps(row + NR * half), value);
+                    _mm512_storeu_ps(row + NR * half, value);
+                }
+            }
+            return;
+        }
+        __m512 shift[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+        if (bias) shift[0] = _mm512_loadu_ps(bias), shift[1] = _mm512_loadu_ps(bias + NR);
+        const __m512 zero = _mm512_setzero_ps(), factor = _mm512_set1_ps(slope);
         for (int r = 0; r < rows; r++) {
             float *row = c + r * ldc;
             for (int half = 0; half < 2; half++) {
                 __m512 value = acc[r][half];
                 if (beta != 0) value = _mm512_add_ps(_mm512_loadu_ps(row + NR * half), value);
+                if (bias) value = _mm512_add_ps(value, shift[half]);
+                if (activation == FLINT_ACTIVATION_RELU)
+                    value = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(value, zero, _CMP_NLE_UQ), value);
+                else if (activation == FLINT_ACTIVATION_LEAKY_RELU)
+                    value = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(value, zero, _CMP_GT_OQ), _mm512_mul_ps(value, factor), value);
                 _mm512_storeu_ps(row + NR * half, value);
             }
         }

@@ -6,7 +6,7 @@ import Testing
 /// AVX2 6×16 one: the same bits for every row count around their pairs of panels (a partial second
 /// panel, an odd panel of 1–6 rows or a single last B panel), odd and even depths, A read in place and packed,
 /// B either way, several k blocks, alpha, beta (1 and 0 or 1: whole tiles stored directly) and an
-/// epilogue with a bias and ReLU.
+/// epilogue with a bias and ReLU or leaky ReLU.
 /// Serialized: the kernel switch is one setting for the whole process. Skipped, with the reason,
 /// on CPUs without AVX-512 (a Zen 3 has none), where there is no second kernel to compare.
 @Suite(.serialized, .enabled(if: BlockedGemm.available && flint_sgemm_avx512_supported() != 0,
@@ -26,13 +26,16 @@ struct WideKernelTests {
             for (bRow, bCol) in [(n, 1), (1, k)] {
                 var storedB = [Float](repeating: 0, count: k * n)
                 for p in 0..<k { for j in 0..<n { storedB[p * bRow + j * bCol] = b[p * n + j] } }
-                for (alpha, beta, fused) in [(Float(1), Float(0), false), (1, 1, false), (0.5, 1, false), (1, 0, true), (-2, 0.25, true)] {
+                for (alpha, beta, fused, activation) in [(Float(1), Float(0), false, FLINT_ACTIVATION_NONE),
+                                                         (1, 1, false, FLINT_ACTIVATION_NONE), (0.5, 1, false, FLINT_ACTIVATION_NONE),
+                                                         (1, 0, true, FLINT_ACTIVATION_RELU), (1, 1, true, FLINT_ACTIVATION_LEAKY_RELU),
+                                                         (-2, 0.25, true, FLINT_ACTIVATION_RELU)] {
                     var results: [[Float]] = []
                     for kernel in [1, 0] {
                         _ = flint_sgemm_use_avx512(Int32(kernel))
                         var c = start
                         bias.withUnsafeBufferPointer { bias in
-                            var epilogue = flint_epilogue(bias: bias.baseAddress, activation: Int32(FLINT_ACTIVATION_RELU), slope: 0)
+                            var epilogue = flint_epilogue(bias: bias.baseAddress, activation: Int32(activation), slope: 0.1)
                             withUnsafePointer(to: &epilogue) { epilogue in
                                 flint_sgemm(m, n, k, alpha, storedA, aRow, aCol, storedB, bRow, bCol, beta, &c, n,
                                             fused ? epilogue : nil)
@@ -42,12 +45,12 @@ struct WideKernelTests {
                     }
                     cases += 1
                     let differing = results[0].indices.first { results[0][$0].bitPattern != results[1][$0].bitPattern }
-                    #expect(differing == nil, "element \(differing ?? -1) differs: \(m)×\(n)×\(k), A strides (\(aRow), \(aCol)), B strides (\(bRow), \(bCol)), alpha \(alpha), beta \(beta), epilogue \(fused)")
+                    #expect(differing == nil, "element \(differing ?? -1) differs: \(m)×\(n)×\(k), A strides (\(aRow), \(aCol)), B strides (\(bRow), \(bCol)), alpha \(alpha), beta \(beta), epilogue \(fused) (activation \(activation))")
                     #expect(!results[0].contains { $0.isNaN }, "no NaN from finite inputs")
                 }
             }
         }
-        #expect(cases == 20)
+        #expect(cases == 24)
     }
 
     /// A gathered A (a convolution's column matrix as offsets into an image) with runs of
