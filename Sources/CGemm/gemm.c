@@ -373,6 +373,8 @@ void store_6x32(__m512 acc[MR][2], float alpha, float beta, float *c, long ldc, 
         // store_tile's fma(c, 1, sum) rounds c + sum once, and finish8's bias, ReLU (zero where
         // x ≤ 0, NaN kept) and leaky ReLU are the same operations on wider lanes.
         if (!bias && activation == FLINT_ACTIVATION_NONE) {
+            // Its own loop: with the epilogue's tests inside, plain stores measured 0.2–1.8%
+            // slower (256×512×784, one thread, interleaved calls).
             for (int r = 0; r < rows; r++) {
                 float *row = c + r * ldc;
                 for (int half = 0; half < 2; half++) {
