@@ -3,7 +3,7 @@ import CGemm
 import Testing
 
 /// The AVX-512 micro-kernels (12×32 and 12×16 on packed A, 6×32 on A read in place) against the
-/// AVX2 6×16 one: the same bits for every row count around their pairs of panels (a partial second
+/// AVX2 6×16 one (the 12×32 tile with A broadcast from memory and from a register): the same bits for every row count around their pairs of panels (a partial second
 /// panel, an odd panel of 1–6 rows or a single last B panel), odd and even depths, A read in place and packed,
 /// B either way, several k blocks, alpha, beta (1 and 0 or 1: whole tiles stored directly) and an
 /// epilogue with a bias and ReLU or leaky ReLU.
@@ -15,7 +15,7 @@ struct WideKernelTests {
     @Test(arguments: [(m: 12, n: 16, k: 7), (m: 13, n: 17, k: 385), (m: 29, n: 40, k: 64), (m: 150, n: 530, k: 33),
                       (m: 300, n: 48, k: 800), (m: 5, n: 20, k: 10), (m: 28, n: 70, k: 100), (m: 64, n: 96, k: 130)])
     func sameBitsAsTheAVX2Kernel(m: Int, n: Int, k: Int) throws {
-        defer { _ = flint_sgemm_use_avx512(-1) }
+        defer { _ = flint_sgemm_use_avx512(-1); _ = flint_sgemm_use_register_broadcasts(-1) }
         try #require(flint_sgemm_use_avx512(1) == 1, "the CPU has AVX-512, yet the switch to its tiles failed")
         let a = BlockedGemmTests.values(m * k, seed: 21), b = BlockedGemmTests.values(k * n, seed: 22)
         let start = BlockedGemmTests.values(m * n, seed: 23), bias = BlockedGemmTests.values(n, seed: 24)
@@ -31,8 +31,10 @@ struct WideKernelTests {
                                                          (1, 0, true, FLINT_ACTIVATION_RELU), (1, 1, true, FLINT_ACTIVATION_LEAKY_RELU),
                                                          (-2, 0.25, true, FLINT_ACTIVATION_RELU)] {
                     var results: [[Float]] = []
-                    for kernel in [1, 0] {
+                    // AVX-512 with A broadcast as a memory operand, then into a register; AVX2 last.
+                    for (kernel, broadcasts) in [(1, 0), (1, 1), (0, -1)] {
                         _ = flint_sgemm_use_avx512(Int32(kernel))
+                        _ = flint_sgemm_use_register_broadcasts(Int32(broadcasts))
                         var c = start
                         bias.withUnsafeBufferPointer { bias in
                             var epilogue = flint_epilogue(bias: bias.baseAddress, activation: Int32(activation), slope: 0.1)
@@ -44,8 +46,10 @@ struct WideKernelTests {
                         results.append(c)
                     }
                     cases += 1
-                    let differing = results[0].indices.first { results[0][$0].bitPattern != results[1][$0].bitPattern }
-                    #expect(differing == nil, "element \(differing ?? -1) differs: \(m)×\(n)×\(k), A strides (\(aRow), \(aCol)), B strides (\(bRow), \(bCol)), alpha \(alpha), beta \(beta), epilogue \(fused) (activation \(activation))")
+                    for (variant, name) in [(0, "memory"), (1, "register")] {
+                        let differing = results[variant].indices.first { results[variant][$0].bitPattern != results[2][$0].bitPattern }
+                        #expect(differing == nil, "element \(differing ?? -1) differs (A broadcast from \(name)): \(m)×\(n)×\(k), A strides (\(aRow), \(aCol)), B strides (\(bRow), \(bCol)), alpha \(alpha), beta \(beta), epilogue \(fused) (activation \(activation))")
+                    }
                     #expect(!results[0].contains { $0.isNaN }, "no NaN from finite inputs")
                 }
             }

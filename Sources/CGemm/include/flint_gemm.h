@@ -37,6 +37,10 @@ int flint_sgemm_use_avx512(int choice);
 int flint_sgemm_avx512_in_use(void);
 // 1 where the CPU has AVX-512 (flint_sgemm_use_avx512(1) would switch to its tiles), else 0.
 int flint_sgemm_avx512_supported(void);
+// How the AVX-512 12×32 tile reads A: 1 broadcast into a register (faster on AMD's cores), 0 as a
+// memory operand of each multiply-add (faster on Intel's), -1 the default for this CPU. Same bits
+// either way; returns the choice now in force. For tests and measurements.
+int flint_sgemm_use_register_broadcasts(int choice);
 
 // Applies `epilogue` in place to `rows` rows of `columns` floats, row r at c + r·ldc (bias[j] per
 // column): for outputs computed elsewhere (a direct convolution's row), while they are in cache.
