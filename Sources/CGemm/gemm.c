@@ -529,6 +529,23 @@ FLINT_AVX512 static void kernel_packed_rows_6x32(long kc, const float *ap, const
     ROW("%[y]", ADISP, "0", "12", "13") ROW("%[y]", ADISP, "4", "14", "15") \
     ROW("%[y]", ADISP, "8", "16", "17") ROW("%[y]", ADISP, "12", "18", "19") \
     ROW("%[y]", ADISP, "16", "20", "21") ROW("%[y]", ADISP, "20", "22", "23")
+// One row of a whole tile (sums in zmm EVEN and ODD) to C: optionally added to C's row, then
+// optionally the bias (zmm24/25), stored, and the pointer moved to the next row.
+#define FLINT_NOTHING(EVEN, ODD)
+#define FLINT_ADD_C(EVEN, ODD) \
+    "vaddps (%[c]), %%zmm" EVEN ", %%zmm" EVEN "\n\t" "vaddps 64(%[c]), %%zmm" ODD ", %%zmm" ODD "\n\t"
+#define FLINT_ADD_BIAS(EVEN, ODD) \
+    "vaddps %%zmm24, %%zmm" EVEN ", %%zmm" EVEN "\n\t" "vaddps %%zmm25, %%zmm" ODD ", %%zmm" ODD "\n\t"
+#define FLINT_C_ROW_12X32(ADD, BIAS, EVEN, ODD) \
+    ADD(EVEN, ODD) BIAS(EVEN, ODD) \
+    "vmovups %%zmm" EVEN ", (%[c])\n\t" "vmovups %%zmm" ODD ", 64(%[c])\n\t" "add %[ldc], %[c]\n\t"
+#define FLINT_C_ROWS_12X32(ADD, BIAS) \
+    FLINT_C_ROW_12X32(ADD, BIAS, "0", "1") FLINT_C_ROW_12X32(ADD, BIAS, "2", "3") \
+    FLINT_C_ROW_12X32(ADD, BIAS, "4", "5") FLINT_C_ROW_12X32(ADD, BIAS, "6", "7") \
+    FLINT_C_ROW_12X32(ADD, BIAS, "8", "9") FLINT_C_ROW_12X32(ADD, BIAS, "10", "11") \
+    FLINT_C_ROW_12X32(ADD, BIAS, "12", "13") FLINT_C_ROW_12X32(ADD, BIAS, "14", "15") \
+    FLINT_C_ROW_12X32(ADD, BIAS, "16", "17") FLINT_C_ROW_12X32(ADD, BIAS, "18", "19") \
+    FLINT_C_ROW_12X32(ADD, BIAS, "20", "21") FLINT_C_ROW_12X32(ADD, BIAS, "22", "23")
 // The whole block: zero the sums, two depths per iteration and an odd last one; then the sums
 // stored to `sums` (direct 0), or a whole 12×32 tile straight to C: stored (1), added to C (2),
 // plus the bias (3), or added to C plus the bias (4).
@@ -606,62 +623,18 @@ FLINT_AVX512 static void kernel_packed_rows_6x32(long kc, const float *ap, const
         "vmovups 64(%[bias]), %%zmm25\n\t" \
         "cmp $4, %[direct]\n\t" \
         "je 7f\n\t" \
-        "vaddps %%zmm24, %%zmm0, %%zmm0\n\t" "vaddps %%zmm25, %%zmm1, %%zmm1\n\t" "vmovups %%zmm0, (%[c])\n\t" "vmovups %%zmm1, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vaddps %%zmm24, %%zmm2, %%zmm2\n\t" "vaddps %%zmm25, %%zmm3, %%zmm3\n\t" "vmovups %%zmm2, (%[c])\n\t" "vmovups %%zmm3, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vaddps %%zmm24, %%zmm4, %%zmm4\n\t" "vaddps %%zmm25, %%zmm5, %%zmm5\n\t" "vmovups %%zmm4, (%[c])\n\t" "vmovups %%zmm5, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vaddps %%zmm24, %%zmm6, %%zmm6\n\t" "vaddps %%zmm25, %%zmm7, %%zmm7\n\t" "vmovups %%zmm6, (%[c])\n\t" "vmovups %%zmm7, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vaddps %%zmm24, %%zmm8, %%zmm8\n\t" "vaddps %%zmm25, %%zmm9, %%zmm9\n\t" "vmovups %%zmm8, (%[c])\n\t" "vmovups %%zmm9, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vaddps %%zmm24, %%zmm10, %%zmm10\n\t" "vaddps %%zmm25, %%zmm11, %%zmm11\n\t" "vmovups %%zmm10, (%[c])\n\t" "vmovups %%zmm11, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vaddps %%zmm24, %%zmm12, %%zmm12\n\t" "vaddps %%zmm25, %%zmm13, %%zmm13\n\t" "vmovups %%zmm12, (%[c])\n\t" "vmovups %%zmm13, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vaddps %%zmm24, %%zmm14, %%zmm14\n\t" "vaddps %%zmm25, %%zmm15, %%zmm15\n\t" "vmovups %%zmm14, (%[c])\n\t" "vmovups %%zmm15, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vaddps %%zmm24, %%zmm16, %%zmm16\n\t" "vaddps %%zmm25, %%zmm17, %%zmm17\n\t" "vmovups %%zmm16, (%[c])\n\t" "vmovups %%zmm17, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vaddps %%zmm24, %%zmm18, %%zmm18\n\t" "vaddps %%zmm25, %%zmm19, %%zmm19\n\t" "vmovups %%zmm18, (%[c])\n\t" "vmovups %%zmm19, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vaddps %%zmm24, %%zmm20, %%zmm20\n\t" "vaddps %%zmm25, %%zmm21, %%zmm21\n\t" "vmovups %%zmm20, (%[c])\n\t" "vmovups %%zmm21, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vaddps %%zmm24, %%zmm22, %%zmm22\n\t" "vaddps %%zmm25, %%zmm23, %%zmm23\n\t" "vmovups %%zmm22, (%[c])\n\t" "vmovups %%zmm23, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
+        FLINT_C_ROWS_12X32(FLINT_NOTHING, FLINT_ADD_BIAS) \
         "jmp 9f\n\t" \
         "7:\n\t" \
-        "vaddps (%[c]), %%zmm0, %%zmm0\n\t" "vaddps 64(%[c]), %%zmm1, %%zmm1\n\t" "vaddps %%zmm24, %%zmm0, %%zmm0\n\t" "vaddps %%zmm25, %%zmm1, %%zmm1\n\t" "vmovups %%zmm0, (%[c])\n\t" "vmovups %%zmm1, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vaddps (%[c]), %%zmm2, %%zmm2\n\t" "vaddps 64(%[c]), %%zmm3, %%zmm3\n\t" "vaddps %%zmm24, %%zmm2, %%zmm2\n\t" "vaddps %%zmm25, %%zmm3, %%zmm3\n\t" "vmovups %%zmm2, (%[c])\n\t" "vmovups %%zmm3, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vaddps (%[c]), %%zmm4, %%zmm4\n\t" "vaddps 64(%[c]), %%zmm5, %%zmm5\n\t" "vaddps %%zmm24, %%zmm4, %%zmm4\n\t" "vaddps %%zmm25, %%zmm5, %%zmm5\n\t" "vmovups %%zmm4, (%[c])\n\t" "vmovups %%zmm5, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vaddps (%[c]), %%zmm6, %%zmm6\n\t" "vaddps 64(%[c]), %%zmm7, %%zmm7\n\t" "vaddps %%zmm24, %%zmm6, %%zmm6\n\t" "vaddps %%zmm25, %%zmm7, %%zmm7\n\t" "vmovups %%zmm6, (%[c])\n\t" "vmovups %%zmm7, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vaddps (%[c]), %%zmm8, %%zmm8\n\t" "vaddps 64(%[c]), %%zmm9, %%zmm9\n\t" "vaddps %%zmm24, %%zmm8, %%zmm8\n\t" "vaddps %%zmm25, %%zmm9, %%zmm9\n\t" "vmovups %%zmm8, (%[c])\n\t" "vmovups %%zmm9, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vaddps (%[c]), %%zmm10, %%zmm10\n\t" "vaddps 64(%[c]), %%zmm11, %%zmm11\n\t" "vaddps %%zmm24, %%zmm10, %%zmm10\n\t" "vaddps %%zmm25, %%zmm11, %%zmm11\n\t" "vmovups %%zmm10, (%[c])\n\t" "vmovups %%zmm11, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vaddps (%[c]), %%zmm12, %%zmm12\n\t" "vaddps 64(%[c]), %%zmm13, %%zmm13\n\t" "vaddps %%zmm24, %%zmm12, %%zmm12\n\t" "vaddps %%zmm25, %%zmm13, %%zmm13\n\t" "vmovups %%zmm12, (%[c])\n\t" "vmovups %%zmm13, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vaddps (%[c]), %%zmm14, %%zmm14\n\t" "vaddps 64(%[c]), %%zmm15, %%zmm15\n\t" "vaddps %%zmm24, %%zmm14, %%zmm14\n\t" "vaddps %%zmm25, %%zmm15, %%zmm15\n\t" "vmovups %%zmm14, (%[c])\n\t" "vmovups %%zmm15, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vaddps (%[c]), %%zmm16, %%zmm16\n\t" "vaddps 64(%[c]), %%zmm17, %%zmm17\n\t" "vaddps %%zmm24, %%zmm16, %%zmm16\n\t" "vaddps %%zmm25, %%zmm17, %%zmm17\n\t" "vmovups %%zmm16, (%[c])\n\t" "vmovups %%zmm17, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vaddps (%[c]), %%zmm18, %%zmm18\n\t" "vaddps 64(%[c]), %%zmm19, %%zmm19\n\t" "vaddps %%zmm24, %%zmm18, %%zmm18\n\t" "vaddps %%zmm25, %%zmm19, %%zmm19\n\t" "vmovups %%zmm18, (%[c])\n\t" "vmovups %%zmm19, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vaddps (%[c]), %%zmm20, %%zmm20\n\t" "vaddps 64(%[c]), %%zmm21, %%zmm21\n\t" "vaddps %%zmm24, %%zmm20, %%zmm20\n\t" "vaddps %%zmm25, %%zmm21, %%zmm21\n\t" "vmovups %%zmm20, (%[c])\n\t" "vmovups %%zmm21, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vaddps (%[c]), %%zmm22, %%zmm22\n\t" "vaddps 64(%[c]), %%zmm23, %%zmm23\n\t" "vaddps %%zmm24, %%zmm22, %%zmm22\n\t" "vaddps %%zmm25, %%zmm23, %%zmm23\n\t" "vmovups %%zmm22, (%[c])\n\t" "vmovups %%zmm23, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
+        FLINT_C_ROWS_12X32(FLINT_ADD_C, FLINT_ADD_BIAS) \
         "jmp 9f\n\t" \
         "5:\n\t" \
         "cmp $1, %[direct]\n\t" \
         "jne 6f\n\t" \
-        "vmovups %%zmm0, (%[c])\n\t" "vmovups %%zmm1, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vmovups %%zmm2, (%[c])\n\t" "vmovups %%zmm3, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vmovups %%zmm4, (%[c])\n\t" "vmovups %%zmm5, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vmovups %%zmm6, (%[c])\n\t" "vmovups %%zmm7, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vmovups %%zmm8, (%[c])\n\t" "vmovups %%zmm9, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vmovups %%zmm10, (%[c])\n\t" "vmovups %%zmm11, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vmovups %%zmm12, (%[c])\n\t" "vmovups %%zmm13, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vmovups %%zmm14, (%[c])\n\t" "vmovups %%zmm15, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vmovups %%zmm16, (%[c])\n\t" "vmovups %%zmm17, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vmovups %%zmm18, (%[c])\n\t" "vmovups %%zmm19, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vmovups %%zmm20, (%[c])\n\t" "vmovups %%zmm21, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vmovups %%zmm22, (%[c])\n\t" "vmovups %%zmm23, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
+        FLINT_C_ROWS_12X32(FLINT_NOTHING, FLINT_NOTHING) \
         "jmp 9f\n\t" \
         "6:\n\t" \
-        "vaddps (%[c]), %%zmm0, %%zmm0\n\t" "vaddps 64(%[c]), %%zmm1, %%zmm1\n\t" "vmovups %%zmm0, (%[c])\n\t" "vmovups %%zmm1, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vaddps (%[c]), %%zmm2, %%zmm2\n\t" "vaddps 64(%[c]), %%zmm3, %%zmm3\n\t" "vmovups %%zmm2, (%[c])\n\t" "vmovups %%zmm3, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vaddps (%[c]), %%zmm4, %%zmm4\n\t" "vaddps 64(%[c]), %%zmm5, %%zmm5\n\t" "vmovups %%zmm4, (%[c])\n\t" "vmovups %%zmm5, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vaddps (%[c]), %%zmm6, %%zmm6\n\t" "vaddps 64(%[c]), %%zmm7, %%zmm7\n\t" "vmovups %%zmm6, (%[c])\n\t" "vmovups %%zmm7, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vaddps (%[c]), %%zmm8, %%zmm8\n\t" "vaddps 64(%[c]), %%zmm9, %%zmm9\n\t" "vmovups %%zmm8, (%[c])\n\t" "vmovups %%zmm9, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vaddps (%[c]), %%zmm10, %%zmm10\n\t" "vaddps 64(%[c]), %%zmm11, %%zmm11\n\t" "vmovups %%zmm10, (%[c])\n\t" "vmovups %%zmm11, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vaddps (%[c]), %%zmm12, %%zmm12\n\t" "vaddps 64(%[c]), %%zmm13, %%zmm13\n\t" "vmovups %%zmm12, (%[c])\n\t" "vmovups %%zmm13, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vaddps (%[c]), %%zmm14, %%zmm14\n\t" "vaddps 64(%[c]), %%zmm15, %%zmm15\n\t" "vmovups %%zmm14, (%[c])\n\t" "vmovups %%zmm15, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vaddps (%[c]), %%zmm16, %%zmm16\n\t" "vaddps 64(%[c]), %%zmm17, %%zmm17\n\t" "vmovups %%zmm16, (%[c])\n\t" "vmovups %%zmm17, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vaddps (%[c]), %%zmm18, %%zmm18\n\t" "vaddps 64(%[c]), %%zmm19, %%zmm19\n\t" "vmovups %%zmm18, (%[c])\n\t" "vmovups %%zmm19, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vaddps (%[c]), %%zmm20, %%zmm20\n\t" "vaddps 64(%[c]), %%zmm21, %%zmm21\n\t" "vmovups %%zmm20, (%[c])\n\t" "vmovups %%zmm21, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
-        "vaddps (%[c]), %%zmm22, %%zmm22\n\t" "vaddps 64(%[c]), %%zmm23, %%zmm23\n\t" "vmovups %%zmm22, (%[c])\n\t" "vmovups %%zmm23, 64(%[c])\n\t" "add %[ldc], %[c]\n\t" \
+        FLINT_C_ROWS_12X32(FLINT_ADD_C, FLINT_NOTHING) \
         "9:\n\t"
 #define FLINT_OPERANDS_12X32 \
         : [bp] "+r"(bp), [x] "+r"(x), [y] "+r"(y), [pairs] "+r"(pairs), [c] "+r"(row) \
@@ -719,6 +692,11 @@ FLINT_AVX512 static void kernel_12x32_packed(long kc, const float *a_first, cons
 #undef FLINT_DEPTH_12X32
 #undef FLINT_BLOCK_12X32
 #undef FLINT_OPERANDS_12X32
+#undef FLINT_NOTHING
+#undef FLINT_ADD_C
+#undef FLINT_ADD_BIAS
+#undef FLINT_C_ROW_12X32
+#undef FLINT_C_ROWS_12X32
 
 // Whether products use the AVX-512 tiles: on CPUs with AVX-512 whose 512-bit FMAs run at full width
 // (Intel's, and others where full_width_fma measures so: Zen 5 runs them at full width, Zen 4
