@@ -453,7 +453,7 @@ void store_6x32(__m512 acc[MR][2], float alpha, float beta, float *c, long ldc, 
 // panels) would need more registers for their addresses than there are. Same sums in the same
 // order as kernel_6x16.
 FLINT_AVX512 static void kernel_6x32(long kc, const float *ap, long a_row, long a_col, const float *bp, const float *bq,
-                                     float alpha, float beta, float *c, long ldc, long rows, long columns,
+                                     long b_step, float alpha, float beta, float *c, long ldc, long rows, long columns,
                                      const float *bias, int activation, float slope) {
     // Loops over arrays here: the named registers of FLINT_WIDE_STEP compiled to spills when the
     // stride of A is a variable (81 against 152 GFLOP/s on 3456×64×288).
@@ -462,7 +462,7 @@ FLINT_AVX512 static void kernel_6x32(long kc, const float *ap, long a_row, long 
     const float *row[MR];
     for (int r = 0; r < MR; r++) row[r] = ap + r * a_row;
     for (long p = 0; p < kc; p++) {
-        __m512 b0 = _mm512_loadu_ps(bp + p * NR), b1 = _mm512_loadu_ps(bq + p * NR);
+        __m512 b0 = _mm512_loadu_ps(bp + p * b_step), b1 = _mm512_loadu_ps(bq + p * b_step);
         for (int r = 0; r < MR; r++) {
             __m512 x = _mm512_set1_ps(row[r][p * a_col]);
             acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);
@@ -477,13 +477,13 @@ FLINT_AVX512 static void kernel_6x32(long kc, const float *ap, long a_row, long 
 // zero-filled. The same products in the same order, so the same bits. A two-band LSTM step of
 // batch 128 ends each 64-row band with 4 such rows, and its input kernel's gradient has 28 rows.
 FLINT_AVX512 static inline __attribute__((always_inline))
-void kernel_short_6x32_body(int computed, long kc, const float *ap, const float *bp, const float *bq, float alpha,
-                            float beta, float *c, long ldc, long rows, long columns, const float *bias, int activation,
-                            float slope) {
+void kernel_short_6x32_body(int computed, long kc, const float *ap, const float *bp, const float *bq, long b_step,
+                            float alpha, float beta, float *c, long ldc, long rows, long columns, const float *bias,
+                            int activation, float slope) {
     __m512 acc[MR][2];
     for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
     for (long p = 0; p < kc; p++) {
-        __m512 b0 = _mm512_loadu_ps(bp + p * NR), b1 = _mm512_loadu_ps(bq + p * NR);
+        __m512 b0 = _mm512_loadu_ps(bp + p * b_step), b1 = _mm512_loadu_ps(bq + p * b_step);
         for (int r = 0; r < computed; r++) {
             __m512 x = _mm512_set1_ps(ap[p * MR + r]);
             acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);
@@ -494,15 +494,15 @@ void kernel_short_6x32_body(int computed, long kc, const float *ap, const float 
 }
 
 // kernel_6x32 for a packed panel (a_row 1, a_col MR) of `rows` rows.
-FLINT_AVX512 static void kernel_packed_rows_6x32(long kc, const float *ap, const float *bp, const float *bq, float alpha,
-                                                 float beta, float *c, long ldc, long rows, long columns,
+FLINT_AVX512 static void kernel_packed_rows_6x32(long kc, const float *ap, const float *bp, const float *bq, long b_step,
+                                                 float alpha, float beta, float *c, long ldc, long rows, long columns,
                                                  const float *bias, int activation, float slope) {
     if (rows <= 2)
-        kernel_short_6x32_body(2, kc, ap, bp, bq, alpha, beta, c, ldc, rows, columns, bias, activation, slope);
+        kernel_short_6x32_body(2, kc, ap, bp, bq, b_step, alpha, beta, c, ldc, rows, columns, bias, activation, slope);
     else if (rows <= 4)
-        kernel_short_6x32_body(4, kc, ap, bp, bq, alpha, beta, c, ldc, rows, columns, bias, activation, slope);
+        kernel_short_6x32_body(4, kc, ap, bp, bq, b_step, alpha, beta, c, ldc, rows, columns, bias, activation, slope);
     else
-        kernel_6x32(kc, ap, 1, MR, bp, bq, alpha, beta, c, ldc, rows, columns, bias, activation, slope);
+        kernel_6x32(kc, ap, 1, MR, bp, bq, b_step, alpha, beta, c, ldc, rows, columns, bias, activation, slope);
 }
 
 // One depth of the 12×32 tile in kernel_12x32_packed's assembly: B's two panel rows at byte
@@ -578,8 +578,9 @@ FLINT_AVX512 static void kernel_packed_rows_6x32(long kc, const float *ap, const
         "jz 2f\n\t" \
         "1:\n\t" \
         FLINT_DEPTH_12X32(ROW, "0", "0") \
-        FLINT_DEPTH_12X32(ROW, "64", "24") \
-        "add $128, %[bp]\n\t" \
+        "add %[step], %[bp]\n\t" \
+        FLINT_DEPTH_12X32(ROW, "0", "24") \
+        "add %[step], %[bp]\n\t" \
         "add $48, %[x]\n\t" \
         "add $48, %[y]\n\t" \
         "dec %[pairs]\n\t" \
@@ -638,7 +639,7 @@ FLINT_AVX512 static void kernel_packed_rows_6x32(long kc, const float *ap, const
         "9:\n\t"
 #define FLINT_OPERANDS_12X32 \
         : [bp] "+r"(bp), [x] "+r"(x), [y] "+r"(y), [pairs] "+r"(pairs), [c] "+r"(row) \
-        : [bq] "r"(b_offset), [odd] "r"(odd), [out] "r"(sums), [direct] "r"(direct), [ldc] "r"(ldc_bytes), [bias] "r"(bias) \
+        : [bq] "r"(b_offset), [odd] "r"(odd), [out] "r"(sums), [direct] "r"(direct), [ldc] "r"(ldc_bytes), [bias] "r"(bias), [step] "r"(b_step_bytes) \
         : "zmm0", "zmm1", "zmm2", "zmm3", "zmm4", "zmm5", "zmm6", "zmm7", "zmm8", "zmm9", "zmm10", "zmm11", "zmm12", "zmm13", "zmm14", "zmm15", "zmm16", "zmm17", "zmm18", "zmm19", "zmm20", "zmm21", "zmm22", "zmm23", "zmm24", "zmm25", "memory", "cc"
 
 // Whether kernel_12x32_packed broadcasts A into a register (AMD's cores) or takes it as a memory
@@ -665,9 +666,9 @@ int flint_sgemm_use_register_broadcasts(int choice) {
 // on the wide MLP's 256×512×1024 bands, one thread, interleaved calls); this one runs them at
 // 86–97 then and as fast as before otherwise. Same sums in the same order as kernel_6x16; `rows`
 // 1…12 and `columns` 17…32 of the tile exist.
-FLINT_AVX512 static void kernel_12x32_packed(long kc, const float *a_first, const float *bp, const float *bq, float alpha,
-                                             float beta, float *c, long ldc, long rows, long columns, const float *bias,
-                                             int activation, float slope) {
+FLINT_AVX512 static void kernel_12x32_packed(long kc, const float *a_first, const float *bp, const float *bq, long b_step,
+                                             float alpha, float beta, float *c, long ldc, long rows, long columns,
+                                             const float *bias, int activation, float slope) {
     // In assembly, so that the sums stay in zmm0–23 for the whole block.
     __m512 sums[2 * MR][2];
     const float *x = a_first, *y = a_first + MR * kc;
@@ -677,7 +678,7 @@ FLINT_AVX512 static void kernel_12x32_packed(long kc, const float *a_first, cons
     // K = 28 the round trip through `sums` cost 12% of the product.
     long direct = rows == 2 * MR && columns == 2 * NR && alpha == 1 && (beta == 0 || beta == 1) &&
                   activation == FLINT_ACTIVATION_NONE ? 1 + (beta == 1) + 2 * (bias != NULL) : 0;
-    long ldc_bytes = ldc * (long)sizeof(float);
+    long ldc_bytes = ldc * (long)sizeof(float), b_step_bytes = b_step * (long)sizeof(float);
     float *row = c;
     if (register_broadcasts())
         asm volatile(FLINT_BLOCK_12X32(FLINT_ROW_12X32_REGISTER) FLINT_OPERANDS_12X32, "zmm26");
@@ -894,6 +895,21 @@ static long k_step(long k) {
 // jc·k + pc·(its width rounded up to NR).
 static long rounded_width(long nc) { return (nc + NR - 1) / NR * NR; }
 
+// The most rows of A for which B is read in place (see b_in_place in sgemm_blocked). One Zen 5
+// core, interleaved calls, packed → in place: 128×128×9216 (a Dense 9216 → 128 at batch 128)
+// 182–188 → 193–201 GFLOP/s, 128×784×1024 217–219 → 231–233, an LSTM's kernel gradient
+// 128×512×3584 208–210 → 214–215; at 256 rows 256×1024×784 lost 4%.
+#ifndef B_IN_PLACE_ROWS
+#define B_IN_PLACE_ROWS 128
+#endif
+
+// The two B panels of the tile column at jr and the step between their depths: read in place
+// (jr < in_place), or from the packed panels.
+#define FLINT_B_PANELS(jr) \
+    const float *bp = (jr) < in_place ? b_block + (jr) : panels + ((jr) - in_place) * kc; \
+    const float *bq = (jr) < in_place ? bp + NR : bp + NR * kc; \
+    long b_step = (jr) < in_place ? b_row : NR
+
 // `prepacked`: B as flint_sgemm_pack left it (then b, b_row and b_col are unused), or NULL to
 // pack each block here.
 FLINT_AVX2 static void sgemm_blocked(long m, long n, long k, float alpha, const a_source *a,
@@ -930,6 +946,10 @@ FLINT_AVX2 static void sgemm_blocked(long m, long n, long k, float alpha, const 
         run_length = run_offset + run_count;
         gathered_runs(a->cols, k, run_starts);
     }
+    // With AVX-512 and few rows of A, B's whole pairs of panels are read where they lie (rows of
+    // B stored contiguously): packing them cost up to a quarter of the product there, the copies
+    // read back by few tiles. The same products in the same order, so the same bits.
+    int b_in_place = wide && !prepacked && !direct && b_col == 1 && m <= B_IN_PLACE_ROWS;
     for (long jc = 0; jc < n; jc += NC) {
         long nc = n - jc < NC ? n - jc : NC;
         long step = k_step(k);
@@ -940,7 +960,11 @@ FLINT_AVX2 static void sgemm_blocked(long m, long n, long k, float alpha, const 
             // The last k block stores each element for the last time: the epilogue goes there.
             int last = pc + kc >= k;
             const float *panels = prepacked ? prepacked + jc * k + pc * rounded_width(nc) : packed_b;
-            if (!prepacked) pack_b(kc, nc, b + pc * b_row + jc * b_col, b_row, b_col, packed_b);
+            // Columns below `in_place` are read in place, the rest from `panels`.
+            long in_place = b_in_place ? nc / (2 * NR) * (2 * NR) : 0;
+            const float *b_block = in_place ? b + pc * b_row + jc * b_col : NULL;
+            if (!prepacked && in_place < nc)
+                pack_b(kc, nc - in_place, b + pc * b_row + (jc + in_place) * b_col, b_row, b_col, packed_b);
             // The runs of this block where a gathered A is read in place.
             depth_runs place_runs = {0, run_offset, run_length};
             if (a->rows && direct) place_runs = block_runs(a->cols, run_starts, run_count, pc, kc, run_offset, run_length);
@@ -963,7 +987,7 @@ FLINT_AVX2 static void sgemm_blocked(long m, long n, long k, float alpha, const 
                     long columns = nc - jr < 2 * NR ? nc - jr : 2 * NR;
                     const float *tile_bias = last && bias ? bias + jc + jr : NULL;
                     int tile_activation = last ? activation : FLINT_ACTIVATION_NONE;
-                    const float *bp = panels + jr * kc, *bq = bp + NR * kc;
+                    FLINT_B_PANELS(jr);
                     for (long ir = 0; ir < paired; ir += MR) {
                         float *tile = c + (ic + ir) * ldc + jc + jr;
                         if (a->rows) {
@@ -978,7 +1002,7 @@ FLINT_AVX2 static void sgemm_blocked(long m, long n, long k, float alpha, const 
                         } else {
                             const float *first = a->base + (ic + ir) * a->row + pc * a->col;
                             if (columns > NR)
-                                kernel_6x32(kc, first, a->row, a->col, bp, bq, alpha, block_beta, tile, ldc, MR, columns,
+                                kernel_6x32(kc, first, a->row, a->col, bp, bq, b_step, alpha, block_beta, tile, ldc, MR, columns,
                                             tile_bias, tile_activation, slope);
                             else
                                 kernel_6x16(kc, first, a->row, a->col, bp, alpha, block_beta, tile, ldc, MR, columns,
@@ -989,7 +1013,7 @@ FLINT_AVX2 static void sgemm_blocked(long m, long n, long k, float alpha, const 
                         float *tile = c + (ic + odd) * ldc + jc + jr;
                         const float *panel = packed_a + (odd - whole) * kc;
                         if (columns > NR)
-                            kernel_packed_rows_6x32(kc, panel, bp, bq, alpha, block_beta, tile, ldc, mc - odd, columns,
+                            kernel_packed_rows_6x32(kc, panel, bp, bq, b_step, alpha, block_beta, tile, ldc, mc - odd, columns,
                                                     tile_bias, tile_activation, slope);
                         else
                             kernel_packed_rows(kc, panel, bp, alpha, block_beta, tile, ldc, mc - odd, columns, tile_bias,
@@ -1002,14 +1026,14 @@ FLINT_AVX2 static void sgemm_blocked(long m, long n, long k, float alpha, const 
                     long columns = nc - jr < 2 * NR ? nc - jr : 2 * NR;
                     const float *tile_bias = last && bias ? bias + jc + jr : NULL;
                     int tile_activation = last ? activation : FLINT_ACTIVATION_NONE;
-                    const float *bp = panels + jr * kc, *bq = bp + NR * kc;
+                    FLINT_B_PANELS(jr);
                     for (long ir = paired; ir < odd; ir += 2 * MR) {
                         // The second panel may be partial: packing zero-fills it.
                         long pair_rows = mc - ir < 2 * MR ? mc - ir : 2 * MR;
                         float *tile = c + (ic + ir) * ldc + jc + jr;
                         const float *pair = packed_a + (ir - whole) * kc;
                         if (columns > NR)
-                            kernel_12x32_packed(kc, pair, bp, bq, alpha, block_beta, tile, ldc, pair_rows, columns, tile_bias,
+                            kernel_12x32_packed(kc, pair, bp, bq, b_step, alpha, block_beta, tile, ldc, pair_rows, columns, tile_bias,
                                                 tile_activation, slope);
                         else
                             kernel_12x16_packed(kc, pair, bp, alpha, block_beta, tile, ldc, pair_rows, columns, tile_bias,

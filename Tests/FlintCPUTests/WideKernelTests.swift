@@ -5,7 +5,7 @@ import Testing
 /// The AVX-512 micro-kernels (12×32 and 12×16 on packed A, 6×32 on A read in place) against the
 /// AVX2 6×16 one (the 12×32 tile with A broadcast from memory and from a register): the same bits for every row count around their pairs of panels (a partial second
 /// panel, an odd panel of 1–6 rows or a single last B panel), odd and even depths, A read in place and packed,
-/// B either way, several k blocks, alpha, beta (1 and 0 or 1: whole tiles stored directly) and an
+/// B either way (and read in place for few rows of A, its last columns packed), several k blocks, alpha, beta (1 and 0 or 1: whole tiles stored directly) and an
 /// epilogue with a bias and ReLU or leaky ReLU.
 /// Serialized: the kernel switch is one setting for the whole process. Skipped, with the reason,
 /// on CPUs without AVX-512 (a Zen 3 has none), where there is no second kernel to compare.
@@ -13,7 +13,8 @@ import Testing
                              "this CPU has no AVX-512 (or no AVX2/FMA): the AVX-512 kernels do not run here"))
 struct WideKernelTests {
     @Test(arguments: [(m: 12, n: 16, k: 7), (m: 13, n: 17, k: 385), (m: 29, n: 40, k: 64), (m: 150, n: 530, k: 33),
-                      (m: 300, n: 48, k: 800), (m: 5, n: 20, k: 10), (m: 28, n: 70, k: 100), (m: 64, n: 96, k: 130)])
+                      (m: 300, n: 48, k: 800), (m: 5, n: 20, k: 10), (m: 28, n: 70, k: 100), (m: 64, n: 96, k: 130),
+                      (m: 100, n: 72, k: 800)])
     func sameBitsAsTheAVX2Kernel(m: Int, n: Int, k: Int) throws {
         defer { _ = flint_sgemm_use_avx512(-1); _ = flint_sgemm_use_register_broadcasts(-1) }
         try #require(flint_sgemm_use_avx512(1) == 1, "the CPU has AVX-512, yet the switch to its tiles failed")
