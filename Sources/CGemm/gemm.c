@@ -839,6 +839,22 @@ typedef struct {
 // Rows i0..<i0+mc, depths p0..<p0+kc of a gathered A into MR-row panels, as pack_a.
 static void pack_a_gathered(const a_source *a, long i0, long mc, long p0, long kc, float *out) {
     const long *cols = a->cols + p0;
+    // Whole panels of MR adjacent rows each (the taps of a filter gradient: a filter position's
+    // input channels): depth by depth across the panels, so that each depth's source lines (one
+    // image position, its channels side by side) are read once rather than once per panel. One
+    // Zen 5 core: the Keras convnet's second filter gradient (288×64×73728) 168–171 → 176–181
+    // GFLOP/s; its training +0.3–2.8% (six alternated rounds, all faster).
+    int all_adjacent = mc % MR == 0;
+    for (long i = 0; i < mc && all_adjacent; i += MR)
+        for (long r = 1; r < MR && all_adjacent; r++) all_adjacent = a->rows[i0 + i + r] == a->rows[i0 + i] + r;
+    if (all_adjacent) {
+        const long *offsets = a->rows + i0;
+        for (long p = 0; p < kc; p++) {
+            const float *source = a->base + cols[p];
+            for (long i = 0; i < mc; i += MR) memcpy(out + i * kc + p * MR, source + offsets[i], MR * sizeof(float));
+        }
+        return;
+    }
     for (long i = 0; i < mc; i += MR) {
         long rows = mc - i < MR ? mc - i : MR;
         const long *offsets = a->rows + i0 + i;
