@@ -159,32 +159,45 @@ void flint_philox_uniform(float *out, long first, long blocks, unsigned long lon
 typedef int32_t eight_ints __attribute__((vector_size(32)));
 typedef float eight_floats __attribute__((vector_size(32)));
 
-// Max pooling's step (CPUBackend.keepMaximum): where a candidate beats a best that is not NaN, or
-// is NaN itself, it becomes the best and `tap` its tap. Eight channels per AVX2 lane set (the
-// Swift SIMD8 ran as two SSE halves), branch-free: real data's winners are random.
+// Max pooling's window, eight channels per AVX2 lane set and branch-free (real data's winners
+// are random: a branchy loop mispredicted them). The running best and its taps stay in registers
+// across the window's rows: stepping row by row through memory (after filling the outputs with
+// -∞ and -1 and copying the first row) made three passes over them per 2×2 window.
 FLINT_CLONES
-void flint_keep_maximum(float *best, int32_t *taps, const float *candidates, int32_t tap, long count) {
+void flint_max_window(long channels, const float *const *candidates, const int32_t *taps, long windows, float *best,
+                      int32_t *best_taps) {
     long k = 0;
-    const eight_ints tap_lanes = {tap, tap, tap, tap, tap, tap, tap, tap};
-    for (; k + 8 <= count; k += 8) {
-        eight_floats v, b;
-        eight_ints t, v_bits, b_bits;
-        memcpy(&v, candidates + k, sizeof v);
-        memcpy(&b, best + k, sizeof b);
-        memcpy(&t, taps + k, sizeof t);
-        eight_ints take = ~(v <= b) & (b == b);
-        memcpy(&v_bits, &v, sizeof v_bits);
+    for (; k + 8 <= channels; k += 8) {
+        eight_floats b;
+        memcpy(&b, candidates[0] + k, sizeof b);
+        eight_ints t = {taps[0], taps[0], taps[0], taps[0], taps[0], taps[0], taps[0], taps[0]}, b_bits;
         memcpy(&b_bits, &b, sizeof b_bits);
-        b_bits = (take & v_bits) | (~take & b_bits);
-        t = (take & tap_lanes) | (~take & t);
-        memcpy(best + k, &b_bits, sizeof b_bits);
-        memcpy(taps + k, &t, sizeof t);
-    }
-    for (; k < count; k++) {
-        float v = candidates[k], b = best[k];
-        if (!(v <= b) && b == b) {
-            best[k] = v;
-            taps[k] = tap;
+        for (long i = 1; i < windows; i++) {
+            eight_floats v;
+            eight_ints v_bits;
+            memcpy(&v, candidates[i] + k, sizeof v);
+            memcpy(&b, &b_bits, sizeof b);
+            eight_ints take = ~(v <= b) & (b == b);
+            memcpy(&v_bits, &v, sizeof v_bits);
+            const eight_ints tap = {taps[i], taps[i], taps[i], taps[i], taps[i], taps[i], taps[i], taps[i]};
+            b_bits = (take & v_bits) | (~take & b_bits);
+            t = (take & tap) | (~take & t);
         }
+        memcpy(best + k, &b_bits, sizeof b_bits);
+        memcpy(best_taps + k, &t, sizeof t);
+    }
+    for (; k < channels; k++) {
+        float b = candidates[0][k];
+        int32_t t = taps[0];
+        for (long i = 1; i < windows; i++) {
+            float v = candidates[i][k];
+            if (!(v <= b) && b == b) {
+                b = v;
+                t = taps[i];
+            }
+        }
+        best[k] = b;
+        best_taps[k] = t;
     }
 }
+

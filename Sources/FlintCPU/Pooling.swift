@@ -19,44 +19,39 @@ extension CPUBackend {
         let src = UnsafePointer(source.floats + offset), dst = values.floats, tapOut = winners.ints
         let rows = g.batch * g.outHeight, c = g.channels
         let tasks = min(rows, Parallel.taskCount(forElements: outputCount * g.kernelHeight * g.kernelWidth))
+        let window = g.kernelHeight * g.kernelWidth
         Parallel.run(tasks: tasks) { task in
-            for row in Parallel.range(task, of: tasks, count: rows) {
-                let oh = row % g.outHeight, n = row / g.outHeight
-                for ow in 0..<g.outWidth {
-                    let o = dst + (row * g.outWidth + ow) * c, t = tapOut + (row * g.outWidth + ow) * c
-                    o.update(repeating: -.infinity, count: c)
-                    t.update(repeating: -1, count: c)
-                    var first = true
-                    for kh in 0..<g.kernelHeight {
-                        let ih = oh * g.strideHeight - g.padTop + kh * g.dilationHeight
-                        guard ih >= 0 && ih < g.height else { continue }
-                        for kw in 0..<g.kernelWidth {
-                            let iw = ow * g.strideWidth - g.padLeft + kw * g.dilationWidth
-                            guard iw >= 0 && iw < g.width else { continue }
-                            let p = src + ((n * g.height + ih) * g.width + iw) * c
-                            let tap = Int32(kh * g.kernelWidth + kw)
-                            if first {
-                                o.update(from: p, count: c)
-                                t.update(repeating: tap, count: c)
-                                first = false
-                            } else {
-                                Self.keepMaximum(o, t, candidates: p, tap: tap, count: c)
+            // Each window's rows inside the image, in tap order, for flint_max_window.
+            withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: window) { rowsInside in
+                withUnsafeTemporaryAllocation(of: Int32.self, capacity: window) { tapsInside in
+                    for row in Parallel.range(task, of: tasks, count: rows) {
+                        let oh = row % g.outHeight, n = row / g.outHeight
+                        for ow in 0..<g.outWidth {
+                            let o = dst + (row * g.outWidth + ow) * c, t = tapOut + (row * g.outWidth + ow) * c
+                            var count = 0
+                            for kh in 0..<g.kernelHeight {
+                                let ih = oh * g.strideHeight - g.padTop + kh * g.dilationHeight
+                                guard ih >= 0 && ih < g.height else { continue }
+                                for kw in 0..<g.kernelWidth {
+                                    let iw = ow * g.strideWidth - g.padLeft + kw * g.dilationWidth
+                                    guard iw >= 0 && iw < g.width else { continue }
+                                    rowsInside[count] = src + ((n * g.height + ih) * g.width + iw) * c
+                                    tapsInside[count] = Int32(kh * g.kernelWidth + kw)
+                                    count += 1
+                                }
                             }
+                            guard count > 0 else {
+                                // A window wholly in padding.
+                                o.update(repeating: -.infinity, count: c)
+                                t.update(repeating: -1, count: c)
+                                continue
+                            }
+                            flint_max_window(c, rowsInside.baseAddress!, tapsInside.baseAddress!, count, o, t)
                         }
                     }
                 }
             }
         }
-    }
-
-    /// `best[k], taps[k] = candidates[k], tap` where the candidate beats a best that is not NaN
-    /// or is NaN itself: `flint_keep_maximum`, branch-free in C on AVX2 lanes (with the branchy
-    /// scalar loop the random winners of real data mispredicted and the forward pass took 8x
-    /// longer; Swift's SIMD8 ran as two SSE halves).
-    @inline(__always)
-    static func keepMaximum(_ best: UnsafeMutablePointer<Float>, _ taps: UnsafeMutablePointer<Int32>,
-                            candidates: UnsafePointer<Float>, tap: Int32, count: Int) {
-        flint_keep_maximum(best, taps, candidates, tap, count)
     }
 
     public func maxPool2dBackward(

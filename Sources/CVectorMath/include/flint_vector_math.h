@@ -36,9 +36,12 @@ void flint_relu_gradient_rows(const float *gradient, const float *output, long c
 void flint_philox_uniform(float *out, long first, long blocks, unsigned long long seed,
                           unsigned long long counter_offset, float low, float scale);
 
-// Max pooling's step over `count` channels: best[k], taps[k] = candidates[k], tap where the
-// candidate beats a best that is not NaN or is NaN itself (see CPUBackend.maxPool2d).
-void flint_keep_maximum(float *best, int32_t *taps, const float *candidates, int32_t tap, long count);
+// One window of max pooling over `channels`: `windows` (≥ 1) candidate rows in tap order, row i
+// at candidates[i] with tap taps[i]. Per channel, starting from row 0, a later row's value and
+// tap replace the best where it beats a best that is not NaN or is NaN itself (the first NaN,
+// else the first maximum; see CPUBackend.maxPool2d); best and best_taps get the result.
+void flint_max_window(long channels, const float *const *candidates, const int32_t *taps, long windows, float *best,
+                      int32_t *best_taps);
 
 // q[i] += p[i] for i < count (col2im's fold of a patch row into an image row); no overlap.
 void flint_accumulate(float *q, const float *p, long count);
