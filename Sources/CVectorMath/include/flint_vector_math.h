@@ -5,7 +5,7 @@
 
 // Compute-bound loops of the CPU backend: the LSTM step and its adjoint (exponentials), direct
 // convolution rows, Adam (a square root and a division per element), column sums in double,
-// max pooling's step.
+// max pooling's windows.
 // Swift code is compiled for the x86-64 baseline (four float lanes); these loops are compiled
 // twice, for AVX2 (eight lanes) and the baseline, and the loader picks one for the CPU it runs
 // on. Same operations in the same order as FastMath.swift, without contraction into FMA, so
