@@ -180,14 +180,16 @@ public protocol Backend: AnyObject, Sendable {
                       kernel: any DeviceBuffer, kernelOffset: Int, hidden: StridedOperand, cell: StridedOperand,
                       states: any DeviceBuffer, gates: any DeviceBuffer)
     /// The adjoint of `lstmSequence`: from its `kernel`, `hidden`, `cell`, `states` and `gates`
-    /// and the gradient of `states` (`gradient`, contiguous from `gradientOffset`), writes the
+    /// and the gradient of `states` (`gradient`, contiguous from `gradientOffset`, holding steps
+    /// `gradientStart..<steps`: the earlier steps' gradient is zero, as for an LSTM whose last
+    /// state alone is used, and is not stored), writes the
     /// gradients of the projection (`outProjection`, `[steps, batch, 4·units]`), the kernel
     /// (`outKernel`, `[units, 4·units]`), `hidden` and `cell` (`[batch, units]` each), contiguous
     /// from element 0. The default (`composedLSTMSequenceBackward`) runs `lstmCellBackward` and
     /// `gemm` step by step back through time, then the kernel's gradient as two products.
     func lstmSequenceBackward(steps: Int, batch: Int, units: Int, kernel: any DeviceBuffer, kernelOffset: Int,
                               hidden: StridedOperand, cell: StridedOperand, states: any DeviceBuffer, gates: any DeviceBuffer,
-                              gradient: any DeviceBuffer, gradientOffset: Int, outProjection: any DeviceBuffer,
+                              gradient: any DeviceBuffer, gradientOffset: Int, gradientStart: Int, outProjection: any DeviceBuffer,
                               outKernel: any DeviceBuffer, outHidden: any DeviceBuffer, outCell: any DeviceBuffer)
 
     // MARK: Random numbers

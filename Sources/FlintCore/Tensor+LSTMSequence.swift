@@ -28,7 +28,8 @@ extension Tensor {
                              kernel: u.buffer, kernelOffset: u.offset, hidden: h0.operand(broadcastTo: h0.shape),
                              cell: c0.operand(broadcastTo: c0.shape), states: states.buffer, gates: gates.buffer)
         let values = states.detached()
-        return states.recorded("lstmSequence", [projection, recurrentKernel, hidden, cell]) { gradient in
+        // From the gradient of steps start..<steps of the states (earlier ones zero) to those of the inputs.
+        func adjoint(_ gradient: Tensor, start: Int) -> [Tensor?] {
             let dy = gradient.contiguous()
             let dProjection = Tensor(uninitializedShape: [steps, batch, 4 * units], backend: backend)
             let dKernel = Tensor(uninitializedShape: [units, 4 * units], backend: backend)
@@ -37,9 +38,26 @@ extension Tensor {
             backend.lstmSequenceBackward(steps: steps, batch: batch, units: units, kernel: u.buffer, kernelOffset: u.offset,
                                          hidden: h0.operand(broadcastTo: h0.shape), cell: c0.operand(broadcastTo: c0.shape),
                                          states: values.buffer, gates: gates.buffer, gradient: dy.buffer, gradientOffset: dy.offset,
-                                         outProjection: dProjection.buffer, outKernel: dKernel.buffer,
+                                         gradientStart: start, outProjection: dProjection.buffer, outKernel: dKernel.buffer,
                                          outHidden: dHidden.buffer, outCell: dCell.buffer)
             return [dProjection, dKernel, dHidden, dCell]
+        }
+        // An LSTM whose last state alone is used (selected, then sliced) passes back the gradient
+        // of its last step only: the earlier steps' zeros are neither written nor read (3.5 MB
+        // each way per training step of the LSTM benchmark).
+        func trailingSteps(_ parts: [(region: GradRegion, gradient: Tensor)]) -> [Tensor?]? {
+            let sorted = parts.sorted { $0.region.start < $1.region.start }
+            var next = sorted.first?.region.start ?? steps
+            for (region, gradient) in sorted {
+                guard region.axis == 0, region.start == next, gradient.shape.dropFirst() == [batch, 2 * units] else { return nil }
+                next += gradient.shape[0]
+            }
+            guard next == steps, let first = sorted.first else { return nil }
+            let gradient = sorted.count == 1 ? first.gradient : Tensor.concatenate(sorted.map(\.gradient), axis: 0)
+            return adjoint(gradient, start: first.region.start)
+        }
+        return states.recorded("lstmSequence", [projection, recurrentKernel, hidden, cell], regionBackward: trailingSteps) { gradient in
+            adjoint(gradient, start: 0)
         }
     }
 }

@@ -112,38 +112,46 @@ extension BackendConformance {
                     }
                 }
                 let hidden = operand(h0, half: 0), cell = operand(c0, half: 1)
-                let reference = LSTMSequenceReference(steps: steps, batch: batch, units: units, x: x.map(Double.init),
-                                                      u: u.map(Double.init), h0: h0.map(Double.init), c0: c0.map(Double.init),
-                                                      dy: dy.map(Double.init))
-                // Projection, kernel and gradient at offsets inside larger buffers.
-                let projection = backend.upload([.nan, .nan] + x), kernel = backend.upload([Float](repeating: .nan, count: 5) + u)
-                let gradient = backend.upload([.nan] + dy)
-                for composed in [false, true] {
-                    let states = backend.allocate(byteCount: steps * batch * 2 * units * 4)
-                    let gates = backend.allocate(byteCount: steps * batch * wide * 4)
-                    let dx = backend.allocate(byteCount: steps * batch * wide * 4), du = backend.allocate(byteCount: units * wide * 4)
-                    let dh = backend.allocate(byteCount: narrow * 4), dc = backend.allocate(byteCount: narrow * 4)
-                    if composed {
-                        backend.composedLSTMSequence(steps: steps, batch: batch, units: units, projection: projection, projectionOffset: 2,
-                                                     kernel: kernel, kernelOffset: 5, hidden: hidden, cell: cell, states: states, gates: gates)
-                        backend.composedLSTMSequenceBackward(steps: steps, batch: batch, units: units, kernel: kernel, kernelOffset: 5,
-                                                             hidden: hidden, cell: cell, states: states, gates: gates, gradient: gradient,
-                                                             gradientOffset: 1, outProjection: dx, outKernel: du, outHidden: dh, outCell: dc)
-                    } else {
-                        backend.lstmSequence(steps: steps, batch: batch, units: units, projection: projection, projectionOffset: 2,
-                                             kernel: kernel, kernelOffset: 5, hidden: hidden, cell: cell, states: states, gates: gates)
-                        backend.lstmSequenceBackward(steps: steps, batch: batch, units: units, kernel: kernel, kernelOffset: 5,
-                                                     hidden: hidden, cell: cell, states: states, gates: gates, gradient: gradient,
-                                                     gradientOffset: 1, outProjection: dx, outKernel: du, outHidden: dh, outCell: dc)
+                // Every step's gradient given, and the trailing steps' alone (the earlier ones zero).
+                for start in Set([0, batch % steps]).sorted() {
+                    let stepCount = batch * 2 * units
+                    let zeroed = [Float](repeating: 0, count: start * stepCount) + dy[(start * stepCount)...]
+                    let reference = LSTMSequenceReference(steps: steps, batch: batch, units: units, x: x.map(Double.init),
+                                                          u: u.map(Double.init), h0: h0.map(Double.init), c0: c0.map(Double.init),
+                                                          dy: zeroed.map(Double.init))
+                    // Projection, kernel and gradient at offsets inside larger buffers.
+                    let projection = backend.upload([.nan, .nan] + x), kernel = backend.upload([Float](repeating: .nan, count: 5) + u)
+                    let gradient = backend.upload([.nan] + dy[(start * stepCount)...])
+                    for composed in [false, true] {
+                        let states = backend.allocate(byteCount: steps * batch * 2 * units * 4)
+                        let gates = backend.allocate(byteCount: steps * batch * wide * 4)
+                        let dx = backend.allocate(byteCount: steps * batch * wide * 4), du = backend.allocate(byteCount: units * wide * 4)
+                        let dh = backend.allocate(byteCount: narrow * 4), dc = backend.allocate(byteCount: narrow * 4)
+                        if composed {
+                            backend.composedLSTMSequence(steps: steps, batch: batch, units: units, projection: projection, projectionOffset: 2,
+                                                         kernel: kernel, kernelOffset: 5, hidden: hidden, cell: cell, states: states, gates: gates)
+                            backend.composedLSTMSequenceBackward(steps: steps, batch: batch, units: units, kernel: kernel, kernelOffset: 5,
+                                                                 hidden: hidden, cell: cell, states: states, gates: gates, gradient: gradient,
+                                                                 gradientOffset: 1, gradientStart: start, outProjection: dx, outKernel: du,
+                                                                 outHidden: dh, outCell: dc)
+                        } else {
+                            backend.lstmSequence(steps: steps, batch: batch, units: units, projection: projection, projectionOffset: 2,
+                                                 kernel: kernel, kernelOffset: 5, hidden: hidden, cell: cell, states: states, gates: gates)
+                            backend.lstmSequenceBackward(steps: steps, batch: batch, units: units, kernel: kernel, kernelOffset: 5,
+                                                         hidden: hidden, cell: cell, states: states, gates: gates, gradient: gradient,
+                                                         gradientOffset: 1, gradientStart: start, outProjection: dx, outKernel: du,
+                                                         outHidden: dh, outCell: dc)
+                        }
+                        let what = "\(composed ? "composed" : "own") lstmSequence \(steps) steps, batch \(batch), units \(units), states \(stored), "
+                            + "gradient from step \(start)"
+                        expectClose(backend.floats(states, count: steps * batch * 2 * units), reference.states, tolerance: 1e-5, "\(what): states")
+                        expectClose(backend.floats(gates, count: steps * batch * wide), reference.gates, tolerance: 1e-5, "\(what): gates")
+                        expectClose(backend.floats(dx, count: steps * batch * wide), reference.projectionGradient, tolerance: 2e-5,
+                                    "\(what): projection gradient")
+                        expectClose(backend.floats(du, count: units * wide), reference.kernelGradient, tolerance: 2e-5, "\(what): kernel gradient")
+                        expectClose(backend.floats(dh, count: narrow), reference.hiddenGradient, tolerance: 2e-5, "\(what): hidden gradient")
+                        expectClose(backend.floats(dc, count: narrow), reference.cellGradient, tolerance: 2e-5, "\(what): cell gradient")
                     }
-                    let what = "\(composed ? "composed" : "own") lstmSequence \(steps) steps, batch \(batch), units \(units), states \(stored)"
-                    expectClose(backend.floats(states, count: steps * batch * 2 * units), reference.states, tolerance: 1e-5, "\(what): states")
-                    expectClose(backend.floats(gates, count: steps * batch * wide), reference.gates, tolerance: 1e-5, "\(what): gates")
-                    expectClose(backend.floats(dx, count: steps * batch * wide), reference.projectionGradient, tolerance: 2e-5,
-                                "\(what): projection gradient")
-                    expectClose(backend.floats(du, count: units * wide), reference.kernelGradient, tolerance: 2e-5, "\(what): kernel gradient")
-                    expectClose(backend.floats(dh, count: narrow), reference.hiddenGradient, tolerance: 2e-5, "\(what): hidden gradient")
-                    expectClose(backend.floats(dc, count: narrow), reference.cellGradient, tolerance: 2e-5, "\(what): cell gradient")
                 }
             }
         },
@@ -157,12 +165,12 @@ extension BackendConformance {
                 if composed {
                     backend.composedLSTMSequenceBackward(steps: steps, batch: 0, units: units, kernel: kernel, kernelOffset: 0,
                                                          hidden: empty, cell: empty, states: nothing, gates: nothing, gradient: nothing,
-                                                         gradientOffset: 0, outProjection: nothing, outKernel: du, outHidden: nothing,
+                                                         gradientOffset: 0, gradientStart: 0, outProjection: nothing, outKernel: du, outHidden: nothing,
                                                          outCell: nothing)
                 } else {
                     backend.lstmSequenceBackward(steps: steps, batch: 0, units: units, kernel: kernel, kernelOffset: 0,
                                                  hidden: empty, cell: empty, states: nothing, gates: nothing, gradient: nothing,
-                                                 gradientOffset: 0, outProjection: nothing, outKernel: du, outHidden: nothing, outCell: nothing)
+                                                 gradientOffset: 0, gradientStart: 0, outProjection: nothing, outKernel: du, outHidden: nothing, outCell: nothing)
                 }
                 #expect(backend.floats(du, count: units * 4 * units) == [Float](repeating: 0, count: units * 4 * units),
                         "\(composed ? "composed" : "own") lstmSequenceBackward, batch 0")

@@ -256,6 +256,24 @@ extension Conformance {
                      let all = lstmSequenceReference(refs)
                      return Ref(shape: [9, 3], data: (0..<9).flatMap { b in (0..<3).map { all.data[(3 * 9 + b) * 6 + $0] } })
                  }),
+        // The trailing steps' gradient alone (the earlier ones are not stored), and a middle
+        // step's (the steps after it zero: assembled whole).
+        GradCase(name: "lstmSequence, last two steps", shapes: [[4, 9, 12], [3, 12], [9, 3], [9, 3]], domain: (-1.5, 1.5),
+                 flint: {
+                     Tensor.lstmSequence(projection: $0[0], recurrentKernel: $0[1], hidden: $0[2], cell: $0[3]).slice(axis: 0, 2..<4)
+                 },
+                 reference: { refs in
+                     let all = lstmSequenceReference(refs)
+                     return Ref(shape: [2, 9, 6], data: Array(all.data[(2 * 9 * 6)...]))
+                 }),
+        GradCase(name: "lstmSequence, a middle step", shapes: [[4, 9, 12], [3, 12], [9, 3], [9, 3]], domain: (-1.5, 1.5),
+                 flint: {
+                     Tensor.lstmSequence(projection: $0[0], recurrentKernel: $0[1], hidden: $0[2], cell: $0[3]).select(index: 1, axis: 0)
+                 },
+                 reference: { refs in
+                     let all = lstmSequenceReference(refs)
+                     return Ref(shape: [9, 6], data: Array(all.data[(9 * 6)..<(2 * 9 * 6)]))
+                 }),
         GradCase(name: "lstmSequence, small batch", shapes: [[2, 3, 8], [2, 8], [3, 2], [3, 2]], domain: (-1.5, 1.5),
                  flint: { Tensor.lstmSequence(projection: $0[0], recurrentKernel: $0[1], hidden: $0[2], cell: $0[3]) },
                  reference: { lstmSequenceReference($0) }),

@@ -110,12 +110,13 @@ extension Backend {
 
     public func lstmSequenceBackward(steps: Int, batch: Int, units: Int, kernel: any DeviceBuffer, kernelOffset: Int,
                                      hidden: StridedOperand, cell: StridedOperand, states: any DeviceBuffer,
-                                     gates: any DeviceBuffer, gradient: any DeviceBuffer, gradientOffset: Int,
+                                     gates: any DeviceBuffer, gradient: any DeviceBuffer, gradientOffset: Int, gradientStart: Int,
                                      outProjection: any DeviceBuffer, outKernel: any DeviceBuffer,
                                      outHidden: any DeviceBuffer, outCell: any DeviceBuffer) {
         composedLSTMSequenceBackward(steps: steps, batch: batch, units: units, kernel: kernel, kernelOffset: kernelOffset,
                                      hidden: hidden, cell: cell, states: states, gates: gates, gradient: gradient,
-                                     gradientOffset: gradientOffset, outProjection: outProjection, outKernel: outKernel,
+                                     gradientOffset: gradientOffset, gradientStart: gradientStart,
+                                     outProjection: outProjection, outKernel: outKernel,
                                      outHidden: outHidden, outCell: outCell)
     }
 

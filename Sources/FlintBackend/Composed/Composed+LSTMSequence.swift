@@ -27,7 +27,7 @@ extension Backend {
     public func composedLSTMSequenceBackward(steps: Int, batch: Int, units: Int, kernel: any DeviceBuffer, kernelOffset: Int,
                                              hidden: StridedOperand, cell: StridedOperand, states: any DeviceBuffer,
                                              gates: any DeviceBuffer, gradient: any DeviceBuffer, gradientOffset: Int,
-                                             outProjection: any DeviceBuffer, outKernel: any DeviceBuffer,
+                                             gradientStart: Int = 0, outProjection: any DeviceBuffer, outKernel: any DeviceBuffer,
                                              outHidden: any DeviceBuffer, outCell: any DeviceBuffer) {
         guard units > 0 else { return }
         let layout = LSTMSequenceLayout(batch: batch, units: units)
@@ -46,21 +46,34 @@ extension Backend {
         let kernelTransposed = MatrixOperand(buffer: kernel, offset: kernelOffset, rowStride: 1, colStride: layout.wide, batchStride: 0)
         let hGradient = scratch(batch * units), cGradient = scratch(batch * units), carried = scratch(batch * units)
         let stepStates = scratch(layout.stateCount), stepGates = scratch(layout.wideCount), dz = scratch(layout.wideCount)
-        let upstream = { (t: Int, half: Int) in
-            StridedOperand(buffer: gradient, offset: gradientOffset + t * layout.stateCount + half * units, strides: [2 * units, 1])
+        // Step t's own gradient of h_t (half 0) or c_t (half 1); nil before `gradientStart` (zero).
+        let upstream = { (t: Int, half: Int) -> StridedOperand? in
+            guard t >= gradientStart else { return nil }
+            return StridedOperand(buffer: gradient, offset: gradientOffset + (t - gradientStart) * layout.stateCount + half * units,
+                                  strides: [2 * units, 1])
         }
+        let contiguous = { (buffer: any DeviceBuffer) in StridedOperand(buffer: buffer, offset: 0, strides: [units, 1]) }
         for t in (0..<steps).reversed() {
             // h_t's gradient: its own, plus what reaches it through step t + 1's product.
-            copy(upstream(t, 0), to: StridedOperand(buffer: hGradient, offset: 0, strides: [units, 1]), shape: narrow)
+            if let own = upstream(t, 0) {
+                copy(own, to: contiguous(hGradient), shape: narrow)
+            } else if t + 1 == steps {
+                fill(hGradient, offset: 0, count: batch * units, bits: 0)
+            }
             if t + 1 < steps {
                 gemm(m: batch, n: units, k: layout.wide, batch: 1, alpha: 1,
                      layout.rows(outProjection, (t + 1) * layout.wideCount, layout.wide), kernelTransposed,
-                     beta: 1, layout.rows(hGradient, 0, units))
+                     beta: upstream(t, 0) == nil ? 0 : 1, layout.rows(hGradient, 0, units))
                 // c_t's gradient: its own, plus what step t + 1's cell passed back.
-                binary(.add, upstream(t, 1), StridedOperand(buffer: carried, offset: 0, strides: [units, 1]), shape: narrow,
-                       out: cGradient)
+                if let own = upstream(t, 1) {
+                    binary(.add, own, contiguous(carried), shape: narrow, out: cGradient)
+                } else {
+                    copy(contiguous(carried), to: contiguous(cGradient), shape: narrow)
+                }
+            } else if let own = upstream(t, 1) {
+                copy(own, to: contiguous(cGradient), shape: narrow)
             } else {
-                copy(upstream(t, 1), to: StridedOperand(buffer: cGradient, offset: 0, strides: [units, 1]), shape: narrow)
+                fill(cGradient, offset: 0, count: batch * units, bits: 0)
             }
             layout.append(states, at: t * layout.stateCount, to: stepStates, count: layout.stateCount, on: self)
             layout.append(gates, at: t * layout.wideCount, to: stepGates, count: layout.wideCount, on: self)
