@@ -53,23 +53,38 @@ static inline float fm_tanh(float x) {
     return e / (e + 2.0f);
 }
 
+// The forward cell of one row from INPUT(j), the pre-activation of unit j of gate k: x + r (the
+// step's input projection and recurrent product) or z alone (both summed by one product).
+#define FLINT_CELL_ROW(INPUT) \
+    for (long k = 0; k < 4; k++) { \
+        float *gk = gates + k * units; \
+        if (k == 2) { \
+            for (long j = 0; j < units; j++) gk[j] = fm_tanh(INPUT(k * units + j)); \
+        } else { \
+            for (long j = 0; j < units; j++) gk[j] = fm_sigmoid(INPUT(k * units + j)); \
+        } \
+    } \
+    const float *i = gates, *f = gates + units, *g = gates + 2 * units, *o = gates + 3 * units; \
+    float *h = out, *new_cell = out + units; \
+    for (long j = 0; j < units; j++) new_cell[j] = f[j] * c[j] + i[j] * g[j]; \
+    for (long j = 0; j < units; j++) h[j] = o[j] * fm_tanh(new_cell[j]);
+
 FLINT_CLONES_AVX512
 void flint_lstm_cell_row(long units, const float *restrict x, const float *restrict r, const float *restrict c,
                          float *restrict gates, float *restrict out) {
-    for (long k = 0; k < 4; k++) {
-        const float *xk = x + k * units, *rk = r + k * units;
-        float *gk = gates + k * units;
-        if (k == 2) {
-            for (long j = 0; j < units; j++) gk[j] = fm_tanh(xk[j] + rk[j]);
-        } else {
-            for (long j = 0; j < units; j++) gk[j] = fm_sigmoid(xk[j] + rk[j]);
-        }
-    }
-    const float *i = gates, *f = gates + units, *g = gates + 2 * units, *o = gates + 3 * units;
-    float *h = out, *new_cell = out + units;
-    for (long j = 0; j < units; j++) new_cell[j] = f[j] * c[j] + i[j] * g[j];
-    for (long j = 0; j < units; j++) h[j] = o[j] * fm_tanh(new_cell[j]);
+#define FLINT_SUM(e) (x[e] + r[e])
+    FLINT_CELL_ROW(FLINT_SUM)
+#undef FLINT_SUM
 }
+
+FLINT_CLONES_AVX512
+void flint_lstm_cell_row_summed(long units, const float *restrict z, const float *restrict c, float *restrict gates,
+                                float *restrict out) {
+#define FLINT_Z(e) (z[e])
+    FLINT_CELL_ROW(FLINT_Z)
+#undef FLINT_Z
+}
+#undef FLINT_CELL_ROW
 
 FLINT_CLONES_AVX512
 void flint_lstm_cell_backward_row(long units, const float *restrict gates, const float *restrict c,

@@ -179,6 +179,18 @@ public protocol Backend: AnyObject, Sendable {
     func lstmSequence(steps: Int, batch: Int, units: Int, projection: any DeviceBuffer, projectionOffset: Int,
                       kernel: any DeviceBuffer, kernelOffset: Int, hidden: StridedOperand, cell: StridedOperand,
                       states: any DeviceBuffer, gates: any DeviceBuffer)
+    /// `lstmSequence` with its input projection inside: step t's projection is
+    /// `input[t] · inputKernel + bias`, from `input` (`[steps, batch, features]`, time-major),
+    /// `inputKernel` (`[features, 4·units]`) and `bias` (`4·units` floats, nil for none), each
+    /// contiguous from its offset; the projection need not be stored. Writes `states` and `gates`
+    /// as `lstmSequence` does, and `lstmSequenceBackward` is its adjoint (the projection's
+    /// gradient then gives those of the input, the input kernel and the bias). The default
+    /// (`composedLSTMSequence(…, features:, input:, …)`) makes the projection with `gemm` and
+    /// runs `lstmSequence` on it.
+    func lstmSequence(steps: Int, batch: Int, units: Int, features: Int, input: any DeviceBuffer, inputOffset: Int,
+                      inputKernel: any DeviceBuffer, inputKernelOffset: Int, bias: (buffer: any DeviceBuffer, offset: Int)?,
+                      kernel: any DeviceBuffer, kernelOffset: Int, hidden: StridedOperand, cell: StridedOperand,
+                      states: any DeviceBuffer, gates: any DeviceBuffer)
     /// The adjoint of `lstmSequence`: from its `kernel`, `hidden`, `cell`, `states` and `gates`
     /// and the gradient of `states` (`gradient`, contiguous from `gradientOffset`, holding steps
     /// `gradientStart..<steps`: the earlier steps' gradient is zero, as for an LSTM whose last

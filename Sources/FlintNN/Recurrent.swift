@@ -137,6 +137,9 @@ public class RecurrentLayer: Layer {
     /// (time > 0); returns each step's states side by side (`[time, batch, stateCount·units]`),
     /// or nil to run `step` by step (the default).
     func sequence(_ projection: Tensor, states: [Tensor]) -> Tensor? { nil }
+    /// The same from the time-major input (`[time, batch, features]`), its projection left to the
+    /// op; nil (the default) to make the projection first.
+    func sequence(input: Tensor, states: [Tensor]) -> Tensor? { nil }
 
     // MARK: Layer
 
@@ -200,25 +203,28 @@ public class RecurrentLayer: Layer {
             maskedSteps = Array(repeating: true, count: time)
         }
 
-        // The input projection of every step in one product, time-major: [time, batch, k·units].
-        let columns = gateCount * units
-        // The bias joins the product as it is stored (one pass over the projection fewer).
-        let projected = input.permuted([1, 0, 2]).reshaped(to: [time * batch, features])
-            .matmul(kernel.value, adding: projectionBias())
-        // Each step's slice is a view; backward gathers their gradients in one pass.
-        let timeMajor = projected.reshaped(to: [time, batch, columns])
-        let stepInputs = (0..<time).map { timeMajor.select(index: $0, axis: 0) }
-
         var states = initialState ?? Array(repeating: Tensor.zeros([batch, units], on: device), count: stateCount)
         ensure(states.count == stateCount && states.allSatisfy { $0.shape == [batch, units] },
                      "\(typeName): initial state must be \(stateCount) tensor(s) of shape [\(batch), \(units)], got \(states.map(\.shape))")
         states = states.map { $0.to(device) }
-        if stepMask == nil, time > 0, let all = sequence(timeMajor, states: states) {
+        // Every step's states side by side, [time, batch, stateCount·units], as one op.
+        func sequenceOutput(_ all: Tensor) -> RecurrentOutput {
             let last = all.select(index: time - 1, axis: 0)
             let finalStates = (0..<stateCount).map { last.slice(axis: 1, ($0 * units)..<(($0 + 1) * units)) }
             let output = returnSequences ? all.slice(axis: 2, 0..<units).permuted([1, 0, 2]) : finalStates[0]
             return RecurrentOutput(output: output, states: finalStates)
         }
+        let timeMajorInput = input.permuted([1, 0, 2])
+        if stepMask == nil, time > 0, let all = sequence(input: timeMajorInput, states: states) { return sequenceOutput(all) }
+
+        // The input projection of every step in one product, time-major: [time, batch, k·units].
+        let columns = gateCount * units
+        // The bias joins the product as it is stored (one pass over the projection fewer).
+        let projected = timeMajorInput.reshaped(to: [time * batch, features]).matmul(kernel.value, adding: projectionBias())
+        // Each step's slice is a view; backward gathers their gradients in one pass.
+        let timeMajor = projected.reshaped(to: [time, batch, columns])
+        let stepInputs = (0..<time).map { timeMajor.select(index: $0, axis: 0) }
+        if stepMask == nil, time > 0, let all = sequence(timeMajor, states: states) { return sequenceOutput(all) }
         var outputs: [Tensor] = []
         for t in 0..<time {
             var next = step(stepInputs[t], states: states)

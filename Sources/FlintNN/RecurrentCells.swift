@@ -96,6 +96,13 @@ public final class LSTM: RecurrentLayer {
         }
     }
 
+    override func sequence(input: Tensor, states: [Tensor]) -> Tensor? {
+        // The standard cell with the input projection inside (see `Tensor.lstmSequence(input:…)`).
+        guard activation == .tanh && recurrentActivation == .sigmoid else { return nil }
+        return Tensor.lstmSequence(input: input, inputKernel: kernel.value, bias: projectionBias(),
+                                   recurrentKernel: recurrentKernel.value, hidden: states[0], cell: states[1])
+    }
+
     override func sequence(_ projection: Tensor, states: [Tensor]) -> Tensor? {
         // The standard cell over the whole sequence as one op (see `Tensor.lstmSequence`).
         guard activation == .tanh && recurrentActivation == .sigmoid else { return nil }

@@ -155,6 +155,59 @@ extension BackendConformance {
                 }
             }
         },
+        ConformanceCheck("lstmSequence with its input projection inside (own and composed) matches Float64") { backend in
+            // (steps, batch, units, features, bias): bands of rows from batch 8 (uneven in 2 or 4
+            // bands at 37), the step-by-step default below; one feature; 129 units (wider than 512
+            // columns); no bias.
+            let cases: [(Int, Int, Int, Int, Bool)] = [(3, 9, 5, 7, true), (4, 3, 6, 4, true), (3, 37, 33, 28, true),
+                                                       (2, 17, 129, 1, true), (5, 16, 7, 3, false)]
+            for (steps, batch, units, features, withBias) in cases {
+                var random = TestRandom(seed: 57 &+ UInt64(units * 13 + batch * 7 + features))
+                let wide = 4 * units, narrow = batch * units
+                let x = random.floats(steps * batch * features, -1, 1)
+                let w = random.floats(features * wide, -1, 1).map { $0 / Float(features).squareRoot() }
+                let b = withBias ? random.floats(wide, -0.5, 0.5) : [Float](repeating: 0, count: wide)
+                let scale = Float(1 / Double(units).squareRoot())
+                let u = random.floats(units * wide, -scale, scale)
+                let h0 = random.floats(narrow), c0 = random.floats(narrow)
+                // The projection in Float64, then the recurrence as lstmSequence's reference runs it.
+                var projection = [Double](repeating: 0, count: steps * batch * wide)
+                for row in 0..<(steps * batch) {
+                    for k in 0..<wide {
+                        var sum = Double(b[k])
+                        for f in 0..<features { sum += Double(x[row * features + f]) * Double(w[f * wide + k]) }
+                        projection[row * wide + k] = sum
+                    }
+                }
+                let reference = LSTMSequenceReference(steps: steps, batch: batch, units: units, x: projection,
+                                                      u: u.map(Double.init), h0: h0.map(Double.init), c0: c0.map(Double.init),
+                                                      dy: [Double](repeating: 0, count: steps * batch * 2 * units))
+                let input = backend.upload([.nan] + x), inputKernel = backend.upload([.nan, .nan] + w)
+                let bias = withBias ? (buffer: backend.upload([.nan, .nan, .nan] + b), offset: 3) : nil
+                let kernel = backend.upload(u)
+                let hidden = StridedOperand(buffer: backend.upload(h0), offset: 0, strides: [units, 1])
+                let cell = StridedOperand(buffer: backend.upload(c0), offset: 0, strides: [units, 1])
+                for composed in [false, true] {
+                    let states = backend.allocate(byteCount: steps * batch * 2 * units * 4)
+                    let gates = backend.allocate(byteCount: steps * batch * wide * 4)
+                    if composed {
+                        backend.composedLSTMSequence(steps: steps, batch: batch, units: units, features: features, input: input,
+                                                     inputOffset: 1, inputKernel: inputKernel, inputKernelOffset: 2, bias: bias,
+                                                     kernel: kernel, kernelOffset: 0, hidden: hidden, cell: cell, states: states,
+                                                     gates: gates)
+                    } else {
+                        backend.lstmSequence(steps: steps, batch: batch, units: units, features: features, input: input,
+                                             inputOffset: 1, inputKernel: inputKernel, inputKernelOffset: 2, bias: bias, kernel: kernel,
+                                             kernelOffset: 0, hidden: hidden, cell: cell, states: states, gates: gates)
+                    }
+                    let what = "\(composed ? "composed" : "own") lstmSequence from inputs, \(steps) steps, batch \(batch), "
+                        + "units \(units), features \(features), bias \(withBias)"
+                    expectClose(backend.floats(states, count: steps * batch * 2 * units), reference.states, tolerance: 1e-5,
+                                "\(what): states")
+                    expectClose(backend.floats(gates, count: steps * batch * wide), reference.gates, tolerance: 1e-5, "\(what): gates")
+                }
+            }
+        },
         ConformanceCheck("lstmSequenceBackward over an empty batch gives the kernel a zero gradient") { backend in
             let (steps, units) = (3, 5)
             let empty = StridedOperand(buffer: backend.upload([0]), offset: 0, strides: [units, 1])

@@ -39,6 +39,20 @@ extension Conformance {
         return Ref(shape: [3, 6], data: out)
     }
 
+    /// Float64 input projection `x · w + b` of a time-major `[steps, batch, features]` input.
+    static func projectionReference(_ x: Ref, _ w: Ref, _ b: Ref?) -> Ref {
+        let (rows, features, wide) = (x.shape[0] * x.shape[1], x.shape[2], w.shape[1])
+        var data = [Double](repeating: 0, count: rows * wide)
+        for row in 0..<rows {
+            for k in 0..<wide {
+                var sum: Double = b?.data[k] ?? 0
+                for f in 0..<features { sum += x.data[row * features + f] * w.data[f * wide + k] }
+                data[row * wide + k] = sum
+            }
+        }
+        return Ref(shape: [x.shape[0], x.shape[1], wide], data: data)
+    }
+
     /// Float64 `[h_t | c_t]` of every step of an LSTM over a sequence (inputs: the time-major
     /// projection `[steps, batch, 4·units]`, the recurrent kernel, the initial h and c).
     static func lstmSequenceReference(_ refs: [Ref]) -> Ref {
@@ -274,6 +288,29 @@ extension Conformance {
                      let all = lstmSequenceReference(refs)
                      return Ref(shape: [9, 6], data: Array(all.data[(9 * 6)..<(2 * 9 * 6)]))
                  }),
+        // With the input projection inside: x · W + b made in Float64 first (the input's gradient
+        // too, as for a stacked LSTM's second layer); without a bias; a small batch (the default).
+        GradCase(name: "lstmSequence from inputs", shapes: [[3, 8, 4], [4, 8], [8], [2, 8], [8, 2], [8, 2]], domain: (-1.5, 1.5),
+                 flint: {
+                     Tensor.lstmSequence(input: $0[0], inputKernel: $0[1], bias: $0[2], recurrentKernel: $0[3], hidden: $0[4], cell: $0[5])
+                 },
+                 reference: { refs in lstmSequenceReference([projectionReference(refs[0], refs[1], refs[2])] + Array(refs[3...])) }),
+        GradCase(name: "lstmSequence from inputs, no bias, last h", shapes: [[4, 9, 3], [3, 12], [3, 12], [9, 3], [9, 3]],
+                 domain: (-1.5, 1.5),
+                 flint: {
+                     Tensor.lstmSequence(input: $0[0], inputKernel: $0[1], bias: nil, recurrentKernel: $0[2], hidden: $0[3], cell: $0[4])
+                         .select(index: 3, axis: 0).slice(axis: 1, 0..<3)
+                 },
+                 reference: { refs in
+                     let all = lstmSequenceReference([projectionReference(refs[0], refs[1], nil)] + Array(refs[2...]))
+                     return Ref(shape: [9, 3], data: (0..<9).flatMap { b in (0..<3).map { all.data[(3 * 9 + b) * 6 + $0] } })
+                 }),
+        GradCase(name: "lstmSequence from inputs, small batch", shapes: [[2, 3, 2], [2, 8], [8], [2, 8], [3, 2], [3, 2]],
+                 domain: (-1.5, 1.5),
+                 flint: {
+                     Tensor.lstmSequence(input: $0[0], inputKernel: $0[1], bias: $0[2], recurrentKernel: $0[3], hidden: $0[4], cell: $0[5])
+                 },
+                 reference: { refs in lstmSequenceReference([projectionReference(refs[0], refs[1], refs[2])] + Array(refs[3...])) }),
         GradCase(name: "lstmSequence, small batch", shapes: [[2, 3, 8], [2, 8], [3, 2], [3, 2]], domain: (-1.5, 1.5),
                  flint: { Tensor.lstmSequence(projection: $0[0], recurrentKernel: $0[1], hidden: $0[2], cell: $0[3]) },
                  reference: { lstmSequenceReference($0) }),

@@ -15,6 +15,8 @@
 // [4·units] input projection and h·U, c its cell state; writes gates [4·units] and out
 // [h' | c'] [2·units].
 void flint_lstm_cell_row(long units, const float *x, const float *r, const float *c, float *gates, float *out);
+// The same from z alone (a step's input projection and recurrent product summed by one product).
+void flint_lstm_cell_row_summed(long units, const float *z, const float *c, float *gates, float *out);
 
 // Its adjoint for one row: from gates [4·units], c, the new cell c' and the gradients of h' and
 // c', writes dz [4·units] and dc [units].

@@ -108,6 +108,15 @@ extension Backend {
                              kernel: kernel, kernelOffset: kernelOffset, hidden: hidden, cell: cell, states: states, gates: gates)
     }
 
+    public func lstmSequence(steps: Int, batch: Int, units: Int, features: Int, input: any DeviceBuffer, inputOffset: Int,
+                             inputKernel: any DeviceBuffer, inputKernelOffset: Int, bias: (buffer: any DeviceBuffer, offset: Int)?,
+                             kernel: any DeviceBuffer, kernelOffset: Int, hidden: StridedOperand, cell: StridedOperand,
+                             states: any DeviceBuffer, gates: any DeviceBuffer) {
+        composedLSTMSequence(steps: steps, batch: batch, units: units, features: features, input: input, inputOffset: inputOffset,
+                             inputKernel: inputKernel, inputKernelOffset: inputKernelOffset, bias: bias, kernel: kernel,
+                             kernelOffset: kernelOffset, hidden: hidden, cell: cell, states: states, gates: gates)
+    }
+
     public func lstmSequenceBackward(steps: Int, batch: Int, units: Int, kernel: any DeviceBuffer, kernelOffset: Int,
                                      hidden: StridedOperand, cell: StridedOperand, states: any DeviceBuffer,
                                      gates: any DeviceBuffer, gradient: any DeviceBuffer, gradientOffset: Int, gradientStart: Int,

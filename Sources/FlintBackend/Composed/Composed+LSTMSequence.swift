@@ -22,6 +22,22 @@ extension Backend {
         }
     }
 
+    /// `lstmSequence` with its input projection inside, from `gemm` (the projection with its
+    /// bias, made whole) and `lstmSequence`: the default, and the reference for fused versions.
+    public func composedLSTMSequence(steps: Int, batch: Int, units: Int, features: Int, input: any DeviceBuffer,
+                                     inputOffset: Int, inputKernel: any DeviceBuffer, inputKernelOffset: Int,
+                                     bias: (buffer: any DeviceBuffer, offset: Int)?, kernel: any DeviceBuffer, kernelOffset: Int,
+                                     hidden: StridedOperand, cell: StridedOperand, states: any DeviceBuffer, gates: any DeviceBuffer) {
+        guard steps > 0, batch > 0, units > 0 else { return }
+        let layout = LSTMSequenceLayout(batch: batch, units: units)
+        let projection = scratch(steps * layout.wideCount)
+        gemm(m: steps * batch, n: layout.wide, k: features, batch: 1, layout.rows(input, inputOffset, features),
+             layout.rows(inputKernel, inputKernelOffset, layout.wide), layout.rows(projection, 0, layout.wide),
+             epilogue: GemmEpilogue(bias: bias, activation: nil))
+        lstmSequence(steps: steps, batch: batch, units: units, projection: projection, projectionOffset: 0, kernel: kernel,
+                     kernelOffset: kernelOffset, hidden: hidden, cell: cell, states: states, gates: gates)
+    }
+
     /// `lstmSequenceBackward` from `lstmCellBackward`, `gemm`, `binary` and `copy`, one step at
     /// a time back through time (see `composedLSTMSequence`).
     public func composedLSTMSequenceBackward(steps: Int, batch: Int, units: Int, kernel: any DeviceBuffer, kernelOffset: Int,
