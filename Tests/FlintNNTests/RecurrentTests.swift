@@ -281,6 +281,23 @@ struct RecurrentReference {
         }
     }
 
+    /// An empty batch runs the sequence op (input projection inside) to an empty output, and its
+    /// weights get zero gradients, not garbage.
+    @Test(arguments: NNDevices.all)
+    func lstmOverAnEmptyBatchGivesZeroWeightGradients(device: Device) throws {
+        let layer = LSTM(3)
+        _ = try layer.build(inputShape: [4, 2], context: BuildContext(device: device, generator: RandomGenerator(seed: 3)))
+        let output = layer(Tensor.zeros([0, 4, 2], on: device))
+        #expect(output.shape == [0, 3])
+        #expect(output.requiresGrad, "on \(device)")
+        guard output.requiresGrad else { return }
+        output.backward(Tensor.zeros([0, 3], on: device))
+        for (name, parameter) in [("kernel", layer.kernel!), ("recurrent kernel", layer.recurrentKernel!), ("bias", layer.bias!)] {
+            let grad = parameter.grad?.toArray() ?? []
+            #expect(grad.count == parameter.value.count && grad.allSatisfy { $0 == 0 }, "\(name) on \(device): \(grad)")
+        }
+    }
+
     // MARK: Masking
 
     /// Padded sequences with garbage after their ends give each sequence's own last state.
