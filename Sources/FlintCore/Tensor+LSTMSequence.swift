@@ -67,15 +67,17 @@ extension Tensor {
                              cell: c0.operand(broadcastTo: c0.shape), states: states.buffer, gates: gates.buffer)
         let adjoint = LSTMSequenceAdjoint(steps: steps, batch: batch, units: units, kernel: u.detached(), hidden: h0, cell: c0,
                                           states: states.detached(), gates: gates)
-        // The input's gradient only where something needs it (not a model's first layer's input).
-        let inputNeedsGradient = input.requiresGrad
+        // The projection's three gradients only where they are needed (not a model's first layer's
+        // input, nor frozen weights).
+        let (inputNeeds, kernelNeeds, biasNeeds) = (input.requiresGrad, inputKernel.requiresGrad, bias?.requiresGrad == true)
         let (xValue, wValue) = (x.detached(), w.detached())
         func gradients(_ gradient: Tensor, start: Int) -> [Tensor?] {
             let through = adjoint.gradients(gradient, start: start)
             let dz = through[0]!.reshaped(to: [steps * batch, 4 * units])
-            let dInput = inputNeedsGradient ? dz.matmul(wValue, transposeOther: true).reshaped(to: [steps, batch, features]) : nil
-            let dInputKernel = xValue.reshaped(to: [steps * batch, features]).matmul(dz, transposeSelf: true)
-            return [dInput, dInputKernel] + Array(through.dropFirst()) + (bias == nil ? [] : [dz.sum(axis: 0)])
+            let dInput = inputNeeds ? dz.matmul(wValue, transposeOther: true).reshaped(to: [steps, batch, features]) : nil
+            let dInputKernel = kernelNeeds ? xValue.reshaped(to: [steps * batch, features]).matmul(dz, transposeSelf: true) : nil
+            let dBias: [Tensor?] = bias == nil ? [] : [biasNeeds ? dz.sum(axis: 0) : nil]
+            return [dInput, dInputKernel] + Array(through.dropFirst()) + dBias
         }
         func trailing(_ parts: [(region: GradRegion, gradient: Tensor)]) -> [Tensor?]? {
             adjoint.trailingSteps(parts).map { gradients($0.gradient, start: $0.start) }

@@ -133,12 +133,10 @@ public class RecurrentLayer: Layer {
     func projectionBias() -> Tensor? { bias?.value }
     /// One step: `input` is this step's `x·W + b` (`[batch, k·units]`); returns the new states.
     func step(_ input: Tensor, states: [Tensor]) -> [Tensor] { fatalError("\(Self.self) must override step") }
-    /// Every step at once, for sequences without a mask: `projection` is `[time, batch, k·units]`
-    /// (time > 0); returns each step's states side by side (`[time, batch, stateCount·units]`),
-    /// or nil to run `step` by step (the default).
-    func sequence(_ projection: Tensor, states: [Tensor]) -> Tensor? { nil }
-    /// The same from the time-major input (`[time, batch, features]`), its projection left to the
-    /// op; nil (the default) to make the projection first.
+    /// Every step at once, for sequences without a mask: `input` is time-major
+    /// (`[time, batch, features]`, time > 0) and the op makes its own projection; returns each
+    /// step's states side by side (`[time, batch, stateCount·units]`), or nil to run `step` by
+    /// step (the default).
     func sequence(input: Tensor, states: [Tensor]) -> Tensor? { nil }
 
     // MARK: Layer
@@ -207,15 +205,14 @@ public class RecurrentLayer: Layer {
         ensure(states.count == stateCount && states.allSatisfy { $0.shape == [batch, units] },
                      "\(typeName): initial state must be \(stateCount) tensor(s) of shape [\(batch), \(units)], got \(states.map(\.shape))")
         states = states.map { $0.to(device) }
-        // Every step's states side by side, [time, batch, stateCount·units], as one op.
-        func sequenceOutput(_ all: Tensor) -> RecurrentOutput {
+        let timeMajorInput = input.permuted([1, 0, 2])
+        if stepMask == nil, time > 0, let all = sequence(input: timeMajorInput, states: states) {
+            // Every step's states side by side, [time, batch, stateCount·units], from one op.
             let last = all.select(index: time - 1, axis: 0)
             let finalStates = (0..<stateCount).map { last.slice(axis: 1, ($0 * units)..<(($0 + 1) * units)) }
             let output = returnSequences ? all.slice(axis: 2, 0..<units).permuted([1, 0, 2]) : finalStates[0]
             return RecurrentOutput(output: output, states: finalStates)
         }
-        let timeMajorInput = input.permuted([1, 0, 2])
-        if stepMask == nil, time > 0, let all = sequence(input: timeMajorInput, states: states) { return sequenceOutput(all) }
 
         // The input projection of every step in one product, time-major: [time, batch, k·units].
         let columns = gateCount * units
@@ -224,7 +221,6 @@ public class RecurrentLayer: Layer {
         // Each step's slice is a view; backward gathers their gradients in one pass.
         let timeMajor = projected.reshaped(to: [time, batch, columns])
         let stepInputs = (0..<time).map { timeMajor.select(index: $0, axis: 0) }
-        if stepMask == nil, time > 0, let all = sequence(timeMajor, states: states) { return sequenceOutput(all) }
         var outputs: [Tensor] = []
         for t in 0..<time {
             var next = step(stepInputs[t], states: states)

@@ -103,12 +103,6 @@ public final class LSTM: RecurrentLayer {
                                    recurrentKernel: recurrentKernel.value, hidden: states[0], cell: states[1])
     }
 
-    override func sequence(_ projection: Tensor, states: [Tensor]) -> Tensor? {
-        // The standard cell over the whole sequence as one op (see `Tensor.lstmSequence`).
-        guard activation == .tanh && recurrentActivation == .sigmoid else { return nil }
-        return Tensor.lstmSequence(projection: projection, recurrentKernel: recurrentKernel.value, hidden: states[0], cell: states[1])
-    }
-
     override func step(_ input: Tensor, states: [Tensor]) -> [Tensor] {
         let (h, c, u) = (states[0], states[1], units)
         let z = h.matmul(recurrentKernel.value)

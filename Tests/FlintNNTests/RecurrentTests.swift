@@ -298,6 +298,30 @@ struct RecurrentReference {
         }
     }
 
+    /// The sequence op with its projection inside skips the gradients nothing needs (constant
+    /// weights): the input's and the initial state's gradients stay those of the all-trainable run.
+    @Test(arguments: NNDevices.all)
+    func lstmSequenceFromInputsSkipsUnneededGradients(device: Device) throws {
+        var rng = DataRNG(seed: 21)
+        func values(_ shape: [Int]) -> Tensor {
+            Tensor((0..<shape.reduce(1, *)).map { _ in rng.uniform(-0.8, 0.8) }, shape: shape, on: device)
+        }
+        let (x, w, b, u, h, c) = (values([5, 9, 3]), values([3, 16]), values([16]), values([4, 16]), values([9, 4]), values([9, 4]))
+        func gradients(weightsTrain: Bool) -> [[Float]] {
+            let (xLeaf, hLeaf) = (x.requiringGrad(), h.requiringGrad())
+            let weights = [w, b, u].map { weightsTrain ? $0.requiringGrad() : $0 }
+            let all = Tensor.lstmSequence(input: xLeaf, inputKernel: weights[0], bias: weights[1], recurrentKernel: weights[2],
+                                          hidden: hLeaf, cell: c)
+            (all * all).sum().backward()
+            return [xLeaf.grad, hLeaf.grad].map { $0?.toArray() ?? [] } + weights.map { $0.grad?.toArray() ?? [] }
+        }
+        let (trained, constant) = (gradients(weightsTrain: true), gradients(weightsTrain: false))
+        for (i, name) in ["input", "initial h"].enumerated() {
+            #expect(!trained[i].isEmpty && trained[i] == constant[i], "\(name) gradient on \(device)")
+        }
+        #expect(trained[2...].allSatisfy { !$0.isEmpty } && constant[2...].allSatisfy(\.isEmpty), "weight gradients on \(device)")
+    }
+
     // MARK: Masking
 
     /// Padded sequences with garbage after their ends give each sequence's own last state.
