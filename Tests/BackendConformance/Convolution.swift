@@ -5,11 +5,11 @@ import Testing
 /// column matrix that `ConvCase.source` defines.
 extension BackendConformance {
     static let convolution: [ConformanceCheck] = [
-        ConformanceCheck("conv2d and its filter gradient: every geometry, 1, 5 and 32 filters, at offsets, stale output overwritten") { backend in
+        ConformanceCheck("conv2d and its filter gradient: every geometry, 1, 5, 32 and 40 filters, at offsets, stale output overwritten") { backend in
             let fewChannels = ConvCase("one channel, 28×28 3×3 (parallel)", batch: 3, height: 28, width: 28, channels: 1, kernel: (3, 3))
             for test in ConvCase.all + [fewChannels] + ConvCase.manyChannels {
                 let g = test.geometry
-                for filters in [1, 5, 32] {
+                for filters in [1, 5, 32, 40] {
                     var random = TestRandom(seed: 7 &+ UInt64(test.columnCount * filters))
                     let x = random.floats(test.imageCount), w = random.floats(g.patchSize * filters)
                     let dy = random.floats(g.patchCount * filters)
@@ -54,6 +54,10 @@ extension ConvCase {
         ConvCase("9 channels, kernel wider than the image", batch: 1, height: 3, width: 2, channels: 9, kernel: (5, 5), pad: (2, 2)),
         ConvCase("8 channels, 1×1 over 1,024 positions (filter gradient in column bands)", batch: 4, height: 16, width: 16,
                  channels: 8, kernel: (1, 1)),
+        ConvCase("20 channels, 1×1 (one run of taps; the last tile of 12 overlaps its neighbour)", batch: 2, height: 9,
+                 width: 10, channels: 20, kernel: (1, 1)),
+        ConvCase("16 channels, 3×3 padded, 800 positions (shares of positions across cores, two blocks each)", batch: 2,
+                 height: 20, width: 20, channels: 16, kernel: (3, 3), pad: (1, 1)),
     ]
 
     /// `columns · filter` and `columnsᵀ · gradient` in Float64, over the zero-padded column matrix.

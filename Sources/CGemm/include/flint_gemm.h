@@ -74,6 +74,14 @@ void flint_sgemm_gathered(long m, long n, long k, float alpha, const float *a, c
                           const float *b, long b_row, long b_col, float beta, float *c, long ldc,
                           const flint_epilogue *epilogue);
 
+// A convolution's filter gradient with the image and the gradient read in place (filter_gradient.c):
+// out[t · filters + f] = Σ_{p < count} image[positions[p] + taps[t]] · gradient[p · filters + f],
+// overwritten, the sums over p in flint_sgemm's order. Only where flint_filter_gradient_in_place
+// says so: AVX-512 tiles in use, at least 12 taps, and every tile's 12 taps adjacent in the image.
+int flint_filter_gradient_in_place(long tap_count, const long *taps);
+void flint_filter_gradient(long tap_count, long filters, long count, const float *image, const long *positions,
+                           const long *taps, const float *gradient, float *out);
+
 // y = alpha · M · x + beta · y for M rows × columns, element (i, j) at m[i·m_row + j·m_col],
 // x[j·incx], y[i·incy]: the matrix–vector products of batch-1 inference, which are bound by
 // reading M. Same conventions as flint_sgemm (beta 0 never reads y; the sum over j of each y[i]
