@@ -129,6 +129,15 @@ public protocol Backend: AnyObject, Sendable {
     /// (for any number of channels), so layers call them on the whole batch, gradients included,
     /// rather than im2col and `gemm` in chunks. The default is false.
     func convolvesWithoutColumns(_ geometry: ConvGeometry) -> Bool
+    /// The input gradient of `conv2d`: `out` (NHWC, overwritten) is `col2im` of `gradient · filterᵀ`,
+    /// with `gradient` `[patchCount, filters]` at `gradientOffset` and `filter` `[patchSize, filters]`
+    /// at `filterOffset`: every input element gets the sum, over the outputs and taps that read it,
+    /// of the gradient times the weight.
+    func conv2dInputGradient(_ gradient: any DeviceBuffer, gradientOffset: Int, filter: any DeviceBuffer, filterOffset: Int,
+                             geometry: ConvGeometry, filters: Int, out: any DeviceBuffer)
+    /// Whether `conv2dInputGradient` runs `geometry` without a column gradient, so layers call it
+    /// on the whole batch rather than `gemm` and `col2im` in chunks. The default is false.
+    func convolvesInputGradientWithoutColumns(_ geometry: ConvGeometry) -> Bool
     /// Max pooling over NHWC `input`: `out[n, oh, ow, c]` (float32) is the largest element of
     /// output `(oh, ow)`'s window in channel `c`, and `taps[n, oh, ow, c]` (int32) its tap
     /// `kh·kernelWidth + kw`. NaN wins, the first of equal values wins, padding never wins; a

@@ -43,9 +43,10 @@ extension CPUBackend {
         ConvolutionImage.with(input, g, on: self) { image, positions, taps in
             // The column matrix transposed: rows are taps, the sum runs over output positions.
             let m = g.patchSize, k = g.patchCount
-            if flint_filter_gradient_in_place(m, taps) != 0 {
-                return inPlaceFilterGradient(image, positions: positions, taps: taps, geometry: g, gradient: gradient,
-                                             filters: filters, out: out)
+            if flint_filter_gradient_in_place(m, taps) != 0,
+               inPlaceFilterGradient(image, positions: positions, taps: taps, geometry: g, gradient: gradient,
+                                     filters: filters, out: out) {
+                return
             }
             guard m <= filters else {
                 return Self.forEachBand(rows: m, work: m * filters * k) { rows in
@@ -62,33 +63,39 @@ extension CPUBackend {
         }
     }
 
-    /// The filter gradient by `flint_filter_gradient`, split across cores by output positions:
-    /// each core sums its share into its own copy of the result, and the copies are added after.
-    /// Split by taps instead, both cores read all of the image and the gradient (one Zen 5,
-    /// the Keras convnet's second filter gradient: 312–322 against 358–370 GFLOP/s).
+    /// Output positions per share of `inPlaceFilterGradient`: a fixed length, so that the sums,
+    /// added share by share, do not depend on the number of cores.
+    static let filterGradientShare = 4096
+
+    /// The filter gradient by `flint_filter_gradient` over shares of the output positions, each
+    /// summed into its own copy of the result on whichever core takes it, the copies then added
+    /// in order. Split by taps instead (as the gathered product is), both cores read all of the
+    /// image and the gradient (one Zen 5, the Keras convnet's second filter gradient: 312–322
+    /// against 358–370 GFLOP/s). False, and nothing done, with too few positions for two shares:
+    /// the gathered product, split by taps, then gives the bits a single share would.
     private func inPlaceFilterGradient(_ image: UnsafePointer<Float>, positions: UnsafePointer<Int>,
                                        taps: UnsafePointer<Int>, geometry g: ConvGeometry, gradient: UnsafePointer<Float>,
-                                       filters: Int, out: UnsafeMutablePointer<Float>) {
+                                       filters: Int, out: UnsafeMutablePointer<Float>) -> Bool {
         let m = g.patchSize, k = g.patchCount, size = m * filters
-        // A share of at least one block of 384 positions (fewer would add more than they save).
-        let parts = m * filters * k < 64 * 64 * 64 ? 1 : max(1, min(Parallel.cores, k / 384))
-        guard parts > 1 else {
-            return Parallel.flushingDenormals { flint_filter_gradient(m, filters, k, image, positions, taps, gradient, out) }
-        }
-        let copies = cpuBuffer(allocate(byteCount: (parts - 1) * size * MemoryLayout<Float>.stride), "conv2dFilterGradient")
+        let shares = k / Self.filterGradientShare
+        guard shares >= 2 else { return false }
+        let copies = cpuBuffer(allocate(byteCount: (shares - 1) * size * MemoryLayout<Float>.stride), "conv2dFilterGradient")
         withExtendedLifetime(copies) {
             let partial = copies.floats
-            Parallel.run(tasks: parts) { part in
-                let share = Parallel.range(part, of: parts, count: k)
-                flint_filter_gradient(m, filters, share.count, image, positions + share.lowerBound, taps,
-                                      gradient + share.lowerBound * filters, part == 0 ? out : partial + (part - 1) * size)
+            let tasks = min(Parallel.cores, shares)
+            Parallel.run(tasks: tasks) { task in
+                for share in Parallel.range(task, of: tasks, count: shares) {
+                    let span = Parallel.range(share, of: shares, count: k)
+                    flint_filter_gradient(m, filters, span.count, image, positions + span.lowerBound, taps,
+                                          gradient + span.lowerBound * filters, share == 0 ? out : partial + (share - 1) * size)
+                }
             }
-            // In part order, so the bits depend on the number of cores alone.
-            for part in 1..<parts {
-                let copy = partial + (part - 1) * size
+            for share in 1..<shares {
+                let copy = partial + (share - 1) * size
                 for i in 0..<size { out[i] += copy[i] }
             }
         }
+        return true
     }
 }
 
@@ -106,41 +113,58 @@ extension CPUBackend {
     }
 }
 
-/// The image a convolution reads and its offset tables: the input itself, or a zero-padded copy
-/// when the geometry pads (then every tap of every position lies inside it).
+/// Where a convolution's outputs read: the image itself, or a zero-padded copy of the part of it
+/// that outputs reach, when the geometry pads (then every tap of every position lies inside it).
+enum ConvolutionLayout {
+    /// The rows and columns of the image the offsets index, and whether that is a padded copy.
+    static func extent(_ g: ConvGeometry) -> (height: Int, width: Int, padded: Bool) {
+        // The rows and columns the outputs reach, in padded coordinates.
+        let height = (g.outHeight - 1) * g.strideHeight + (g.kernelHeight - 1) * g.dilationHeight + 1
+        let width = (g.outWidth - 1) * g.strideWidth + (g.kernelWidth - 1) * g.dilationWidth + 1
+        let padded = g.padTop > 0 || g.padLeft > 0 || height > g.height || width > g.width
+        return padded ? (height, width, true) : (g.height, g.width, false)
+    }
+
+    /// The offset of each output position of `images` images (`positions`, `images · outHeight ·
+    /// outWidth` of them) and of each tap (`taps`, `patchSize`) in an image `width` columns wide.
+    static func fillTables(_ g: ConvGeometry, images: Int, width w: Int, height h: Int,
+                           positions: UnsafeMutablePointer<Int>, taps: UnsafeMutablePointer<Int>) {
+        let c = g.channels
+        var i = 0
+        for n in 0..<images {
+            for oh in 0..<g.outHeight {
+                for ow in 0..<g.outWidth {
+                    positions[i] = ((n * h + oh * g.strideHeight) * w + ow * g.strideWidth) * c
+                    i += 1
+                }
+            }
+        }
+        var j = 0
+        for kh in 0..<g.kernelHeight {
+            for kw in 0..<g.kernelWidth {
+                for channel in 0..<c {
+                    taps[j] = (kh * g.dilationHeight * w + kw * g.dilationWidth) * c + channel
+                    j += 1
+                }
+            }
+        }
+    }
+}
+
+/// The image a convolution reads and its offset tables (see `ConvolutionLayout`).
 private enum ConvolutionImage {
     /// Runs `body(image, positions, taps)`. The tables and the copy come from the backend's
     /// pool: fresh memory for them on every call cost 6% of a convnet's training in page clearing.
     static func with(_ input: UnsafePointer<Float>, _ g: ConvGeometry, on backend: CPUBackend,
                      _ body: (UnsafePointer<Float>, UnsafePointer<Int>, UnsafePointer<Int>) -> Void) {
-        // The rows and columns the outputs reach, in padded coordinates.
-        let height = (g.outHeight - 1) * g.strideHeight + (g.kernelHeight - 1) * g.dilationHeight + 1
-        let width = (g.outWidth - 1) * g.strideWidth + (g.kernelWidth - 1) * g.dilationWidth + 1
-        let padded = g.padTop > 0 || g.padLeft > 0 || height > g.height || width > g.width
-        let (h, w, c) = padded ? (height, width, g.channels) : (g.height, g.width, g.channels)
+        let (h, w, padded) = ConvolutionLayout.extent(g)
+        let c = g.channels
         let tables = backend.cpuBuffer(backend.allocate(byteCount: (g.patchCount + g.patchSize) * MemoryLayout<Int>.stride),
                                        "conv2d")
         // The pool takes a buffer back when its last reference goes: keep them to the end.
         withExtendedLifetime(tables) {
             let positions = tables.pointer.assumingMemoryBound(to: Int.self), taps = positions + g.patchCount
-            var i = 0
-            for n in 0..<g.batch {
-                for oh in 0..<g.outHeight {
-                    for ow in 0..<g.outWidth {
-                        positions[i] = ((n * h + oh * g.strideHeight) * w + ow * g.strideWidth) * c
-                        i += 1
-                    }
-                }
-            }
-            var j = 0
-            for kh in 0..<g.kernelHeight {
-                for kw in 0..<g.kernelWidth {
-                    for channel in 0..<c {
-                        taps[j] = (kh * g.dilationHeight * w + kw * g.dilationWidth) * c + channel
-                        j += 1
-                    }
-                }
-            }
+            ConvolutionLayout.fillTables(g, images: g.batch, width: w, height: h, positions: positions, taps: taps)
             guard padded else { return body(input, positions, taps) }
             let padding = backend.cpuBuffer(backend.allocate(byteCount: g.batch * h * w * c * 4), "conv2d")
             withExtendedLifetime(padding) {

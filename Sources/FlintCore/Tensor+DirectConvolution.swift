@@ -5,8 +5,9 @@ import FlintBackend
 /// image, `convolvesWithoutColumns`), and by default on the CPU for inputs with few channels
 /// that take no gradient (an image's first layer): there im2col would build a thin column
 /// matrix (K = 9 for one channel and a 3×3 kernel) that a GEMM handles badly. The input
-/// gradient, when one is needed, is the column gradient dY · Wᵀ folded back by col2im, in
-/// chunks as on the chunked path.
+/// gradient, when one is needed, is the backend's `conv2dInputGradient` where it runs without a
+/// column gradient (`convolvesInputGradientWithoutColumns`), else the column gradient dY · Wᵀ
+/// folded back by col2im, in chunks as on the chunked path.
 extension Tensor {
     /// Whether `conv2d` takes the direct path (nil: the backend's choice, see
     /// `prefersDirectConvolution`). Tests set it to run the primitives on every backend.
@@ -57,6 +58,12 @@ extension Tensor {
                 dw = sums
             }
             guard x.requiresGrad else { return [nil, dw] }
+            if dy.backend.convolvesInputGradientWithoutColumns(g) {
+                let dx = Tensor(uninitializedShape: x.shape, backend: dy.backend)
+                dy.backend.conv2dInputGradient(dy.buffer, gradientOffset: dy.offset, filter: w.buffer, filterOffset: w.offset,
+                                               geometry: g, filters: filters, out: dx.buffer)
+                return [dx, dw]
+            }
             let images = Self.imagesPerConvolutionChunk(g, backend: dy.backend) ?? g.batch
             let chunks = ConvolutionChunks(x: x, w: w, geometry: g, imagesPerChunk: images)
             return [chunks.inputGradient(dy), dw]

@@ -36,10 +36,48 @@ extension BackendConformance {
                 }
             }
         },
+        ConformanceCheck("conv2dInputGradient: every geometry, 1, 5, 32 and 40 filters, at offsets, stale output overwritten") { backend in
+            let fewChannels = ConvCase("one channel, 28×28 3×3 (parallel)", batch: 3, height: 28, width: 28, channels: 1, kernel: (3, 3))
+            for test in ConvCase.all + [fewChannels] + ConvCase.manyChannels {
+                let g = test.geometry
+                for filters in [1, 5, 32, 40] {
+                    var random = TestRandom(seed: 11 &+ UInt64(test.columnCount * filters))
+                    let w = random.floats(g.patchSize * filters), dy = random.floats(g.patchCount * filters)
+                    let expected = test.referenceInputGradient(filter: w, gradient: dy, filters: filters)
+                    let filter = backend.upload([9] + w), gradient = backend.upload([9, 9, 9] + dy)
+                    for composed in [false, true] {
+                        let dx = backend.upload([Float](repeating: .nan, count: test.imageCount))
+                        if composed {
+                            backend.composedConv2dInputGradient(gradient, gradientOffset: 3, filter: filter, filterOffset: 1,
+                                                                geometry: g, filters: filters, out: dx)
+                        } else {
+                            backend.conv2dInputGradient(gradient, gradientOffset: 3, filter: filter, filterOffset: 1,
+                                                        geometry: g, filters: filters, out: dx)
+                        }
+                        expectClose(backend.floats(dx, count: test.imageCount), expected, tolerance: 1e-5,
+                                    "conv2dInputGradient \(composed ? "composed " : "")\(test), \(filters) filters")
+                    }
+                }
+            }
+        },
     ]
 }
 
 extension ConvCase {
+    /// col2im of `gradient · filterᵀ` in Float64: each input element's sum over the outputs and
+    /// taps that read it.
+    func referenceInputGradient(filter: [Float], gradient: [Float], filters: Int) -> [Double] {
+        let g = geometry
+        var image = [Double](repeating: 0, count: imageCount)
+        for p in 0..<g.patchCount {
+            for j in 0..<g.patchSize {
+                guard let at = source(row: p, column: j) else { continue }
+                for f in 0..<filters { image[at] += Double(gradient[p * filters + f]) * Double(filter[j * filters + f]) }
+            }
+        }
+        return image
+    }
+
     /// Geometries with more channels than the CPU's few-channel kernels take (its product over the
     /// image): rows of taps read in place or gathered, 6-row panels across output rows and images,
     /// two k blocks, every kind of padding.
@@ -56,7 +94,7 @@ extension ConvCase {
                  channels: 8, kernel: (1, 1)),
         ConvCase("20 channels, 1×1 (one run of taps; the last tile of 12 overlaps its neighbour)", batch: 2, height: 9,
                  width: 10, channels: 20, kernel: (1, 1)),
-        ConvCase("16 channels, 3×3 padded, 800 positions (shares of positions across cores, two blocks each)", batch: 2,
+        ConvCase("16 channels, 3×3 padded, 800 positions (three blocks of positions)", batch: 2,
                  height: 20, width: 20, channels: 16, kernel: (3, 3), pad: (1, 1)),
     ]
 

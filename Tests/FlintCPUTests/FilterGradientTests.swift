@@ -1,4 +1,5 @@
 import CGemm
+import FlintBackend
 @testable import FlintCPU
 import Testing
 
@@ -44,6 +45,32 @@ struct FilterGradientTests {
         let differing = result.indices.first { result[$0].bitPattern != expected[$0].bitPattern }
         #expect(differing == nil, "element \(differing ?? -1): \(differing.map { result[$0] } ?? 0) against \(differing.map { expected[$0] } ?? 0)")
         #expect(expected.contains { $0 != 0 }, "a product of random values is not all zeros")
+    }
+
+    /// The CPU backend's filter gradient over many positions: fixed shares of them summed apart
+    /// (on whichever cores) and added in order, against the gathered product's one sum.
+    @Test func sharesOfManyPositionsAddUp() throws {
+        defer { _ = flint_sgemm_use_avx512(-1) }
+        try #require(flint_sgemm_use_avx512(1) == 1, "the CPU has AVX-512, yet the switch to its tiles failed")
+        let side = 50, channels = 16, filters = 24
+        let (positions, taps, imageCount) = Self.tables(batch: 4, rows: side, columns: side, channels: channels, kernel: 3)
+        try #require(positions.count >= 2 * CPUBackend.filterGradientShare, "enough positions for two shares")
+        let geometry = ConvGeometry(batch: 4, height: side, width: side, channels: channels, kernelHeight: 3, kernelWidth: 3,
+                                    strideHeight: 1, strideWidth: 1, dilationHeight: 1, dilationWidth: 1, padTop: 0, padLeft: 0,
+                                    outHeight: side - 2, outWidth: side - 2)
+        let image = BlockedGemmTests.values(imageCount, seed: 41)
+        let gradient = BlockedGemmTests.values(positions.count * filters, seed: 42)
+        var expected = [Float](repeating: 0, count: taps.count * filters)
+        flint_sgemm_gathered(taps.count, filters, positions.count, 1, image, taps, positions, gradient, filters, 1, 0,
+                             &expected, filters, nil)
+        let out = makeBuffer([Float](repeating: .nan, count: taps.count * filters))
+        backend.conv2dFilterGradient(makeBuffer(image), offset: 0, gradient: makeBuffer(gradient), gradientOffset: 0,
+                                     geometry: geometry, filters: filters, out: out)
+        let result = readFloats(out, count: taps.count * filters)
+        // Sums of ~9,000 products of values in [-1, 1): their rounding differs, not by more.
+        let worst = zip(result, expected).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? .nan
+        #expect(worst < 1e-4, "largest difference \(worst)")
+        #expect(result != expected, "shares summed apart round differently from one sum")
     }
 
     @Test func noPositionsGiveZeros() throws {

@@ -122,7 +122,11 @@ extension Conformance {
 
         @Test(arguments: TestDevices.all)
         func convolutionGradientsMatchFiniteDifferences(device: Device) {
-            for geometry in [Conformance.convCases[3], Conformance.convCases[5], Conformance.convCases[4]] {
+            // The last two have more than four channels: on the CPU, the product over the image
+            // (forward and filter gradient) and the input gradient added as its tiles are stored.
+            let manyChannels = [WindowCase(input: [2, 6, 5, 12], kernel: (3, 3), strides: (1, 1), padding: .same),
+                                WindowCase(input: [1, 7, 7, 16], kernel: (2, 2), strides: (2, 1), padding: .valid)]
+            for geometry in [Conformance.convCases[3], Conformance.convCases[5], Conformance.convCases[4]] + manyChannels {
                 let filterShape = [geometry.kernel.0, geometry.kernel.1, geometry.input[3], 2]
                 let op = GradCase(name: "conv2d \(geometry)", shapes: [geometry.input, filterShape],
                                   flint: { $0[0].conv2d($0[1], strides: geometry.strides, padding: geometry.padding, dilation: geometry.dilation) },

@@ -72,6 +72,14 @@ extension Backend {
 
     public func convolvesWithoutColumns(_ geometry: ConvGeometry) -> Bool { false }
 
+    public func conv2dInputGradient(_ gradient: any DeviceBuffer, gradientOffset: Int, filter: any DeviceBuffer, filterOffset: Int,
+                                    geometry: ConvGeometry, filters: Int, out: any DeviceBuffer) {
+        composedConv2dInputGradient(gradient, gradientOffset: gradientOffset, filter: filter, filterOffset: filterOffset,
+                                    geometry: geometry, filters: filters, out: out)
+    }
+
+    public func convolvesInputGradientWithoutColumns(_ geometry: ConvGeometry) -> Bool { false }
+
     public func maxPool2d(_ input: any DeviceBuffer, offset: Int, geometry: ConvGeometry, out: any DeviceBuffer,
                           taps: any DeviceBuffer) {
         composedMaxPool2d(input, offset: offset, geometry: geometry, out: out, taps: taps)

@@ -24,4 +24,17 @@ extension Backend {
              MatrixOperand(buffer: gradient, offset: gradientOffset, rowStride: filters, colStride: 1, batchStride: 0),
              beta: 0, MatrixOperand(buffer: out, offset: 0, rowStride: filters, colStride: 1, batchStride: 0))
     }
+
+    /// `conv2dInputGradient` from `gemm` and `col2im`: the whole column gradient `gradient · filterᵀ`,
+    /// folded back onto the images.
+    public func composedConv2dInputGradient(_ gradient: any DeviceBuffer, gradientOffset: Int, filter: any DeviceBuffer,
+                                            filterOffset: Int, geometry g: ConvGeometry, filters: Int,
+                                            out: any DeviceBuffer) {
+        let columns = scratch(g.patchCount * g.patchSize)
+        gemm(m: g.patchCount, n: g.patchSize, k: filters, batch: 1, alpha: 1,
+             MatrixOperand(buffer: gradient, offset: gradientOffset, rowStride: filters, colStride: 1, batchStride: 0),
+             MatrixOperand(buffer: filter, offset: filterOffset, rowStride: 1, colStride: filters, batchStride: 0),
+             beta: 0, MatrixOperand(buffer: columns, offset: 0, rowStride: g.patchSize, colStride: 1, batchStride: 0))
+        col2im(columns, offset: 0, geometry: g, out: out)
+    }
 }
