@@ -92,7 +92,7 @@ extension ConvCase {
         ConvCase("9 channels, kernel wider than the image", batch: 1, height: 3, width: 2, channels: 9, kernel: (5, 5), pad: (2, 2)),
         ConvCase("8 channels, 1×1 over 1,024 positions (filter gradient in column bands)", batch: 4, height: 16, width: 16,
                  channels: 8, kernel: (1, 1)),
-        ConvCase("20 channels, 1×1 (one run of taps; the last tile of 12 overlaps its neighbour)", batch: 2, height: 9,
+        ConvCase("20 channels, 1×1 (one run of taps; the last tile overlaps its neighbour)", batch: 2, height: 9,
                  width: 10, channels: 20, kernel: (1, 1)),
         ConvCase("16 channels, 3×3 padded, 800 positions (three blocks of positions)", batch: 2,
                  height: 20, width: 20, channels: 16, kernel: (3, 3), pad: (1, 1)),
