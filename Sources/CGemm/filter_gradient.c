@@ -35,7 +35,8 @@ static long tile_start(long tile, long rows, long count) {
     return start + rows > count ? count - rows : start;
 }
 
-// Whether every tile of `rows` taps is adjacent in the image.
+// Whether every tile of `rows` taps is adjacent in the image (3 at least: a one-channel image's
+// 3×3 window).
 static int tiles_adjacent(long tap_count, const long *taps, long rows) {
     if (tap_count < rows) return 0;
     for (long tile = 0; tile * rows < tap_count; tile++)
@@ -44,7 +45,7 @@ static int tiles_adjacent(long tap_count, const long *taps, long rows) {
 }
 
 int flint_filter_gradient_in_place(long tap_count, const long *taps) {
-    return flint_sgemm_avx512_in_use() && tiles_adjacent(tap_count, taps, 6);
+    return flint_sgemm_avx512_in_use() && tiles_adjacent(tap_count, taps, 3);
 }
 
 // Rows first..<ROWS of the tile at c (ldc apart) over `depth` positions: image[at[p] + r] times
@@ -85,6 +86,9 @@ int flint_filter_gradient_in_place(long tap_count, const long *taps) {
 FLINT_FILTER_TILE(tile_6x64, 6, 4)
 FLINT_FILTER_TILE(tile_12x32, 12, 2)
 FLINT_FILTER_TILE(tile_6x32, 6, 2)
+// A few-channel image's taps (one channel, 3×3: runs of 3).
+FLINT_FILTER_TILE(tile_3x64, 3, 4)
+FLINT_FILTER_TILE(tile_3x32, 3, 2)
 #undef FLINT_FILTER_TILE
 
 typedef void (*filter_tile)(long, const float *, const long *, const float *, long, float *, long, long, long, int);
@@ -95,7 +99,7 @@ void flint_filter_gradient(long tap_count, long filters, long count, const float
         for (long i = 0; i < tap_count * filters; i++) out[i] = 0;
         return;
     }
-    int twelve = tiles_adjacent(tap_count, taps, 12);
+    int twelve = tiles_adjacent(tap_count, taps, 12), six = tiles_adjacent(tap_count, taps, 6);
     long blocks = (count + BLOCK - 1) / BLOCK, step = (count + blocks - 1) / blocks;
     for (long p = 0; p < count; p += step) {
         long depth = count - p < step ? count - p : step;
@@ -104,8 +108,8 @@ void flint_filter_gradient(long tap_count, long filters, long count, const float
         // follow one another.
         for (long j = 0; j < filters;) {
             long left = filters - j;
-            filter_tile tile = left > 32 ? tile_6x64 : twelve ? tile_12x32 : tile_6x32;
-            long rows = left > 32 || !twelve ? 6 : 12, columns = left > 32 ? (left < 64 ? left : 64) : left;
+            filter_tile tile = left > 32 ? (six ? tile_6x64 : tile_3x64) : twelve ? tile_12x32 : six ? tile_6x32 : tile_3x32;
+            long rows = left <= 32 && twelve ? 12 : six ? 6 : 3, columns = left > 32 ? (left < 64 ? left : 64) : left;
             for (long i = 0; i * rows < tap_count; i++) {
                 long t = tile_start(i, rows, tap_count);
                 tile(depth, image + taps[t], positions + p, gradient + p * filters + j, filters, out + t * filters + j,

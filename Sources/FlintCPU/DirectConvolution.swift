@@ -119,6 +119,7 @@ extension CPUBackend {
         if Self.convolvesImplicitly(g) {
             return implicitFilterGradient(src, geometry: g, gradient: dy, filters: filters, out: target.floats)
         }
+        if fewChannelFilterGradient(src, geometry: g, gradient: dy, filters: filters, out: target.floats) { return }
         let size = g.patchSize * filters, rows = g.batch * g.outHeight
         // Each task sums its output rows in Float, one row at a time, into Double totals; the
         // totals are added in task order, so the result does not depend on scheduling.

@@ -43,8 +43,7 @@ extension CPUBackend {
         ConvolutionImage.with(input, g, on: self) { image, positions, taps in
             // The column matrix transposed: rows are taps, the sum runs over output positions.
             let m = g.patchSize, k = g.patchCount
-            if flint_filter_gradient_in_place(m, taps) != 0,
-               inPlaceFilterGradient(image, positions: positions, taps: taps, geometry: g, gradient: gradient,
+            if inPlaceFilterGradient(image, positions: positions, taps: taps, geometry: g, gradient: gradient,
                                      filters: filters, out: out) {
                 return
             }
@@ -63,6 +62,26 @@ extension CPUBackend {
         }
     }
 
+    /// `flint_filter_gradient` for an input of few channels (which `conv2dFilterGradient` otherwise
+    /// sums row by row): false, and nothing done, where it does not apply (see
+    /// `inPlaceFilterGradient`). One channel, 3×3, 32 filters: tiles of 3 taps (a window's row).
+    func fewChannelFilterGradient(_ input: UnsafePointer<Float>, geometry g: ConvGeometry, gradient: UnsafePointer<Float>,
+                                  filters: Int, out: UnsafeMutablePointer<Float>) -> Bool {
+        guard BlockedGemm.enabled, g.patchCount >= 2 * Self.filterGradientShare else { return false }
+        // The taps alone first: the positions' table is as long as the output.
+        let applies = withUnsafeTemporaryAllocation(of: Int.self, capacity: g.patchSize) { taps in
+            ConvolutionLayout.fillTaps(g, width: ConvolutionLayout.extent(g).width, taps: taps.baseAddress!)
+            return flint_filter_gradient_in_place(g.patchSize, taps.baseAddress!) != 0
+        }
+        guard applies else { return false }
+        var done = false
+        ConvolutionImage.with(input, g, on: self) { image, positions, taps in
+            done = inPlaceFilterGradient(image, positions: positions, taps: taps, geometry: g, gradient: gradient,
+                                         filters: filters, out: out)
+        }
+        return done
+    }
+
     /// Output positions per share of `inPlaceFilterGradient`: a fixed length, so that the sums,
     /// added share by share, do not depend on the number of cores.
     static let filterGradientShare = 4096
@@ -71,14 +90,15 @@ extension CPUBackend {
     /// summed into its own copy of the result on whichever core takes it, the copies then added
     /// in order. Split by taps instead (as the gathered product is), both cores read all of the
     /// image and the gradient (one Zen 5, the Keras convnet's second filter gradient: 312–322
-    /// against 358–370 GFLOP/s). False, and nothing done, with too few positions for two shares:
-    /// the gathered product, split by taps, then gives the bits a single share would.
+    /// against 358–370 GFLOP/s). False, and nothing done, where the tiles cannot read the taps in
+    /// place or there are too few positions for two shares: the gathered product, split by taps,
+    /// then gives the bits a single share would.
     private func inPlaceFilterGradient(_ image: UnsafePointer<Float>, positions: UnsafePointer<Int>,
                                        taps: UnsafePointer<Int>, geometry g: ConvGeometry, gradient: UnsafePointer<Float>,
                                        filters: Int, out: UnsafeMutablePointer<Float>) -> Bool {
         let m = g.patchSize, k = g.patchCount, size = m * filters
         let shares = k / Self.filterGradientShare
-        guard shares >= 2 else { return false }
+        guard shares >= 2, flint_filter_gradient_in_place(m, taps) != 0 else { return false }
         let copies = cpuBuffer(allocate(byteCount: (shares - 1) * size * MemoryLayout<Float>.stride), "conv2dFilterGradient")
         withExtendedLifetime(copies) {
             let partial = copies.floats
@@ -139,11 +159,16 @@ enum ConvolutionLayout {
                 }
             }
         }
+        fillTaps(g, width: w, taps: taps)
+    }
+
+    /// The offset of each tap (`patchSize` of them) in an image `width` columns wide.
+    static func fillTaps(_ g: ConvGeometry, width w: Int, taps: UnsafeMutablePointer<Int>) {
         var j = 0
         for kh in 0..<g.kernelHeight {
             for kw in 0..<g.kernelWidth {
-                for channel in 0..<c {
-                    taps[j] = (kh * g.dilationHeight * w + kw * g.dilationWidth) * c + channel
+                for channel in 0..<g.channels {
+                    taps[j] = (kh * g.dilationHeight * w + kw * g.dilationWidth) * g.channels + channel
                     j += 1
                 }
             }

@@ -7,7 +7,8 @@ extension AVX512SwitchTests {
     /// `flint_filter_gradient` (the filter gradient with the image and the gradient read in place)
     /// against `flint_sgemm_gathered` over the same column matrix: the same sums in the same order, so
     /// the same bits, for taps in one run or several, a last tile that overlaps its neighbour, tiles
-    /// of 6 taps by 64 filters, 12 by 32 and 6 by 32 (where 12 taps do not lie together), whole and
+    /// of 6 taps by 64 filters, 12 by 32, 6 by 32 (where 12 taps do not lie together) and 3 by 32 or
+    /// 64 (one channel), whole and
     /// partial, one block of positions or several, and none.
     /// Serialized with every suite under AVX512SwitchTests: the switch is one setting for the whole process. Skipped, with the reason,
     /// where the CPU has no AVX-512 (the only tiles this path has).
@@ -34,7 +35,9 @@ extension AVX512SwitchTests {
                           (batch: 1, rows: 5, columns: 5, channels: 36, kernel: 5, filters: 8),  // one position
                           (batch: 2, rows: 8, columns: 9, channels: 6, kernel: 3, filters: 8),  // runs of 18 taps: 6-tap tiles only
                           (batch: 2, rows: 8, columns: 9, channels: 6, kernel: 3, filters: 70),  // 64 filters, then 6 in 6-tap tiles
-                          (batch: 3, rows: 9, columns: 9, channels: 32, kernel: 3, filters: 100)])  // 64 filters, then 36
+                          (batch: 3, rows: 9, columns: 9, channels: 32, kernel: 3, filters: 100),  // 64 filters, then 36
+                          (batch: 2, rows: 12, columns: 11, channels: 1, kernel: 3, filters: 32),  // one channel: 3-tap tiles
+                          (batch: 1, rows: 9, columns: 8, channels: 1, kernel: 3, filters: 45)])
         func sameBitsAsTheGatheredProduct(batch: Int, rows: Int, columns: Int, channels: Int, kernel: Int, filters: Int) throws {
             defer { _ = flint_sgemm_use_avx512(-1) }
             try #require(flint_sgemm_use_avx512(1) == 1, "the CPU has AVX-512, yet the switch to its tiles failed")
@@ -54,10 +57,12 @@ extension AVX512SwitchTests {
 
         /// The CPU backend's filter gradient over many positions: fixed shares of them summed apart
         /// (on whichever cores) and added in order, against the gathered product's one sum.
-        @Test func sharesOfManyPositionsAddUp() throws {
+        /// 16 channels take the product over the image; one channel, the few-channel kernels' path.
+        @Test(arguments: [16, 1])
+        func sharesOfManyPositionsAddUp(channels: Int) throws {
             defer { _ = flint_sgemm_use_avx512(-1) }
             try #require(flint_sgemm_use_avx512(1) == 1, "the CPU has AVX-512, yet the switch to its tiles failed")
-            let side = 50, channels = 16, filters = 24
+            let side = 50, filters = 24
             let (positions, taps, imageCount) = Self.tables(batch: 4, rows: side, columns: side, channels: channels, kernel: 3)
             try #require(positions.count >= 2 * CPUBackend.filterGradientShare, "enough positions for two shares")
             let geometry = ConvGeometry(batch: 4, height: side, width: side, channels: channels, kernelHeight: 3, kernelWidth: 3,
@@ -90,12 +95,12 @@ extension AVX512SwitchTests {
         @Test func declinesWhatItCannotReadInPlace() throws {
             defer { _ = flint_sgemm_use_avx512(-1) }
             try #require(flint_sgemm_use_avx512(1) == 1, "the CPU has AVX-512, yet the switch to its tiles failed")
-            // 5 channels: a window row's taps run 15 long (3 pixels × 5 channels), so the third
-            // tile of 6 crosses from one row to the next.
-            let split = Self.tables(batch: 1, rows: 8, columns: 8, channels: 5, kernel: 3).taps
+            // One channel, 5×5: a window row's taps run 5 long, so the second tile of 3 crosses
+            // from one row to the next.
+            let split = Self.tables(batch: 1, rows: 8, columns: 8, channels: 1, kernel: 5).taps
             #expect(flint_filter_gradient_in_place(split.count, split) == 0)
-            #expect(flint_filter_gradient_in_place(5, Array(0..<5)) == 0, "fewer taps than a tile")
-            #expect(flint_filter_gradient_in_place(6, Array(0..<6)) == 1)
+            #expect(flint_filter_gradient_in_place(2, Array(0..<2)) == 0, "fewer taps than a tile")
+            #expect(flint_filter_gradient_in_place(3, Array(0..<3)) == 1)
             _ = flint_sgemm_use_avx512(0)
             #expect(flint_filter_gradient_in_place(12, Array(0..<12)) == 0, "without the AVX-512 tiles")
         }

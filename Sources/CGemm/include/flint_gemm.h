@@ -77,7 +77,7 @@ void flint_sgemm_gathered(long m, long n, long k, float alpha, const float *a, c
 // A convolution's filter gradient with the image and the gradient read in place (filter_gradient.c):
 // out[t · filters + f] = Σ_{p < count} image[positions[p] + taps[t]] · gradient[p · filters + f],
 // overwritten, the sums over p in flint_sgemm's order. Only where flint_filter_gradient_in_place
-// says so: AVX-512 tiles in use, at least 6 taps, and every tile's 6 taps adjacent in the image.
+// says so: AVX-512 tiles in use, at least 3 taps, and every tile's 3 taps adjacent in the image.
 int flint_filter_gradient_in_place(long tap_count, const long *taps);
 void flint_filter_gradient(long tap_count, long filters, long count, const float *image, const long *positions,
                            const long *taps, const float *gradient, float *out);
