@@ -20,12 +20,32 @@ extension CPUBackend {
         let rows = g.batch * g.outHeight, c = g.channels
         let tasks = min(rows, Parallel.taskCount(forElements: outputCount * g.kernelHeight * g.kernelWidth))
         let window = g.kernelHeight * g.kernelWidth
+        // Whether every output column's window lies inside the image's columns (no left padding,
+        // the last window ending inside).
+        let columnsInside = g.padLeft == 0 && (g.outWidth - 1) * g.strideWidth + (g.kernelWidth - 1) * g.dilationWidth < g.width
         Parallel.run(tasks: tasks) { task in
             // Each window's rows inside the image, in tap order, for flint_max_window.
             withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: window) { rowsInside in
                 withUnsafeTemporaryAllocation(of: Int32.self, capacity: window) { tapsInside in
                     for row in Parallel.range(task, of: tasks, count: rows) {
                         let oh = row % g.outHeight, n = row / g.outHeight
+                        // Every window of the row inside the image: one call for the whole row.
+                        if columnsInside && window <= Int(FLINT_MAX_WINDOW_ROW_TAPS)
+                            && oh * g.strideHeight - g.padTop >= 0
+                            && oh * g.strideHeight - g.padTop + (g.kernelHeight - 1) * g.dilationHeight < g.height {
+                            var count = 0
+                            for kh in 0..<g.kernelHeight {
+                                let ih = oh * g.strideHeight - g.padTop + kh * g.dilationHeight
+                                for kw in 0..<g.kernelWidth {
+                                    rowsInside[count] = src + ((n * g.height + ih) * g.width + kw * g.dilationWidth) * c
+                                    tapsInside[count] = Int32(kh * g.kernelWidth + kw)
+                                    count += 1
+                                }
+                            }
+                            flint_max_window_row(c, g.outWidth, g.strideWidth * c, rowsInside.baseAddress!, tapsInside.baseAddress!,
+                                                 count, dst + row * g.outWidth * c, tapOut + row * g.outWidth * c)
+                            continue
+                        }
                         for ow in 0..<g.outWidth {
                             let o = dst + (row * g.outWidth + ow) * c, t = tapOut + (row * g.outWidth + ow) * c
                             var count = 0

@@ -45,6 +45,13 @@ void flint_philox_uniform(float *out, long first, long blocks, unsigned long lon
 void flint_max_window(long channels, const float *const *candidates, const int32_t *taps, long windows, float *best,
                       int32_t *best_taps);
 
+// flint_max_window for `outputs` windows in a row, window o's candidate i at candidates[i] +
+// o·step, its results at best + o·channels; at most FLINT_MAX_WINDOW_ROW_TAPS candidates
+// (more: nothing done; the caller checks).
+#define FLINT_MAX_WINDOW_ROW_TAPS 64
+void flint_max_window_row(long channels, long outputs, long step, const float *const *candidates, const int32_t *taps,
+                          long windows, float *best, int32_t *best_taps);
+
 // q[i] += p[i] for i < count (col2im's fold of a patch row into an image row); no overlap.
 void flint_accumulate(float *q, const float *p, long count);
 
