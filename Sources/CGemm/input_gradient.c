@@ -85,9 +85,9 @@ FLINT_AVX512 static void tile_12x32(long depth, const float *a, long lda, const 
     }
 }
 
-void flint_input_gradient(long count, long filters, long tap_count, const float *gradient, const long *positions,
-                          const long *taps, const float *packed, float *image) {
-    if (count <= 0 || filters <= 0) return;
+void flint_input_gradient(long images, long count, long filters, long tap_count, const float *gradient,
+                          const long *positions, const long *taps, const float *packed, float *image, long image_stride) {
+    if (images <= 0 || count <= 0 || filters <= 0) return;
     long groups = column_groups(tap_count, taps, NULL, NULL);
     long *first = malloc((size_t)(2 * groups + 1) * sizeof(long));
     // The last tile's rows when fewer than 12 are left, the last one repeated.
@@ -96,16 +96,19 @@ void flint_input_gradient(long count, long filters, long tap_count, const float 
     long *width = first + groups;
     column_groups(tap_count, taps, first, width);
     long whole = count / TILE_ROWS * TILE_ROWS;
-    for (long r = 0; r < TILE_ROWS && whole < count; r++)
-        memcpy(last + r * filters, gradient + (whole + r < count ? whole + r : count - 1) * filters, (size_t)filters * sizeof(float));
-    // Blocks of 96 positions: each group's packed weights (filters × 32) stay in L1 while the
-    // block's tiles run against them, and the block's gradient rows while the groups go by.
-    for (long p = 0; p < count; p += TILES_PER_BLOCK * TILE_ROWS) {
-        long block = count - p < TILES_PER_BLOCK * TILE_ROWS ? count - p : TILES_PER_BLOCK * TILE_ROWS;
-        for (long g = 0; g < groups; g++)
-            for (long i = p; i < p + block; i += TILE_ROWS)
-                tile_12x32(filters, i < whole ? gradient + i * filters : last, filters, packed + g * filters * TILE_COLUMNS,
-                           image + taps[first[g]], positions + i, count - i < TILE_ROWS ? count - i : TILE_ROWS, width[g]);
+    for (long n = 0; n < images; n++, gradient += count * filters, image += image_stride) {
+        for (long r = 0; r < TILE_ROWS && whole < count; r++)
+            memcpy(last + r * filters, gradient + (whole + r < count ? whole + r : count - 1) * filters,
+                   (size_t)filters * sizeof(float));
+        // Blocks of 96 positions: each group's packed weights (filters × 32) stay in L1 while the
+        // block's tiles run against them, and the block's gradient rows while the groups go by.
+        for (long p = 0; p < count; p += TILES_PER_BLOCK * TILE_ROWS) {
+            long block = count - p < TILES_PER_BLOCK * TILE_ROWS ? count - p : TILES_PER_BLOCK * TILE_ROWS;
+            for (long g = 0; g < groups; g++)
+                for (long i = p; i < p + block; i += TILE_ROWS)
+                    tile_12x32(filters, i < whole ? gradient + i * filters : last, filters, packed + g * filters * TILE_COLUMNS,
+                               image + taps[first[g]], positions + i, count - i < TILE_ROWS ? count - i : TILE_ROWS, width[g]);
+        }
     }
     free(last);
     free(first);
@@ -122,9 +125,10 @@ void flint_input_gradient_pack(long tap_count, long filters, const long *taps, c
     (void)tap_count, (void)filters, (void)taps, (void)filter, (void)out;
 }
 
-void flint_input_gradient(long count, long filters, long tap_count, const float *gradient, const long *positions,
-                          const long *taps, const float *packed, float *image) {
-    (void)count, (void)filters, (void)tap_count, (void)gradient, (void)positions, (void)taps, (void)packed, (void)image;
+void flint_input_gradient(long images, long count, long filters, long tap_count, const float *gradient,
+                          const long *positions, const long *taps, const float *packed, float *image, long image_stride) {
+    (void)images, (void)count, (void)filters, (void)tap_count, (void)gradient, (void)positions, (void)taps, (void)packed,
+        (void)image, (void)image_stride;
 }
 
 #endif

@@ -37,19 +37,25 @@ extension CPUBackend {
         let packed = cpuBuffer(allocate(byteCount: max(packedCount, 1) * MemoryLayout<Float>.stride), "conv2dInputGradient")
         flint_input_gradient_pack(g.patchSize, filters, taps, w, packed.floats)
         // Whole images per core: no two cores add into the same element, and each image's sums
-        // run in the same order however many cores share the batch.
+        // run in the same order however many cores share the batch. Unpadded, one call takes a
+        // core's images; padded, each image is summed into the core's padded copy, then cropped.
         let work = g.patchCount * g.patchSize * filters
         let tasks = work < 64 * 64 * 64 ? 1 : min(Parallel.cores, g.batch)
         let copies = padded ? cpuBuffer(allocate(byteCount: tasks * paddedSize * MemoryLayout<Float>.stride), "conv2dInputGradient") : nil
         withExtendedLifetime((tables, packed, copies)) {
             Parallel.run(tasks: tasks) { task in
-                for n in Parallel.range(task, of: tasks, count: g.batch) {
-                    let image = dx + n * imageSize
-                    let sums = copies.map { $0.floats + task * paddedSize } ?? image
-                    sums.update(repeating: 0, count: padded ? paddedSize : imageSize)
-                    flint_input_gradient(positionCount, filters, g.patchSize, dy + n * positionCount * filters, positions, taps,
-                                         packed.floats, sums)
-                    if padded { Self.crop(sums, height: h, width: wide, geometry: g, into: image) }
+                let images = Parallel.range(task, of: tasks, count: g.batch)
+                func sum(_ count: Int, from n: Int, into target: UnsafeMutablePointer<Float>, stride: Int) {
+                    target.update(repeating: 0, count: count * stride)
+                    flint_input_gradient(count, positionCount, filters, g.patchSize, dy + n * positionCount * filters, positions, taps,
+                                         packed.floats, target, stride)
+                }
+                guard let copy = copies?.floats else {
+                    return sum(images.count, from: images.lowerBound, into: dx + images.lowerBound * imageSize, stride: imageSize)
+                }
+                for n in images {
+                    sum(1, from: n, into: copy + task * paddedSize, stride: paddedSize)
+                    Self.crop(copy + task * paddedSize, height: h, width: wide, geometry: g, into: dx + n * imageSize)
                 }
             }
         }

@@ -6,57 +6,51 @@ import Testing
 extension BackendConformance {
     static let convolution: [ConformanceCheck] = [
         ConformanceCheck("conv2d and its filter gradient: every geometry, 1, 5, 32 and 40 filters, at offsets, stale output overwritten") { backend in
-            let fewChannels = ConvCase("one channel, 28×28 3×3 (parallel)", batch: 3, height: 28, width: 28, channels: 1, kernel: (3, 3))
-            for test in ConvCase.all + [fewChannels] + ConvCase.manyChannels {
+            for (test, filters) in ConvCase.convolutions {
                 let g = test.geometry
-                for filters in [1, 5, 32, 40] {
-                    var random = TestRandom(seed: 7 &+ UInt64(test.columnCount * filters))
-                    let x = random.floats(test.imageCount), w = random.floats(g.patchSize * filters)
-                    let dy = random.floats(g.patchCount * filters)
-                    let (forward, filterGradient) = test.referenceConvolution(x, filter: w, gradient: dy, filters: filters)
-                    let input = backend.upload([9, 9] + x), filter = backend.upload([9] + w), gradient = backend.upload([9, 9, 9] + dy)
-                    for composed in [false, true] {
-                        let out = backend.upload([Float](repeating: .nan, count: g.patchCount * filters))
-                        let dw = backend.upload([Float](repeating: .nan, count: g.patchSize * filters))
-                        if composed {
-                            backend.composedConv2d(input, offset: 2, filter: filter, filterOffset: 1, geometry: g, filters: filters, out: out)
-                            backend.composedConv2dFilterGradient(input, offset: 2, gradient: gradient, gradientOffset: 3, geometry: g,
-                                                                 filters: filters, out: dw)
-                        } else {
-                            backend.conv2d(input, offset: 2, filter: filter, filterOffset: 1, geometry: g, filters: filters, out: out)
-                            backend.conv2dFilterGradient(input, offset: 2, gradient: gradient, gradientOffset: 3, geometry: g,
-                                                         filters: filters, out: dw)
-                        }
-                        let what = "\(composed ? "composed " : "")\(test), \(filters) filters"
-                        expectClose(backend.floats(out, count: g.patchCount * filters), forward, tolerance: 1e-5, "conv2d \(what)")
-                        // Sums over every output position (thousands in the parallel case), in Float.
-                        expectClose(backend.floats(dw, count: g.patchSize * filters), filterGradient, tolerance: 1e-4,
-                                    "conv2dFilterGradient \(what)")
+                var random = TestRandom(seed: 7 &+ UInt64(test.columnCount * filters))
+                let x = random.floats(test.imageCount), w = random.floats(g.patchSize * filters)
+                let dy = random.floats(g.patchCount * filters)
+                let (forward, filterGradient) = test.referenceConvolution(x, filter: w, gradient: dy, filters: filters)
+                let input = backend.upload([9, 9] + x), filter = backend.upload([9] + w), gradient = backend.upload([9, 9, 9] + dy)
+                for composed in [false, true] {
+                    let out = backend.upload([Float](repeating: .nan, count: g.patchCount * filters))
+                    let dw = backend.upload([Float](repeating: .nan, count: g.patchSize * filters))
+                    if composed {
+                        backend.composedConv2d(input, offset: 2, filter: filter, filterOffset: 1, geometry: g, filters: filters, out: out)
+                        backend.composedConv2dFilterGradient(input, offset: 2, gradient: gradient, gradientOffset: 3, geometry: g,
+                                                             filters: filters, out: dw)
+                    } else {
+                        backend.conv2d(input, offset: 2, filter: filter, filterOffset: 1, geometry: g, filters: filters, out: out)
+                        backend.conv2dFilterGradient(input, offset: 2, gradient: gradient, gradientOffset: 3, geometry: g,
+                                                     filters: filters, out: dw)
                     }
+                    let what = "\(composed ? "composed " : "")\(test), \(filters) filters"
+                    expectClose(backend.floats(out, count: g.patchCount * filters), forward, tolerance: 1e-5, "conv2d \(what)")
+                    // Sums over every output position (thousands in the parallel case), in Float.
+                    expectClose(backend.floats(dw, count: g.patchSize * filters), filterGradient, tolerance: 1e-4,
+                                "conv2dFilterGradient \(what)")
                 }
             }
         },
         ConformanceCheck("conv2dInputGradient: every geometry, 1, 5, 32 and 40 filters, at offsets, stale output overwritten") { backend in
-            let fewChannels = ConvCase("one channel, 28×28 3×3 (parallel)", batch: 3, height: 28, width: 28, channels: 1, kernel: (3, 3))
-            for test in ConvCase.all + [fewChannels] + ConvCase.manyChannels {
+            for (test, filters) in ConvCase.convolutions {
                 let g = test.geometry
-                for filters in [1, 5, 32, 40] {
-                    var random = TestRandom(seed: 11 &+ UInt64(test.columnCount * filters))
-                    let w = random.floats(g.patchSize * filters), dy = random.floats(g.patchCount * filters)
-                    let expected = test.referenceInputGradient(filter: w, gradient: dy, filters: filters)
-                    let filter = backend.upload([9] + w), gradient = backend.upload([9, 9, 9] + dy)
-                    for composed in [false, true] {
-                        let dx = backend.upload([Float](repeating: .nan, count: test.imageCount))
-                        if composed {
-                            backend.composedConv2dInputGradient(gradient, gradientOffset: 3, filter: filter, filterOffset: 1,
-                                                                geometry: g, filters: filters, out: dx)
-                        } else {
-                            backend.conv2dInputGradient(gradient, gradientOffset: 3, filter: filter, filterOffset: 1,
-                                                        geometry: g, filters: filters, out: dx)
-                        }
-                        expectClose(backend.floats(dx, count: test.imageCount), expected, tolerance: 1e-5,
-                                    "conv2dInputGradient \(composed ? "composed " : "")\(test), \(filters) filters")
+                var random = TestRandom(seed: 11 &+ UInt64(test.columnCount * filters))
+                let w = random.floats(g.patchSize * filters), dy = random.floats(g.patchCount * filters)
+                let expected = test.referenceInputGradient(filter: w, gradient: dy, filters: filters)
+                let filter = backend.upload([9] + w), gradient = backend.upload([9, 9, 9] + dy)
+                for composed in [false, true] {
+                    let dx = backend.upload([Float](repeating: .nan, count: test.imageCount))
+                    if composed {
+                        backend.composedConv2dInputGradient(gradient, gradientOffset: 3, filter: filter, filterOffset: 1,
+                                                            geometry: g, filters: filters, out: dx)
+                    } else {
+                        backend.conv2dInputGradient(gradient, gradientOffset: 3, filter: filter, filterOffset: 1,
+                                                    geometry: g, filters: filters, out: dx)
                     }
+                    expectClose(backend.floats(dx, count: test.imageCount), expected, tolerance: 1e-5,
+                                "conv2dInputGradient \(composed ? "composed " : "")\(test), \(filters) filters")
                 }
             }
         },
@@ -64,6 +58,12 @@ extension BackendConformance {
 }
 
 extension ConvCase {
+    /// Every geometry the convolution checks run, each with 1, 5, 32 and 40 filters.
+    static let convolutions: [(ConvCase, Int)] = {
+        let fewChannels = ConvCase("one channel, 28×28 3×3 (parallel)", batch: 3, height: 28, width: 28, channels: 1, kernel: (3, 3))
+        return (all + [fewChannels] + manyChannels).flatMap { test in [1, 5, 32, 40].map { (test, $0) } }
+    }()
+
     /// col2im of `gradient · filterᵀ` in Float64: each input element's sum over the outputs and
     /// taps that read it.
     func referenceInputGradient(filter: [Float], gradient: [Float], filters: Int) -> [Double] {

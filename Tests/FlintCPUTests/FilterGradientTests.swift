@@ -80,7 +80,19 @@ extension AVX512SwitchTests {
             // Sums of ~9,000 products of values in [-1, 1): their rounding differs, not by more.
             let worst = zip(result, expected).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? .nan
             #expect(worst < 1e-4, "largest difference \(worst)")
-            #expect(result != expected, "shares summed apart round differently from one sum")
+            // The shares' bits: each share's sums by the tiles, added in share order (so the
+            // backend took this path, whatever the number of cores, and not another).
+            let shares = positions.count / CPUBackend.filterGradientShare
+            var byShares = [Float](repeating: 0, count: taps.count * filters)
+            for share in 0..<shares {
+                let span = Parallel.range(share, of: shares, count: positions.count)
+                var part = [Float](repeating: .nan, count: taps.count * filters)
+                flint_filter_gradient(taps.count, filters, span.count, image, Array(positions[span]), taps,
+                                      Array(gradient[(span.lowerBound * filters)..<(span.upperBound * filters)]), &part)
+                byShares = share == 0 ? part : zip(byShares, part).map { $0 + $1 }
+            }
+            let differing = result.indices.first { result[$0].bitPattern != byShares[$0].bitPattern }
+            #expect(differing == nil, "element \(differing ?? -1) differs from the shares added in order")
         }
 
         @Test func noPositionsGiveZeros() throws {

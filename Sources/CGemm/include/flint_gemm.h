@@ -82,15 +82,16 @@ int flint_filter_gradient_in_place(long tap_count, const long *taps);
 void flint_filter_gradient(long tap_count, long filters, long count, const float *image, const long *positions,
                            const long *taps, const float *gradient, float *out);
 
-// A convolution's input gradient with col2im folded in (input_gradient.c): for each of `count`
-// output positions p and tap t, Σ_f gradient[p · filters + f] · filter[t · filters + f] is added
-// to image[positions[p] + taps[t]]. The filter goes in packed first: flint_input_gradient_pack
-// writes flint_input_gradient_packed_size floats. Only where
+// A convolution's input gradient with col2im folded in (input_gradient.c): for each of
+// `images` images n, each of its `count` output positions p and each tap t,
+// Σ_f gradient[(n · count + p) · filters + f] · filter[t · filters + f] is added to
+// image[n · image_stride + positions[p] + taps[t]]. The filter goes in packed first:
+// flint_input_gradient_pack writes flint_input_gradient_packed_size floats. Only where
 // flint_sgemm_avx512_in_use() says so (AVX-512 tiles); any taps (runs of adjacent ones go together).
 long flint_input_gradient_packed_size(long tap_count, long filters, const long *taps);
 void flint_input_gradient_pack(long tap_count, long filters, const long *taps, const float *filter, float *out);
-void flint_input_gradient(long count, long filters, long tap_count, const float *gradient, const long *positions,
-                          const long *taps, const float *packed, float *image);
+void flint_input_gradient(long images, long count, long filters, long tap_count, const float *gradient,
+                          const long *positions, const long *taps, const float *packed, float *image, long image_stride);
 
 // y = alpha · M · x + beta · y for M rows × columns, element (i, j) at m[i·m_row + j·m_col],
 // x[j·incx], y[i·incy]: the matrix–vector products of batch-1 inference, which are bound by
