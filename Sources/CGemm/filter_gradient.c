@@ -54,8 +54,9 @@ int flint_filter_gradient_in_place(long tap_count, const long *taps) {
 // written past the filters. Two shapes: 6×64 (24 sums; per position 4 loads of the gradient's
 // row and 6 broadcasts) and 12×32 (24 sums; 2 loads and 12 broadcasts), the first where 64
 // filters are left: one Zen 5, the Keras convnet's second filter gradient on both cores,
-// 399–406 → 443–444 GFLOP/s over 12×32 alone.
-#define FLINT_FILTER_TILE(NAME, ROWS, VECTORS)                                                                      \
+// 399–406 → 443–444 GFLOP/s over 12×32 alone. Each shape comes twice: with masked loads of the
+// gradient, and (NAME##_full) plain loads for a tile's full width of filters, the common case.
+#define FLINT_FILTER_TILE(NAME, ROWS, VECTORS, MASKED)                                                              \
     FLINT_AVX512 static void NAME(long depth, const float *image, const long *at, const float *gradient, long ldg,  \
                                   float *c, long ldc, long first, long columns, int accumulate) {                   \
         __mmask16 masks[VECTORS];                                                                                   \
@@ -69,7 +70,8 @@ int flint_filter_gradient_in_place(long tap_count, const long *taps) {
         _Pragma("clang loop unroll(disable)") for (long p = 0; p < depth; p++) {                                    \
             const float *x = image + at[p], *g = gradient + p * ldg;                                                \
             __m512 row[VECTORS];                                                                                    \
-            for (int q = 0; q < VECTORS; q++) row[q] = _mm512_maskz_loadu_ps(masks[q], g + 16 * q);                 \
+            for (int q = 0; q < VECTORS; q++)                                                                       \
+                row[q] = MASKED ? _mm512_maskz_loadu_ps(masks[q], g + 16 * q) : _mm512_loadu_ps(g + 16 * q);        \
             for (int r = 0; r < ROWS; r++) {                                                                        \
                 __m512 a = _mm512_set1_ps(x[r]);                                                                    \
                 for (int q = 0; q < VECTORS; q++) sums[r][q] = _mm512_fmadd_ps(a, row[q], sums[r][q]);              \
@@ -83,12 +85,14 @@ int flint_filter_gradient_in_place(long tap_count, const long *taps) {
                 _mm512_mask_storeu_ps(piece, masks[q], value);                                                      \
             }                                                                                                       \
     }
-FLINT_FILTER_TILE(tile_6x64, 6, 4)
-FLINT_FILTER_TILE(tile_12x32, 12, 2)
-FLINT_FILTER_TILE(tile_6x32, 6, 2)
+#define FLINT_FILTER_TILES(NAME, ROWS, VECTORS) FLINT_FILTER_TILE(NAME, ROWS, VECTORS, 1) FLINT_FILTER_TILE(NAME##_full, ROWS, VECTORS, 0)
+FLINT_FILTER_TILES(tile_6x64, 6, 4)
+FLINT_FILTER_TILES(tile_12x32, 12, 2)
+FLINT_FILTER_TILES(tile_6x32, 6, 2)
 // A few-channel image's taps (one channel, 3×3: runs of 3).
-FLINT_FILTER_TILE(tile_3x64, 3, 4)
-FLINT_FILTER_TILE(tile_3x32, 3, 2)
+FLINT_FILTER_TILES(tile_3x64, 3, 4)
+FLINT_FILTER_TILES(tile_3x32, 3, 2)
+#undef FLINT_FILTER_TILES
 #undef FLINT_FILTER_TILE
 
 typedef void (*filter_tile)(long, const float *, const long *, const float *, long, float *, long, long, long, int);
@@ -108,8 +112,12 @@ void flint_filter_gradient(long tap_count, long filters, long count, const float
         // follow one another.
         for (long j = 0; j < filters;) {
             long left = filters - j;
-            filter_tile tile = left > 32 ? (six ? tile_6x64 : tile_3x64) : twelve ? tile_12x32 : six ? tile_6x32 : tile_3x32;
             long rows = left <= 32 && twelve ? 12 : six ? 6 : 3, columns = left > 32 ? (left < 64 ? left : 64) : left;
+            int full = columns == 64 || columns == 32;
+            filter_tile tile = left > 32 ? (six ? (full ? tile_6x64_full : tile_6x64) : full ? tile_3x64_full : tile_3x64)
+                               : twelve ? (full ? tile_12x32_full : tile_12x32)
+                               : six    ? (full ? tile_6x32_full : tile_6x32)
+                                        : (full ? tile_3x32_full : tile_3x32);
             for (long i = 0; i * rows < tap_count; i++) {
                 long t = tile_start(i, rows, tap_count);
                 tile(depth, image + taps[t], positions + p, gradient + p * filters + j, filters, out + t * filters + j,
