@@ -17,17 +17,20 @@ final class GradNode: @unchecked Sendable {
     /// `[h' | c']`, sliced into its two states), taking their gradients as they arrived instead of
     /// assembled into one tensor (a copy of each). Returns nil to decline; `backward` then runs.
     let regionBackward: (([(region: GradRegion, gradient: Tensor)]) -> [Tensor?]?)?
+    /// Set on a ReLU's output: where a consumer hands back the ReLU's adjoint (see `ReluHandoff`).
+    let reluHandoff: ReluHandoff?
     /// Accumulated gradient (leaves only). Training is single-threaded per graph.
     var grad: Tensor?
 
     init(op: String, inputs: [GradNode?], region: GradRegion? = nil, deferredLeft: Tensor? = nil,
          regionBackward: (([(region: GradRegion, gradient: Tensor)]) -> [Tensor?]?)? = nil,
-         backward: ((Tensor) -> [Tensor?])?) {
+         reluHandoff: ReluHandoff? = nil, backward: ((Tensor) -> [Tensor?])?) {
         self.op = op
         self.inputs = inputs
         self.region = region
         self.deferredLeft = deferredLeft
         self.regionBackward = regionBackward
+        self.reluHandoff = reluHandoff
         self.backward = backward
     }
 
@@ -80,12 +83,13 @@ extension Tensor {
     /// `region` marks a view of a region of its one input (see `GradRegion`).
     /// `deferredLeft` marks a product `a·b` whose backward returns nil for `b` (see `GradNode`).
     /// `regionBackward` takes the gradients of regions of `self` unassembled (see `GradNode`).
+    /// `reluHandoff` marks a ReLU's output (see `ReluHandoff`).
     func recorded(_ op: String, _ inputs: [Tensor], region: GradRegion? = nil, deferredLeft: Tensor? = nil,
                   regionBackward: (([(region: GradRegion, gradient: Tensor)]) -> [Tensor?]?)? = nil,
-                  backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
+                  reluHandoff: ReluHandoff? = nil, backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
         guard GradMode.isEnabled, inputs.contains(where: { $0.node != nil }) else { return self }
         return withNode(GradNode(op: op, inputs: inputs.map(\.node), region: region, deferredLeft: deferredLeft,
-                                 regionBackward: regionBackward, backward: backward))
+                                 regionBackward: regionBackward, reluHandoff: reluHandoff, backward: backward))
     }
 
     /// Back-propagates from this tensor: a scalar (seeded with 1) or any tensor with an explicit

@@ -78,11 +78,18 @@ extension Tensor {
         let taps = Tensor(uninitializedShape: outputShape, dtype: .int32, backend: backend)
         guard values.count > 0 else { return values }
         backend.maxPool2d(source.buffer, offset: source.offset, geometry: geometry, out: values.buffer, taps: taps.buffer)
+        // Over a ReLU's output, the pooled gradient masked by `values > 0` is, scattered, the
+        // ReLU's adjoint (see `ReluHandoff`). A window wholly in padding has no winner and takes
+        // no gradient, so masking its -∞ changes nothing.
+        let handoff = source.node?.reluHandoff
         return values.recorded("maxPool2d", [source]) { [shape] g in
             let input = Tensor(uninitializedShape: shape, backend: g.backend)
-            let gradient = g.contiguous()
+            let gradient = handoff.map { _ in g.zipped(values.detached(), .reluGradient) } ?? g.contiguous()
             g.backend.maxPool2dBackward(gradient.buffer, offset: gradient.offset, taps: taps.buffer, geometry: geometry,
                                         out: input.buffer)
+            if let handoff {
+                handoff.offer(input, columnSums: handoff.wantsColumnSums ? gradient.sum(axes: [0, 1, 2]) : nil)
+            }
             return [input]
         }
     }

@@ -69,7 +69,10 @@ extension Tensor {
     /// `max(x, 0)` of each element; the gradient at 0 is 0, as in PyTorch.
     public func relu() -> Tensor {
         let y = mapped(.relu, name: "relu")
-        return y.recorded("relu", [self]) { [self] g in [g.zipped(self.detached(), .reluGradient)] }
+        let handoff = ReluHandoff(wantsColumnSums: false)
+        return y.recorded("relu", [self], reluHandoff: handoff) { [self] g in
+            [handoff.take(g).accepted ? g : g.zipped(self.detached(), .reluGradient)]
+        }
     }
     /// The logistic function `1 / (1 + e⁻ˣ)` of each element.
     public func sigmoid() -> Tensor { unary(.sigmoid, "sigmoid") { _, y in y * (1 - y) } }
@@ -331,7 +334,14 @@ extension Tensor {
     func recordedEpilogue(values: Tensor, bias: Tensor?, activation: FusedActivation?) -> Tensor {
         guard bias != nil || activation != nil else { return self }
         let name = [bias.map { _ in "add" }, activation.map { "\($0)" }].compactMap { $0 }.joined(separator: "+")
-        return values.recorded(name, [self] + (bias.map { [$0] } ?? [])) { [self] g in
+        let handoff = activation == .relu ? ReluHandoff(wantsColumnSums: bias?.requiresGrad == true) : nil
+        return values.recorded(name, [self] + (bias.map { [$0] } ?? []), reluHandoff: handoff) { [self] g in
+            if let (accepted, columnSums) = handoff?.take(g), accepted {
+                let biasGradient = bias.flatMap { bias in
+                    bias.requiresGrad ? columnSums.flatMap { $0.shape == bias.shape ? $0 : nil } ?? g.unbroadcast(to: bias.shape) : nil
+                }
+                return [self.requiresGrad ? g.unbroadcast(to: self.shape) : nil, biasGradient]
+            }
             if activation == .relu, let bias, bias.requiresGrad,
                let (gz, biasGradient) = Self.reluGradientWithSums(g, output: values, biasShape: bias.shape) {
                 return [self.requiresGrad ? gz.unbroadcast(to: self.shape) : nil, biasGradient]

@@ -32,8 +32,9 @@ extension Tensor {
                             "reshape: cannot reshape \(shape) (\(count) elements) to \(newShape)")
         else { return .placeholder(resolved, dtype: dtype, on: device) }
         let source = contiguous()
+        // A reshaped ReLU output keeps the ReLU's handoff: its elements are the output's, in order.
         return source.view(shape: resolved, strides: Shape.contiguousStrides(resolved), offset: source.offset)
-            .recorded("reshape", [source]) { [shape] g in [g.reshaped(to: shape)] }
+            .recorded("reshape", [source], reluHandoff: source.node?.reluHandoff) { [shape] g in [g.reshaped(to: shape)] }
     }
 
     /// All elements as one dimension.
