@@ -58,18 +58,63 @@ static inline void valid_taps(long ow, long stride, long pad, long dilation, lon
     *high = first < end ? end : first;
 }
 
-FLINT_CLONES
-void flint_conv_row(const float *image, long width, long channels, long kernel_width,
-                    long stride_w, long pad_left, long dilation_h, long dilation_w,
-                    long kh_begin, long kh_end, long ih_begin, long out_width,
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+// One channel and a whole 3×3 window, eight positions (the first `count` stored; the others
+// repeat the last) by 16·vectors filters in sixteen-lane registers: per tap, `vectors` weight
+// loads and eight broadcasts feed 8·vectors multiply-adds, where eight_filters does one load
+// and four broadcasts for four. The same sums in the same order (taps row by row, each a fused
+// multiply-add) as eight_filters' AVX2 clone.
+__attribute__((target("avx512f,avx2,fma"))) static inline __attribute__((always_inline))
+void eight_positions_3x3(const float *pixels, long row_step, long column_step, long position_step, const float *weights,
+                         long weight_row_step, long filters, int vectors, long count, float *out) {
+    __m512 sums[8][2];
+    for (int j = 0; j < 8; j++) sums[j][0] = sums[j][1] = _mm512_setzero_ps();
+    for (long kh = 0; kh < 3; kh++)
+        for (long kw = 0; kw < 3; kw++) {
+            const float *p = pixels + kh * row_step + kw * column_step, *w = weights + kh * weight_row_step + kw * filters;
+            __m512 w0 = _mm512_loadu_ps(w), w1 = vectors == 2 ? _mm512_loadu_ps(w + 16) : w0;
+            for (int j = 0; j < 8; j++) {
+                __m512 x = _mm512_set1_ps(p[(j < count ? j : count - 1) * position_step]);
+                sums[j][0] = _mm512_fmadd_ps(x, w0, sums[j][0]);
+                if (vectors == 2) sums[j][1] = _mm512_fmadd_ps(x, w1, sums[j][1]);
+            }
+        }
+    for (int j = 0; j < 8 && j < count; j++) {
+        _mm512_storeu_ps(out + j * filters, sums[j][0]);
+        if (vectors == 2) _mm512_storeu_ps(out + j * filters + 16, sums[j][1]);
+    }
+}
+
+// flint_conv_row's positions ow..<end (each window whole, one channel, 3×3), eight at a time.
+__attribute__((target("avx512f,avx2,fma")))
+static void one_channel_3x3_avx512(const float *pixels, long row_step, long column_step, long position_step,
+                                   const float *weights, long weight_row_step, long filters, long ow, long end, float *out) {
+    for (; ow < end; ow += 8, pixels += 8 * position_step) {
+        long count = end - ow < 8 ? end - ow : 8, f = 0;
+        for (; f + 32 <= filters; f += 32)
+            eight_positions_3x3(pixels, row_step, column_step, position_step, weights + f, weight_row_step, filters, 2, count,
+                                out + ow * filters + f);
+        for (; f < filters; f += 16)
+            eight_positions_3x3(pixels, row_step, column_step, position_step, weights + f, weight_row_step, filters, 1, count,
+                                out + ow * filters + f);
+    }
+}
+#endif
+
+// flint_conv_row's positions ow..<end: four at a time where their windows are whole, else one.
+static inline __attribute__((always_inline))
+void conv_positions(const float *image, long width, long channels, long kernel_width, long stride_w, long pad_left,
+                    long dilation_h, long dilation_w, long kh_begin, long kh_end, long ih_begin, long ow, long end,
                     const float *weights, long filters, float *out) {
     long row_step = dilation_h * width * channels, position_step = stride_w * channels;
     long weight_row_step = kernel_width * channels * filters;
-    for (long ow = 0; ow < out_width;) {
+    while (ow < end) {
         long low, high, low3, high3;
         valid_taps(ow, stride_w, pad_left, dilation_w, kernel_width, width, &low, &high);
         long positions = 1;
-        if (ow + 4 <= out_width && low == 0 && high == kernel_width) {
+        if (ow + 4 <= end && low == 0 && high == kernel_width) {
             valid_taps(ow + 3, stride_w, pad_left, dilation_w, kernel_width, width, &low3, &high3);
             if (low3 == 0 && high3 == kernel_width) positions = 4;
         }
@@ -90,6 +135,37 @@ void flint_conv_row(const float *image, long width, long channels, long kernel_w
         }
         ow += positions;
     }
+}
+
+FLINT_CLONES
+void flint_conv_row(const float *image, long width, long channels, long kernel_width,
+                    long stride_w, long pad_left, long dilation_h, long dilation_w,
+                    long kh_begin, long kh_end, long ih_begin, long out_width,
+                    const float *weights, long filters, float *out) {
+    long ow = 0;
+#if defined(__x86_64__)
+    // One channel and whole 3×3 windows (all rows here, and the columns of [first, end)): those
+    // positions eight at a time in AVX-512, the others (in padding) as below.
+    if (channels == 1 && kernel_width == 3 && kh_end - kh_begin == 3 && filters % 16 == 0 && __builtin_cpu_supports("avx512f")) {
+        long first = 0, end = out_width, low, high;
+        for (; first < out_width; first++) {
+            valid_taps(first, stride_w, pad_left, dilation_w, 3, width, &low, &high);
+            if (low == 0 && high == 3) break;
+        }
+        for (; end > first; end--) {
+            valid_taps(end - 1, stride_w, pad_left, dilation_w, 3, width, &low, &high);
+            if (low == 0 && high == 3) break;
+        }
+        conv_positions(image, width, channels, kernel_width, stride_w, pad_left, dilation_h, dilation_w, kh_begin, kh_end,
+                       ih_begin, 0, first, weights, filters, out);
+        const float *pixels = image + (ih_begin * width + first * stride_w - pad_left);
+        const float *tap = weights + kh_begin * 3 * filters;
+        one_channel_3x3_avx512(pixels, dilation_h * width, dilation_w, stride_w, tap, 3 * filters, filters, first, end, out);
+        ow = end;
+    }
+#endif
+    conv_positions(image, width, channels, kernel_width, stride_w, pad_left, dilation_h, dilation_w, kh_begin, kh_end,
+                   ih_begin, ow, out_width, weights, filters, out);
 }
 
 // The outputs o < outputs whose input o·stride − pad + tap·dilation lies in 0..<size, as

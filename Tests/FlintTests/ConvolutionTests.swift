@@ -95,8 +95,9 @@ extension Conformance {
         func conv2dMatchesDirectLoops(device: Device, geometry: WindowCase) {
             var rng = TestRNG(seed: 151)
             let (x, refX) = makeInput(geometry.input, rng: &rng, on: device)
-            // 16 filters: whole groups of eight (the CPU's C row loop), 4: a partial group.
-            for filters in [4, 16] {
+            // 16 filters: whole groups of eight (the CPU's C row loop), 4: a partial group; 48:
+            // one channel's AVX-512 runs of 32 filters and of 16.
+            for filters in [4, 16, 48] {
                 let filterShape = [geometry.kernel.0, geometry.kernel.1, geometry.input[3], filters]
                 let (w, refW) = makeInput(filterShape, rng: &rng, on: device)
                 // The backend's choice (direct on the CPU for few channels), then the im2col path.
