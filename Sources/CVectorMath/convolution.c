@@ -68,7 +68,8 @@ static inline void valid_taps(long ow, long stride, long pad, long dilation, lon
 // multiply-add) as eight_filters' AVX2 clone.
 __attribute__((target("avx512f,avx2,fma"))) static inline __attribute__((always_inline))
 void eight_positions_3x3(const float *pixels, long row_step, long column_step, long position_step, const float *weights,
-                         long weight_row_step, long filters, int vectors, long count, float *out) {
+                         long weight_row_step, long filters, int vectors, long count, const float *bias, int activation,
+                         float slope, float *out) {
     __m512 sums[8][2];
     for (int j = 0; j < 8; j++) sums[j][0] = sums[j][1] = _mm512_setzero_ps();
     for (long kh = 0; kh < 3; kh++)
@@ -81,24 +82,31 @@ void eight_positions_3x3(const float *pixels, long row_step, long column_step, l
                 if (vectors == 2) sums[j][1] = _mm512_fmadd_ps(x, w1, sums[j][1]);
             }
         }
-    for (int j = 0; j < 8 && j < count; j++) {
-        _mm512_storeu_ps(out + j * filters, sums[j][0]);
-        if (vectors == 2) _mm512_storeu_ps(out + j * filters + 16, sums[j][1]);
-    }
+    const __m512 zero = _mm512_setzero_ps(), factor = _mm512_set1_ps(slope);
+    for (int j = 0; j < 8 && j < count; j++)
+        for (int q = 0; q < vectors; q++) {
+            __m512 value = sums[j][q];
+            if (bias) value = _mm512_add_ps(value, _mm512_loadu_ps(bias + 16 * q));
+            if (activation == 1) value = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(value, zero, _CMP_NLE_UQ), value);
+            else if (activation == 2)
+                value = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(value, zero, _CMP_GT_OQ), _mm512_mul_ps(value, factor), value);
+            _mm512_storeu_ps(out + j * filters + 16 * q, value);
+        }
 }
 
 // flint_conv_row's positions ow..<end (each window whole, one channel, 3×3), eight at a time.
 __attribute__((target("avx512f,avx2,fma")))
 static void one_channel_3x3_avx512(const float *pixels, long row_step, long column_step, long position_step,
-                                   const float *weights, long weight_row_step, long filters, long ow, long end, float *out) {
+                                   const float *weights, long weight_row_step, long filters, long ow, long end,
+                                   const float *bias, int activation, float slope, float *out) {
     for (; ow < end; ow += 8, pixels += 8 * position_step) {
         long count = end - ow < 8 ? end - ow : 8, f = 0;
         for (; f + 32 <= filters; f += 32)
             eight_positions_3x3(pixels, row_step, column_step, position_step, weights + f, weight_row_step, filters, 2, count,
-                                out + ow * filters + f);
+                                bias ? bias + f : NULL, activation, slope, out + ow * filters + f);
         for (; f < filters; f += 16)
             eight_positions_3x3(pixels, row_step, column_step, position_step, weights + f, weight_row_step, filters, 1, count,
-                                out + ow * filters + f);
+                                bias ? bias + f : NULL, activation, slope, out + ow * filters + f);
     }
 }
 #endif
@@ -137,11 +145,21 @@ void conv_positions(const float *image, long width, long channels, long kernel_w
     }
 }
 
+// The epilogue of flint_conv_row on `count` positions' outputs.
+static inline __attribute__((always_inline))
+void finish_positions(float *out, long count, long filters, const float *bias, int activation, float slope) {
+    for (long i = 0; i < count; i++, out += filters)
+        for (long f = 0; f < filters; f++) {
+            float x = out[f] + (bias ? bias[f] : 0);
+            out[f] = activation == 1 ? (x <= 0 ? 0 : x) : activation == 2 ? (x > 0 ? x : slope * x) : x;
+        }
+}
+
 FLINT_CLONES
 void flint_conv_row(const float *image, long width, long channels, long kernel_width,
                     long stride_w, long pad_left, long dilation_h, long dilation_w,
                     long kh_begin, long kh_end, long ih_begin, long out_width,
-                    const float *weights, long filters, float *out) {
+                    const float *weights, long filters, const float *bias, int activation, float slope, float *out) {
     long ow = 0;
 #if defined(__x86_64__)
     // One channel and whole 3×3 windows (all rows here, and the columns of [first, end)): those
@@ -158,14 +176,17 @@ void flint_conv_row(const float *image, long width, long channels, long kernel_w
         }
         conv_positions(image, width, channels, kernel_width, stride_w, pad_left, dilation_h, dilation_w, kh_begin, kh_end,
                        ih_begin, 0, first, weights, filters, out);
+        if (bias || activation) finish_positions(out, first, filters, bias, activation, slope);
         const float *pixels = image + (ih_begin * width + first * stride_w - pad_left);
         const float *tap = weights + kh_begin * 3 * filters;
-        one_channel_3x3_avx512(pixels, dilation_h * width, dilation_w, stride_w, tap, 3 * filters, filters, first, end, out);
+        one_channel_3x3_avx512(pixels, dilation_h * width, dilation_w, stride_w, tap, 3 * filters, filters, first, end,
+                               bias, activation, slope, out);
         ow = end;
     }
 #endif
     conv_positions(image, width, channels, kernel_width, stride_w, pad_left, dilation_h, dilation_w, kh_begin, kh_end,
                    ih_begin, ow, out_width, weights, filters, out);
+    if (bias || activation) finish_positions(out + ow * filters, out_width - ow, filters, bias, activation, slope);
 }
 
 // The outputs o < outputs whose input o·stride − pad + tap·dilation lies in 0..<size, as

@@ -49,18 +49,19 @@ extension CPUBackend {
         }
         let rows = g.batch * g.outHeight
         let tasks = min(rows, Parallel.taskCount(forElements: g.patchCount * filters * g.patchSize))
-        /// One output row (image n, output row oh) of every filter.
-        func convolveRow(_ row: Int) {
+        /// One output row (image n, output row oh) of every filter; true if the epilogue was applied.
+        func convolveRow(_ row: Int) -> Bool {
             let oh = row % g.outHeight, n = row / g.outHeight
             let kernelRows = Self.validTaps(oh, g.strideHeight, g.padTop, g.dilationHeight, g.kernelHeight, g.height)
             if filters % 8 == 0 {
-                // The same sums in C, eight lanes wide on AVX2 (this loop runs four in Swift).
+                // The same sums in C, eight lanes wide on AVX2 (this loop runs four in Swift), and the epilogue.
                 let ih = oh * g.strideHeight - g.padTop + kernelRows.lowerBound * g.dilationHeight
                 flint_conv_row(src + n * g.height * g.width * g.channels, g.width, g.channels, g.kernelWidth,
                                g.strideWidth, g.padLeft, g.dilationHeight, g.dilationWidth,
                                kernelRows.lowerBound, kernelRows.upperBound, ih, g.outWidth,
-                               w, filters, dst + row * g.outWidth * filters)
-                return
+                               w, filters, epilogue?.bias, epilogue?.activation ?? 0, epilogue?.slope ?? 0,
+                               dst + row * g.outWidth * filters)
+                return true
             }
             let fullColumns = 0..<g.kernelWidth
             var ow = 0
@@ -93,12 +94,12 @@ extension CPUBackend {
                 }
                 ow += positions
             }
+            return false
         }
 
         Parallel.run(tasks: tasks) { task in
             for row in Parallel.range(task, of: tasks, count: rows) {
-                convolveRow(row)
-                if var epilogue {
+                if !convolveRow(row), var epilogue {
                     flint_apply_epilogue(g.outWidth, filters, dst + row * g.outWidth * filters, filters, &epilogue)
                 }
             }

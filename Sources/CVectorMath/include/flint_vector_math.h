@@ -68,11 +68,13 @@ void flint_adam(long count, const float *w, const float *g, const float *m, cons
 // first of them reading input row ih_begin; `weights` is [kh, kw, channels, filters]; writes
 // out_width × filters floats to `out`. Eight filters of four neighbouring outputs stay in
 // registers while every tap adds into them. Multiply-adds may be fused (AVX2 clone), so the
-// last bits can differ between CPUs.
+// last bits can differ between CPUs. Then the epilogue: bias[f] added (NULL for none) and
+// `activation` applied, 0 none, 1 ReLU (`x <= 0 ? 0 : x`), 2 leaky ReLU (`x > 0 ? x : slope · x`),
+// as CGemm's flint_epilogue; in registers where one channel's 3×3 windows run in AVX-512.
 void flint_conv_row(const float *image, long width, long channels, long kernel_width,
                     long stride_w, long pad_left, long dilation_h, long dilation_w,
                     long kh_begin, long kh_end, long ih_begin, long out_width,
-                    const float *weights, long filters, float *out);
+                    const float *weights, long filters, const float *bias, int activation, float slope, float *out);
 
 // The filter gradient's share of one output row, for a multiple of eight filters (the same
 // geometry arguments as flint_conv_row; `gradient` is the row's out_width × filters output
