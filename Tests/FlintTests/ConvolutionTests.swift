@@ -80,6 +80,9 @@ extension Conformance {
         // One channel, wide enough for groups of four outputs (and a remainder), with and without padding.
         WindowCase(input: [2, 8, 11, 1], kernel: (3, 3), strides: (1, 1), padding: .valid),
         WindowCase(input: [1, 7, 10, 1], kernel: (3, 3), strides: (1, 1), padding: .same),
+        // One channel at stride 2 with padding, and dilated: the AVX-512 runs' other steps.
+        WindowCase(input: [2, 9, 20, 1], kernel: (3, 3), strides: (2, 2), padding: .same),
+        WindowCase(input: [1, 9, 13, 1], kernel: (3, 3), strides: (1, 1), padding: .valid, dilation: (2, 2)),
     ]
 
     static let poolCases: [WindowCase] = [
