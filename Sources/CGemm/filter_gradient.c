@@ -97,6 +97,11 @@ FLINT_FILTER_TILES(tile_3x32, 3, 2)
 
 typedef void (*filter_tile)(long, const float *, const long *, const float *, long, float *, long, long, long, int);
 
+// Each shape's two forms: [0] masked, [1] for the full width.
+static const filter_tile wide_six[2] = {tile_6x64, tile_6x64_full}, wide_three[2] = {tile_3x64, tile_3x64_full},
+                         twelve_taps[2] = {tile_12x32, tile_12x32_full}, six_taps[2] = {tile_6x32, tile_6x32_full},
+                         three_taps[2] = {tile_3x32, tile_3x32_full};
+
 void flint_filter_gradient(long tap_count, long filters, long count, const float *image, const long *positions,
                            const long *taps, const float *gradient, float *out) {
     if (count <= 0) {
@@ -113,11 +118,9 @@ void flint_filter_gradient(long tap_count, long filters, long count, const float
         for (long j = 0; j < filters;) {
             long left = filters - j;
             long rows = left <= 32 && twelve ? 12 : six ? 6 : 3, columns = left > 32 ? (left < 64 ? left : 64) : left;
-            int full = columns == 64 || columns == 32;
-            filter_tile tile = left > 32 ? (six ? (full ? tile_6x64_full : tile_6x64) : full ? tile_3x64_full : tile_3x64)
-                               : twelve ? (full ? tile_12x32_full : tile_12x32)
-                               : six    ? (full ? tile_6x32_full : tile_6x32)
-                                        : (full ? tile_3x32_full : tile_3x32);
+            const filter_tile *shape = left > 32 ? (six ? wide_six : wide_three) : rows == 12 ? twelve_taps
+                                       : rows == 6 ? six_taps : three_taps;
+            filter_tile tile = shape[columns == 64 || columns == 32];
             for (long i = 0; i * rows < tap_count; i++) {
                 long t = tile_start(i, rows, tap_count);
                 tile(depth, image + taps[t], positions + p, gradient + p * filters + j, filters, out + t * filters + j,

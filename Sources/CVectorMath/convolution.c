@@ -145,25 +145,17 @@ void conv_positions(const float *image, long width, long channels, long kernel_w
     }
 }
 
-// The epilogue of flint_conv_row on `count` positions' outputs.
-static inline __attribute__((always_inline))
-void finish_positions(float *out, long count, long filters, const float *bias, int activation, float slope) {
-    for (long i = 0; i < count; i++, out += filters)
-        for (long f = 0; f < filters; f++) {
-            float x = out[f] + (bias ? bias[f] : 0);
-            out[f] = activation == 1 ? (x <= 0 ? 0 : x) : activation == 2 ? (x > 0 ? x : slope * x) : x;
-        }
-}
-
 FLINT_CLONES
 void flint_conv_row(const float *image, long width, long channels, long kernel_width,
                     long stride_w, long pad_left, long dilation_h, long dilation_w,
                     long kh_begin, long kh_end, long ih_begin, long out_width,
-                    const float *weights, long filters, const float *bias, int activation, float slope, float *out) {
-    long ow = 0;
+                    const float *weights, long filters, const float *bias, int activation, float slope, float *out,
+                    long *finished_begin, long *finished_end) {
+    *finished_begin = *finished_end = 0;
 #if defined(__x86_64__)
     // One channel and whole 3×3 windows (all rows here, and the columns of [first, end)): those
-    // positions eight at a time in AVX-512, the others (in padding) as below.
+    // positions eight at a time in AVX-512, the epilogue applied in the registers; the others
+    // (in padding) as below.
     if (channels == 1 && kernel_width == 3 && kh_end - kh_begin == 3 && filters % 16 == 0 && __builtin_cpu_supports("avx512f")) {
         long first = 0, end = out_width, low, high;
         for (; first < out_width; first++) {
@@ -176,17 +168,20 @@ void flint_conv_row(const float *image, long width, long channels, long kernel_w
         }
         conv_positions(image, width, channels, kernel_width, stride_w, pad_left, dilation_h, dilation_w, kh_begin, kh_end,
                        ih_begin, 0, first, weights, filters, out);
-        if (bias || activation) finish_positions(out, first, filters, bias, activation, slope);
         const float *pixels = image + (ih_begin * width + first * stride_w - pad_left);
         const float *tap = weights + kh_begin * 3 * filters;
         one_channel_3x3_avx512(pixels, dilation_h * width, dilation_w, stride_w, tap, 3 * filters, filters, first, end,
                                bias, activation, slope, out);
-        ow = end;
+        conv_positions(image, width, channels, kernel_width, stride_w, pad_left, dilation_h, dilation_w, kh_begin, kh_end,
+                       ih_begin, end, out_width, weights, filters, out);
+        *finished_begin = first;
+        *finished_end = end;
+        return;
     }
 #endif
+    (void)bias, (void)activation, (void)slope;
     conv_positions(image, width, channels, kernel_width, stride_w, pad_left, dilation_h, dilation_w, kh_begin, kh_end,
-                   ih_begin, ow, out_width, weights, filters, out);
-    if (bias || activation) finish_positions(out + ow * filters, out_width - ow, filters, bias, activation, slope);
+                   ih_begin, 0, out_width, weights, filters, out);
 }
 
 // The outputs o < outputs whose input o·stride − pad + tap·dilation lies in 0..<size, as

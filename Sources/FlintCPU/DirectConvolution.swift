@@ -49,19 +49,21 @@ extension CPUBackend {
         }
         let rows = g.batch * g.outHeight
         let tasks = min(rows, Parallel.taskCount(forElements: g.patchCount * filters * g.patchSize))
-        /// One output row (image n, output row oh) of every filter; true if the epilogue was applied.
-        func convolveRow(_ row: Int) -> Bool {
+        /// One output row (image n, output row oh) of every filter; returns the positions whose
+        /// epilogue was applied as they were stored (none, except in flint_conv_row's AVX-512 runs).
+        func convolveRow(_ row: Int) -> Range<Int> {
             let oh = row % g.outHeight, n = row / g.outHeight
             let kernelRows = Self.validTaps(oh, g.strideHeight, g.padTop, g.dilationHeight, g.kernelHeight, g.height)
             if filters % 8 == 0 {
-                // The same sums in C, eight lanes wide on AVX2 (this loop runs four in Swift), and the epilogue.
+                // The same sums in C, eight lanes wide on AVX2 (this loop runs four in Swift).
                 let ih = oh * g.strideHeight - g.padTop + kernelRows.lowerBound * g.dilationHeight
+                var finished = (begin: 0, end: 0)
                 flint_conv_row(src + n * g.height * g.width * g.channels, g.width, g.channels, g.kernelWidth,
                                g.strideWidth, g.padLeft, g.dilationHeight, g.dilationWidth,
                                kernelRows.lowerBound, kernelRows.upperBound, ih, g.outWidth,
                                w, filters, epilogue?.bias, epilogue?.activation ?? 0, epilogue?.slope ?? 0,
-                               dst + row * g.outWidth * filters)
-                return true
+                               dst + row * g.outWidth * filters, &finished.begin, &finished.end)
+                return finished.begin..<finished.end
             }
             let fullColumns = 0..<g.kernelWidth
             var ow = 0
@@ -94,14 +96,18 @@ extension CPUBackend {
                 }
                 ow += positions
             }
-            return false
+            return 0..<0
         }
 
         Parallel.run(tasks: tasks) { task in
             for row in Parallel.range(task, of: tasks, count: rows) {
-                if !convolveRow(row), var epilogue {
-                    flint_apply_epilogue(g.outWidth, filters, dst + row * g.outWidth * filters, filters, &epilogue)
-                }
+                let finished = convolveRow(row)
+                guard var epilogue else { continue }
+                // The positions before and after those finished in registers.
+                let before = finished.lowerBound, after = g.outWidth - finished.upperBound
+                let start = dst + row * g.outWidth * filters
+                if before > 0 { flint_apply_epilogue(before, filters, start, filters, &epilogue) }
+                if after > 0 { flint_apply_epilogue(after, filters, start + finished.upperBound * filters, filters, &epilogue) }
             }
         }
     }

@@ -37,7 +37,11 @@ extension AVX512SwitchTests {
                           (batch: 2, rows: 8, columns: 9, channels: 6, kernel: 3, filters: 70),  // 64 filters, then 6 in 6-tap tiles
                           (batch: 3, rows: 9, columns: 9, channels: 32, kernel: 3, filters: 100),  // 64 filters, then 36
                           (batch: 2, rows: 12, columns: 11, channels: 1, kernel: 3, filters: 32),  // one channel: 3-tap tiles
-                          (batch: 1, rows: 9, columns: 8, channels: 1, kernel: 3, filters: 45)])
+                          (batch: 1, rows: 9, columns: 8, channels: 1, kernel: 3, filters: 45),
+                          // Every shape's full-width form: 64 then a whole 12×32, 6×64 then 6×32, 3×64.
+                          (batch: 2, rows: 10, columns: 9, channels: 32, kernel: 3, filters: 96),
+                          (batch: 2, rows: 8, columns: 9, channels: 6, kernel: 3, filters: 96),
+                          (batch: 1, rows: 9, columns: 8, channels: 1, kernel: 3, filters: 64)])
         func sameBitsAsTheGatheredProduct(batch: Int, rows: Int, columns: Int, channels: Int, kernel: Int, filters: Int) throws {
             defer { _ = flint_sgemm_use_avx512(-1) }
             try #require(flint_sgemm_use_avx512(1) == 1, "the CPU has AVX-512, yet the switch to its tiles failed")

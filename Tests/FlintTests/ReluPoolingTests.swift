@@ -1,4 +1,5 @@
 import Flint
+@testable import FlintCore
 import Foundation
 import Testing
 
@@ -30,6 +31,8 @@ extension Conformance {
                 Gradients.check(GradCase(name: "conv+bias+relu → maxPool2d \(pool)", shapes: shapes,
                                          flint: { pooled($0[0].conv2d($0[1], padding: .same, adding: $0[2], then: .relu)) },
                                          reference: { Self.reference(pool, $0) }), on: device)
+                #expect(Tensor.ones([1, 2, 2, 1], on: device).requiringGrad().relu().node?.reluHandoff != nil,
+                        "relu() offers a handoff on \(device)")
                 Gradients.check(GradCase(name: "relu() → maxPool2d \(pool)", shapes: shapes,
                                          flint: { pooled(($0[0].conv2d($0[1], padding: .same) + $0[2]).relu()) },
                                          reference: { Self.reference(pool, $0) }), on: device)
@@ -65,6 +68,9 @@ extension Conformance {
                     let y = leaves[0].conv2d(leaves[1], padding: .same, adding: leaves[2], then: .relu)
                     // Multiplying by one puts a node between the ReLU and the pooling: the ordinary path.
                     let source = throughHandoff ? y : y * 1
+                    // What pooling looks for on its input (the fused ReLU's, through a reshape where the
+                    // product had two axes), and not past another op.
+                    #expect((source.node?.reluHandoff != nil) == throughHandoff, "handoff on pooling's input, \(pool) on \(device)")
                     (source.maxPool2d(size: pool.kernel, strides: pool.strides, padding: pool.padding) * upstream).sum().backward()
                     return leaves.map { $0.grad!.toArray() }
                 }

@@ -68,13 +68,16 @@ void flint_adam(long count, const float *w, const float *g, const float *m, cons
 // first of them reading input row ih_begin; `weights` is [kh, kw, channels, filters]; writes
 // out_width × filters floats to `out`. Eight filters of four neighbouring outputs stay in
 // registers while every tap adds into them. Multiply-adds may be fused (AVX2 clone), so the
-// last bits can differ between CPUs. Then the epilogue: bias[f] added (NULL for none) and
-// `activation` applied, 0 none, 1 ReLU (`x <= 0 ? 0 : x`), 2 leaky ReLU (`x > 0 ? x : slope · x`),
-// as CGemm's flint_epilogue; in registers where one channel's 3×3 windows run in AVX-512.
+// last bits can differ between CPUs. One channel's whole 3×3 windows run in AVX-512 where the
+// CPU has it, eight positions by 32 filters, and there the epilogue is applied in the registers
+// (bias[f] added, NULL for none, then `activation`: 0 none, 1 ReLU, 2 leaky ReLU, as CGemm's
+// flint_epilogue): the positions [*finished_begin, *finished_end); the caller applies it to the
+// others (an empty range where none were).
 void flint_conv_row(const float *image, long width, long channels, long kernel_width,
                     long stride_w, long pad_left, long dilation_h, long dilation_w,
                     long kh_begin, long kh_end, long ih_begin, long out_width,
-                    const float *weights, long filters, const float *bias, int activation, float slope, float *out);
+                    const float *weights, long filters, const float *bias, int activation, float slope, float *out,
+                    long *finished_begin, long *finished_end);
 
 // The filter gradient's share of one output row, for a multiple of eight filters (the same
 // geometry arguments as flint_conv_row; `gradient` is the row's out_width × filters output
