@@ -914,9 +914,10 @@ static long rounded_width(long nc) { return (nc + NR - 1) / NR * NR; }
 // The most rows of A for which B is read in place (see b_in_place in sgemm_blocked). One Zen 5
 // core, interleaved calls, packed → in place: 128×128×9216 (a Dense 9216 → 128 at batch 128)
 // 182–188 → 193–201 GFLOP/s, 128×784×1024 217–219 → 231–233, an LSTM's kernel gradient
-// 128×512×3584 208–210 → 214–215; at 256 rows 256×1024×784 lost 4%.
+// 128×512×3584 208–210 → 214–215; at 256 rows 256×1024×784 lost 4%. Two cores, an LSTM band's
+// weight-gradient step (156×512×64, [x_t | h_{t−1}]ᵀ · dz_t) 296–300 → 338–352 GFLOP/s.
 #ifndef B_IN_PLACE_ROWS
-#define B_IN_PLACE_ROWS 128
+#define B_IN_PLACE_ROWS 160
 #endif
 
 // The two B panels of the tile column at jr and the step between their depths: read in place

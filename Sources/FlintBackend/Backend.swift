@@ -212,6 +212,20 @@ public protocol Backend: AnyObject, Sendable {
                               hidden: StridedOperand, cell: StridedOperand, states: any DeviceBuffer, gates: any DeviceBuffer,
                               gradient: any DeviceBuffer, gradientOffset: Int, gradientStart: Int, outProjection: any DeviceBuffer,
                               outKernel: any DeviceBuffer, outHidden: any DeviceBuffer, outCell: any DeviceBuffer)
+    /// The adjoint of `lstmSequence(…, features:, input:, …)`, its input projection's weights
+    /// included: writes `lstmSequenceBackward`'s gradients — the projection's only where
+    /// `outProjection` is given (the input's gradient is it times `inputKernel`ᵀ; a model's first
+    /// layer has no use for it) — and those of the input kernel (`outInputKernel`,
+    /// `[features, 4·units]`, the sum over steps of `input[t]ᵀ · dz_t`) and of the bias (`outBias`,
+    /// `4·units`, the projection gradient's column sums; nil for none). `input` is the forward's,
+    /// contiguous from `inputOffset`. The default (`composedLSTMSequenceBackward(…, features:, …)`)
+    /// runs `lstmSequenceBackward`, then one product and one reduction over the whole sequence.
+    func lstmSequenceBackward(steps: Int, batch: Int, units: Int, features: Int, input: any DeviceBuffer, inputOffset: Int,
+                              kernel: any DeviceBuffer, kernelOffset: Int, hidden: StridedOperand, cell: StridedOperand,
+                              states: any DeviceBuffer, gates: any DeviceBuffer, gradient: any DeviceBuffer, gradientOffset: Int,
+                              gradientStart: Int, outProjection: (any DeviceBuffer)?, outInputKernel: any DeviceBuffer,
+                              outBias: (any DeviceBuffer)?, outKernel: any DeviceBuffer, outHidden: any DeviceBuffer,
+                              outCell: any DeviceBuffer)
 
     // MARK: Random numbers
 

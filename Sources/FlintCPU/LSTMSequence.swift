@@ -121,90 +121,10 @@ extension CPUBackend {
             }
         }
     }
-
-    public func lstmSequenceBackward(steps: Int, batch: Int, units: Int, kernel: any DeviceBuffer, kernelOffset: Int,
-                                     hidden: StridedOperand, cell: StridedOperand, states: any DeviceBuffer,
-                                     gates: any DeviceBuffer, gradient: any DeviceBuffer, gradientOffset: Int, gradientStart: Int,
-                                     outProjection: any DeviceBuffer, outKernel: any DeviceBuffer,
-                                     outHidden: any DeviceBuffer, outCell: any DeviceBuffer) {
-        guard steps > 0, units > 0, let bands = Self.sequenceBands(batch: batch), hidden.strides.last == 1,
-              cell.strides.last == 1 else {
-            return composedLSTMSequenceBackward(steps: steps, batch: batch, units: units, kernel: kernel, kernelOffset: kernelOffset,
-                                                hidden: hidden, cell: cell, states: states, gates: gates, gradient: gradient,
-                                                gradientOffset: gradientOffset, gradientStart: gradientStart, outProjection: outProjection,
-                                                outKernel: outKernel, outHidden: outHidden, outCell: outCell)
-        }
-        let wide = 4 * units
-        let inputs = SequenceOperands(self, "lstmSequenceBackward", steps: steps, batch: batch, units: units, kernel: kernel,
-                                      kernelOffset: kernelOffset, hidden: hidden, cell: cell)
-        let (saved, activated) = (cpuBuffer(states, "lstmSequenceBackward"), cpuBuffer(gates, "lstmSequenceBackward"))
-        checkRange(saved, offset: 0, count: steps * batch * 2 * units, "lstmSequenceBackward", "states")
-        checkRange(activated, offset: 0, count: steps * batch * wide, "lstmSequenceBackward", "gates")
-        let upstream = cpuBuffer(gradient, "lstmSequenceBackward")
-        ensure(gradientStart >= 0 && gradientStart <= steps,
-               "CPUBackend.lstmSequenceBackward: gradientStart \(gradientStart) is outside 0...\(steps)")
-        checkRange(upstream, offset: gradientOffset, count: (steps - gradientStart) * batch * 2 * units, "lstmSequenceBackward",
-                   "gradient")
-        let dz = cpuBuffer(outProjection, "lstmSequenceBackward"), dh0 = cpuBuffer(outHidden, "lstmSequenceBackward")
-        let dc0 = cpuBuffer(outCell, "lstmSequenceBackward")
-        checkOutput(dz, count: steps * batch * wide, "lstmSequenceBackward")
-        checkOutput(cpuBuffer(outKernel, "lstmSequenceBackward"), count: units * wide, "lstmSequenceBackward")
-        checkOutput(dh0, count: batch * units, "lstmSequenceBackward")
-        checkOutput(dc0, count: batch * units, "lstmSequenceBackward")
-        // h's gradient is dz · kernelᵀ: the kernel packed transposed.
-        let packed = inputs.packedKernel(transposed: true)
-        // Per row: the gradients of h_t and c_t, and the c gradient its cell passes back.
-        let running = cpuBuffer(allocate(byteCount: 3 * batch * units * 4), "lstmSequenceBackward")
-        let s = UnsafePointer(saved.floats), g = UnsafePointer(activated.floats)
-        // Step t's own gradients, [h_t | c_t] per row; nil before gradientStart (zero).
-        let dy = UnsafePointer(upstream.floats + gradientOffset), d = dz.floats
-        func own(_ t: Int, _ b: Int) -> UnsafePointer<Float>? {
-            t >= gradientStart ? dy + ((t - gradientStart) * batch + b) * 2 * units : nil
-        }
-        withExtendedLifetime((packed, running)) {
-            Parallel.run(tasks: bands) { band in
-                let rows = Parallel.range(band, of: bands, count: batch)
-                let dh = running.floats, dc = dh + batch * units, carried = dc + batch * units
-                let band = dh + rows.lowerBound * units, bandCount = rows.count * units
-                for t in (0..<steps).reversed() {
-                    let stepHasGradient = t >= gradientStart
-                    if stepHasGradient {
-                        for b in rows { (dh + b * units).update(from: own(t, b)!, count: units) }
-                    }
-                    if t + 1 < steps {
-                        // What reaches h_t through step t + 1's product (all of it before gradientStart).
-                        flint_sgemm_packed(rows.count, units, wide, 1, d + ((t + 1) * batch + rows.lowerBound) * wide, wide, 1,
-                                           packed.floats, stepHasGradient ? 1 : 0, band, units, nil)
-                    } else if !stepHasGradient {
-                        band.update(repeating: 0, count: bandCount)
-                    }
-                    let previous = inputs.previous(t, states: s)
-                    for b in rows {
-                        let row = t * batch + b, cRow = dc + b * units, carriedRow = carried + b * units
-                        // c_t's gradient: its own, plus what step t + 1's cell passed back.
-                        switch (own(t, b).map { $0 + units }, t + 1 < steps) {
-                        case let (own?, true): for j in 0..<units { cRow[j] = own[j] + carriedRow[j] }
-                        case let (own?, false): cRow.update(from: own, count: units)
-                        case (nil, true): cRow.update(from: carriedRow, count: units)
-                        case (nil, false): cRow.update(repeating: 0, count: units)
-                        }
-                        flint_lstm_cell_backward_row(units, g + row * wide, previous.c + b * previous.cRow,
-                                                     s + row * 2 * units + units, dh + b * units, cRow, d + row * wide, carriedRow)
-                    }
-                }
-                // The initial states' gradients: through step 0's product, and what its cell passed back.
-                flint_sgemm_packed(rows.count, units, wide, 1, d + rows.lowerBound * wide, wide, 1, packed.floats, 0,
-                                   dh0.floats + rows.lowerBound * units, units, nil)
-                (dc0.floats + rows.lowerBound * units).update(from: carried + rows.lowerBound * units, count: rows.count * units)
-            }
-        }
-        LSTMSequenceLayout(batch: batch, units: units)
-            .kernelGradient(steps: steps, hidden: hidden, states: states, projectionGradient: outProjection, out: outKernel, on: self)
-    }
 }
 
 /// The kernel and initial states of an LSTM sequence on the CPU, checked.
-private struct SequenceOperands {
+struct SequenceOperands {
     let backend: CPUBackend
     let batch: Int, units: Int
     let kernel: UnsafePointer<Float>

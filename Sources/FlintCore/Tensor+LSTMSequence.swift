@@ -72,12 +72,12 @@ extension Tensor {
         let (inputNeeds, kernelNeeds, biasNeeds) = (input.requiresGrad, inputKernel.requiresGrad, bias?.requiresGrad == true)
         let (xValue, wValue) = (x.detached(), w.detached())
         func gradients(_ gradient: Tensor, start: Int) -> [Tensor?] {
-            let through = adjoint.gradients(gradient, start: start)
-            let dz = through[0]!.reshaped(to: [steps * batch, 4 * units])
-            let dInput = inputNeeds ? dz.matmul(wValue, transposeOther: true).reshaped(to: [steps, batch, features]) : nil
-            let dInputKernel = kernelNeeds ? xValue.reshaped(to: [steps * batch, features]).matmul(dz, transposeSelf: true) : nil
-            let dBias: [Tensor?] = bias == nil ? [] : [biasNeeds ? dz.sum(axis: 0) : nil]
-            return [dInput, dInputKernel] + Array(through.dropFirst()) + dBias
+            let through = adjoint.gradients(gradient, start: start, input: xValue, projection: inputNeeds, bias: bias != nil)
+            let dInput = through.projection.map {
+                $0.reshaped(to: [steps * batch, 4 * units]).matmul(wValue, transposeOther: true).reshaped(to: [steps, batch, features])
+            }
+            let dBias: [Tensor?] = bias == nil ? [] : [biasNeeds ? through.bias : nil]
+            return [dInput, kernelNeeds ? through.inputKernel : nil, through.kernel, through.hidden, through.cell] + dBias
         }
         func trailing(_ parts: [(region: GradRegion, gradient: Tensor)]) -> [Tensor?]? {
             adjoint.trailingSteps(parts).map { gradients($0.gradient, start: $0.start) }
@@ -107,6 +107,30 @@ private struct LSTMSequenceAdjoint {
                                      gradientStart: start, outProjection: dProjection.buffer, outKernel: dKernel.buffer,
                                      outHidden: dHidden.buffer, outCell: dCell.buffer)
         return [dProjection, dKernel, dHidden, dCell]
+    }
+
+    /// The gradients of the input kernel, the bias (nil unless `bias`), the kernel and the
+    /// initial states of `lstmSequence(input:…)` (whose input was `input`), and the projection's
+    /// only where `projection` asks for it (for the input's gradient), from the gradient of steps
+    /// start..<steps of the states (the earlier ones zero).
+    func gradients(_ gradient: Tensor, start: Int, input: Tensor, projection: Bool, bias: Bool)
+        -> (projection: Tensor?, inputKernel: Tensor, bias: Tensor?, kernel: Tensor, hidden: Tensor, cell: Tensor) {
+        let backend = states.backend
+        let dy = gradient.contiguous()
+        let features = input.shape.last ?? 0
+        let dProjection = projection ? Tensor(uninitializedShape: [steps, batch, 4 * units], backend: backend) : nil
+        let dInputKernel = Tensor(uninitializedShape: [features, 4 * units], backend: backend)
+        let dBias = bias ? Tensor(uninitializedShape: [4 * units], backend: backend) : nil
+        let dKernel = Tensor(uninitializedShape: [units, 4 * units], backend: backend)
+        let dHidden = Tensor(uninitializedShape: [batch, units], backend: backend)
+        let dCell = Tensor(uninitializedShape: [batch, units], backend: backend)
+        backend.lstmSequenceBackward(steps: steps, batch: batch, units: units, features: features, input: input.buffer,
+                                     inputOffset: input.offset, kernel: kernel.buffer, kernelOffset: kernel.offset,
+                                     hidden: hidden.operand(broadcastTo: hidden.shape), cell: cell.operand(broadcastTo: cell.shape),
+                                     states: states.buffer, gates: gates.buffer, gradient: dy.buffer, gradientOffset: dy.offset,
+                                     gradientStart: start, outProjection: dProjection?.buffer, outInputKernel: dInputKernel.buffer,
+                                     outBias: dBias?.buffer, outKernel: dKernel.buffer, outHidden: dHidden.buffer, outCell: dCell.buffer)
+        return (dProjection, dInputKernel, dBias, dKernel, dHidden, dCell)
     }
 
     /// An LSTM whose last state alone is used (selected, then sliced) passes back the gradient of

@@ -208,6 +208,95 @@ extension BackendConformance {
                 }
             }
         },
+        ConformanceCheck("lstmSequenceBackward with the input projection's weights (own and composed) matches Float64") { backend in
+            // (steps, batch, units, features, bias, projection gradient wanted): on the CPU, bands of
+            // 16 rows and more sum the weights' gradients step by step (37 rows in two bands, 64 in up
+            // to four, 129 units: products wider than 512 columns), smaller bands (17 rows) and
+            // batches below 8 take the products after the steps; one feature; no bias; the
+            // projection's gradient given or not (a two-step ring inside).
+            let cases: [(Int, Int, Int, Int, Bool, Bool)] = [(3, 37, 33, 28, true, false), (3, 37, 33, 28, false, true),
+                                                             (4, 64, 20, 5, true, true), (2, 40, 129, 1, true, false),
+                                                             (3, 17, 9, 4, true, false), (4, 3, 6, 4, true, true),
+                                                             (1, 33, 7, 3, true, false)]
+            for (steps, batch, units, features, withBias, wantsProjection) in cases {
+                var random = TestRandom(seed: 23 &+ UInt64(units * 17 + batch * 5 + features))
+                let wide = 4 * units, narrow = batch * units, rows = steps * batch
+                let x = random.floats(rows * features, -1, 1)
+                let w = random.floats(features * wide, -1, 1).map { $0 / Float(features).squareRoot() }
+                let b = withBias ? random.floats(wide, -0.5, 0.5) : [Float](repeating: 0, count: wide)
+                let scale = Float(1 / Double(units).squareRoot())
+                let u = random.floats(units * wide, -scale, scale)
+                let h0 = random.floats(narrow), c0 = random.floats(narrow)
+                let dy = random.floats(rows * 2 * units)
+                var projection = [Double](repeating: 0, count: rows * wide)
+                for row in 0..<rows {
+                    for k in 0..<wide {
+                        var sum = Double(b[k])
+                        for f in 0..<features { sum += Double(x[row * features + f]) * Double(w[f * wide + k]) }
+                        projection[row * wide + k] = sum
+                    }
+                }
+                let input = backend.upload([.nan] + x), inputKernel = backend.upload([.nan, .nan] + w)
+                let bias = withBias ? (buffer: backend.upload([.nan, .nan, .nan] + b), offset: 3) : nil
+                let kernel = backend.upload([.nan] + u)
+                let hidden = StridedOperand(buffer: backend.upload(h0), offset: 0, strides: [units, 1])
+                let cell = StridedOperand(buffer: backend.upload(c0), offset: 0, strides: [units, 1])
+                let states = backend.allocate(byteCount: rows * 2 * units * 4), gates = backend.allocate(byteCount: rows * wide * 4)
+                backend.composedLSTMSequence(steps: steps, batch: batch, units: units, features: features, input: input,
+                                             inputOffset: 1, inputKernel: inputKernel, inputKernelOffset: 2, bias: bias,
+                                             kernel: kernel, kernelOffset: 1, hidden: hidden, cell: cell, states: states, gates: gates)
+                // Every step's gradient given, and the trailing steps' alone (the earlier ones zero).
+                for start in Set([0, steps - 1]).sorted() {
+                    let stepCount = batch * 2 * units
+                    let zeroed = [Float](repeating: 0, count: start * stepCount) + dy[(start * stepCount)...]
+                    let reference = LSTMSequenceReference(steps: steps, batch: batch, units: units, x: projection,
+                                                          u: u.map(Double.init), h0: h0.map(Double.init), c0: c0.map(Double.init),
+                                                          dy: zeroed.map(Double.init))
+                    var inputKernelGradient = [Double](repeating: 0, count: features * wide)
+                    var biasGradient = [Double](repeating: 0, count: wide)
+                    for row in 0..<rows {
+                        for k in 0..<wide {
+                            let dz = reference.projectionGradient[row * wide + k]
+                            biasGradient[k] += dz
+                            for f in 0..<features { inputKernelGradient[f * wide + k] += Double(x[row * features + f]) * dz }
+                        }
+                    }
+                    let gradient = backend.upload([.nan, .nan] + dy[(start * stepCount)...])
+                    for composed in [false, true] {
+                        let dx = wantsProjection ? backend.allocate(byteCount: rows * wide * 4) : nil
+                        let dw = backend.allocate(byteCount: features * wide * 4)
+                        let db = withBias ? backend.allocate(byteCount: wide * 4) : nil
+                        let du = backend.allocate(byteCount: units * wide * 4)
+                        let dh = backend.allocate(byteCount: narrow * 4), dc = backend.allocate(byteCount: narrow * 4)
+                        if composed {
+                            backend.composedLSTMSequenceBackward(steps: steps, batch: batch, units: units, features: features, input: input,
+                                                                 inputOffset: 1, kernel: kernel, kernelOffset: 1, hidden: hidden, cell: cell,
+                                                                 states: states, gates: gates, gradient: gradient, gradientOffset: 2,
+                                                                 gradientStart: start, outProjection: dx, outInputKernel: dw, outBias: db,
+                                                                 outKernel: du, outHidden: dh, outCell: dc)
+                        } else {
+                            backend.lstmSequenceBackward(steps: steps, batch: batch, units: units, features: features, input: input,
+                                                         inputOffset: 1, kernel: kernel, kernelOffset: 1, hidden: hidden, cell: cell,
+                                                         states: states, gates: gates, gradient: gradient, gradientOffset: 2,
+                                                         gradientStart: start, outProjection: dx, outInputKernel: dw, outBias: db,
+                                                         outKernel: du, outHidden: dh, outCell: dc)
+                        }
+                        let what = "\(composed ? "composed" : "own") lstmSequenceBackward with weights, \(steps) steps, batch \(batch), "
+                            + "units \(units), features \(features), bias \(withBias), projection \(wantsProjection), gradient from step \(start)"
+                        if let dx {
+                            expectClose(backend.floats(dx, count: rows * wide), reference.projectionGradient, tolerance: 2e-5,
+                                        "\(what): projection gradient")
+                        }
+                        expectClose(backend.floats(dw, count: features * wide), inputKernelGradient, tolerance: 2e-5,
+                                    "\(what): input kernel gradient")
+                        if let db { expectClose(backend.floats(db, count: wide), biasGradient, tolerance: 2e-5, "\(what): bias gradient") }
+                        expectClose(backend.floats(du, count: units * wide), reference.kernelGradient, tolerance: 2e-5, "\(what): kernel gradient")
+                        expectClose(backend.floats(dh, count: narrow), reference.hiddenGradient, tolerance: 2e-5, "\(what): hidden gradient")
+                        expectClose(backend.floats(dc, count: narrow), reference.cellGradient, tolerance: 2e-5, "\(what): cell gradient")
+                    }
+                }
+            }
+        },
         ConformanceCheck("lstmSequenceBackward over an empty batch gives the kernel a zero gradient") { backend in
             let (steps, units) = (3, 5)
             let empty = StridedOperand(buffer: backend.upload([0]), offset: 0, strides: [units, 1])
@@ -227,6 +316,28 @@ extension BackendConformance {
                 }
                 #expect(backend.floats(du, count: units * 4 * units) == [Float](repeating: 0, count: units * 4 * units),
                         "\(composed ? "composed" : "own") lstmSequenceBackward, batch 0")
+                // With the input projection's weights: theirs are sums of nothing too.
+                let features = 2
+                let (dw, db) = (backend.upload([Float](repeating: .nan, count: features * 4 * units)),
+                                backend.upload([Float](repeating: .nan, count: 4 * units)))
+                let du2 = backend.upload([Float](repeating: .nan, count: units * 4 * units))
+                if composed {
+                    backend.composedLSTMSequenceBackward(steps: steps, batch: 0, units: units, features: features, input: nothing,
+                                                         inputOffset: 0, kernel: kernel, kernelOffset: 0, hidden: empty, cell: empty,
+                                                         states: nothing, gates: nothing, gradient: nothing, gradientOffset: 0,
+                                                         gradientStart: 0, outProjection: nil, outInputKernel: dw, outBias: db,
+                                                         outKernel: du2, outHidden: nothing, outCell: nothing)
+                } else {
+                    backend.lstmSequenceBackward(steps: steps, batch: 0, units: units, features: features, input: nothing,
+                                                 inputOffset: 0, kernel: kernel, kernelOffset: 0, hidden: empty, cell: empty,
+                                                 states: nothing, gates: nothing, gradient: nothing, gradientOffset: 0,
+                                                 gradientStart: 0, outProjection: nil, outInputKernel: dw, outBias: db,
+                                                 outKernel: du2, outHidden: nothing, outCell: nothing)
+                }
+                let sums = backend.floats(du2, count: units * 4 * units) + backend.floats(dw, count: features * 4 * units)
+                    + backend.floats(db, count: 4 * units)
+                #expect(sums == [Float](repeating: 0, count: sums.count),
+                        "\(composed ? "composed" : "own") lstmSequenceBackward with weights, batch 0")
             }
         },
     ]

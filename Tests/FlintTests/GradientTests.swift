@@ -311,6 +311,23 @@ extension Conformance {
                      Tensor.lstmSequence(input: $0[0], inputKernel: $0[1], bias: $0[2], recurrentKernel: $0[3], hidden: $0[4], cell: $0[5])
                  },
                  reference: { refs in lstmSequenceReference([projectionReference(refs[0], refs[1], refs[2])] + Array(refs[3...])) }),
+        // Bands of 16 rows and more (batch 48 on up to three cores) sum the weights' gradients step
+        // by step: with the input's gradient (the projection's gradient stored), and without it (a
+        // ring of two steps per band, the steps in pairs; three steps leave the first alone).
+        GradCase(name: "lstmSequence from inputs, bands of 16", shapes: [[3, 48, 3], [3, 8], [8], [2, 8], [48, 2], [48, 2]],
+                 domain: (-1.5, 1.5),
+                 flint: {
+                     Tensor.lstmSequence(input: $0[0], inputKernel: $0[1], bias: $0[2], recurrentKernel: $0[3], hidden: $0[4], cell: $0[5])
+                 },
+                 reference: { refs in lstmSequenceReference([projectionReference(refs[0], refs[1], refs[2])] + Array(refs[3...])) }),
+        GradCase(name: "lstmSequence from inputs, bands of 16, constant input", shapes: [[3, 48, 3], [3, 8], [8], [2, 8], [48, 2], [48, 2]],
+                 domain: (-1.5, 1.5),
+                 flint: {
+                     Tensor.lstmSequence(input: $0[0].detached(), inputKernel: $0[1], bias: $0[2], recurrentKernel: $0[3], hidden: $0[4],
+                                         cell: $0[5])
+                 },
+                 reference: { refs in lstmSequenceReference([projectionReference(refs[0], refs[1], refs[2])] + Array(refs[3...])) },
+                 constantInputs: [0]),
         GradCase(name: "lstmSequence, small batch", shapes: [[2, 3, 8], [2, 8], [3, 2], [3, 2]], domain: (-1.5, 1.5),
                  flint: { Tensor.lstmSequence(projection: $0[0], recurrentKernel: $0[1], hidden: $0[2], cell: $0[3]) },
                  reference: { lstmSequenceReference($0) }),

@@ -137,6 +137,19 @@ extension Backend {
                                      outHidden: outHidden, outCell: outCell)
     }
 
+    public func lstmSequenceBackward(steps: Int, batch: Int, units: Int, features: Int, input: any DeviceBuffer, inputOffset: Int,
+                                     kernel: any DeviceBuffer, kernelOffset: Int, hidden: StridedOperand, cell: StridedOperand,
+                                     states: any DeviceBuffer, gates: any DeviceBuffer, gradient: any DeviceBuffer,
+                                     gradientOffset: Int, gradientStart: Int, outProjection: (any DeviceBuffer)?,
+                                     outInputKernel: any DeviceBuffer, outBias: (any DeviceBuffer)?, outKernel: any DeviceBuffer,
+                                     outHidden: any DeviceBuffer, outCell: any DeviceBuffer) {
+        composedLSTMSequenceBackward(steps: steps, batch: batch, units: units, features: features, input: input,
+                                     inputOffset: inputOffset, kernel: kernel, kernelOffset: kernelOffset, hidden: hidden,
+                                     cell: cell, states: states, gates: gates, gradient: gradient, gradientOffset: gradientOffset,
+                                     gradientStart: gradientStart, outProjection: outProjection, outInputKernel: outInputKernel,
+                                     outBias: outBias, outKernel: outKernel, outHidden: outHidden, outCell: outCell)
+    }
+
     public func random(_ out: any DeviceBuffer, count: Int, distribution: RandomDistribution, seed: UInt64,
                        counterOffset: UInt64) {
         composedRandom(out, count: count, distribution: distribution, seed: seed, counterOffset: counterOffset)

@@ -108,6 +108,39 @@ extension Backend {
     }
 }
 
+extension Backend {
+    /// `lstmSequenceBackward` with the input projection's weights, from `lstmSequenceBackward`
+    /// (the projection's gradient made whole, in a scratch buffer where `outProjection` is nil),
+    /// one product (`inputᵀ · dz` over every step at once) and `reduce` (the bias): the default,
+    /// and the reference for fused versions.
+    public func composedLSTMSequenceBackward(steps: Int, batch: Int, units: Int, features: Int, input: any DeviceBuffer,
+                                             inputOffset: Int, kernel: any DeviceBuffer, kernelOffset: Int,
+                                             hidden: StridedOperand, cell: StridedOperand, states: any DeviceBuffer,
+                                             gates: any DeviceBuffer, gradient: any DeviceBuffer, gradientOffset: Int,
+                                             gradientStart: Int = 0, outProjection: (any DeviceBuffer)?,
+                                             outInputKernel: any DeviceBuffer, outBias: (any DeviceBuffer)?,
+                                             outKernel: any DeviceBuffer, outHidden: any DeviceBuffer, outCell: any DeviceBuffer) {
+        guard units > 0 else { return }
+        let layout = LSTMSequenceLayout(batch: batch, units: units)
+        let rows = steps * batch
+        let dz = outProjection ?? scratch(rows * layout.wide)
+        lstmSequenceBackward(steps: steps, batch: batch, units: units, kernel: kernel, kernelOffset: kernelOffset, hidden: hidden,
+                             cell: cell, states: states, gates: gates, gradient: gradient, gradientOffset: gradientOffset,
+                             gradientStart: gradientStart, outProjection: dz, outKernel: outKernel, outHidden: outHidden,
+                             outCell: outCell)
+        // No rows: both are sums of nothing (lstmSequenceBackward wrote no dz to read).
+        guard rows > 0 else {
+            fill(outInputKernel, offset: 0, count: features * layout.wide, bits: 0)
+            if let outBias { fill(outBias, offset: 0, count: layout.wide, bits: 0) }
+            return
+        }
+        gemm(m: features, n: layout.wide, k: rows, batch: 1, alpha: 1,
+             MatrixOperand(buffer: input, offset: inputOffset, rowStride: 1, colStride: features, batchStride: 0),
+             layout.rows(dz, 0, layout.wide), beta: 0, layout.rows(outInputKernel, 0, layout.wide))
+        if let outBias { reduce(.sum, dz, offset: 0, layout: AxisLayout(outer: 1, length: rows, inner: layout.wide), out: outBias) }
+    }
+}
+
 /// Where an LSTM sequence's rows live: `[steps, batch, 2·units]` states and `[steps, batch, 4·units]`
 /// gates and projections, each step's block contiguous.
 public struct LSTMSequenceLayout: Sendable {
