@@ -54,20 +54,23 @@ static inline float fm_tanh(float x) {
 }
 
 // The forward cell of one row from INPUT(j), the pre-activation of unit j of gate k: x + r (the
-// step's input projection and recurrent product) or z alone (both summed by one product).
+// step's input projection and recurrent product) or z alone (both summed by one product). One
+// pass, each unit's four gates in registers: gate by gate and then the states, the gates were
+// written and read back (LSTM benchmark, paired medians of 8 rounds: training +3%, batch-256
+// inference +16%).
 #define FLINT_CELL_ROW(INPUT) \
-    for (long k = 0; k < 4; k++) { \
-        float *gk = gates + k * units; \
-        if (k == 2) { \
-            for (long j = 0; j < units; j++) gk[j] = fm_tanh(INPUT(k * units + j)); \
-        } else { \
-            for (long j = 0; j < units; j++) gk[j] = fm_sigmoid(INPUT(k * units + j)); \
-        } \
-    } \
-    const float *i = gates, *f = gates + units, *g = gates + 2 * units, *o = gates + 3 * units; \
     float *h = out, *new_cell = out + units; \
-    for (long j = 0; j < units; j++) new_cell[j] = f[j] * c[j] + i[j] * g[j]; \
-    for (long j = 0; j < units; j++) h[j] = o[j] * fm_tanh(new_cell[j]);
+    for (long j = 0; j < units; j++) { \
+        float i = fm_sigmoid(INPUT(j)), f = fm_sigmoid(INPUT(units + j)); \
+        float g = fm_tanh(INPUT(2 * units + j)), o = fm_sigmoid(INPUT(3 * units + j)); \
+        gates[j] = i; \
+        gates[units + j] = f; \
+        gates[2 * units + j] = g; \
+        gates[3 * units + j] = o; \
+        float updated = f * c[j] + i * g; \
+        new_cell[j] = updated; \
+        h[j] = o * fm_tanh(updated); \
+    }
 
 FLINT_CLONES_AVX512
 void flint_lstm_cell_row(long units, const float *restrict x, const float *restrict r, const float *restrict c,
