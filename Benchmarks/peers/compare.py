@@ -1,6 +1,8 @@
 """Runs `flint-bench models --json` and the peer benchmarks (PyTorch, scikit-learn) in one go and prints
 one table: a row per (model, workload), a column per Flint device and per peer, and Flint's ratio to the
 best peer. Arguments this script does not know are passed to flint-bench (e.g. --devices cpu, --models mlp).
+Model by model, Flint and the peers run back to back (Flint first in odd rounds, last in even ones), so
+that each ratio compares measurements taken minutes apart at most, on a machine whose speed drifts.
 Compare ratios within one run, not absolute figures across runs: a shared machine is noisy."""
 import argparse
 import json
@@ -11,9 +13,11 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from common import EXIT_UNAVAILABLE, WORKLOADS  # noqa: E402
+from common import EXIT_UNAVAILABLE, WORKLOADS, selected  # noqa: E402
 
 PEERS = {"pytorch": "pytorch_bench.py", "sklearn": "sklearn_bench.py"}
+# The models a peer has (others are not started for).
+PEER_MODELS = {"sklearn": {"mlp"}}
 
 
 def note(message):
@@ -46,6 +50,33 @@ def run(label, command, env=None):
     if result.returncode != 0:
         note(f"   {label} exited with status {result.returncode}; keeping its {len(rows)} line(s)")
     return rows
+
+
+def models_option(passthrough):
+    """The models a `--models a,b` (or `--models=a,b`) among flint-bench's arguments names, or None,
+    and those arguments without it."""
+    rest, models = [], None
+    i = 0
+    while i < len(passthrough):
+        arg = passthrough[i]
+        if arg == "--models" and i + 1 < len(passthrough):
+            models, i = passthrough[i + 1], i + 2
+            continue
+        if arg.startswith("--models="):
+            models = arg.split("=", 1)[1]
+        else:
+            rest.append(arg)
+        i += 1
+    return ([m.strip() for m in models.split(",") if m.strip()] if models is not None else None), rest
+
+
+def peer_selection(spec, model):
+    """The peers' --workloads for one model from the --workloads `spec`, or None for none of it."""
+    pairs = selected(spec, WORKLOADS)
+    workloads = [w for m, w in pairs if m == model]
+    if not workloads:
+        return None
+    return model if len(workloads) == 3 else ",".join(f"{model}/{w}" for w in workloads)
 
 
 def fmt_rate(value):
@@ -194,19 +225,30 @@ def main():
             peers.append(name)
         else:
             note(f"unknown peer {name!r}; known: {', '.join(PEERS)}")
+    asked, flint_arguments = models_option(passthrough)
+    models = [m for m in dict.fromkeys(m for m, _ in WORKLOADS)
+              if (asked is None or m in asked) and peer_selection(args.workloads, m) is not None]
     rounds, flint_rows, peer_rows = [], [], []
     for r in range(args.rounds):
         if args.rounds > 1:
             note(f"== round {r + 1} of {args.rounds}")
-        round_flint = [] if args.no_flint else \
-            run("flint", [args.flint_bench, "models", "--json", "--seconds", str(args.seconds)] + passthrough)
-        round_peers = []
-        for name in peers:
-            command = [sys.executable, os.path.join(HERE, PEERS[name]), "--seconds", str(args.seconds),
-                       "--workloads", args.workloads]
-            if name == "pytorch" and args.torch_device != "cpu":
-                command += ["--device", args.torch_device]
-            round_peers += run(name, command, env=env)
+        round_flint, round_peers = [], []
+        for i, model in enumerate(models):
+            # The peak once a round, with its first model.
+            flint = [args.flint_bench, "models", "--json", "--seconds", str(args.seconds), "--models", model] \
+                + ([] if i == 0 else ["--no-peak"]) + flint_arguments
+            sides = [] if args.no_flint else [("flint", flint, None)]
+            for name in [p for p in peers if model in PEER_MODELS.get(p, {model})]:
+                command = [sys.executable, os.path.join(HERE, PEERS[name]), "--seconds", str(args.seconds),
+                           "--workloads", peer_selection(args.workloads, model)]
+                if name == "pytorch" and args.torch_device != "cpu":
+                    command += ["--device", args.torch_device]
+                sides.append((name, command, env))
+            if r % 2 == 1:
+                sides.reverse()
+            for name, command, side_env in sides:
+                rows = run(name, command, env=side_env)
+                (round_flint if name == "flint" else round_peers).extend(rows)
         rounds.append(round_flint + round_peers)
         flint_rows += round_flint
         peer_rows += round_peers
