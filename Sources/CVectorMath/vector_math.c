@@ -133,7 +133,7 @@ void flint_accumulate(float *restrict q, const float *restrict p, long count) {
 // Eight blocks' rounds side by side (the loop over blocks vectorises; 32×32→64-bit products
 // become vpmuludq on AVX2). Integer arithmetic and one exact conversion, so the bits are
 // Philox.block's.
-FLINT_CLONES
+FLINT_CLONES_AVX512
 void flint_philox_uniform(float *out, long first, long blocks, unsigned long long seed,
                           unsigned long long counter_offset, float low, float scale) {
     const uint32_t key0 = (uint32_t)seed, key1 = (uint32_t)(seed >> 32);
@@ -153,6 +153,32 @@ void flint_philox_uniform(float *out, long first, long blocks, unsigned long lon
         q[1] = low + scale * ((float)(c1 >> 8) * 0x1p-24f);
         q[2] = low + scale * ((float)(c2 >> 8) * 0x1p-24f);
         q[3] = low + scale * ((float)(c3 >> 8) * 0x1p-24f);
+    }
+}
+
+// Inverted dropout from the same blocks: each x times scale where its uniform is at least rate,
+// else times 0, the draws never stored (see flint_philox_uniform for the rounds).
+FLINT_CLONES_AVX512
+void flint_philox_dropout(const float *x, float *out, long first, long blocks, unsigned long long seed,
+                          unsigned long long counter_offset, float rate, float scale) {
+    const uint32_t key0 = (uint32_t)seed, key1 = (uint32_t)(seed >> 32);
+    for (long b = 0; b < blocks; b++) {
+        uint64_t index = counter_offset + (uint64_t)(first + b);
+        uint32_t c0 = (uint32_t)index, c1 = (uint32_t)(index >> 32), c2 = 0, c3 = 0;
+        uint32_t k0 = key0, k1 = key1;
+        for (int round = 0; round < 10; round++) {
+            if (round > 0) { k0 += 0x9E3779B9u; k1 += 0xBB67AE85u; }
+            uint64_t p0 = (uint64_t)0xD2511F53u * c0, p1 = (uint64_t)0xCD9E8D57u * c2;
+            uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0, n1 = (uint32_t)p1;
+            uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1, n3 = (uint32_t)p0;
+            c0 = n0; c1 = n1; c2 = n2; c3 = n3;
+        }
+        const float *v = x + 4 * b;
+        float *q = out + 4 * b;
+        q[0] = v[0] * ((float)(c0 >> 8) * 0x1p-24f >= rate ? scale : 0.0f);
+        q[1] = v[1] * ((float)(c1 >> 8) * 0x1p-24f >= rate ? scale : 0.0f);
+        q[2] = v[2] * ((float)(c2 >> 8) * 0x1p-24f >= rate ? scale : 0.0f);
+        q[3] = v[3] * ((float)(c3 >> 8) * 0x1p-24f >= rate ? scale : 0.0f);
     }
 }
 

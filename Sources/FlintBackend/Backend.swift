@@ -232,6 +232,13 @@ public protocol Backend: AnyObject, Sendable {
     /// Fills `count` float32 elements from the Philox4x32-10 stream `(seed, counterOffset)` as
     /// `Philox` defines it, so every backend produces the same numbers for the same seed.
     func random(_ out: any DeviceBuffer, count: Int, distribution: RandomDistribution, seed: UInt64, counterOffset: UInt64)
+    /// Inverted dropout of `count` elements of `x` (contiguous from `offset`): `out[i]` (from 0) is
+    /// `x[i] · (1 / (1 − rate))` where element i of the uniform Philox stream `(seed, counterOffset)`
+    /// (as `random` draws it over [0, 1)) is at least `rate`, else `x[i] · 0`. The same call on the
+    /// output's gradient is its adjoint. The default (`composedDropout`) draws the stream with
+    /// `random` and applies it with two `binary` ops.
+    func dropout(_ x: any DeviceBuffer, offset: Int, count: Int, rate: Float, seed: UInt64, counterOffset: UInt64,
+                 out: any DeviceBuffer)
 
     // MARK: Control
 

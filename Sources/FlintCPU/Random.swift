@@ -77,3 +77,30 @@ extension CPUBackend {
         return (r * Foundation.cos(angle), r * Foundation.sin(angle))
     }
 }
+
+extension CPUBackend {
+    /// Dropout in one pass: each block's four draws are made and applied in registers, never
+    /// stored (the composed default writes the draws and a mask and reads both back: four
+    /// passes over the tensor, forward and again backward). Same draws, same bits.
+    public func dropout(_ x: any DeviceBuffer, offset: Int, count: Int, rate: Float, seed: UInt64, counterOffset: UInt64,
+                        out: any DeviceBuffer) {
+        let input = cpuBuffer(x, "dropout"), output = cpuBuffer(out, "dropout")
+        ensure(count >= 0, "CPUBackend.dropout: negative count \(count)")
+        checkRange(input, offset: offset, count: count, "dropout", "input")
+        checkOutput(output, count: count, "dropout")
+        guard count > 0 else { return }
+        let scale = 1 / (1 - rate)
+        let source = UnsafePointer(input.floats + offset), target = output.floats
+        let whole = count / 4
+        Parallel.forEachRange(count: whole, minimumChunk: 2048) { range in
+            flint_philox_dropout(source + range.lowerBound * 4, target + range.lowerBound * 4, range.lowerBound, range.count,
+                                 seed, counterOffset, rate, scale)
+        }
+        // The last block's first count mod 4 elements.
+        guard whole * 4 < count else { return }
+        let words = Philox.block(counterOffset &+ UInt64(whole), seed: seed)
+        for (i, word) in [words.0, words.1, words.2].enumerated() where whole * 4 + i < count {
+            target[whole * 4 + i] = source[whole * 4 + i] * (Philox.unitFloat(word) >= rate ? scale : 0)
+        }
+    }
+}

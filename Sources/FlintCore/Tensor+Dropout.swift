@@ -1,6 +1,31 @@
 import FlintBackend
 
 extension Tensor {
+    /// Inverted dropout: each element times `1 / (1 - rate)` where a uniform draw from
+    /// `generator` is at least `rate`, else times 0 — `self * dropoutMask(shape, rate:,
+    /// generator:)`, the same draws and the same values, as one op: the mask is never made, and
+    /// the gradient passes through the same draws again (`Backend.dropout`).
+    ///
+    /// - Parameters:
+    ///   - rate: The probability of a zero, in [0, 1).
+    ///   - generator: The random stream; it advances, so the next call differs.
+    public func dropout(rate: Float, generator: RandomGenerator) -> Tensor {
+        ensure(rate >= 0 && rate < 1, "dropout: rate must be in [0, 1), got \(rate)")
+        requireFloat("dropout")
+        let x = contiguous()
+        let result = Tensor(uninitializedShape: shape, backend: backend)
+        guard count > 0 else { return result }
+        let (seed, counter) = (generator.seed, generator.reserve(blocks: (count + 3) / 4))
+        backend.dropout(x.buffer, offset: x.offset, count: count, rate: rate, seed: seed, counterOffset: counter, out: result.buffer)
+        return result.recorded("dropout", [self]) { g in
+            let dy = g.contiguous()
+            let dx = Tensor(uninitializedShape: dy.shape, backend: dy.backend)
+            dy.backend.dropout(dy.buffer, offset: dy.offset, count: dy.count, rate: rate, seed: seed, counterOffset: counter,
+                               out: dx.buffer)
+            return [dx]
+        }
+    }
+
     /// An inverted-dropout mask: `1 / (1 - rate)` where a uniform draw from `generator` is at
     /// least `rate`, else 0. The comparison and the scaling are one pass over the draws (on
     /// backends that fuse a binary op with an affine map), not two.

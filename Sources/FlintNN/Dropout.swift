@@ -23,6 +23,6 @@ public final class Dropout: Layer {
     public override func forward(_ input: Tensor, training: Bool) -> Tensor {
         guard training, rate > 0 else { return input }
         let generator = generator ?? RandomGenerator(seed: 0)
-        return input * Tensor.dropoutMask(input.shape, rate: rate, generator: generator, on: input.device)
+        return input.dropout(rate: rate, generator: generator)
     }
 }

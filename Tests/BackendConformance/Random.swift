@@ -57,5 +57,38 @@ extension BackendConformance {
             backend.random(tail, count: 24, distribution: distribution, seed: 5, counterOffset: 10)
             #expect(backend.floats(tail, count: 24) == Array(backend.floats(whole, count: 64)[40...]))
         },
+        ConformanceCheck("dropout (own and composed) keeps x · 1/(1 − rate) where the uniform stream's draw is ≥ rate, bit for bit") { backend in
+            // (count, rate, seed, counter): tails of 1–3 elements past whole blocks of four, a count
+            // split across cores, rate 0 (keeps all) and a high counter; x at an offset, with a
+            // NaN and infinities (times 0 they give NaN, as in any product).
+            let cases: [(Int, Float, UInt64, UInt64)] = [(1, 0.5, 3, 0), (7, 0.25, 42, 9), (4, 0.5, 1, 0xFFFF_FFFE),
+                                                         (8_197, 0.9, 0x1234_5678_9ABC_DEF0, 77), (100_003, 0.25, 5, 1_000),
+                                                         (1003, 0, 11, 0), (0, 0.5, 1, 0)]
+            for (count, rate, seed, counter) in cases {
+                var random = TestRandom(seed: UInt64(count) &+ seed)
+                var x = random.floats(count, -3, 3)
+                if count > 10 { (x[2], x[5], x[9]) = (.nan, .infinity, -.infinity) }
+                let source = backend.upload([.nan, .nan] + x)
+                let scale = 1 / (1 - rate)
+                let expected = (0..<count).map { i in
+                    x[i] * (Philox.value(at: i, distribution: .uniform(low: 0, high: 1), seed: seed, counterOffset: counter) >= rate
+                        ? scale : 0)
+                }
+                for composed in [false, true] {
+                    let out = backend.allocate(byteCount: max(1, count) * 4)
+                    if composed {
+                        backend.composedDropout(source, offset: 2, count: count, rate: rate, seed: seed, counterOffset: counter, out: out)
+                    } else {
+                        backend.dropout(source, offset: 2, count: count, rate: rate, seed: seed, counterOffset: counter, out: out)
+                    }
+                    let values = backend.floats(out, count: count)
+                    let wrong = (0..<count).filter {
+                        values[$0].isNaN ? !expected[$0].isNaN : values[$0].bitPattern != expected[$0].bitPattern
+                    }
+                    let what = "\(composed ? "composed" : "own") dropout of \(count) at rate \(rate), seed \(seed), counter \(counter)"
+                    #expect(wrong.isEmpty, "\(what): \(wrong.count) differ, first at \(wrong.first ?? 0)")
+                }
+            }
+        },
     ]
 }

@@ -38,6 +38,12 @@ void flint_relu_gradient_rows(const float *gradient, const float *output, long c
 void flint_philox_uniform(float *out, long first, long blocks, unsigned long long seed,
                           unsigned long long counter_offset, float low, float scale);
 
+// Inverted dropout from the same blocks: out[i] = x[i] · (u_i ≥ rate ? scale : 0), u_i the uniform
+// (low 0, scale 1) of element i; x and out hold the whole blocks (4 · blocks floats from block
+// first) and may be the same array.
+void flint_philox_dropout(const float *x, float *out, long first, long blocks, unsigned long long seed,
+                          unsigned long long counter_offset, float rate, float scale);
+
 // One window of max pooling over `channels`: `windows` (≥ 1) candidate rows in tap order, row i
 // at candidates[i] with tap taps[i]. Per channel, starting from row 0, a later row's value and
 // tap replace the best where it beats a best that is not NaN or is NaN itself (the first NaN,

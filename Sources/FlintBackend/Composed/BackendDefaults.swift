@@ -150,6 +150,11 @@ extension Backend {
                                      outBias: outBias, outKernel: outKernel, outHidden: outHidden, outCell: outCell)
     }
 
+    public func dropout(_ x: any DeviceBuffer, offset: Int, count: Int, rate: Float, seed: UInt64, counterOffset: UInt64,
+                        out: any DeviceBuffer) {
+        composedDropout(x, offset: offset, count: count, rate: rate, seed: seed, counterOffset: counterOffset, out: out)
+    }
+
     public func random(_ out: any DeviceBuffer, count: Int, distribution: RandomDistribution, seed: UInt64,
                        counterOffset: UInt64) {
         composedRandom(out, count: count, distribution: distribution, seed: seed, counterOffset: counterOffset)

@@ -13,6 +13,22 @@ extension Backend {
         unary(activation, StridedOperand(out, 0, rowMajorStrides(shape)), shape: shape, out: out)
     }
 
+    /// `dropout` from `random` (the draws made whole), `fill` and two `binary` ops: the mask
+    /// `(u ≥ rate) · 1 / (1 − rate)`, then `x` times it. The default, and the reference for fused
+    /// versions.
+    public func composedDropout(_ x: any DeviceBuffer, offset: Int, count: Int, rate: Float, seed: UInt64,
+                                counterOffset: UInt64, out: any DeviceBuffer) {
+        guard count > 0 else { return }
+        let draws = scratch(count), threshold = scratch(1), mask = scratch(count)
+        random(draws, count: count, distribution: .uniform(low: 0, high: 1), seed: seed, counterOffset: counterOffset)
+        fill(threshold, offset: 0, count: 1, bits: rate.bitPattern)
+        binary(.greaterEqual, StridedOperand(buffer: draws, offset: 0, strides: [1]),
+               StridedOperand(buffer: threshold, offset: 0, strides: [0]), shape: [count],
+               then: .affine(scale: 1 / (1 - rate), shift: 0), out: mask)
+        binary(.mul, StridedOperand(buffer: x, offset: offset, strides: [1]), StridedOperand(buffer: mask, offset: 0, strides: [1]),
+               shape: [count], out: out)
+    }
+
     /// `random` from `write`: `Philox`'s definition evaluated on the host, so the numbers are
     /// those of every other backend by construction.
     public func composedRandom(_ out: any DeviceBuffer, count: Int, distribution: RandomDistribution, seed: UInt64,
