@@ -135,6 +135,14 @@ public protocol Backend: AnyObject, Sendable {
     /// of the gradient times the weight.
     func conv2dInputGradient(_ gradient: any DeviceBuffer, gradientOffset: Int, filter: any DeviceBuffer, filterOffset: Int,
                              geometry: ConvGeometry, filters: Int, out: any DeviceBuffer)
+    /// `conv2dInputGradient` through the ReLU whose output the convolution read: `reluOutput`
+    /// (the convolution's NHWC input, contiguous from `reluOutputOffset`) gives ReLU's adjoint as
+    /// `reluGradientWithSums` computes it, so `out` is the input gradient times
+    /// `(reluOutput > 0 ? 1 : 0)`, and `sums` (`geometry.channels` floats, or nil) its sums over
+    /// every axis but the last (the ReLU's bias's gradient). The default runs the two ops.
+    func conv2dInputGradient(_ gradient: any DeviceBuffer, gradientOffset: Int, filter: any DeviceBuffer, filterOffset: Int,
+                             geometry: ConvGeometry, filters: Int, reluOutput: any DeviceBuffer, reluOutputOffset: Int,
+                             out: any DeviceBuffer, sums: (any DeviceBuffer)?)
     /// Whether `conv2dInputGradient` runs `geometry` without a column gradient, so layers call it
     /// on the whole batch rather than `gemm` and `col2im` in chunks. The default is false.
     func convolvesInputGradientWithoutColumns(_ geometry: ConvGeometry) -> Bool

@@ -60,6 +60,16 @@ extension Tensor {
             guard x.requiresGrad else { return [nil, dw] }
             if dy.backend.convolvesInputGradientWithoutColumns(g) {
                 let dx = Tensor(uninitializedShape: x.shape, backend: dy.backend)
+                // A ReLU's output (the layer before's fused activation): its adjoint too, image by
+                // image, handed to the ReLU with its bias's sums (see ReluHandoff).
+                if let handoff = x.node?.reluHandoff, x.isContiguous, x.dtype == .float32, g.channels > 0 {
+                    let sums = handoff.wantsColumnSums ? Tensor(uninitializedShape: [g.channels], backend: dy.backend) : nil
+                    dy.backend.conv2dInputGradient(dy.buffer, gradientOffset: dy.offset, filter: w.buffer, filterOffset: w.offset,
+                                                   geometry: g, filters: filters, reluOutput: x.buffer, reluOutputOffset: x.offset,
+                                                   out: dx.buffer, sums: sums?.buffer)
+                    handoff.offer(dx, columnSums: sums)
+                    return [dx, dw]
+                }
                 dy.backend.conv2dInputGradient(dy.buffer, gradientOffset: dy.offset, filter: w.buffer, filterOffset: w.offset,
                                                geometry: g, filters: filters, out: dx.buffer)
                 return [dx, dw]

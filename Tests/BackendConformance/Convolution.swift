@@ -54,6 +54,38 @@ extension BackendConformance {
                 }
             }
         },
+        ConformanceCheck("conv2dInputGradient through a ReLU: the gradient masked by the ReLU's output, and its column sums") { backend in
+            for (test, filters) in ConvCase.convolutions where filters == 5 || filters == 32 {
+                let g = test.geometry
+                var random = TestRandom(seed: 29 &+ UInt64(test.columnCount * filters))
+                let w = random.floats(g.patchSize * filters), dy = random.floats(g.patchCount * filters)
+                // The ReLU's output: zeros (a quarter, exactly), NaN and positives.
+                var y = random.floats(test.imageCount, -1, 3).map { $0 < 0 ? 0 : $0 }
+                if y.count > 3 { y[y.count / 2] = .nan }
+                let plain = test.referenceInputGradient(filter: w, gradient: dy, filters: filters)
+                let expected = zip(plain, y).map { $1 > 0 ? $0 : 0 }
+                var sums = [Double](repeating: 0, count: g.channels)
+                for (i, value) in expected.enumerated() { sums[i % g.channels] += value }
+                let filter = backend.upload([9] + w), gradient = backend.upload([9, 9, 9] + dy), output = backend.upload([7, 7] + y)
+                for composed in [false, true] {
+                    for withSums in [true, false] {
+                        let dx = backend.upload([Float](repeating: .nan, count: test.imageCount))
+                        let totals = withSums ? backend.upload([Float](repeating: .nan, count: g.channels)) : nil
+                        if composed {
+                            backend.composedConv2dInputGradient(gradient, gradientOffset: 3, filter: filter, filterOffset: 1, geometry: g,
+                                                                filters: filters, reluOutput: output, reluOutputOffset: 2, out: dx,
+                                                                sums: totals)
+                        } else {
+                            backend.conv2dInputGradient(gradient, gradientOffset: 3, filter: filter, filterOffset: 1, geometry: g,
+                                                        filters: filters, reluOutput: output, reluOutputOffset: 2, out: dx, sums: totals)
+                        }
+                        let what = "conv2dInputGradient through a ReLU \(composed ? "composed " : "")\(test), \(filters) filters"
+                        expectClose(backend.floats(dx, count: test.imageCount), expected, tolerance: 1e-5, what)
+                        if let totals { expectClose(backend.floats(totals, count: g.channels), sums, tolerance: 1e-4, "\(what): sums") }
+                    }
+                }
+            }
+        },
     ]
 }
 

@@ -81,5 +81,38 @@ extension Conformance {
                         "bias gradient, \(pool) on \(device): \(handed[2]) vs \(ordinary[2])")
             }
         }
+
+        /// A convolution over a ReLU's output (the Keras convnet's second layer over its first)
+        /// hands the ReLU its adjoint, masked image by image where the backend's input gradient
+        /// runs without columns: the gradients equal the ordinary path's (the bias's up to the order
+        /// of its sums), through `same` and `valid` padding and a stride, with and without a bias
+        /// that learns.
+        @Test(arguments: TestDevices.all)
+        func convolutionAfterReluMatchesTheOrdinaryPath(device: Device) {
+            var rng = TestRNG(seed: 211)
+            for (padding, strides, learnsBias) in [(Padding.valid, 1, true), (.same, 2, true), (.same, 1, false)] {
+                let (x, _) = makeInput([3, 9, 8, 3], rng: &rng, on: device)
+                let (w1, _) = makeInput([3, 3, 3, 12], rng: &rng, on: device)
+                let (b1, _) = makeInput([12], rng: &rng, on: device)
+                let (w2, _) = makeInput([3, 3, 12, 16], rng: &rng, on: device)
+                func gradients(throughHandoff: Bool) -> [[Float]] {
+                    let leaves = [x, w1, b1, w2].map { Tensor($0.toArray(), shape: $0.shape, on: device).requiringGrad() }
+                    let bias = learnsBias ? leaves[2] : leaves[2].detached()
+                    let y = leaves[0].conv2d(leaves[1], padding: .same, adding: bias, then: .relu)
+                    let source = throughHandoff ? y : y * 1
+                    let z = source.conv2d(leaves[3], strides: (strides, strides), padding: padding)
+                    (z * z).sum().backward()
+                    return leaves.map { $0.grad?.toArray() ?? [] }
+                }
+                let (handed, ordinary) = (gradients(throughHandoff: true), gradients(throughHandoff: false))
+                let what = "\(padding), stride \(strides), bias learns \(learnsBias) on \(device)"
+                #expect(handed[0] == ordinary[0], "input gradient, \(what)")
+                #expect(handed[1] == ordinary[1], "first filter gradient, \(what)")
+                #expect(handed[3] == ordinary[3], "second filter gradient, \(what)")
+                #expect(handed[2].count == ordinary[2].count
+                            && Swift.zip(handed[2], ordinary[2]).allSatisfy { abs($0 - $1) <= 1e-5 * Swift.max(1, abs($1)) },
+                        "bias gradient, \(what): \(handed[2]) vs \(ordinary[2])")
+            }
+        }
     }
 }

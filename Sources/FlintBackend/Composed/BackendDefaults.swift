@@ -78,6 +78,14 @@ extension Backend {
                                     geometry: geometry, filters: filters, out: out)
     }
 
+    public func conv2dInputGradient(_ gradient: any DeviceBuffer, gradientOffset: Int, filter: any DeviceBuffer, filterOffset: Int,
+                                    geometry: ConvGeometry, filters: Int, reluOutput: any DeviceBuffer, reluOutputOffset: Int,
+                                    out: any DeviceBuffer, sums: (any DeviceBuffer)?) {
+        composedConv2dInputGradient(gradient, gradientOffset: gradientOffset, filter: filter, filterOffset: filterOffset,
+                                    geometry: geometry, filters: filters, reluOutput: reluOutput, reluOutputOffset: reluOutputOffset,
+                                    out: out, sums: sums)
+    }
+
     public func convolvesInputGradientWithoutColumns(_ geometry: ConvGeometry) -> Bool { false }
 
     public func maxPool2d(_ input: any DeviceBuffer, offset: Int, geometry: ConvGeometry, out: any DeviceBuffer,

@@ -27,6 +27,23 @@ extension Backend {
 
     /// `conv2dInputGradient` from `gemm` and `col2im`: the whole column gradient `gradient · filterᵀ`,
     /// folded back onto the images.
+    /// `conv2dInputGradient` through a ReLU from `conv2dInputGradient` (into a scratch buffer)
+    /// and `reluGradientWithSums`: the default, and the reference for fused versions.
+    public func composedConv2dInputGradient(_ gradient: any DeviceBuffer, gradientOffset: Int, filter: any DeviceBuffer,
+                                            filterOffset: Int, geometry g: ConvGeometry, filters: Int, reluOutput: any DeviceBuffer,
+                                            reluOutputOffset: Int, out: any DeviceBuffer, sums: (any DeviceBuffer)?) {
+        let count = g.batch * g.height * g.width * g.channels
+        guard count > 0 else {
+            if let sums, g.channels > 0 { fill(sums, offset: 0, count: g.channels, bits: 0) }
+            return
+        }
+        let plain = scratch(count)
+        conv2dInputGradient(gradient, gradientOffset: gradientOffset, filter: filter, filterOffset: filterOffset, geometry: g,
+                            filters: filters, out: plain)
+        reluGradientWithSums(plain, gradientOffset: 0, output: reluOutput, outputOffset: reluOutputOffset,
+                             rows: count / g.channels, columns: g.channels, out: out, sums: sums ?? scratch(g.channels))
+    }
+
     public func composedConv2dInputGradient(_ gradient: any DeviceBuffer, gradientOffset: Int, filter: any DeviceBuffer,
                                             filterOffset: Int, geometry g: ConvGeometry, filters: Int,
                                             out: any DeviceBuffer) {
