@@ -834,6 +834,9 @@ typedef struct {
     const float *base;
     long row, col;
     const long *rows, *cols;
+    // A packed whole beforehand (flint_sgemm_pack_a), or NULL: k block pc's panels at
+    // packed + rounded_rows(m) * pc, its rows from i at + i * kc.
+    const float *packed;
 } a_source;
 
 // Rows i0..<i0+mc, depths p0..<p0+kc of a gathered A into MR-row panels, as pack_a.
@@ -953,7 +956,7 @@ FLINT_AVX2 static void sgemm_blocked(long m, long n, long k, float alpha, const 
     // inference band, 86 → 120 GFLOP/s; 128×64×784 85 → 100; an LSTM step's 64×128×512
     // against its packed kernel 86 → 118).
     long run_count = a->rows ? gathered_runs(a->cols, k, NULL) : 0;
-    int direct = a->rows ? n <= 512 && k >= 16 * run_count : a->col == 1 && n <= (wide ? 2 * NR : 512);
+    int direct = a->packed ? 0 : a->rows ? n <= 512 && k >= 16 * run_count : a->col == 1 && n <= (wide ? 2 * NR : 512);
     // Then its runs of adjacent columns, and those of the current k block (few: k / 16 at most).
     long *run_starts = NULL, *run_offset = NULL, *run_length = NULL;
     if (a->rows && direct) {
@@ -989,8 +992,11 @@ FLINT_AVX2 static void sgemm_blocked(long m, long n, long k, float alpha, const 
                 long mc = m - ic < MC ? m - ic : MC;
                 // Whole row panels in place when direct; the last partial one is always packed.
                 long whole = direct ? mc / MR * MR : 0;
+                const float *pa = packed_a;
                 if (whole < mc) {
-                    if (a->rows)
+                    if (a->packed)
+                        pa = a->packed + (m + MR - 1) / MR * MR * pc + ic * kc;
+                    else if (a->rows)
                         pack_a_gathered(a, ic + whole, mc - whole, pc, kc, packed_a);
                     else
                         pack_a(mc - whole, kc, a->base + (ic + whole) * a->row + pc * a->col, a->row, a->col, packed_a);
@@ -1028,7 +1034,7 @@ FLINT_AVX2 static void sgemm_blocked(long m, long n, long k, float alpha, const 
                     }
                     if (odd < mc) {
                         float *tile = c + (ic + odd) * ldc + jc + jr;
-                        const float *panel = packed_a + (odd - whole) * kc;
+                        const float *panel = pa + (odd - whole) * kc;
                         if (columns > NR)
                             kernel_packed_rows_6x32(kc, panel, bp, bq, b_step, alpha, block_beta, tile, ldc, mc - odd, columns,
                                                     tile_bias, tile_activation, slope);
@@ -1048,7 +1054,7 @@ FLINT_AVX2 static void sgemm_blocked(long m, long n, long k, float alpha, const 
                         // The second panel may be partial: packing zero-fills it.
                         long pair_rows = mc - ir < 2 * MR ? mc - ir : 2 * MR;
                         float *tile = c + (ic + ir) * ldc + jc + jr;
-                        const float *pair = packed_a + (ir - whole) * kc;
+                        const float *pair = pa + (ir - whole) * kc;
                         if (columns > NR)
                             kernel_12x32_packed(kc, pair, bp, bq, b_step, alpha, block_beta, tile, ldc, pair_rows, columns, tile_bias,
                                                 tile_activation, slope);
@@ -1074,7 +1080,7 @@ FLINT_AVX2 static void sgemm_blocked(long m, long n, long k, float alpha, const 
                     const float *tile_bias = last && bias ? bias + jc + jr : NULL;
                     int tile_activation = last ? activation : FLINT_ACTIVATION_NONE;
                     if (ir >= whole) {
-                        kernel_packed_rows(kc, packed_a + (ir - whole) * kc, panels + jr * kc, alpha, block_beta, tile,
+                        kernel_packed_rows(kc, pa + (ir - whole) * kc, panels + jr * kc, alpha, block_beta, tile,
                                            ldc, rows, columns, tile_bias, tile_activation, slope);
                     } else if (a->rows) {
                         const float *panel[MR];
@@ -1094,7 +1100,7 @@ FLINT_AVX2 static void sgemm_blocked(long m, long n, long k, float alpha, const 
 
 void flint_sgemm(long m, long n, long k, float alpha, const float *a, long a_row, long a_col,
                  const float *b, long b_row, long b_col, float beta, float *c, long ldc, const flint_epilogue *epilogue) {
-    a_source source = {a, a_row, a_col, NULL, NULL};
+    a_source source = {a, a_row, a_col, NULL, NULL, NULL};
     sgemm_blocked(m, n, k, alpha, &source, b, b_row, b_col, NULL, beta, c, ldc, epilogue);
 }
 
@@ -1113,14 +1119,49 @@ void flint_sgemm_pack(long k, long n, const float *b, long b_row, long b_col, fl
 
 void flint_sgemm_packed(long m, long n, long k, float alpha, const float *a, long a_row, long a_col,
                         const float *packed, float beta, float *c, long ldc, const flint_epilogue *epilogue) {
-    a_source source = {a, a_row, a_col, NULL, NULL};
+    a_source source = {a, a_row, a_col, NULL, NULL, NULL};
     sgemm_blocked(m, n, k, alpha, &source, NULL, 0, 0, packed, beta, c, ldc, epilogue);
+}
+
+long flint_sgemm_packed_a_size(long m, long k) { return (m + MR - 1) / MR * MR * k; }
+
+int flint_sgemm_packs_a(long n, long a_col) { return !(a_col == 1 && n <= (wide_kernel() ? 2 * NR : 512)); }
+
+void flint_sgemm_pack_a(long m, long k, long first_panel, long panels, const float *a, long a_row, long a_col, float *out) {
+    if (k <= 0) return;
+    long rows = (m + MR - 1) / MR * MR, step = k_step(k);
+    for (long pc = 0; pc < k; pc += step) {
+        long kc = k - pc < step ? k - pc : step;
+        for (long q = first_panel; q < first_panel + panels && q * MR < m; q++) {
+            long count = m - q * MR < MR ? m - q * MR : MR;
+            pack_a(count, kc, a + q * MR * a_row + pc * a_col, a_row, a_col, out + rows * pc + q * MR * kc);
+        }
+    }
+}
+
+void flint_sgemm_a_packed(long m, long n, long k, float alpha, const float *packed, const float *b, long b_row, long b_col,
+                          float beta, float *c, long ldc, const flint_epilogue *epilogue) {
+    a_source source = {NULL, 0, 0, NULL, NULL, packed};
+    sgemm_blocked(m, n, k, alpha, &source, b, b_row, b_col, NULL, beta, c, ldc, epilogue);
+}
+
+// The calling thread's buffer for an A that its product's tasks share (flint_sgemm_pack_a).
+static _Thread_local float *shared_a;
+static _Thread_local long shared_a_capacity;
+
+float *flint_sgemm_shared_floats(long count) {
+    if (count > shared_a_capacity) {
+        free(shared_a);
+        shared_a_capacity = count;
+        shared_a = aligned_floats(shared_a_capacity);
+    }
+    return shared_a;
 }
 
 void flint_sgemm_gathered(long m, long n, long k, float alpha, const float *a, const long *a_rows, const long *a_cols,
                           const float *b, long b_row, long b_col, float beta, float *c, long ldc,
                           const flint_epilogue *epilogue) {
-    a_source source = {a, 0, 0, a_rows, a_cols};
+    a_source source = {a, 0, 0, a_rows, a_cols, NULL};
     sgemm_blocked(m, n, k, alpha, &source, b, b_row, b_col, NULL, beta, c, ldc, epilogue);
 }
 
@@ -1133,8 +1174,9 @@ static void release_thread_buffers(void *unused) {
     free(packed_a);
     free(packed_b);
     free(gemv_scratch);
-    packed_a = packed_b = gemv_scratch = NULL;
-    gemv_capacity = 0;
+    free(shared_a);
+    packed_a = packed_b = gemv_scratch = shared_a = NULL;
+    gemv_capacity = shared_a_capacity = 0;
     release_registered = 0;
 }
 
@@ -1274,6 +1316,21 @@ void flint_apply_epilogue(long rows, long columns, float *c, long ldc, const fli
 }
 
 long flint_sgemm_packed_size(long k, long n) { return k * n; }
+long flint_sgemm_packed_a_size(long m, long k) { return m * k; }
+int flint_sgemm_packs_a(long n, long a_col) { (void)n; (void)a_col; return 0; }
+float *flint_sgemm_shared_floats(long count) { (void)count; abort(); }
+
+void flint_sgemm_pack_a(long m, long k, long first_panel, long panels, const float *a, long a_row, long a_col, float *out) {
+    (void)m; (void)k; (void)first_panel; (void)panels; (void)a; (void)a_row; (void)a_col; (void)out;
+    abort();
+}
+
+void flint_sgemm_a_packed(long m, long n, long k, float alpha, const float *packed, const float *b, long b_row, long b_col,
+                          float beta, float *c, long ldc, const flint_epilogue *epilogue) {
+    (void)m; (void)n; (void)k; (void)alpha; (void)packed; (void)b; (void)b_row; (void)b_col;
+    (void)beta; (void)c; (void)ldc; (void)epilogue;
+    abort();
+}
 
 void flint_sgemm_pack(long k, long n, const float *b, long b_row, long b_col, float *out) {
     (void)k; (void)n; (void)b; (void)b_row; (void)b_col; (void)out;

@@ -26,6 +26,7 @@ import Testing
         Shape(m: 300, n: 40, k: 30, allScalings: true),
         Shape(m: 200, n: 64, k: 300, allScalings: false),  // threaded: split into bands of rows
         Shape(m: 64, n: 600, k: 40, allScalings: false),   // threaded: bands of columns
+        Shape(m: 130, n: 300, k: 1100, allScalings: false), // bands of columns sharing one packed A (k in three blocks)
         // Matrix–vector products (flint_sgemv): B's columns or A's rows as the dot-product form,
         // the other layout as the column form, with a partial 64-row block.
         Shape(m: 1, n: 150, k: 70, allScalings: true),
@@ -117,7 +118,7 @@ import Testing
 
     /// A batch of two runs whole products on separate threads; one product alone is split into
     /// bands of rows (or columns) across threads. Every element must come out the same.
-    @Test(arguments: [(m: 300, n: 48, k: 200), (m: 40, n: 700, k: 90)])
+    @Test(arguments: [(m: 300, n: 48, k: 200), (m: 40, n: 700, k: 90), (m: 130, n: 300, k: 1100)])
     func resultsDoNotDependOnTheSplit(m: Int, n: Int, k: Int) throws {
         try #require(BlockedGemm.enabled, "this CPU has no AVX2/FMA: products go to OpenBLAS")
         try #require(Parallel.cores > 1, "one core: nothing is split")
@@ -140,7 +141,8 @@ extension BlockedGemmTests {
     /// The kernel's epilogue (bias, then ReLU or leaky ReLU, on the last k block) on a product
     /// whole (batch of two: one thread each) and split into bands of rows or columns, against the
     /// product followed by the element-wise ops: the bits must agree, however the work is cut.
-    @Test(arguments: [(m: 300, n: 48, k: 500), (m: 40, n: 700, k: 90)], [UnaryOp.relu, .leakyRelu(slope: 0.3)])
+    @Test(arguments: [(m: 300, n: 48, k: 500), (m: 40, n: 700, k: 90), (m: 130, n: 300, k: 1100)],
+          [UnaryOp.relu, .leakyRelu(slope: 0.3)])
     func epilogueMatchesTheSeparateOpsWholeAndSplit(shape: (m: Int, n: Int, k: Int), activation: UnaryOp) throws {
         try #require(BlockedGemm.enabled, "this CPU has no AVX2/FMA: products go to OpenBLAS, the epilogue to one pass after")
         let (m, n, k) = shape

@@ -64,6 +64,21 @@ void flint_sgemm_pack(long k, long n, const float *b, long b_row, long b_col, fl
 void flint_sgemm_packed(long m, long n, long k, float alpha, const float *a, long a_row, long a_col,
                         const float *packed, float beta, float *c, long ldc, const flint_epilogue *epilogue);
 
+// A packed once and shared by the tasks of one product split by columns (each would pack all of
+// it): flint_sgemm_pack_a writes MR-row panels first_panel..<first_panel+panels of the m×k matrix
+// A (element (i, p) at a[i·a_row + p·a_col]) for every k block into `out`
+// (flint_sgemm_packed_a_size(m, k) floats, 32-byte aligned), so tasks can pack disjoint panels in
+// parallel; flint_sgemm_a_packed is flint_sgemm with that A, the same sums in the same order.
+// flint_sgemm_packs_a says whether flint_sgemm packs a strided A (column step a_col) for n columns
+// at all (narrow products read it in place). flint_sgemm_shared_floats is a buffer of the calling
+// thread, kept for its next call. MR is 6.
+long flint_sgemm_packed_a_size(long m, long k);
+int flint_sgemm_packs_a(long n, long a_col);
+void flint_sgemm_pack_a(long m, long k, long first_panel, long panels, const float *a, long a_row, long a_col, float *out);
+void flint_sgemm_a_packed(long m, long n, long k, float alpha, const float *packed, const float *b, long b_row, long b_col,
+                          float beta, float *c, long ldc, const flint_epilogue *epilogue);
+float *flint_sgemm_shared_floats(long count);
+
 // flint_sgemm with A gathered: its element (i, p) is a[a_rows[i] + a_cols[p]] (a_rows m offsets,
 // a_cols k). A convolution's column matrix is such an A over its image (rows: output positions,
 // columns: taps; or the other way round for the filter gradient), so the product runs without
