@@ -130,55 +130,45 @@ void flint_accumulate(float *restrict q, const float *restrict p, long count) {
     for (long i = 0; i < count; i++) q[i] += p[i];
 }
 
-// Eight blocks' rounds side by side (the loop over blocks vectorises; 32×32→64-bit products
-// become vpmuludq on AVX2). Integer arithmetic and one exact conversion, so the bits are
-// Philox.block's.
+// Philox4x32-10 block `index` under the key (key0, key1), its four words as floats in [0, 1):
+// u = (word >> 8) · 2⁻²⁴. Integer arithmetic and one exact conversion, so the bits are
+// Philox.block's and Philox.unitFloat's.
+static inline __attribute__((always_inline)) void philox_units(uint64_t index, uint32_t key0, uint32_t key1, float u[4]) {
+    uint32_t c0 = (uint32_t)index, c1 = (uint32_t)(index >> 32), c2 = 0, c3 = 0;
+    uint32_t k0 = key0, k1 = key1;
+    for (int round = 0; round < 10; round++) {
+        if (round > 0) { k0 += 0x9E3779B9u; k1 += 0xBB67AE85u; }
+        uint64_t p0 = (uint64_t)0xD2511F53u * c0, p1 = (uint64_t)0xCD9E8D57u * c2;
+        uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0, n1 = (uint32_t)p1;
+        uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1, n3 = (uint32_t)p0;
+        c0 = n0; c1 = n1; c2 = n2; c3 = n3;
+    }
+    u[0] = (float)(c0 >> 8) * 0x1p-24f;
+    u[1] = (float)(c1 >> 8) * 0x1p-24f;
+    u[2] = (float)(c2 >> 8) * 0x1p-24f;
+    u[3] = (float)(c3 >> 8) * 0x1p-24f;
+}
+
+// Blocks side by side (the loop over blocks vectorises; 32×32→64-bit products become vpmuludq).
 FLINT_CLONES_AVX512
 void flint_philox_uniform(float *out, long first, long blocks, unsigned long long seed,
                           unsigned long long counter_offset, float low, float scale) {
-    const uint32_t key0 = (uint32_t)seed, key1 = (uint32_t)(seed >> 32);
     for (long b = 0; b < blocks; b++) {
-        uint64_t index = counter_offset + (uint64_t)(first + b);
-        uint32_t c0 = (uint32_t)index, c1 = (uint32_t)(index >> 32), c2 = 0, c3 = 0;
-        uint32_t k0 = key0, k1 = key1;
-        for (int round = 0; round < 10; round++) {
-            if (round > 0) { k0 += 0x9E3779B9u; k1 += 0xBB67AE85u; }
-            uint64_t p0 = (uint64_t)0xD2511F53u * c0, p1 = (uint64_t)0xCD9E8D57u * c2;
-            uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0, n1 = (uint32_t)p1;
-            uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1, n3 = (uint32_t)p0;
-            c0 = n0; c1 = n1; c2 = n2; c3 = n3;
-        }
-        float *q = out + 4 * b;
-        q[0] = low + scale * ((float)(c0 >> 8) * 0x1p-24f);
-        q[1] = low + scale * ((float)(c1 >> 8) * 0x1p-24f);
-        q[2] = low + scale * ((float)(c2 >> 8) * 0x1p-24f);
-        q[3] = low + scale * ((float)(c3 >> 8) * 0x1p-24f);
+        float u[4];
+        philox_units(counter_offset + (uint64_t)(first + b), (uint32_t)seed, (uint32_t)(seed >> 32), u);
+        for (int i = 0; i < 4; i++) out[4 * b + i] = low + scale * u[i];
     }
 }
 
 // Inverted dropout from the same blocks: each x times scale where its uniform is at least rate,
-// else times 0, the draws never stored (see flint_philox_uniform for the rounds).
+// else times 0, the draws never stored.
 FLINT_CLONES_AVX512
 void flint_philox_dropout(const float *x, float *out, long first, long blocks, unsigned long long seed,
                           unsigned long long counter_offset, float rate, float scale) {
-    const uint32_t key0 = (uint32_t)seed, key1 = (uint32_t)(seed >> 32);
     for (long b = 0; b < blocks; b++) {
-        uint64_t index = counter_offset + (uint64_t)(first + b);
-        uint32_t c0 = (uint32_t)index, c1 = (uint32_t)(index >> 32), c2 = 0, c3 = 0;
-        uint32_t k0 = key0, k1 = key1;
-        for (int round = 0; round < 10; round++) {
-            if (round > 0) { k0 += 0x9E3779B9u; k1 += 0xBB67AE85u; }
-            uint64_t p0 = (uint64_t)0xD2511F53u * c0, p1 = (uint64_t)0xCD9E8D57u * c2;
-            uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0, n1 = (uint32_t)p1;
-            uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1, n3 = (uint32_t)p0;
-            c0 = n0; c1 = n1; c2 = n2; c3 = n3;
-        }
-        const float *v = x + 4 * b;
-        float *q = out + 4 * b;
-        q[0] = v[0] * ((float)(c0 >> 8) * 0x1p-24f >= rate ? scale : 0.0f);
-        q[1] = v[1] * ((float)(c1 >> 8) * 0x1p-24f >= rate ? scale : 0.0f);
-        q[2] = v[2] * ((float)(c2 >> 8) * 0x1p-24f >= rate ? scale : 0.0f);
-        q[3] = v[3] * ((float)(c3 >> 8) * 0x1p-24f >= rate ? scale : 0.0f);
+        float u[4];
+        philox_units(counter_offset + (uint64_t)(first + b), (uint32_t)seed, (uint32_t)(seed >> 32), u);
+        for (int i = 0; i < 4; i++) out[4 * b + i] = x[4 * b + i] * (u[i] >= rate ? scale : 0.0f);
     }
 }
 

@@ -93,17 +93,17 @@ enum BlockedGemm {
                 // Column bands would each pack all of A: they pack a share of its panels into one
                 // copy first, then every band reads it (the wide MLP's packing of A 6.5% → 3.6%
                 // of its training step, perf).
-                let packed = UnsafePointer(flint_sgemm_shared_floats(flint_sgemm_packed_a_size(m, k))!)
+                let packed = flint_sgemm_shared_floats(flint_sgemm_packed_a_size(m, k))!
                 for i in 0..<batch {
                     let base = a.base + i * a.batchStride
                     Parallel.concurrentPerform(bands) { band in
                         let share = Parallel.range(band, of: bands, count: panels)
-                        flint_sgemm_pack_a(m, k, share.lowerBound, share.count, base, a.rowStride, a.colStride,
-                                           UnsafeMutablePointer(mutating: packed))
+                        flint_sgemm_pack_a(m, k, share.lowerBound, share.count, base, a.rowStride, a.colStride, packed)
                     }
                     Parallel.concurrentPerform(bands) { band in
                         let tileRange = Parallel.range(band, of: bands, count: tiles)
-                        run(i, rows: 0..<m, columns: (tileRange.lowerBound * tile)..<min(n, tileRange.upperBound * tile), packedA: packed)
+                        run(i, rows: 0..<m, columns: (tileRange.lowerBound * tile)..<min(n, tileRange.upperBound * tile),
+                            packedA: UnsafePointer(packed))
                     }
                 }
                 return

@@ -10,8 +10,10 @@ extension Tensor {
     ///   - rate: The probability of a zero, in [0, 1).
     ///   - generator: The random stream; it advances, so the next call differs.
     public func dropout(rate: Float, generator: RandomGenerator) -> Tensor {
-        ensure(rate >= 0 && rate < 1, "dropout: rate must be in [0, 1), got \(rate)")
         requireFloat("dropout")
+        guard checkArgument(rate >= 0 && rate < 1, "dropout: rate must be in [0, 1), got \(rate)") else {
+            return .placeholder(shape, on: device)
+        }
         let x = contiguous()
         let result = Tensor(uninitializedShape: shape, backend: backend)
         guard count > 0 else { return result }

@@ -34,5 +34,15 @@ extension Conformance {
                 }
             }
         }
+
+        /// A rate outside [0, 1) is the caller's error to catch, not a stop.
+        @Test func aRateOutsideTheUnitIntervalThrows() {
+            let x = Tensor([1, 2, 3, 4], shape: [2, 2], on: .cpu)
+            for rate: Float in [-0.1, 1, 2, .nan] {
+                #expect("rate \(rate)") {
+                    try withError { _ = x.dropout(rate: rate, generator: RandomGenerator(seed: 1)) }
+                } throws: { ($0 as? ArgumentError)?.message.contains("dropout: rate must be in [0, 1)") == true }
+            }
+        }
     }
 }
