@@ -1165,6 +1165,12 @@ void flint_sgemm_gathered(long m, long n, long k, float alpha, const float *a, c
     sgemm_blocked(m, n, k, alpha, &source, b, b_row, b_col, NULL, beta, c, ldc, epilogue);
 }
 
+void flint_sgemm_gathered_packed(long m, long n, long k, float alpha, const float *a, const long *a_rows, const long *a_cols,
+                                 const float *packed, float beta, float *c, long ldc, const flint_epilogue *epilogue) {
+    a_source source = {a, 0, 0, a_rows, a_cols, NULL};
+    sgemm_blocked(m, n, k, alpha, &source, NULL, 0, 0, packed, beta, c, ldc, epilogue);
+}
+
 // Thread-local scratch for gemv: x made contiguous, or the sums of the column form.
 static _Thread_local float *gemv_scratch;
 static _Thread_local long gemv_capacity;
@@ -1308,6 +1314,13 @@ void flint_sgemm_gathered(long m, long n, long k, float alpha, const float *a, c
     (void)m; (void)n; (void)k; (void)alpha; (void)a; (void)a_rows; (void)a_cols;
     (void)b; (void)b_row; (void)b_col; (void)beta; (void)c; (void)ldc; (void)epilogue;
     abort();  // callers check flint_sgemm_supported() first
+}
+
+void flint_sgemm_gathered_packed(long m, long n, long k, float alpha, const float *a, const long *a_rows, const long *a_cols,
+                                 const float *packed, float beta, float *c, long ldc, const flint_epilogue *epilogue) {
+    (void)m; (void)n; (void)k; (void)alpha; (void)a; (void)a_rows; (void)a_cols;
+    (void)packed; (void)beta; (void)c; (void)ldc; (void)epilogue;
+    abort();
 }
 
 void flint_apply_epilogue(long rows, long columns, float *c, long ldc, const flint_epilogue *epilogue) {

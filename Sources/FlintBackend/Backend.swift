@@ -155,6 +155,13 @@ public protocol Backend: AnyObject, Sendable {
     /// sum of the output gradients whose winning tap read it, added in ascending `(kh, kw)`.
     func maxPool2dBackward(_ gradient: any DeviceBuffer, offset: Int, taps: any DeviceBuffer, geometry: ConvGeometry,
                            out: any DeviceBuffer)
+    /// `conv2d` of `geometry` (with `epilogue` when given), then `maxPool2d` of its output
+    /// (`[batch, outHeight, outWidth, filters]`) by `pool`: `out` and `taps` are what `maxPool2d`
+    /// gives, with the same bits; the convolution's output is not kept. A backend that pools each
+    /// few rows as they are computed never writes it. The default runs the two ops.
+    func conv2dMaxPool(_ input: any DeviceBuffer, offset: Int, filter: any DeviceBuffer, filterOffset: Int,
+                       geometry: ConvGeometry, filters: Int, epilogue: GemmEpilogue?, pool: ConvGeometry,
+                       out: any DeviceBuffer, taps: any DeviceBuffer)
 
     // MARK: Fused optimizer steps
 

@@ -177,7 +177,7 @@ enum ConvolutionLayout {
 }
 
 /// The image a convolution reads and its offset tables (see `ConvolutionLayout`).
-private enum ConvolutionImage {
+enum ConvolutionImage {
     /// Runs `body(image, positions, taps)`. The tables and the copy come from the backend's
     /// pool: fresh memory for them on every call cost 6% of a convnet's training in page clearing.
     static func with(_ input: UnsafePointer<Float>, _ g: ConvGeometry, on backend: CPUBackend,

@@ -47,36 +47,41 @@ extension Tensor {
     }
 
     private func recordedDirectConvolution(_ out: Tensor, _ x: Tensor, _ w: Tensor, geometry g: ConvGeometry) -> Tensor {
+        out.recorded("conv2d", [x, w]) { gradient in Self.directConvolutionGradients(gradient, x, w, geometry: g) }
+    }
+
+    /// The gradients of input `x` and filter `w` (contiguous) of the direct convolution `g`, from
+    /// the output's gradient: the backend's filter gradient, and its input gradient where it runs
+    /// without a column gradient, else the chunked column gradient.
+    static func directConvolutionGradients(_ gradient: Tensor, _ x: Tensor, _ w: Tensor, geometry g: ConvGeometry) -> [Tensor?] {
         let filters = w.shape[3]
-        return out.recorded("conv2d", [x, w]) { gradient in
-            let dy = gradient.contiguous()
-            var dw: Tensor?
-            if w.requiresGrad {
-                let sums = Tensor(uninitializedShape: w.shape, backend: dy.backend)
-                dy.backend.conv2dFilterGradient(x.buffer, offset: x.offset, gradient: dy.buffer, gradientOffset: dy.offset,
-                                                geometry: g, filters: filters, out: sums.buffer)
-                dw = sums
-            }
-            guard x.requiresGrad else { return [nil, dw] }
-            if dy.backend.convolvesInputGradientWithoutColumns(g) {
-                let dx = Tensor(uninitializedShape: x.shape, backend: dy.backend)
-                // A ReLU's output (the layer before's fused activation): its adjoint too, image by
-                // image, handed to the ReLU with its bias's sums (see ReluHandoff).
-                if let handoff = x.node?.reluHandoff, x.isContiguous, x.dtype == .float32, g.channels > 0 {
-                    let sums = handoff.wantsColumnSums ? Tensor(uninitializedShape: [g.channels], backend: dy.backend) : nil
-                    dy.backend.conv2dInputGradient(dy.buffer, gradientOffset: dy.offset, filter: w.buffer, filterOffset: w.offset,
-                                                   geometry: g, filters: filters, reluOutput: x.buffer, reluOutputOffset: x.offset,
-                                                   out: dx.buffer, sums: sums?.buffer)
-                    handoff.offer(dx, columnSums: sums)
-                    return [dx, dw]
-                }
+        let dy = gradient.contiguous()
+        var dw: Tensor?
+        if w.requiresGrad {
+            let sums = Tensor(uninitializedShape: w.shape, backend: dy.backend)
+            dy.backend.conv2dFilterGradient(x.buffer, offset: x.offset, gradient: dy.buffer, gradientOffset: dy.offset,
+                                            geometry: g, filters: filters, out: sums.buffer)
+            dw = sums
+        }
+        guard x.requiresGrad else { return [nil, dw] }
+        if dy.backend.convolvesInputGradientWithoutColumns(g) {
+            let dx = Tensor(uninitializedShape: x.shape, backend: dy.backend)
+            // A ReLU's output (the layer before's fused activation): its adjoint too, image by
+            // image, handed to the ReLU with its bias's sums (see ReluHandoff).
+            if let handoff = x.node?.reluHandoff, x.isContiguous, x.dtype == .float32, g.channels > 0 {
+                let sums = handoff.wantsColumnSums ? Tensor(uninitializedShape: [g.channels], backend: dy.backend) : nil
                 dy.backend.conv2dInputGradient(dy.buffer, gradientOffset: dy.offset, filter: w.buffer, filterOffset: w.offset,
-                                               geometry: g, filters: filters, out: dx.buffer)
+                                               geometry: g, filters: filters, reluOutput: x.buffer, reluOutputOffset: x.offset,
+                                               out: dx.buffer, sums: sums?.buffer)
+                handoff.offer(dx, columnSums: sums)
                 return [dx, dw]
             }
-            let images = Self.imagesPerConvolutionChunk(g, backend: dy.backend) ?? g.batch
-            let chunks = ConvolutionChunks(x: x, w: w, geometry: g, imagesPerChunk: images)
-            return [chunks.inputGradient(dy), dw]
+            dy.backend.conv2dInputGradient(dy.buffer, gradientOffset: dy.offset, filter: w.buffer, filterOffset: w.offset,
+                                           geometry: g, filters: filters, out: dx.buffer)
+            return [dx, dw]
         }
+        let images = Self.imagesPerConvolutionChunk(g, backend: dy.backend) ?? g.batch
+        let chunks = ConvolutionChunks(x: x, w: w, geometry: g, imagesPerChunk: images)
+        return [chunks.inputGradient(dy), dw]
     }
 }

@@ -98,4 +98,15 @@ public final class Conv2D: Layer {
         }
     }
 
+    /// `pooling(forward(input))` in one op where the activation is a ReLU or none (see
+    /// `Tensor.conv2d(_:…:maxPooling:)`): `Sequential` runs a Conv2D followed by a MaxPool2D so.
+    func forward(_ input: Tensor, training: Bool, pooledBy pooling: MaxPool2D) -> Tensor {
+        guard activation == nil || activation?.fused == .relu else {
+            return pooling.forward(forward(input, training: training), training: training)
+        }
+        return input.conv2d(kernel.value, strides: strides, padding: padding, dilation: dilation, adding: bias?.value,
+                            then: activation?.fused,
+                            maxPooling: MaxPooling(size: pooling.poolSize, strides: pooling.strides, padding: pooling.padding))
+    }
+
 }

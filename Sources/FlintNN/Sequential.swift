@@ -35,7 +35,20 @@ public final class Sequential: Model {
     }
 
     public override func forward(_ input: Tensor, training: Bool) -> Tensor {
-        layers.reduce(input) { $1($0, training: training) }
+        var x = input, index = layers.startIndex
+        while index < layers.endIndex {
+            // A convolution and the max pooling after it run as one op, which need not store the
+            // convolution's output (the layers are built: building the stack builds them).
+            if let convolution = layers[index] as? Conv2D, index + 1 < layers.endIndex,
+               let pooling = layers[index + 1] as? MaxPool2D, convolution.isBuilt, pooling.isBuilt {
+                x = convolution.forward(x, training: training, pooledBy: pooling)
+                index += 2
+                continue
+            }
+            x = layers[index](x, training: training)
+            index += 1
+        }
+        return x
     }
 
     override func summaryRows() -> [(name: String, shape: [Int]?, count: Int)] {

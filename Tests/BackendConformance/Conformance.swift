@@ -36,5 +36,5 @@ public struct ConformanceCheck: Sendable, CustomTestStringConvertible, CustomStr
 public enum BackendConformance {
     /// Every check, topic by topic.
     public static let checks: [ConformanceCheck] =
-        elementwise + memory + reductions + axisOps + indexing + gemm + windows + convolution + random + composed + recurrent + lstmSequence
+        elementwise + memory + reductions + axisOps + indexing + gemm + windows + convolution + convolutionPooling + random + composed + recurrent + lstmSequence
 }

@@ -88,6 +88,10 @@ float *flint_sgemm_shared_floats(long count);
 void flint_sgemm_gathered(long m, long n, long k, float alpha, const float *a, const long *a_rows, const long *a_cols,
                           const float *b, long b_row, long b_col, float beta, float *c, long ldc,
                           const flint_epilogue *epilogue);
+// flint_sgemm_gathered with B packed by flint_sgemm_pack: for products that take the same B
+// many times (a convolution run a few output rows at a time).
+void flint_sgemm_gathered_packed(long m, long n, long k, float alpha, const float *a, const long *a_rows, const long *a_cols,
+                                 const float *packed, float beta, float *c, long ldc, const flint_epilogue *epilogue);
 
 // A convolution's filter gradient with the image and the gradient read in place (filter_gradient.c):
 // out[t · filters + f] = Σ_{p < count} image[positions[p] + taps[t]] · gradient[p · filters + f],

@@ -98,6 +98,13 @@ extension Backend {
         composedMaxPool2dBackward(gradient, offset: offset, taps: taps, geometry: geometry, out: out)
     }
 
+    public func conv2dMaxPool(_ input: any DeviceBuffer, offset: Int, filter: any DeviceBuffer, filterOffset: Int,
+                              geometry: ConvGeometry, filters: Int, epilogue: GemmEpilogue?, pool: ConvGeometry,
+                              out: any DeviceBuffer, taps: any DeviceBuffer) {
+        composedConv2dMaxPool(input, offset: offset, filter: filter, filterOffset: filterOffset, geometry: geometry,
+                              filters: filters, epilogue: epilogue, pool: pool, out: out, taps: taps)
+    }
+
     public func adamStep(_ step: AdamStep, count: Int, parameter: any DeviceBuffer, gradient: any DeviceBuffer,
                          m: any DeviceBuffer, v: any DeviceBuffer,
                          outParameter: any DeviceBuffer, outM: any DeviceBuffer, outV: any DeviceBuffer) {

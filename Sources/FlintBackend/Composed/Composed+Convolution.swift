@@ -54,4 +54,19 @@ extension Backend {
              beta: 0, MatrixOperand(buffer: columns, offset: 0, rowStride: g.patchSize, colStride: 1, batchStride: 0))
         col2im(columns, offset: 0, geometry: g, out: out)
     }
+
+    /// `conv2dMaxPool` as its two ops, the convolution's output in a scratch buffer.
+    public func composedConv2dMaxPool(_ input: any DeviceBuffer, offset: Int, filter: any DeviceBuffer, filterOffset: Int,
+                                      geometry g: ConvGeometry, filters: Int, epilogue: GemmEpilogue?, pool: ConvGeometry,
+                                      out: any DeviceBuffer, taps: any DeviceBuffer) {
+        guard pool.patchCount > 0 && filters > 0 else { return }
+        let convolved = scratch(g.patchCount * filters)
+        if let epilogue {
+            conv2d(input, offset: offset, filter: filter, filterOffset: filterOffset, geometry: g, filters: filters,
+                   out: convolved, epilogue: epilogue)
+        } else {
+            conv2d(input, offset: offset, filter: filter, filterOffset: filterOffset, geometry: g, filters: filters, out: convolved)
+        }
+        maxPool2d(convolved, offset: 0, geometry: pool, out: out, taps: taps)
+    }
 }

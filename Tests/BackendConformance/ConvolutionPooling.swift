@@ -1,0 +1,100 @@
+import FlintBackend
+import Foundation
+import Testing
+
+/// `conv2dMaxPool` against `conv2d` then `maxPool2d` on the same backend (the same bits: values
+/// and winning taps), and its values against Float64.
+extension BackendConformance {
+    static let convolutionPooling: [ConformanceCheck] = [
+        ConformanceCheck("conv2dMaxPool: the bits of conv2d then maxPool2d, every epilogue, pooled rows in chunks") { backend in
+            for (test, pool, filters) in ConvCase.pooledConvolutions {
+                let g = test.geometry, p = pool.geometry
+                var random = TestRandom(seed: 41 &+ UInt64(test.columnCount * filters))
+                let x = random.floats(test.imageCount), w = random.floats(g.patchSize * filters), b = random.floats(filters)
+                let (forward, _) = test.referenceConvolution(x, filter: w, gradient: [Float](repeating: 0, count: g.patchCount * filters),
+                                                             filters: filters)
+                let input = backend.upload([9, 9] + x), filter = backend.upload([9] + w), bias = backend.upload([5] + b)
+                let epilogues: [(String, GemmEpilogue?, (Double, Int) -> Double)] = [
+                    ("none", nil, { v, _ in v }),
+                    ("bias", GemmEpilogue(bias: (bias, 1), activation: nil), { v, f in v + Double(b[f]) }),
+                    ("relu", GemmEpilogue(bias: nil, activation: .relu), { v, _ in max(v, 0) }),
+                    ("bias and relu", GemmEpilogue(bias: (bias, 1), activation: .relu), { v, f in max(v + Double(b[f]), 0) }),
+                    ("bias and leaky relu", GemmEpilogue(bias: (bias, 1), activation: .leakyRelu(slope: 0.125)),
+                     { v, f in v + Double(b[f]) > 0 ? v + Double(b[f]) : 0.125 * (v + Double(b[f])) }),
+                    ("tanh (applied after)", GemmEpilogue(bias: nil, activation: .tanh), { v, _ in Foundation.tanh(v) }),
+                ]
+                for (name, epilogue, activation) in epilogues {
+                    let what = "\(test), \(filters) filters, \(pool), \(name)"
+                    // The two ops.
+                    let convolved = backend.allocate(byteCount: g.patchCount * filters * 4)
+                    if let epilogue {
+                        backend.conv2d(input, offset: 2, filter: filter, filterOffset: 1, geometry: g, filters: filters,
+                                       out: convolved, epilogue: epilogue)
+                    } else {
+                        backend.conv2d(input, offset: 2, filter: filter, filterOffset: 1, geometry: g, filters: filters, out: convolved)
+                    }
+                    let separate = (values: backend.allocate(byteCount: pool.pooledCount * 4),
+                                    taps: backend.allocate(byteCount: pool.pooledCount * 4))
+                    backend.maxPool2d(convolved, offset: 0, geometry: p, out: separate.values, taps: separate.taps)
+                    let expectedValues = backend.bits(separate.values, count: pool.pooledCount)
+                    let expectedTaps = backend.ints(separate.taps, count: pool.pooledCount)
+                    // The pooled Float64 reference of the activated convolution.
+                    let reference = pool.referenceMaxPool(forward.enumerated().map { Float(activation($1, $0 % filters)) }).values
+                    for composed in [false, true] {
+                        let values = backend.upload([Float](repeating: .nan, count: pool.pooledCount))
+                        let taps = backend.upload(ints: [Int32](repeating: 77, count: pool.pooledCount))
+                        if composed {
+                            backend.composedConv2dMaxPool(input, offset: 2, filter: filter, filterOffset: 1, geometry: g,
+                                                          filters: filters, epilogue: epilogue, pool: p, out: values, taps: taps)
+                        } else {
+                            backend.conv2dMaxPool(input, offset: 2, filter: filter, filterOffset: 1, geometry: g, filters: filters,
+                                                  epilogue: epilogue, pool: p, out: values, taps: taps)
+                        }
+                        let label = "\(composed ? "composed " : "")\(what)"
+                        // The first difference, not thousands of elements.
+                        let (valueBits, tapValues) = (backend.bits(values, count: pool.pooledCount), backend.ints(taps, count: pool.pooledCount))
+                        let valueDifference = valueBits.indices.first { valueBits[$0] != expectedValues[$0] }
+                        let tapDifference = tapValues.indices.first { tapValues[$0] != expectedTaps[$0] }
+                        #expect(valueDifference == nil, "values differ from element \(valueDifference ?? 0), \(label)")
+                        #expect(tapDifference == nil, "taps differ from element \(tapDifference ?? 0), \(label)")
+                        expectClose(backend.floats(values, count: pool.pooledCount), reference.map(Double.init), tolerance: 1e-5,
+                                    "values against Float64, \(label)")
+                    }
+                }
+            }
+        },
+    ]
+}
+
+extension ConvCase {
+    /// A convolution, a max pooling over its output and a number of filters: 2×2 windows (the
+    /// Keras convnet's), an odd output whose last row and column no window reads, overlapping
+    /// windows, gaps between windows, a padded pooling (which the CPU runs as the two ops), a
+    /// padded convolution, a single image split among cores, and rows beyond one chunk's buffer.
+    static let pooledConvolutions: [(ConvCase, ConvCase, Int)] = {
+        func pooled(_ c: ConvCase, _ name: String, kernel: (Int, Int), stride: (Int, Int), pad: (Int, Int) = (0, 0),
+                    filters: Int) -> (ConvCase, ConvCase, Int) {
+            let g = c.geometry
+            return (c, ConvCase(name, batch: g.batch, height: g.outHeight, width: g.outWidth, channels: filters,
+                                kernel: kernel, stride: stride, pad: pad), filters)
+        }
+        let keras = ConvCase("16 channels 3×3 over 10×12", batch: 3, height: 10, width: 12, channels: 16, kernel: (3, 3))
+        let odd = ConvCase("8 channels 3×3 over 11×9", batch: 2, height: 11, width: 9, channels: 8, kernel: (3, 3))
+        let padded = ConvCase("6 channels 3×3 same over 7×8", batch: 2, height: 7, width: 8, channels: 6, kernel: (3, 3), pad: (1, 1))
+        let single = ConvCase("12 channels 3×3 over one 22×14 image", batch: 1, height: 22, width: 14, channels: 12, kernel: (3, 3))
+        let large = ConvCase("8 channels 3×3 over 36×36", batch: 4, height: 36, width: 36, channels: 8, kernel: (3, 3))
+        let few = ConvCase("2 channels 3×3 over 8×8", batch: 2, height: 8, width: 8, channels: 2, kernel: (3, 3))
+        return [
+            pooled(keras, "2×2", kernel: (2, 2), stride: (2, 2), filters: 32),
+            pooled(keras, "2×2", kernel: (2, 2), stride: (2, 2), filters: 5),
+            pooled(odd, "2×2 (last row and column unread)", kernel: (2, 2), stride: (2, 2), filters: 40),
+            pooled(odd, "3×3 stride 2 (overlapping)", kernel: (3, 3), stride: (2, 2), filters: 16),
+            pooled(odd, "2×2 stride 3 (gaps)", kernel: (2, 2), stride: (3, 3), filters: 8),
+            pooled(padded, "2×2 pad 1", kernel: (2, 2), stride: (2, 2), pad: (1, 1), filters: 16),
+            pooled(padded, "2×1 stride (2, 1)", kernel: (2, 1), stride: (2, 1), filters: 24),
+            pooled(single, "2×2", kernel: (2, 2), stride: (2, 2), filters: 64),
+            pooled(large, "2×2", kernel: (2, 2), stride: (2, 2), filters: 64),
+            pooled(few, "2×2", kernel: (2, 2), stride: (2, 2), filters: 8),
+        ]
+    }()
+}
