@@ -104,8 +104,14 @@ static const filter_tile wide_six[2] = {tile_6x64, tile_6x64_full}, wide_three[2
 
 void flint_filter_gradient(long tap_count, long filters, long count, const float *image, const long *positions,
                            const long *taps, const float *gradient, float *out) {
+    flint_filter_gradient_adding(tap_count, filters, count, image, positions, taps, gradient, 0, out);
+}
+
+void flint_filter_gradient_adding(long tap_count, long filters, long count, const float *image, const long *positions,
+                                  const long *taps, const float *gradient, int add, float *out) {
     if (count <= 0) {
-        for (long i = 0; i < tap_count * filters; i++) out[i] = 0;
+        if (!add)
+            for (long i = 0; i < tap_count * filters; i++) out[i] = 0;
         return;
     }
     int twelve = tiles_adjacent(tap_count, taps, 12), six = tiles_adjacent(tap_count, taps, 6);
@@ -124,7 +130,7 @@ void flint_filter_gradient(long tap_count, long filters, long count, const float
             for (long i = 0; i * rows < tap_count; i++) {
                 long t = tile_start(i, rows, tap_count);
                 tile(depth, image + taps[t], positions + p, gradient + p * filters + j, filters, out + t * filters + j,
-                     filters, i * rows - t, columns, p > 0);
+                     filters, i * rows - t, columns, add || p > 0);
             }
             j += columns;
         }
@@ -142,6 +148,11 @@ int flint_filter_gradient_in_place(long tap_count, const long *taps) {
 void flint_filter_gradient(long tap_count, long filters, long count, const float *image, const long *positions,
                            const long *taps, const float *gradient, float *out) {
     (void)tap_count, (void)filters, (void)count, (void)image, (void)positions, (void)taps, (void)gradient, (void)out;
+}
+
+void flint_filter_gradient_adding(long tap_count, long filters, long count, const float *image, const long *positions,
+                                  const long *taps, const float *gradient, int add, float *out) {
+    (void)tap_count, (void)filters, (void)count, (void)image, (void)positions, (void)taps, (void)gradient, (void)add, (void)out;
 }
 
 #endif

@@ -162,6 +162,19 @@ public protocol Backend: AnyObject, Sendable {
     func conv2dMaxPool(_ input: any DeviceBuffer, offset: Int, filter: any DeviceBuffer, filterOffset: Int,
                        geometry: ConvGeometry, filters: Int, epilogue: GemmEpilogue?, pool: ConvGeometry,
                        out: any DeviceBuffer, taps: any DeviceBuffer)
+    /// The gradients of `conv2dMaxPool` from its output's gradient `gradient` (the pooled shape,
+    /// at `gradientOffset`, already the adjoint of the convolution's ReLU where it has one):
+    /// scattered to the winning `taps` as `maxPool2dBackward` does by `pool`, that is the
+    /// convolution's output gradient, of which `filterGradient` gets `conv2dFilterGradient` of
+    /// `input` and `inputGradient` `conv2dInputGradient` (each only when given), through
+    /// `reluOutput` with `sums` as that form of `conv2dInputGradient` does when `reluOutput` is
+    /// given. The default runs those ops; an override may add the filter gradient's terms in
+    /// another order (the CPU's sums it image by image).
+    func conv2dMaxPoolBackward(_ gradient: any DeviceBuffer, gradientOffset: Int, taps: any DeviceBuffer, pool: ConvGeometry,
+                               input: any DeviceBuffer, offset: Int, filter: any DeviceBuffer, filterOffset: Int,
+                               geometry: ConvGeometry, filters: Int, filterGradient: (any DeviceBuffer)?,
+                               inputGradient: (any DeviceBuffer)?, reluOutput: (any DeviceBuffer)?, reluOutputOffset: Int,
+                               sums: (any DeviceBuffer)?)
 
     // MARK: Fused optimizer steps
 

@@ -57,6 +57,113 @@ extension CPUBackend {
         }
     }
 
+    /// Image by image, the output gradient is scattered into a task's buffer, which stays in
+    /// cache for both gradients that read it: the input's (the same bits as `conv2dInputGradient`)
+    /// and the filter's, summed image by image into one partial sum per fixed group of images,
+    /// the groups then added in order (so the bits do not depend on the cores). The output
+    /// gradient (19 MB a batch in the Keras convnet) is never written to memory nor read back twice.
+    public func conv2dMaxPoolBackward(_ gradient: any DeviceBuffer, gradientOffset: Int, taps: any DeviceBuffer, pool: ConvGeometry,
+                                      input: any DeviceBuffer, offset: Int, filter: any DeviceBuffer, filterOffset: Int,
+                                      geometry g: ConvGeometry, filters: Int, filterGradient: (any DeviceBuffer)?,
+                                      inputGradient: (any DeviceBuffer)?, reluOutput: (any DeviceBuffer)?, reluOutputOffset: Int,
+                                      sums: (any DeviceBuffer)?) {
+        let primitive: StaticString = "conv2dMaxPoolBackward"
+        checkGeometry(g, primitive)
+        checkGeometry(pool, primitive)
+        ensure(pool.batch == g.batch && pool.height == g.outHeight && pool.width == g.outWidth && pool.channels == filters,
+               "CPUBackend.conv2dMaxPoolBackward: pooling over \(pool.batch)×\(pool.height)×\(pool.width)×\(pool.channels), "
+                   + "but the convolution gives \(g.batch)×\(g.outHeight)×\(g.outWidth)×\(filters)")
+        // Many small groups, so the cores' shares of them differ by one at most: groups of about
+        // 4,096 positions (19 in the Keras convnet's batch) left one of two cores idle for 6% of the step.
+        let positionCount = g.outHeight * g.outWidth
+        let perGroup = (g.batch + Self.poolingGradientGroups - 1) / Self.poolingGradientGroups
+        let groups = (g.batch + perGroup - 1) / perGroup
+        // Two groups at least, for two cores (else the separate ops split their work their own way).
+        guard Self.convolvesImplicitly(g), inputGradient == nil || convolvesInputGradientWithoutColumns(g),
+              filters > 0, g.channels > 0, groups >= 2, filterGradient == nil || Self.filterGradientInPlace(g) else {
+            return composedConv2dMaxPoolBackward(gradient, gradientOffset: gradientOffset, taps: taps, pool: pool, input: input,
+                                                 offset: offset, filter: filter, filterOffset: filterOffset, geometry: g,
+                                                 filters: filters, filterGradient: filterGradient, inputGradient: inputGradient,
+                                                 reluOutput: reluOutput, reluOutputOffset: reluOutputOffset, sums: sums)
+        }
+        let pooled = cpuBuffer(gradient, primitive), winners = cpuBuffer(taps, primitive)
+        let source = cpuBuffer(input, primitive), weights = cpuBuffer(filter, primitive)
+        checkRange(pooled, offset: gradientOffset, count: pool.patchCount * filters, primitive, "gradient")
+        checkRange(winners, offset: 0, count: pool.patchCount * filters, primitive, "taps")
+        checkRange(source, offset: offset, count: g.imageCount, primitive, "input")
+        checkRange(weights, offset: filterOffset, count: g.patchSize * filters, primitive, "filter")
+        let size = g.patchSize * filters, imageSize = g.height * g.width * g.channels
+        let dw = filterGradient.map { cpuBuffer($0, primitive) }, dx = inputGradient.map { cpuBuffer($0, primitive) }
+        let y = reluOutput.map { cpuBuffer($0, primitive) }, totals = sums.map { cpuBuffer($0, primitive) }
+        if let dw { checkRange(dw, offset: 0, count: size, primitive, "filterGradient") }
+        if let dx { checkRange(dx, offset: 0, count: g.imageCount, primitive, "inputGradient") }
+        if let y { checkRange(y, offset: reluOutputOffset, count: g.imageCount, primitive, "reluOutput") }
+        if let totals { checkRange(totals, offset: 0, count: g.channels, primitive, "sums") }
+        let tasks = min(Parallel.cores, groups), outputSize = positionCount * filters
+        let scratch = cpuBuffer(allocate(byteCount: tasks * outputSize * 4), primitive)
+        let partials = dw.map { _ in cpuBuffer(allocate(byteCount: (groups - 1) * size * 4), primitive) }
+        let plan = dx.map { _ in
+            InputGradientPlan(self, geometry: g, filters: filters, filter: UnsafePointer(weights.floats + filterOffset), tasks: tasks)
+        }
+        let grad = UnsafePointer(pooled.floats + gradientOffset), tapIn = UnsafePointer(winners.ints)
+        var reluSums = [Double](repeating: 0, count: tasks * g.channels)
+        reluSums.withUnsafeMutableBufferPointer { reluSums in
+            let reluSums = reluSums.baseAddress!
+            withExtendedLifetime((scratch, partials, plan)) {
+                ConvolutionImage.with(UnsafePointer(source.floats + offset), g, on: self) { image, positions, tapOffsets in
+                    Parallel.run(tasks: tasks) { task in
+                        let dy = scratch.floats + task * outputSize
+                        for group in Parallel.range(task, of: tasks, count: groups) {
+                            let images = group * perGroup..<min(g.batch, (group + 1) * perGroup)
+                            let sum = dw.map { group == 0 ? $0.floats : partials!.floats + (group - 1) * size }
+                            for n in images {
+                                for row in 0..<g.outHeight {
+                                    Self.scatterWinners(inputRow: n * g.outHeight + row, gradient: grad, taps: tapIn, geometry: pool,
+                                                        into: dy + row * g.outWidth * filters)
+                                }
+                                if let sum {
+                                    flint_filter_gradient_adding(g.patchSize, filters, positionCount, image,
+                                                                 positions + n * positionCount, tapOffsets, dy,
+                                                                 n == images.lowerBound ? 0 : 1, sum)
+                                }
+                                if let plan, let dx {
+                                    plan.image(gradient: dy, task: task, into: dx.floats + n * imageSize,
+                                               relu: y.map { (UnsafePointer($0.floats + reluOutputOffset + n * imageSize),
+                                                              reluSums + task * g.channels) })
+                                }
+                            }
+                        }
+                    }
+                }
+                if let dw, let partials {
+                    // The groups' sums in group order, each core a range of the elements.
+                    let parts = min(Parallel.cores, max(1, size / 4096))
+                    Parallel.run(tasks: parts) { part in
+                        let elements = Parallel.range(part, of: parts, count: size)
+                        for group in 1..<groups {
+                            let copy = partials.floats + (group - 1) * size
+                            for i in elements { dw.floats[i] += copy[i] }
+                        }
+                    }
+                }
+            }
+            if let totals {
+                for c in 0..<g.channels { totals.floats[c] = Float((0..<tasks).reduce(0.0) { $0 + reluSums[$1 * g.channels + c] }) }
+            }
+        }
+    }
+
+    /// The most groups of images `conv2dMaxPoolBackward` sums the filter gradient in.
+    static let poolingGradientGroups = 64
+
+    /// Whether `flint_filter_gradient` reads the taps of `g` in place.
+    static func filterGradientInPlace(_ g: ConvGeometry) -> Bool {
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: g.patchSize) { taps in
+            ConvolutionLayout.fillTaps(g, width: ConvolutionLayout.extent(g).width, taps: taps.baseAddress!)
+            return flint_filter_gradient_in_place(g.patchSize, taps.baseAddress!) != 0
+        }
+    }
+
     /// Whether `conv2dMaxPool` can pool rows as they come: every window inside the image (no
     /// padding) and small enough for `flint_max_window_row`.
     static func poolsInPlace(_ pool: ConvGeometry) -> Bool {

@@ -67,13 +67,8 @@ extension CPUBackend {
     /// `inPlaceFilterGradient`). One channel, 3×3, 32 filters: tiles of 3 taps (a window's row).
     func fewChannelFilterGradient(_ input: UnsafePointer<Float>, geometry g: ConvGeometry, gradient: UnsafePointer<Float>,
                                   filters: Int, out: UnsafeMutablePointer<Float>) -> Bool {
-        guard BlockedGemm.enabled, g.patchCount >= 2 * Self.filterGradientShare else { return false }
         // The taps alone first: the positions' table is as long as the output.
-        let applies = withUnsafeTemporaryAllocation(of: Int.self, capacity: g.patchSize) { taps in
-            ConvolutionLayout.fillTaps(g, width: ConvolutionLayout.extent(g).width, taps: taps.baseAddress!)
-            return flint_filter_gradient_in_place(g.patchSize, taps.baseAddress!) != 0
-        }
-        guard applies else { return false }
+        guard BlockedGemm.enabled, g.patchCount >= 2 * Self.filterGradientShare, Self.filterGradientInPlace(g) else { return false }
         var done = false
         ConvolutionImage.with(input, g, on: self) { image, positions, taps in
             done = inPlaceFilterGradient(image, positions: positions, taps: taps, geometry: g, gradient: gradient,

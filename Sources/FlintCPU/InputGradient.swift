@@ -63,63 +63,89 @@ extension CPUBackend {
         let target = cpuBuffer(out, "conv2dInputGradient")
         checkGeometry(g, "conv2dInputGradient")
         ensure(filters >= 0, "CPUBackend.conv2dInputGradient: negative filter count \(filters)")
-        let imageSize = g.height * g.width * g.channels
         checkRange(source, offset: gradientOffset, count: g.patchCount * filters, "conv2dInputGradient", "gradient")
         checkRange(weights, offset: filterOffset, count: g.patchSize * filters, "conv2dInputGradient", "filter")
-        checkRange(target, offset: 0, count: g.batch * imageSize, "conv2dInputGradient", "output")
-        let dy = UnsafePointer(source.floats + gradientOffset), w = UnsafePointer(weights.floats + filterOffset)
-        let dx = target.floats
-        // The offsets of one image's positions and of the taps, in the padded image when it pads.
-        let (h, wide, padded) = ConvolutionLayout.extent(g)
-        let positionCount = g.outHeight * g.outWidth, paddedSize = h * wide * g.channels
-        let tables = cpuBuffer(allocate(byteCount: (positionCount + g.patchSize) * MemoryLayout<Int>.stride), "conv2dInputGradient")
-        let positions = tables.pointer.assumingMemoryBound(to: Int.self), taps = positions + positionCount
-        ConvolutionLayout.fillTables(g, images: 1, width: wide, height: h, positions: positions, taps: taps)
-        let packedCount = flint_input_gradient_packed_size(g.patchSize, filters, taps)
-        let packed = cpuBuffer(allocate(byteCount: max(packedCount, 1) * MemoryLayout<Float>.stride), "conv2dInputGradient")
-        flint_input_gradient_pack(g.patchSize, filters, taps, w, packed.floats)
+        checkRange(target, offset: 0, count: g.imageCount, "conv2dInputGradient", "output")
+        let dy = UnsafePointer(source.floats + gradientOffset), dx = target.floats
+        let tasks = Self.inputGradientTasks(g, filters: filters)
+        let plan = InputGradientPlan(self, geometry: g, filters: filters, filter: UnsafePointer(weights.floats + filterOffset),
+                                     tasks: tasks)
         // Whole images per core: no two cores add into the same element, and each image's sums
         // run in the same order however many cores share the batch. Unpadded, one call takes a
         // core's images; padded, each image is summed into the core's padded copy, then cropped.
-        let tasks = Self.inputGradientTasks(g, filters: filters)
-        let copies = padded ? cpuBuffer(allocate(byteCount: tasks * paddedSize * MemoryLayout<Float>.stride), "conv2dInputGradient") : nil
-        withExtendedLifetime((tables, packed, copies)) {
+        withExtendedLifetime(plan) {
             Parallel.run(tasks: tasks) { task in
                 let images = Parallel.range(task, of: tasks, count: g.batch)
-                func sum(_ count: Int, from n: Int, into target: UnsafeMutablePointer<Float>, stride: Int) {
-                    target.update(repeating: 0, count: count * stride)
-                    flint_input_gradient(count, positionCount, filters, g.patchSize, dy + n * positionCount * filters, positions, taps,
-                                         packed.floats, target, stride)
-                }
-                // ReLU's adjoint of image n, in place, with its column sums.
-                func mask(_ n: Int) {
-                    guard let relu else { return }
-                    let image = dx + n * imageSize
-                    flint_relu_gradient_rows(image, relu.output + n * imageSize, g.height * g.width, g.channels, image,
-                                             relu.sums + task * g.channels)
-                }
-                guard let copy = copies?.floats else {
-                    guard relu != nil else {
-                        return sum(images.count, from: images.lowerBound, into: dx + images.lowerBound * imageSize, stride: imageSize)
-                    }
-                    for n in images {
-                        sum(1, from: n, into: dx + n * imageSize, stride: imageSize)
-                        mask(n)
-                    }
-                    return
+                if !plan.padded && relu == nil {
+                    return plan.sum(images.count, gradient: dy + images.lowerBound * plan.positionCount * filters,
+                                    into: dx + images.lowerBound * plan.imageSize)
                 }
                 for n in images {
-                    sum(1, from: n, into: copy + task * paddedSize, stride: paddedSize)
-                    Self.crop(copy + task * paddedSize, height: h, width: wide, geometry: g, into: dx + n * imageSize)
-                    mask(n)
+                    plan.image(gradient: dy + n * plan.positionCount * filters, task: task, into: dx + n * plan.imageSize,
+                               relu: relu.map { ($0.output + n * plan.imageSize, $0.sums + task * g.channels) })
                 }
             }
         }
     }
+}
+
+/// What a convolution's input gradient (`flint_input_gradient`) needs for any of its images: the
+/// offsets of one image's positions and of the taps (in the padded image when the geometry pads),
+/// the filter packed, and a padded image per task to sum into where it pads.
+final class InputGradientPlan {
+    let geometry: ConvGeometry, filters: Int
+    let padded: Bool
+    let positionCount: Int, imageSize: Int
+    private let height: Int, width: Int, paddedSize: Int
+    private let tables: CPUBuffer, packed: CPUBuffer, copies: CPUBuffer?
+
+    init(_ backend: CPUBackend, geometry g: ConvGeometry, filters: Int, filter w: UnsafePointer<Float>, tasks: Int) {
+        (geometry, self.filters) = (g, filters)
+        (height, width, padded) = ConvolutionLayout.extent(g)
+        positionCount = g.outHeight * g.outWidth
+        imageSize = g.height * g.width * g.channels
+        paddedSize = height * width * g.channels
+        tables = backend.cpuBuffer(backend.allocate(byteCount: (positionCount + g.patchSize) * MemoryLayout<Int>.stride),
+                                   "conv2dInputGradient")
+        let positions = tables.pointer.assumingMemoryBound(to: Int.self), taps = positions + positionCount
+        ConvolutionLayout.fillTables(g, images: 1, width: width, height: height, positions: positions, taps: taps)
+        let packedCount = flint_input_gradient_packed_size(g.patchSize, filters, taps)
+        packed = backend.cpuBuffer(backend.allocate(byteCount: max(packedCount, 1) * MemoryLayout<Float>.stride),
+                                   "conv2dInputGradient")
+        flint_input_gradient_pack(g.patchSize, filters, taps, w, packed.floats)
+        copies = padded ? backend.cpuBuffer(backend.allocate(byteCount: tasks * paddedSize * MemoryLayout<Float>.stride),
+                                            "conv2dInputGradient") : nil
+    }
+
+    private var positions: UnsafeMutablePointer<Int> { tables.pointer.assumingMemoryBound(to: Int.self) }
+    private var taps: UnsafeMutablePointer<Int> { positions + positionCount }
+
+    /// `count` consecutive images' gradients (their output gradients from `dy`) into `target`,
+    /// `stride` floats apart (the images, or a padded copy), overwritten.
+    func sum(_ count: Int, gradient dy: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, stride: Int? = nil) {
+        let stride = stride ?? imageSize
+        target.update(repeating: 0, count: count * stride)
+        flint_input_gradient(count, positionCount, filters, geometry.patchSize, dy, positions, taps, packed.floats, target, stride)
+    }
+
+    /// One image's gradient from its output gradient `dy` into `image`, cropped from task
+    /// `task`'s padded copy where the geometry pads; with `relu`, then ReLU's adjoint in place
+    /// (masked by the ReLU's output for this image) with its column sums added into `relu.sums`.
+    func image(gradient dy: UnsafePointer<Float>, task: Int, into image: UnsafeMutablePointer<Float>,
+               relu: (output: UnsafePointer<Float>, sums: UnsafeMutablePointer<Double>)?) {
+        let g = geometry
+        if let copy = copies?.floats {
+            sum(1, gradient: dy, into: copy + task * paddedSize, stride: paddedSize)
+            Self.crop(copy + task * paddedSize, height: height, width: width, geometry: g, into: image)
+        } else {
+            sum(1, gradient: dy, into: image)
+        }
+        if let relu { flint_relu_gradient_rows(image, relu.output, g.height * g.width, g.channels, image, relu.sums) }
+    }
 
     /// The image's part of a padded image's sums (rows and columns no output reaches get zero).
-    private static func crop(_ sums: UnsafePointer<Float>, height h: Int, width w: Int, geometry g: ConvGeometry,
-                             into image: UnsafeMutablePointer<Float>) {
+    static func crop(_ sums: UnsafePointer<Float>, height h: Int, width w: Int, geometry g: ConvGeometry,
+                     into image: UnsafeMutablePointer<Float>) {
         let c = g.channels
         let columns = max(0, min(g.width, w - g.padLeft))
         for ih in 0..<g.height {

@@ -92,23 +92,29 @@ extension CPUBackend {
         let tasks = min(rows, Parallel.taskCount(forElements: rows * imageRow))
         Parallel.run(tasks: tasks) { task in
             for inputRow in Parallel.range(task, of: tasks, count: rows) {
-                let ih = inputRow % g.height, n = inputRow / g.height
-                let q = dst + inputRow * imageRow
-                q.update(repeating: 0, count: imageRow)
-                for kh in 0..<g.kernelHeight {
-                    let y = ih + g.padTop - kh * g.dilationHeight
-                    if y < 0 { break }
-                    guard y % g.strideHeight == 0, y / g.strideHeight < g.outHeight else { continue }
-                    let outputRow = n * g.outHeight + y / g.strideHeight
-                    for kw in 0..<g.kernelWidth {
-                        let tap = Int32(kh * g.kernelWidth + kw)
-                        for ow in 0..<g.outWidth {
-                            let iw = ow * g.strideWidth - g.padLeft + kw * g.dilationWidth
-                            guard iw >= 0 && iw < g.width else { continue }
-                            let at = (outputRow * g.outWidth + ow) * c
-                            Self.addWinners(q + iw * c, grad + at, tapIn + at, tap: tap, count: c)
-                        }
-                    }
+                Self.scatterWinners(inputRow: inputRow, gradient: grad, taps: tapIn, geometry: g, into: dst + inputRow * imageRow)
+            }
+        }
+    }
+
+    /// Input row `inputRow` (image and row) of max pooling's adjoint into `row`, overwritten: the
+    /// output gradients whose winning tap read each element, added in ascending `(kh, kw)`.
+    static func scatterWinners(inputRow: Int, gradient grad: UnsafePointer<Float>, taps tapIn: UnsafePointer<Int32>,
+                               geometry g: ConvGeometry, into q: UnsafeMutablePointer<Float>) {
+        let ih = inputRow % g.height, n = inputRow / g.height, c = g.channels
+        q.update(repeating: 0, count: g.width * c)
+        for kh in 0..<g.kernelHeight {
+            let y = ih + g.padTop - kh * g.dilationHeight
+            if y < 0 { break }
+            guard y % g.strideHeight == 0, y / g.strideHeight < g.outHeight else { continue }
+            let outputRow = n * g.outHeight + y / g.strideHeight
+            for kw in 0..<g.kernelWidth {
+                let tap = Int32(kh * g.kernelWidth + kw)
+                for ow in 0..<g.outWidth {
+                    let iw = ow * g.strideWidth - g.padLeft + kw * g.dilationWidth
+                    guard iw >= 0 && iw < g.width else { continue }
+                    let at = (outputRow * g.outWidth + ow) * c
+                    addWinners(q + iw * c, grad + at, tapIn + at, tap: tap, count: c)
                 }
             }
         }

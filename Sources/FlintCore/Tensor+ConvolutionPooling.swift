@@ -72,11 +72,27 @@ extension Tensor {
             // The pooled gradient reaches each window's winner alone, whose output the pooled
             // value is: masked by `values > 0` it is, scattered, the ReLU's adjoint (as in maxPool2d).
             let masked = activation == .relu ? g2.zipped(values.detached(), .reluGradient) : g2.contiguous()
-            let dy = Tensor(uninitializedShape: convolvedShape, backend: g2.backend)
-            g2.backend.maxPool2dBackward(masked.buffer, offset: masked.offset, taps: taps.buffer, geometry: pool, out: dy.buffer)
-            let gradients = Self.directConvolutionGradients(dy, x, w, geometry: g)
-            guard let shift else { return gradients }
-            return gradients + [shift.requiresGrad ? masked.sum(axes: [0, 1, 2]) : nil]
+            let biasGradient = shift.map { [$0.requiresGrad ? masked.sum(axes: [0, 1, 2]) : nil] } ?? []
+            let backend = g2.backend
+            guard !x.requiresGrad || backend.convolvesInputGradientWithoutColumns(g) else {
+                // The input's gradient from the column gradient, in chunks: the output gradient first.
+                let dy = Tensor(uninitializedShape: convolvedShape, backend: backend)
+                backend.maxPool2dBackward(masked.buffer, offset: masked.offset, taps: taps.buffer, geometry: pool, out: dy.buffer)
+                return Self.directConvolutionGradients(dy, x, w, geometry: g) + biasGradient
+            }
+            let dw = w.requiresGrad ? Tensor(uninitializedShape: w.shape, backend: backend) : nil
+            let dx = x.requiresGrad ? Tensor(uninitializedShape: x.shape, backend: backend) : nil
+            // The input a ReLU's output: its adjoint too, handed to the ReLU (as directConvolutionGradients does).
+            guard dw != nil || dx != nil else { return [nil, nil] + biasGradient }
+            let handoff = dx == nil || g.channels == 0 ? nil : x.node?.reluHandoff
+            let sums = handoff?.wantsColumnSums == true ? Tensor(uninitializedShape: [g.channels], backend: backend) : nil
+            backend.conv2dMaxPoolBackward(masked.buffer, gradientOffset: masked.offset, taps: taps.buffer, pool: pool,
+                                          input: x.buffer, offset: x.offset, filter: w.buffer, filterOffset: w.offset,
+                                          geometry: g, filters: filters, filterGradient: dw?.buffer, inputGradient: dx?.buffer,
+                                          reluOutput: handoff == nil ? nil : x.buffer, reluOutputOffset: x.offset,
+                                          sums: sums?.buffer)
+            if let handoff, let dx { handoff.offer(dx, columnSums: sums) }
+            return [dx, dw] + biasGradient
         }
     }
 }

@@ -63,6 +63,66 @@ extension BackendConformance {
                 }
             }
         },
+        ConformanceCheck("conv2dMaxPoolBackward: the output gradient scattered to the winners, then the filter's and input's gradients, through a ReLU") { backend in
+            for (test, pool, filters) in ConvCase.pooledConvolutions {
+                let g = test.geometry
+                var random = TestRandom(seed: 43 &+ UInt64(test.columnCount * filters))
+                let x = random.floats(test.imageCount), w = random.floats(g.patchSize * filters)
+                let taps = pool.referenceMaxPool(random.floats(pool.imageCount)).taps
+                let pooledGradient = random.floats(pool.pooledCount)
+                // The ReLU's output that the convolution read: zeros (a quarter) and positives.
+                let reluOutput = random.floats(test.imageCount, -1, 3).map { $0 < 0 ? 0 : $0 }
+                let dy = pool.referenceMaxPoolBackward(pooledGradient, taps: taps).map { Float($0) }
+                let (_, filterGradient) = test.referenceConvolution(x, filter: w, gradient: dy, filters: filters)
+                let inputGradient = test.referenceInputGradient(filter: w, gradient: dy, filters: filters)
+                let maskedGradient = zip(inputGradient, reluOutput).map { $1 > 0 ? $0 : 0 }
+                var sums = [Double](repeating: 0, count: g.channels)
+                for (i, value) in maskedGradient.enumerated() { sums[i % g.channels] += value }
+                let input = backend.upload([9, 9] + x), filter = backend.upload([9] + w)
+                let gradient = backend.upload([7] + pooledGradient), winners = backend.upload(ints: taps)
+                let output = backend.upload([5, 5, 5] + reluOutput)
+                // (filter gradient, input gradient, through the ReLU, its sums)
+                for (wantsFilter, wantsInput, throughRelu, withSums) in [(true, true, false, false), (true, false, false, false),
+                                                                        (false, true, false, false), (true, true, true, true),
+                                                                        (false, true, true, false)] {
+                    var inputs: [[Float]] = []
+                    for composed in [false, true] {
+                        let dw = wantsFilter ? backend.upload([Float](repeating: .nan, count: g.patchSize * filters)) : nil
+                        let dx = wantsInput ? backend.upload([Float](repeating: .nan, count: test.imageCount)) : nil
+                        let totals = withSums ? backend.upload([Float](repeating: .nan, count: g.channels)) : nil
+                        let relu = throughRelu ? output : nil
+                        if composed {
+                            backend.composedConv2dMaxPoolBackward(gradient, gradientOffset: 1, taps: winners, pool: pool.geometry,
+                                                                  input: input, offset: 2, filter: filter, filterOffset: 1, geometry: g,
+                                                                  filters: filters, filterGradient: dw, inputGradient: dx,
+                                                                  reluOutput: relu, reluOutputOffset: 3, sums: totals)
+                        } else {
+                            backend.conv2dMaxPoolBackward(gradient, gradientOffset: 1, taps: winners, pool: pool.geometry,
+                                                          input: input, offset: 2, filter: filter, filterOffset: 1, geometry: g,
+                                                          filters: filters, filterGradient: dw, inputGradient: dx,
+                                                          reluOutput: relu, reluOutputOffset: 3, sums: totals)
+                        }
+                        let what = "\(composed ? "composed, " : "")\(test), \(filters) filters, \(pool), filter \(wantsFilter), "
+                            + "input \(wantsInput), ReLU \(throughRelu)"
+                        if let dw {
+                            expectClose(backend.floats(dw, count: g.patchSize * filters), filterGradient, tolerance: 1e-4,
+                                        "filter gradient, \(what)")
+                        }
+                        if let dx {
+                            let values = backend.floats(dx, count: test.imageCount)
+                            inputs.append(values)
+                            expectClose(values, throughRelu ? maskedGradient : inputGradient, tolerance: 1e-5, "input gradient, \(what)")
+                        }
+                        if let totals { expectClose(backend.floats(totals, count: g.channels), sums, tolerance: 1e-4, "sums, \(what)") }
+                    }
+                    // The input's gradient has the bits of the separate ops.
+                    if inputs.count == 2 {
+                        #expect(inputs[0].map(\.bitPattern) == inputs[1].map(\.bitPattern),
+                                "input gradient against the composed one, \(test), \(filters) filters, \(pool), ReLU \(throughRelu)")
+                    }
+                }
+            }
+        },
     ]
 }
 
@@ -70,7 +130,8 @@ extension ConvCase {
     /// A convolution, a max pooling over its output and a number of filters: 2×2 windows (the
     /// Keras convnet's), an odd output whose last row and column no window reads, overlapping
     /// windows, gaps between windows, a padded pooling (which the CPU runs as the two ops), a
-    /// padded convolution, a single image split among cores, and rows beyond one chunk's buffer.
+    /// padded convolution, a single image split among cores, rows beyond one chunk's buffer, and
+    /// a batch of many images.
     static let pooledConvolutions: [(ConvCase, ConvCase, Int)] = {
         func pooled(_ c: ConvCase, _ name: String, kernel: (Int, Int), stride: (Int, Int), pad: (Int, Int) = (0, 0),
                     filters: Int) -> (ConvCase, ConvCase, Int) {
@@ -84,6 +145,8 @@ extension ConvCase {
         let single = ConvCase("12 channels 3×3 over one 22×14 image", batch: 1, height: 22, width: 14, channels: 12, kernel: (3, 3))
         let large = ConvCase("8 channels 3×3 over 36×36", batch: 4, height: 36, width: 36, channels: 8, kernel: (3, 3))
         let few = ConvCase("2 channels 3×3 over 8×8", batch: 2, height: 8, width: 8, channels: 2, kernel: (3, 3))
+        // More images than the CPU's backward has groups: several images summed into each group's partial.
+        let many = ConvCase("6 channels 3×3 over 130 images of 5×4", batch: 130, height: 5, width: 4, channels: 6, kernel: (3, 3))
         return [
             pooled(keras, "2×2", kernel: (2, 2), stride: (2, 2), filters: 32),
             pooled(keras, "2×2", kernel: (2, 2), stride: (2, 2), filters: 5),
@@ -95,6 +158,7 @@ extension ConvCase {
             pooled(single, "2×2", kernel: (2, 2), stride: (2, 2), filters: 64),
             pooled(large, "2×2", kernel: (2, 2), stride: (2, 2), filters: 64),
             pooled(few, "2×2", kernel: (2, 2), stride: (2, 2), filters: 8),
+            pooled(many, "2×2", kernel: (2, 2), stride: (2, 2), filters: 16),
         ]
     }()
 }

@@ -37,8 +37,8 @@ extension Conformance {
             }
         }
 
-        /// The one op gives the two ops' values bit for bit, the input's and filter's gradients
-        /// exactly and the bias's up to the order of its sums: with and without a bias or a
+        /// The one op gives the two ops' values bit for bit, the input's gradient exactly and the
+        /// filter's and the bias's up to the order of their sums: with and without a bias or a
         /// ReLU, a leaky ReLU and a sigmoid (which take the two ops), and a frozen input.
         @Test(arguments: TestDevices.all)
         func matchesTheSeparateOps(device: Device) {
@@ -68,7 +68,10 @@ extension Conformance {
                         let what = "\(pool), \(activation.map { "\($0)" } ?? "no activation"), bias \(withBias), input learns \(inputLearns) on \(device)"
                         #expect(fused.values.map(\.bitPattern) == separate.values.map(\.bitPattern), "values, \(what)")
                         #expect(fused.gradients[0] == separate.gradients[0], "input gradient, \(what)")
-                        #expect(fused.gradients[1] == separate.gradients[1], "filter gradient, \(what)")
+                        // The filter's sums image by image on the CPU: the same terms in another order.
+                        #expect(fused.gradients[1].count == separate.gradients[1].count
+                                    && Swift.zip(fused.gradients[1], separate.gradients[1]).allSatisfy { abs($0 - $1) <= 2e-5 * Swift.max(1, abs($1)) },
+                                "filter gradient, \(what)")
                         #expect(fused.gradients[2].count == separate.gradients[2].count
                                     && Swift.zip(fused.gradients[2], separate.gradients[2]).allSatisfy { abs($0 - $1) <= 1e-5 * Swift.max(1, abs($1)) },
                                 "bias gradient, \(what): \(fused.gradients[2]) vs \(separate.gradients[2])")

@@ -100,6 +100,9 @@ void flint_sgemm_gathered_packed(long m, long n, long k, float alpha, const floa
 int flint_filter_gradient_in_place(long tap_count, const long *taps);
 void flint_filter_gradient(long tap_count, long filters, long count, const float *image, const long *positions,
                            const long *taps, const float *gradient, float *out);
+// flint_filter_gradient added to what `out` holds when `add` is nonzero (a sum over several calls).
+void flint_filter_gradient_adding(long tap_count, long filters, long count, const float *image, const long *positions,
+                                  const long *taps, const float *gradient, int add, float *out);
 
 // A convolution's input gradient with col2im folded in (input_gradient.c): for each of
 // `images` images n, each of its `count` output positions p and each tap t,

@@ -105,6 +105,17 @@ extension Backend {
                               filters: filters, epilogue: epilogue, pool: pool, out: out, taps: taps)
     }
 
+    public func conv2dMaxPoolBackward(_ gradient: any DeviceBuffer, gradientOffset: Int, taps: any DeviceBuffer, pool: ConvGeometry,
+                                      input: any DeviceBuffer, offset: Int, filter: any DeviceBuffer, filterOffset: Int,
+                                      geometry: ConvGeometry, filters: Int, filterGradient: (any DeviceBuffer)?,
+                                      inputGradient: (any DeviceBuffer)?, reluOutput: (any DeviceBuffer)?, reluOutputOffset: Int,
+                                      sums: (any DeviceBuffer)?) {
+        composedConv2dMaxPoolBackward(gradient, gradientOffset: gradientOffset, taps: taps, pool: pool, input: input,
+                                      offset: offset, filter: filter, filterOffset: filterOffset, geometry: geometry,
+                                      filters: filters, filterGradient: filterGradient, inputGradient: inputGradient,
+                                      reluOutput: reluOutput, reluOutputOffset: reluOutputOffset, sums: sums)
+    }
+
     public func adamStep(_ step: AdamStep, count: Int, parameter: any DeviceBuffer, gradient: any DeviceBuffer,
                          m: any DeviceBuffer, v: any DeviceBuffer,
                          outParameter: any DeviceBuffer, outM: any DeviceBuffer, outV: any DeviceBuffer) {

@@ -69,4 +69,29 @@ extension Backend {
         }
         maxPool2d(convolved, offset: 0, geometry: pool, out: out, taps: taps)
     }
+
+    /// `conv2dMaxPoolBackward` as its ops: the output gradient scattered into a scratch buffer,
+    /// then the filter's and the input's gradients from it.
+    public func composedConv2dMaxPoolBackward(_ gradient: any DeviceBuffer, gradientOffset: Int, taps: any DeviceBuffer,
+                                              pool: ConvGeometry, input: any DeviceBuffer, offset: Int, filter: any DeviceBuffer,
+                                              filterOffset: Int, geometry g: ConvGeometry, filters: Int,
+                                              filterGradient: (any DeviceBuffer)?, inputGradient: (any DeviceBuffer)?,
+                                              reluOutput: (any DeviceBuffer)?, reluOutputOffset: Int, sums: (any DeviceBuffer)?) {
+        let dy = scratch(g.patchCount * filters)
+        if g.patchCount * filters > 0 {
+            maxPool2dBackward(gradient, offset: gradientOffset, taps: taps, geometry: pool, out: dy)
+        }
+        if let filterGradient {
+            conv2dFilterGradient(input, offset: offset, gradient: dy, gradientOffset: 0, geometry: g, filters: filters,
+                                 out: filterGradient)
+        }
+        guard let inputGradient else { return }
+        if let reluOutput {
+            conv2dInputGradient(dy, gradientOffset: 0, filter: filter, filterOffset: filterOffset, geometry: g, filters: filters,
+                                reluOutput: reluOutput, reluOutputOffset: reluOutputOffset, out: inputGradient, sums: sums)
+        } else {
+            conv2dInputGradient(dy, gradientOffset: 0, filter: filter, filterOffset: filterOffset, geometry: g, filters: filters,
+                                out: inputGradient)
+        }
+    }
 }
