@@ -59,6 +59,7 @@ static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static _Atomic long sleepers;
 static long started;  // workers started (under job_lock)
 static _Thread_local int is_worker;
+static _Thread_local long slot;  // 0 on threads that are not workers, k on the k-th worker
 
 static int claimable(uint64_t word) {
     return ((word >> 16) & 0xFFFF) < (word & 0xFFFF);
@@ -78,9 +79,9 @@ static void work(void) {
     }
 }
 
-static void *worker_main(void *unused) {
-    (void)unused;
+static void *worker_main(void *index) {
     is_worker = 1;
+    slot = (long)(intptr_t)index;
     FLUSH_DENORMALS();
     for (;;) {
         if (!spin_until(job_waiting)) {
@@ -111,7 +112,7 @@ void flint_workers_run(long threads, long tasks, void (*body)(void *context, lon
         pthread_attr_t attributes;
         pthread_attr_init(&attributes);
         pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
-        int failed = pthread_create(&thread, &attributes, worker_main, NULL);
+        int failed = pthread_create(&thread, &attributes, worker_main, (void *)(intptr_t)(started + 1));
         pthread_attr_destroy(&attributes);
         if (failed) break;  // fewer helpers; the caller still runs every task
         started++;
@@ -130,3 +131,5 @@ void flint_workers_run(long threads, long tasks, void (*body)(void *context, lon
     while (!spin_until(job_finished)) {}  // the last tasks are running on workers
     pthread_mutex_unlock(&job_lock);
 }
+
+long flint_workers_slot(void) { return slot; }

@@ -88,6 +88,11 @@ enum Parallel {
         return try body()
     }
 
+    /// The calling thread's slot (`flint_workers_slot`), below `cores`: scratch with one part
+    /// per slot serves tasks however the workers claim them, so work can be split into many
+    /// small tasks (which even out cores that run at different speeds) instead of one per core.
+    static var slot: Int { Int(flint_workers_slot()) }
+
     /// Task `task`'s share of `0..<count` split evenly into `tasks` ranges.
     @inline(__always)
     static func range(_ task: Int, of tasks: Int, count: Int) -> Range<Int> {

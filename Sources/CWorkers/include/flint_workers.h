@@ -13,4 +13,9 @@
 // from inside a task) runs its tasks on its own thread, in order.
 void flint_workers_run(long threads, long tasks, void (*body)(void *context, long task), void *context);
 
+// The calling thread's slot: k on the k-th worker (k < the `threads` of the run that started it),
+// 0 on any other thread. A job's tasks run on its caller and the workers, so per-thread scratch
+// indexed by slot is never shared by two of its tasks at once, however they are handed out.
+long flint_workers_slot(void);
+
 #endif
