@@ -12,12 +12,21 @@ struct Ops: ParsableCommand {
     @Option(help: "Comma-separated square matmul sizes.")
     var matmulSizes = "256,512,1024,2048"
 
+    @Option(help: "Comma-separated matmul shapes MxKxN (A is M×K), each optionally :ta or :tb (that operand stored transposed, as in a layer's backward).")
+    var matmulShapes = ""
+
     @Option(help: "Elements for the element-wise and reduction cases.")
     var elements = 1 << 24
 
     func run() throws {
         var rows: [Measurement] = []
         let sizes = matmulSizes.split(separator: ",").compactMap { Int($0) }
+        let shapes = try matmulShapes.split(separator: ",").map { text in
+            guard let shape = MatmulShape(String(text)) else {
+                throw ValidationError("--matmul-shapes: '\(text)' is not MxKxN, MxKxN:ta or MxKxN:tb")
+            }
+            return shape
+        }
         for device in try options.selectedDevices() {
             let openStart = DispatchTime.now().uptimeNanoseconds
             try device.open()
@@ -26,6 +35,7 @@ struct Ops: ParsableCommand {
                                     medianMilliseconds: openMs, runs: 1))
             Device.with(device) {
                 for n in sizes { rows.append(matmul(n, on: device)) }
+                for shape in shapes { rows.append(matmul(shape, on: device)) }
                 rows += convolution(on: device)
                 rows += elementwise(on: device)
                 rows += axisOps(on: device)
@@ -62,6 +72,16 @@ struct Ops: ParsableCommand {
     private func matmul(_ n: Int, on device: Device) -> Measurement {
         let a = Tensor.uniform([n, n], low: -1, high: 1, seed: 1), b = Tensor.uniform([n, n], low: -1, high: 1, seed: 2)
         return row(device, "matmul", "\(n)x\(n)x\(n)", flops: 2 * Double(n * n * n)) { _ = a.matmul(b) }
+    }
+
+    /// `shape`'s product, its operands uniform in [-1, 1].
+    private func matmul(_ shape: MatmulShape, on device: Device) -> Measurement {
+        let (m, k, n) = (shape.m, shape.k, shape.n)
+        let a = Tensor.uniform(shape.transposeA ? [k, m] : [m, k], low: -1, high: 1, seed: 1)
+        let b = Tensor.uniform(shape.transposeB ? [n, k] : [k, n], low: -1, high: 1, seed: 2)
+        return row(device, "matmul", shape.text, flops: 2 * Double(m * n * k)) {
+            _ = a.matmul(b, transposeSelf: shape.transposeA, transposeOther: shape.transposeB)
+        }
     }
 
     /// The seed CNN's first layers at batch 128: conv2d 3×3 (1 → 32 channels) on 28×28 and a
@@ -159,5 +179,23 @@ struct Ops: ParsableCommand {
         }
         return Measurement(device: "cpu", op: "cblas_sgemm (raw)", shape: "\(n)x\(n)x\(n)", firstMilliseconds: timing.first,
                            medianMilliseconds: timing.median, runs: timing.runs, flops: 2 * Double(n * n * n))
+    }
+}
+
+/// A product for `--matmul-shapes`: `MxKxN` (A is M×K), `:ta` or `:tb` when that operand is stored
+/// transposed (as a layer's backward reads its input or its kernel).
+struct MatmulShape {
+    let text: String
+    let m: Int, k: Int, n: Int
+    let transposeA: Bool, transposeB: Bool
+
+    init?(_ text: String) {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        let sizes = parts[0].split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
+        let layout = parts.count > 1 ? String(parts[1]) : ""
+        guard parts.count <= 2, sizes.count == 3, let m = sizes[0], let k = sizes[1], let n = sizes[2], m > 0, k > 0, n > 0,
+              ["", "ta", "tb"].contains(layout) else { return nil }
+        (self.text, self.m, self.k, self.n) = (text, m, k, n)
+        (transposeA, transposeB) = (layout == "ta", layout == "tb")
     }
 }
