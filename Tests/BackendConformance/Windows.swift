@@ -199,6 +199,25 @@ extension BackendConformance {
             #expect(backend.ints(t, count: outside.pooledCount) == reference.taps)
             #expect(backend.floats(o, count: outside.pooledCount) == reference.values)
         },
+        ConformanceCheck("maxPool2dBackward: a winner's -0 gradient lands as +0 (added to zero), NaN stays NaN, windows apart or overlapping") { backend in
+            // One channel, 4×4, 2×2 windows with stride 2 (apart) and stride 1 (overlapping), every tap 3.
+            for (stride, outputs) in [(2, 2), (1, 3)] {
+                let test = ConvCase("2×2 stride \(stride)", batch: 1, height: 4, width: 4, channels: 1, kernel: (2, 2),
+                                    stride: (stride, stride))
+                let count = outputs * outputs
+                var gradient = [Float](repeating: -0.0, count: count)
+                gradient[count - 1] = .nan
+                let out = backend.upload([Float](repeating: 7, count: 16))
+                backend.maxPool2dBackward(backend.upload(gradient), offset: 0, taps: backend.upload(ints: [Int32](repeating: 3, count: count)),
+                                          geometry: test.geometry, out: out)
+                let values = backend.floats(out, count: 16)
+                // Window (oh, ow)'s tap 3 reads (oh·stride + 1, ow·stride + 1); the last window's is NaN.
+                let last = ((outputs - 1) * stride + 1) * 4 + (outputs - 1) * stride + 1
+                #expect(values[last].isNaN, "\(test): NaN gradient at its winner")
+                #expect(values.enumerated().allSatisfy { $0.offset == last || $0.element.bitPattern == 0 },
+                        "\(test): every other element +0 (bits): \(values.map(\.bitPattern))")
+            }
+        },
         ConformanceCheck("maxPool2dBackward: gradients to the winning taps, summed, stale output overwritten") { backend in
             for test in ConvCase.all {
                 let x = test.poolingInput(seed: 3 &+ UInt64(test.imageCount))
