@@ -13,9 +13,7 @@ extension CPUBackend {
                               out: any DeviceBuffer, taps: any DeviceBuffer) {
         checkGeometry(g, "conv2dMaxPool")
         checkGeometry(pool, "conv2dMaxPool")
-        ensure(pool.batch == g.batch && pool.height == g.outHeight && pool.width == g.outWidth && pool.channels == filters,
-               "CPUBackend.conv2dMaxPool: pooling over \(pool.batch)×\(pool.height)×\(pool.width)×\(pool.channels), "
-                   + "but the convolution gives \(g.batch)×\(g.outHeight)×\(g.outWidth)×\(filters)")
+        checkPooling(pool, over: g, filters: filters, "CPUBackend.conv2dMaxPool")
         let fused = epilogue.map { split($0, columns: filters, "conv2dMaxPool") }
         guard BlockedGemm.available, Self.convolvesImplicitly(g), Self.poolsInPlace(pool), fused?.after == nil else {
             return composedConv2dMaxPool(input, offset: offset, filter: filter, filterOffset: filterOffset, geometry: g,
@@ -36,11 +34,12 @@ extension CPUBackend {
         let scratch = cpuBuffer(allocate(byteCount: Parallel.cores * plan.scratchFloats * 4), "conv2dMaxPool")
         withExtendedLifetime((packed, scratch)) {
             ConvolutionImage.with(UnsafePointer(source.floats + offset), g, on: self) { image, positions, tapOffsets in
-                // A task a chunk, claimed as cores come free: in ranges fixed per core, a core
-                // slowed by a neighbour left the other waiting (1.1% of the convnet's step).
-                Parallel.run(tasks: plan.count) { chunk in
+                // Small tasks of chunks, claimed as cores come free: in ranges fixed per core, a
+                // core slowed by a neighbour left the other waiting (1.1% of the convnet's step).
+                let tasks = min(plan.count, 16 * Parallel.cores)
+                Parallel.run(tasks: tasks) { task in
                     let rows = scratch.floats + Parallel.slot * plan.scratchFloats
-                    do {
+                    for chunk in Parallel.range(task, of: tasks, count: plan.count) {
                         let (n, pooledRows) = plan.chunk(chunk)
                         let firstRow = pooledRows.lowerBound * pool.strideHeight
                         let convolvedRows = (pooledRows.count - 1) * pool.strideHeight + pool.kernelHeight
@@ -71,13 +70,13 @@ extension CPUBackend {
         let primitive: StaticString = "conv2dMaxPoolBackward"
         checkGeometry(g, primitive)
         checkGeometry(pool, primitive)
-        ensure(pool.batch == g.batch && pool.height == g.outHeight && pool.width == g.outWidth && pool.channels == filters,
-               "CPUBackend.conv2dMaxPoolBackward: pooling over \(pool.batch)×\(pool.height)×\(pool.width)×\(pool.channels), "
-                   + "but the convolution gives \(g.batch)×\(g.outHeight)×\(g.outWidth)×\(filters)")
+        checkPooling(pool, over: g, filters: filters, "CPUBackend.conv2dMaxPoolBackward")
         // Many small groups, so the cores' shares of them differ by one at most: groups of about
         // 4,096 positions (19 in the Keras convnet's batch) left one of two cores idle for 6% of the step.
-        let positionCount = g.outHeight * g.outWidth
-        let perGroup = (g.batch + Self.poolingGradientGroups - 1) / Self.poolingGradientGroups
+        let positionCount = g.outHeight * g.outWidth, size = g.patchSize * filters
+        // At most 16 MB of partial sums: a wide filter's gradient takes fewer groups.
+        let groupCount = min(Self.poolingGradientGroups, max(2, Self.partialSumFloats / max(1, size)))
+        let perGroup = (g.batch + groupCount - 1) / groupCount
         let groups = (g.batch + perGroup - 1) / perGroup
         // Two groups at least, for two cores (else the separate ops split their work their own way).
         guard Self.convolvesImplicitly(g), inputGradient == nil || convolvesInputGradientWithoutColumns(g),
@@ -93,7 +92,7 @@ extension CPUBackend {
         checkRange(winners, offset: 0, count: pool.patchCount * filters, primitive, "taps")
         checkRange(source, offset: offset, count: g.imageCount, primitive, "input")
         checkRange(weights, offset: filterOffset, count: g.patchSize * filters, primitive, "filter")
-        let size = g.patchSize * filters, imageSize = g.height * g.width * g.channels
+        let imageSize = g.height * g.width * g.channels
         let dw = filterGradient.map { cpuBuffer($0, primitive) }, dx = inputGradient.map { cpuBuffer($0, primitive) }
         let y = reluOutput.map { cpuBuffer($0, primitive) }, totals = sums.map { cpuBuffer($0, primitive) }
         if let dw { checkRange(dw, offset: 0, count: size, primitive, "filterGradient") }
@@ -150,7 +149,7 @@ extension CPUBackend {
                     }
                 }
             }
-            if let totals {
+            if let totals, dx != nil, y != nil {
                 for c in 0..<g.channels { totals.floats[c] = Float((0..<groups).reduce(0.0) { $0 + reluSums[$1 * g.channels + c] }) }
             }
         }
@@ -158,6 +157,8 @@ extension CPUBackend {
 
     /// The most groups of images `conv2dMaxPoolBackward` sums the filter gradient in.
     static let poolingGradientGroups = 64
+    /// The most floats of partial filter gradients `conv2dMaxPoolBackward` keeps (16 MB).
+    static let partialSumFloats = 1 << 22
 
     /// Whether `flint_filter_gradient` reads the taps of `g` in place.
     static func filterGradientInPlace(_ g: ConvGeometry) -> Bool {

@@ -16,10 +16,11 @@ public struct MaxPooling: Sendable {
 }
 
 extension Tensor {
-    /// `conv2d(filter, …, adding: bias, then: activation).maxPool2d(…)` as one op: the same values,
-    /// winners and gradients. Where the backend convolves without a column matrix (the CPU's
-    /// product over the image), it pools a few output rows at a time as they are computed, so
-    /// the convolution's output is never stored; elsewhere it is the two ops.
+    /// `conv2d(filter, …, adding: bias, then: activation).maxPool2d(…)` as one op: the same values
+    /// and winners, the same input gradient, and the filter's and bias's gradients up to the order
+    /// of their sums. Where the backend convolves without a column matrix (the CPU's product over
+    /// the image), it pools a few output rows at a time as they are computed, so the
+    /// convolution's output is never stored; elsewhere it is the two ops.
     ///
     /// - Parameters:
     ///   - filter: `[kernelHeight, kernelWidth, inChannels, outChannels]`.
@@ -55,6 +56,11 @@ extension Tensor {
               let pooled = WindowPlacement(height: convolved.outHeight, width: convolved.outWidth, kernel: pooling.size,
                                            strides: poolStrides, dilation: (1, 1), padding: pooling.padding),
               pooled.outHeight > 0, pooled.outWidth > 0 else { return separately() }
+        // A window wholly in padding takes no gradient; without a ReLU's mask the fused bias sums
+        // would count it, so such poolings take the two ops.
+        let bottom = (pooled.outHeight - 1) * poolStrides.0 - pooled.padTop, right = (pooled.outWidth - 1) * poolStrides.1 - pooled.padLeft
+        guard activation == .relu || (pooled.padTop < pooling.size.0 && pooled.padLeft < pooling.size.1
+                                      && bottom < g.outHeight && right < g.outWidth) else { return separately() }
         let pool = ConvGeometry(batch: g.batch, height: g.outHeight, width: g.outWidth, channels: filters,
                                 kernelHeight: pooling.size.0, kernelWidth: pooling.size.1, strideHeight: poolStrides.0,
                                 strideWidth: poolStrides.1, dilationHeight: 1, dilationWidth: 1, padTop: pooled.padTop,

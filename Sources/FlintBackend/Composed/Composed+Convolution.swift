@@ -59,6 +59,7 @@ extension Backend {
     public func composedConv2dMaxPool(_ input: any DeviceBuffer, offset: Int, filter: any DeviceBuffer, filterOffset: Int,
                                       geometry g: ConvGeometry, filters: Int, epilogue: GemmEpilogue?, pool: ConvGeometry,
                                       out: any DeviceBuffer, taps: any DeviceBuffer) {
+        checkPooling(pool, over: g, filters: filters, "conv2dMaxPool")
         guard pool.patchCount > 0 && filters > 0 else { return }
         let convolved = scratch(g.patchCount * filters)
         if let epilogue {
@@ -77,6 +78,7 @@ extension Backend {
                                               filterOffset: Int, geometry g: ConvGeometry, filters: Int,
                                               filterGradient: (any DeviceBuffer)?, inputGradient: (any DeviceBuffer)?,
                                               reluOutput: (any DeviceBuffer)?, reluOutputOffset: Int, sums: (any DeviceBuffer)?) {
+        checkPooling(pool, over: g, filters: filters, "conv2dMaxPoolBackward")
         let dy = scratch(g.patchCount * filters)
         if g.patchCount * filters > 0 {
             maxPool2dBackward(gradient, offset: gradientOffset, taps: taps, geometry: pool, out: dy)
@@ -93,5 +95,12 @@ extension Backend {
             conv2dInputGradient(dy, gradientOffset: 0, filter: filter, filterOffset: filterOffset, geometry: g, filters: filters,
                                 out: inputGradient)
         }
+    }
+
+    /// Stops with the op's name unless `pool` pools the output of convolution `g` with `filters`.
+    public func checkPooling(_ pool: ConvGeometry, over g: ConvGeometry, filters: Int, _ op: String) {
+        ensure(pool.batch == g.batch && pool.height == g.outHeight && pool.width == g.outWidth && pool.channels == filters,
+               "\(op): pooling over \(pool.batch)×\(pool.height)×\(pool.width)×\(pool.channels), "
+                   + "but the convolution gives \(g.batch)×\(g.outHeight)×\(g.outWidth)×\(filters)")
     }
 }
