@@ -23,7 +23,7 @@ struct Ops: ParsableCommand {
         let sizes = matmulSizes.split(separator: ",").compactMap { Int($0) }
         let shapes = try matmulShapes.split(separator: ",").map { text in
             guard let shape = MatmulShape(String(text)) else {
-                throw ValidationError("--matmul-shapes: '\(text)' is not MxKxN, MxKxN:ta or MxKxN:tb")
+                throw ValidationError("--matmul-shapes: '\(text)' is not MxKxN, MxKxN:ta or MxKxN:tb with operands below 2^30 elements")
             }
             return shape
         }
@@ -79,7 +79,7 @@ struct Ops: ParsableCommand {
         let (m, k, n) = (shape.m, shape.k, shape.n)
         let a = Tensor.uniform(shape.transposeA ? [k, m] : [m, k], low: -1, high: 1, seed: 1)
         let b = Tensor.uniform(shape.transposeB ? [n, k] : [k, n], low: -1, high: 1, seed: 2)
-        return row(device, "matmul", shape.text, flops: 2 * Double(m * n * k)) {
+        return row(device, "matmul", shape.text, flops: 2 * Double(m) * Double(n) * Double(k)) {
             _ = a.matmul(b, transposeSelf: shape.transposeA, transposeOther: shape.transposeB)
         }
     }
@@ -193,8 +193,12 @@ struct MatmulShape {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
         let sizes = parts[0].split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
         let layout = parts.count > 1 ? String(parts[1]) : ""
+        // Each operand and the product below 2³⁰ elements (4 GiB): more is a typo, not a benchmark.
+        func fits(_ a: Int, _ b: Int) -> Bool {
+            a < 1 << 30 && b < 1 << 30 && a.multipliedReportingOverflow(by: b).partialValue < 1 << 30
+        }
         guard parts.count <= 2, sizes.count == 3, let m = sizes[0], let k = sizes[1], let n = sizes[2], m > 0, k > 0, n > 0,
-              ["", "ta", "tb"].contains(layout) else { return nil }
+              fits(m, k), fits(k, n), fits(m, n), ["", "ta", "tb"].contains(layout) else { return nil }
         (self.text, self.m, self.k, self.n) = (text, m, k, n)
         (transposeA, transposeB) = (layout == "ta", layout == "tb")
     }

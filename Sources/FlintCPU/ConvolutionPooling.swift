@@ -114,43 +114,30 @@ extension CPUBackend {
                 ConvolutionImage.with(UnsafePointer(source.floats + offset), g, on: self) { image, positions, tapOffsets in
                     // A task a group, claimed as cores come free, each in the buffers of its core's slot.
                     Parallel.run(tasks: groups) { group in
-                        let task = Parallel.slot, dy = scratch.floats + task * outputSize
-                        do {
-                            let images = group * perGroup..<min(g.batch, (group + 1) * perGroup)
-                            let sum = dw.map { group == 0 ? $0.floats : partials!.floats + (group - 1) * size }
-                            for n in images {
-                                for row in 0..<g.outHeight {
-                                    Self.scatterWinners(inputRow: n * g.outHeight + row, gradient: grad, taps: tapIn, geometry: pool,
-                                                        into: dy + row * g.outWidth * filters)
-                                }
-                                if let sum {
-                                    flint_filter_gradient_adding(g.patchSize, filters, positionCount, image,
-                                                                 positions + n * positionCount, tapOffsets, dy,
-                                                                 n == images.lowerBound ? 0 : 1, sum)
-                                }
-                                if let plan, let dx {
-                                    plan.image(gradient: dy, task: task, into: dx.floats + n * imageSize,
-                                               relu: y.map { (UnsafePointer($0.floats + reluOutputOffset + n * imageSize),
-                                                              reluSums + group * g.channels) })
-                                }
+                        let slot = Parallel.slot, dy = scratch.floats + slot * outputSize
+                        let images = group * perGroup..<min(g.batch, (group + 1) * perGroup)
+                        let sum = dw.map { group == 0 ? $0.floats : partials!.floats + (group - 1) * size }
+                        for n in images {
+                            for row in 0..<g.outHeight {
+                                Self.scatterWinners(inputRow: n * g.outHeight + row, gradient: grad, taps: tapIn, geometry: pool,
+                                                    into: dy + row * g.outWidth * filters)
+                            }
+                            if let sum {
+                                flint_filter_gradient_adding(g.patchSize, filters, positionCount, image, positions + n * positionCount,
+                                                             tapOffsets, dy, n == images.lowerBound ? 0 : 1, sum)
+                            }
+                            if let plan, let dx {
+                                plan.image(gradient: dy, task: slot, into: dx.floats + n * imageSize,
+                                           relu: y.map { (UnsafePointer($0.floats + reluOutputOffset + n * imageSize),
+                                                          reluSums + group * g.channels) })
                             }
                         }
                     }
                 }
-                if let dw, let partials {
-                    // The groups' sums in group order, each core a range of the elements.
-                    let parts = min(Parallel.cores, max(1, size / 4096))
-                    Parallel.run(tasks: parts) { part in
-                        let elements = Parallel.range(part, of: parts, count: size)
-                        for group in 1..<groups {
-                            let copy = partials.floats + (group - 1) * size
-                            for i in elements { dw.floats[i] += copy[i] }
-                        }
-                    }
-                }
+                if let dw, let partials { Self.addPartials(partials.floats, count: groups - 1, size: size, into: dw.floats) }
             }
             if let totals, dx != nil, y != nil {
-                for c in 0..<g.channels { totals.floats[c] = Float((0..<groups).reduce(0.0) { $0 + reluSums[$1 * g.channels + c] }) }
+                Self.addColumnSums(reluSums, parts: groups, channels: g.channels, into: totals.floats)
             }
         }
     }

@@ -105,12 +105,23 @@ extension CPUBackend {
                                           gradient + span.lowerBound * filters, share == 0 ? out : partial + (share - 1) * size)
                 }
             }
-            for share in 1..<shares {
-                let copy = partial + (share - 1) * size
-                for i in 0..<size { out[i] += copy[i] }
-            }
+            Self.addPartials(partial, count: shares - 1, size: size, into: out)
         }
         return true
+    }
+
+    /// `out[i] += partials[p · size + i]` for each partial sum p in order (so the result does not
+    /// depend on which core made which), the elements split across cores.
+    static func addPartials(_ partials: UnsafePointer<Float>, count: Int, size: Int, into out: UnsafeMutablePointer<Float>) {
+        guard count > 0 else { return }
+        let parts = min(Parallel.cores, max(1, size / 4096))
+        Parallel.run(tasks: parts) { part in
+            let elements = Parallel.range(part, of: parts, count: size)
+            for p in 0..<count {
+                let copy = partials + p * size
+                for i in elements { out[i] += copy[i] }
+            }
+        }
     }
 }
 

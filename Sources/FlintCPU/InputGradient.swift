@@ -45,8 +45,15 @@ extension CPUBackend {
                                   filters: filters, out: out, relu: (UnsafePointer(y.floats + reluOutputOffset), partials.baseAddress!))
         }
         if let totals {
-            for c in 0..<g.channels { totals.floats[c] = Float((0..<tasks).reduce(0.0) { $0 + partials[$1 * g.channels + c] }) }
+            partials.withUnsafeBufferPointer { partials in
+                Self.addColumnSums(partials.baseAddress!, parts: tasks, channels: g.channels, into: totals.floats)
+            }
         }
+    }
+
+    /// `out[c]` = the sum over `parts` rows of `partials` (`channels` doubles each), in row order.
+    static func addColumnSums(_ partials: UnsafePointer<Double>, parts: Int, channels: Int, into out: UnsafeMutablePointer<Float>) {
+        for c in 0..<channels { out[c] = Float((0..<parts).reduce(0.0) { $0 + partials[$1 * channels + c] }) }
     }
 
     /// The cores the input gradient of `g` runs on: whole images each.

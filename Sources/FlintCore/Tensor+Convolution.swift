@@ -137,7 +137,13 @@ extension Tensor {
 
     /// The window geometry of this NHWC tensor, or a stop naming the op and shapes.
     func windowGeometry(kernel: (Int, Int), strides: (Int, Int), padding: Padding, dilation: (Int, Int), op: String) -> ConvGeometry {
-        ensure(rank == 4, "\(op): input must be [batch, height, width, channels], got \(shape)")
+        Self.windowGeometry(of: shape, kernel: kernel, strides: strides, padding: padding, dilation: dilation, op: op)
+    }
+
+    /// The window geometry of an NHWC tensor of `shape`, or a stop naming the op and shapes.
+    static func windowGeometry(of shape: [Int], kernel: (Int, Int), strides: (Int, Int), padding: Padding, dilation: (Int, Int),
+                               op: String) -> ConvGeometry {
+        ensure(shape.count == 4, "\(op): input must be [batch, height, width, channels], got \(shape)")
         ensure(kernel.0 > 0 && kernel.1 > 0 && strides.0 > 0 && strides.1 > 0 && dilation.0 > 0 && dilation.1 > 0,
                "\(op): window \(kernel), strides \(strides) and dilation \(dilation) must be positive")
         if case .explicit(let t, let b, let l, let r) = padding {

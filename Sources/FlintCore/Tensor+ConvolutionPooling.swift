@@ -46,25 +46,26 @@ extension Tensor {
               (pooling.strides ?? pooling.size).0 > 0, (pooling.strides ?? pooling.size).1 > 0,
               strides.0 > 0, strides.1 > 0, dilation.0 > 0, dilation.1 > 0 else { return separately() }
         let shift = bias.flatMap { fusableBias($0, columns: filter.shape[3]) }
+        // Windows that do not fit take the two ops too, whose stops name the op and shapes.
         guard bias == nil || shift != nil,
               let convolved = WindowPlacement(height: shape[1], width: shape[2], kernel: (filter.shape[0], filter.shape[1]),
-                                              strides: strides, dilation: dilation, padding: padding) else { return separately() }
+                                              strides: strides, dilation: dilation, padding: padding),
+              WindowPlacement(height: convolved.outHeight, width: convolved.outWidth, kernel: pooling.size,
+                              strides: pooling.strides ?? pooling.size, dilation: (1, 1), padding: pooling.padding) != nil
+        else { return separately() }
         let g = windowGeometry(kernel: (filter.shape[0], filter.shape[1]), strides: strides, padding: padding,
                                dilation: dilation, op: "conv2d")
-        let filters = filter.shape[3], poolStrides = pooling.strides ?? pooling.size
-        guard g.patchCount > 0, prefersDirectConvolution(g),
-              let pooled = WindowPlacement(height: convolved.outHeight, width: convolved.outWidth, kernel: pooling.size,
-                                           strides: poolStrides, dilation: (1, 1), padding: pooling.padding),
-              pooled.outHeight > 0, pooled.outWidth > 0 else { return separately() }
+        let filters = filter.shape[3], convolvedShape = [g.batch, g.outHeight, g.outWidth, filters]
+        let pool = Self.windowGeometry(of: convolvedShape, kernel: pooling.size, strides: pooling.strides ?? pooling.size,
+                                       padding: pooling.padding, dilation: (1, 1), op: "maxPool2d")
         // A window wholly in padding takes no gradient; without a ReLU's mask the fused bias sums
         // would count it, so such poolings take the two ops.
-        let bottom = (pooled.outHeight - 1) * poolStrides.0 - pooled.padTop, right = (pooled.outWidth - 1) * poolStrides.1 - pooled.padLeft
-        guard activation == .relu || (pooled.padTop < pooling.size.0 && pooled.padLeft < pooling.size.1
-                                      && bottom < g.outHeight && right < g.outWidth) else { return separately() }
-        let pool = ConvGeometry(batch: g.batch, height: g.outHeight, width: g.outWidth, channels: filters,
-                                kernelHeight: pooling.size.0, kernelWidth: pooling.size.1, strideHeight: poolStrides.0,
-                                strideWidth: poolStrides.1, dilationHeight: 1, dilationWidth: 1, padTop: pooled.padTop,
-                                padLeft: pooled.padLeft, outHeight: pooled.outHeight, outWidth: pooled.outWidth)
+        let bottom = (pool.outHeight - 1) * pool.strideHeight - pool.padTop
+        let right = (pool.outWidth - 1) * pool.strideWidth - pool.padLeft
+        let someWindowInPadding = pool.padTop >= pool.kernelHeight || pool.padLeft >= pool.kernelWidth
+            || bottom >= g.outHeight || right >= g.outWidth
+        guard g.patchCount > 0, pool.patchCount > 0, prefersDirectConvolution(g), activation == .relu || !someWindowInPadding
+        else { return separately() }
         let x = contiguous(), w = filter.contiguous()
         let outputShape = [g.batch, pool.outHeight, pool.outWidth, filters]
         let values = Tensor(uninitializedShape: outputShape, backend: backend)
@@ -73,7 +74,6 @@ extension Tensor {
             ? nil : GemmEpilogue(bias: shift.map { ($0.buffer, $0.offset) }, activation: activation?.op)
         backend.conv2dMaxPool(x.buffer, offset: x.offset, filter: w.buffer, filterOffset: w.offset, geometry: g,
                               filters: filters, epilogue: epilogue, pool: pool, out: values.buffer, taps: taps.buffer)
-        let convolvedShape = [g.batch, g.outHeight, g.outWidth, filters]
         return values.recorded("conv2d+maxPool2d", [x, w] + (shift.map { [$0] } ?? [])) { g2 in
             // The pooled gradient reaches each window's winner alone, whose output the pooled
             // value is: masked by `values > 0` it is, scattered, the ReLU's adjoint (as in maxPool2d).
@@ -88,8 +88,8 @@ extension Tensor {
             }
             let dw = w.requiresGrad ? Tensor(uninitializedShape: w.shape, backend: backend) : nil
             let dx = x.requiresGrad ? Tensor(uninitializedShape: x.shape, backend: backend) : nil
-            // The input a ReLU's output: its adjoint too, handed to the ReLU (as directConvolutionGradients does).
             guard dw != nil || dx != nil else { return [nil, nil] + biasGradient }
+            // The input a ReLU's output: its adjoint too, handed to the ReLU (as directConvolutionGradients does).
             let handoff = dx == nil || g.channels == 0 ? nil : x.node?.reluHandoff
             let sums = handoff?.wantsColumnSums == true ? Tensor(uninitializedShape: [g.channels], backend: backend) : nil
             backend.conv2dMaxPoolBackward(masked.buffer, gradientOffset: masked.offset, taps: taps.buffer, pool: pool,

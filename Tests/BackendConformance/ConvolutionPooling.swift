@@ -130,8 +130,8 @@ extension ConvCase {
     /// A convolution, a max pooling over its output and a number of filters: 2×2 windows (the
     /// Keras convnet's), an odd output whose last row and column no window reads, overlapping
     /// windows, gaps between windows, a padded pooling (which the CPU runs as the two ops), a
-    /// padded convolution, a single image split among cores, rows beyond one chunk's buffer, and
-    /// a batch of many images.
+    /// padded convolution, a single image split among cores, rows beyond one chunk's buffer, a
+    /// batch of many images, and a strided, dilated convolution.
     static let pooledConvolutions: [(ConvCase, ConvCase, Int)] = {
         func pooled(_ c: ConvCase, _ name: String, kernel: (Int, Int), stride: (Int, Int), pad: (Int, Int) = (0, 0),
                     filters: Int) -> (ConvCase, ConvCase, Int) {
@@ -145,6 +145,8 @@ extension ConvCase {
         let single = ConvCase("12 channels 3×3 over one 22×14 image", batch: 1, height: 22, width: 14, channels: 12, kernel: (3, 3))
         let large = ConvCase("8 channels 3×3 over 36×36", batch: 4, height: 36, width: 36, channels: 8, kernel: (3, 3))
         let few = ConvCase("2 channels 3×3 over 8×8", batch: 2, height: 8, width: 8, channels: 2, kernel: (3, 3))
+        let strided = ConvCase("10 channels 3×2 stride (2, 1) dilation (1, 2) over 11×12", batch: 2, height: 11, width: 12,
+                               channels: 10, kernel: (3, 2), stride: (2, 1), dilation: (1, 2))
         // More images than the CPU's backward has groups: several images summed into each group's partial.
         let many = ConvCase("6 channels 3×3 over 130 images of 5×4", batch: 130, height: 5, width: 4, channels: 6, kernel: (3, 3))
         return [
@@ -159,6 +161,7 @@ extension ConvCase {
             pooled(large, "2×2", kernel: (2, 2), stride: (2, 2), filters: 64),
             pooled(few, "2×2", kernel: (2, 2), stride: (2, 2), filters: 8),
             pooled(many, "2×2", kernel: (2, 2), stride: (2, 2), filters: 16),
+            pooled(strided, "2×2", kernel: (2, 2), stride: (2, 2), filters: 24),
         ]
     }()
 }
