@@ -38,7 +38,9 @@ extension Tensor {
     ///   - generator: The random stream; it advances, so the next mask differs.
     ///   - device: Where the mask lives.
     public static func dropoutMask(_ shape: [Int], rate: Float, generator: RandomGenerator, on device: Device = .current) -> Tensor {
-        ensure(rate >= 0 && rate < 1, "dropoutMask: rate must be in [0, 1), got \(rate)")
+        guard checkArgument(rate >= 0 && rate < 1, "dropoutMask: rate must be in [0, 1), got \(rate)") else {
+            return .placeholder(shape, on: device)
+        }
         let draws = uniform(shape, generator: generator, on: device)
         return draws.zipped(draws.scalar(rate), .greaterEqual, then: .affine(scale: 1 / (1 - rate), shift: 0))
     }

@@ -42,6 +42,9 @@ extension Conformance {
                 #expect("rate \(rate)") {
                     try withError { _ = x.dropout(rate: rate, generator: RandomGenerator(seed: 1)) }
                 } throws: { ($0 as? ArgumentError)?.message.contains("dropout: rate must be in [0, 1)") == true }
+                #expect("mask, rate \(rate)") {
+                    try withError { _ = Tensor.dropoutMask([2, 2], rate: rate, generator: RandomGenerator(seed: 1), on: .cpu) }
+                } throws: { ($0 as? ArgumentError)?.message.contains("dropoutMask: rate must be in [0, 1)") == true }
             }
         }
     }
