@@ -25,9 +25,8 @@ enum BlockedGemm {
     }()
 
     /// Whether products run the AVX-512 tiles (12×32 and 12×16 from packed A, 6×32 from A in
-    /// place; CPUs with AVX-512 at full width — Intel's, and others where a probe measures 512-bit
-    /// FMAs issuing as fast as 256-bit ones — unless `FLINT_GEMM_AVX512=0`; `=1` asks for them on
-    /// any CPU with AVX-512) rather than the 6×16 AVX2 one. Same bits either way.
+    /// place; every CPU with AVX-512 unless `FLINT_GEMM_AVX512=0`) rather than the 6×16 AVX2 one.
+    /// Same bits either way.
     static var usesAVX512: Bool { flint_sgemm_avx512_in_use() != 0 }
 
     /// One matrix of a batched product: element (r, c) of batch member i at

@@ -29,7 +29,7 @@ typedef struct {
 
 // Chooses the micro-kernels where the CPU has AVX-512: 1 the tiles on 512-bit registers (12×32
 // and 12×16 from packed A, 6×32 from A in place), 0 the 6×16 AVX2 one, -1 the default (AVX-512
-// on Intel CPUs and where 512-bit FMAs measure full width, unless FLINT_GEMM_AVX512 says 0 or 1). All give the same bits. Returns 1 if the
+// wherever the CPU has it, unless FLINT_GEMM_AVX512=0). All give the same bits. Returns 1 if the
 // AVX-512 tiles are now in use (never without AVX-512). For tests and measurements; not meant to
 // be switched while products run.
 int flint_sgemm_use_avx512(int choice);
