@@ -85,13 +85,18 @@ struct Ops: ParsableCommand {
     }
 
     /// The seed CNN's first layers at batch 128: conv2d 3×3 (1 → 32 channels) on 28×28 and a
-    /// 2×2 max pool on its 26×26×32 output, forward alone and forward + backward.
+    /// 2×2 max pool on its 26×26×32 output, forward alone and forward + backward; and a middle
+    /// layer's 3×3 convolution, 32 → 32 channels on 16×16 at batch 64, forward + backward with
+    /// both gradients (the filter's and the input's), as every layer but the first trains.
     private func convolution(on device: Device) -> [Measurement] {
         let x = Tensor.uniform([128, 28, 28, 1], seed: 8)
         let filter = Tensor.uniform([3, 3, 1, 32], low: -0.3, high: 0.3, seed: 9)
         let activations = Tensor.uniform([128, 26, 26, 32], seed: 10)
         let convFlops = 2 * Double(128 * 26 * 26 * 32 * 9)
         let poolBytes = Double(128 * 26 * 26 * 32 * 4 + 128 * 13 * 13 * 32 * 4)
+        let middle = Tensor.uniform([64, 16, 16, 32], seed: 11)
+        let middleFilter = Tensor.uniform([3, 3, 32, 32], low: -0.1, high: 0.1, seed: 12)
+        let middleFlops = 2 * Double(64 * 14 * 14 * 32 * 288)
         return [
             row(device, "conv2d forward", "128x28x28x1 * 3x3x1x32", flops: convFlops) { _ = x.conv2d(filter) },
             row(device, "conv2d forward+backward", "128x28x28x1 * 3x3x1x32", flops: 2 * convFlops) {
@@ -99,6 +104,11 @@ struct Ops: ParsableCommand {
                 let w = filter.requiringGrad()
                 x.conv2d(w).sum().backward()
                 _ = w.grad
+            },
+            row(device, "conv2d forward+backward", "64x16x16x32 * 3x3x32x32", flops: 3 * middleFlops) {
+                let (input, w) = (middle.requiringGrad(), middleFilter.requiringGrad())
+                input.conv2d(w).sum().backward()
+                _ = (input.grad, w.grad)
             },
             row(device, "maxPool2d 2x2 forward", "128x26x26x32", bytes: poolBytes) { _ = activations.maxPool2d(size: (2, 2)) },
             row(device, "maxPool2d 2x2 forward+backward", "128x26x26x32", bytes: 2 * poolBytes) {

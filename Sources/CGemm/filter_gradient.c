@@ -72,13 +72,15 @@ int flint_filter_gradient_in_place(long tap_count, const long *taps) {
             __m512 row[VECTORS];                                                                                    \
             for (int q = 0; q < VECTORS; q++)                                                                       \
                 row[q] = MASKED ? _mm512_maskz_loadu_ps(masks[q], g + 16 * q) : _mm512_loadu_ps(g + 16 * q);        \
-            for (int r = 0; r < ROWS; r++) {                                                                        \
+            _Pragma("clang loop unroll(full)") for (int r = 0; r < ROWS; r++) {                                     \
                 __m512 a = _mm512_set1_ps(x[r]);                                                                    \
                 for (int q = 0; q < VECTORS; q++) sums[r][q] = _mm512_fmadd_ps(a, row[q], sums[r][q]);              \
             }                                                                                                       \
         }                                                                                                           \
-        for (long r = first; r < ROWS; r++)                                                                         \
-            for (int q = 0; q < VECTORS; q++) {                                                                     \
+        /* Every row, its index a constant: indexed by `first`, the sums lived in memory all along */               \
+        /* (12×32: a load and a store around each multiply-add, 2.5× slower). */                                    \
+        _Pragma("clang loop unroll(full)") for (int r = 0; r < ROWS; r++)                                           \
+            for (int q = 0; q < VECTORS && r >= first; q++) {                                                       \
                 float *piece = c + r * ldc + 16 * q;                                                                \
                 __m512 value = sums[r][q];                                                                          \
                 if (accumulate) value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(masks[q], piece));               \
