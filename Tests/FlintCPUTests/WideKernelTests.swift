@@ -1,4 +1,5 @@
 import CGemm
+import Foundation
 @testable import FlintCPU
 import Testing
 
@@ -18,6 +19,17 @@ extension AVX512SwitchTests {
     @Suite(.serialized, .enabled(if: BlockedGemm.available && flint_sgemm_avx512_supported() != 0,
                                  "this CPU has no AVX-512 (or no AVX2/FMA): the AVX-512 kernels do not run here"))
     struct WideKernelTests {
+        /// The default is the AVX-512 tiles wherever the CPU has AVX-512, whatever its vendor or
+        /// FMA width: a probe that left Zen 4 on AVX2 cost it 1.24–1.44× on the benchmark models.
+        /// Only `FLINT_GEMM_AVX512=0` turns them off.
+        @Test func defaultWhereverTheCPUHasAVX512() {
+            defer { _ = flint_sgemm_use_avx512(-1) }
+            let optedOut = ProcessInfo.processInfo.environment["FLINT_GEMM_AVX512"] == "0"
+            #expect((flint_sgemm_use_avx512(-1) == 1) == !optedOut)
+            #expect(flint_sgemm_use_avx512(0) == 0, "asked off, the tiles are off")
+            #expect(flint_sgemm_use_avx512(1) == 1, "asked on, the tiles run on this AVX-512 CPU")
+        }
+
         @Test(arguments: [(m: 12, n: 16, k: 7), (m: 13, n: 17, k: 385), (m: 29, n: 40, k: 64), (m: 150, n: 530, k: 33),
                           (m: 300, n: 48, k: 800), (m: 5, n: 20, k: 10), (m: 28, n: 70, k: 100), (m: 64, n: 96, k: 130),
                           (m: 100, n: 72, k: 800)])
