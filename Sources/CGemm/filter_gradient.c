@@ -80,12 +80,13 @@ int flint_filter_gradient_in_place(long tap_count, const long *taps) {
         /* Every row, its index a constant: indexed by `first`, the sums lived in memory all along */               \
         /* (12×32: a load and a store around each multiply-add, 2.5× slower). */                                    \
         _Pragma("clang loop unroll(full)") for (int r = 0; r < ROWS; r++)                                           \
-            for (int q = 0; q < VECTORS && r >= first; q++) {                                                       \
-                float *piece = c + r * ldc + 16 * q;                                                                \
-                __m512 value = sums[r][q];                                                                          \
-                if (accumulate) value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(masks[q], piece));               \
-                _mm512_mask_storeu_ps(piece, masks[q], value);                                                      \
-            }                                                                                                       \
+            if (r >= first)                                                                                         \
+                for (int q = 0; q < VECTORS; q++) {                                                                 \
+                    float *piece = c + r * ldc + 16 * q;                                                            \
+                    __m512 value = sums[r][q];                                                                      \
+                    if (accumulate) value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(masks[q], piece));           \
+                    _mm512_mask_storeu_ps(piece, masks[q], value);                                                  \
+                }                                                                                                   \
     }
 #define FLINT_FILTER_TILES(NAME, ROWS, VECTORS) FLINT_FILTER_TILE(NAME, ROWS, VECTORS, 1) FLINT_FILTER_TILE(NAME##_full, ROWS, VECTORS, 0)
 FLINT_FILTER_TILES(tile_6x64, 6, 4)

@@ -319,9 +319,9 @@ FLINT_AVX2 static void kernel_packed_rows(long kc, const float *ap, const float 
 
 // Two row panels against one B panel with AVX-512: a 16-float row of the panel fills one zmm
 // register, so twelve accumulators hold rows 0…5 (from a_first) and 6…11 (from a_second, same
-// strides) of the tile — the work of two kernel_6x16 calls at half the instructions. Each element sums the same products in the same order as
-// kernel_6x16, and each half is stored by store_tile, so C gets the same bits. `rows` (1…12)
-// counts the tile's rows that exist.
+// strides) of the tile — the work of two kernel_6x16 calls at half the instructions. Each
+// element sums the same products in the same order as kernel_6x16, and each half is stored by
+// store_tile, so C gets the same bits. `rows` (1…12) counts the tile's rows that exist.
 // B's panels are loaded unaligned: a packed B need only be 32-byte aligned (flint_gemm.h), and
 // an unaligned load of aligned data costs nothing.
 #define FLINT_AVX512 __attribute__((target("avx512f,avx2,fma")))
